@@ -1,0 +1,15 @@
+/** A CLI command: `resident <name> [options]`. Every command answers `--help`. */
+export interface Command {
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** Full usage text printed by `resident <name> --help`. */
+  usage: string;
+  /** Runs the command; resolves to the process exit code. */
+  run(argv: string[]): Promise<number>;
+}
+
+/** A usage error: printed with the command's usage, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
