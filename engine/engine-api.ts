@@ -1,0 +1,88 @@
+/**
+ * The engine's public contract, implemented by `engine/native.ts` (the only door to the binary).
+ * Sessions and the scheduler program against these types.
+ */
+import type { ModelConfig, WeightDType } from './model-spec.js';
+
+export type KvDType = 'bf16' | 'f16' | 'f32';
+
+/** Options for loading a model into the engine. */
+export interface EngineOptions {
+  /** Worker threads of the persistent pool; default: physical cores. */
+  threads?: number;
+  /** Largest number of tokens one forward call may carry (all entries together); buffers are sized for it. Default 512. */
+  maxBatchTokens?: number;
+  /** Kernel path: 'auto' picks AVX2 when the CPU has AVX2+FMA+F16C; 'portable' forces the scalar path. */
+  kernels?: 'auto' | 'portable';
+}
+
+/**
+ * A KV slot: one sequence's K/V store, `[layer][kv_head][pos][head_dim]`, reserved for `capacity`
+ * positions and committed lazily. Invariant: positions `[0, length)` hold valid K/V.
+ */
+export interface KvSlot {
+  readonly id: number;
+  readonly capacity: number;
+  readonly kvDtype: KvDType;
+  /** Number of valid positions. */
+  readonly length: number;
+  /** K+V bytes per position over all layers and heads. */
+  readonly bytesPerToken: number;
+  /** Keeps the first `n` positions (n ≤ length); later writes start at n. */
+  truncate(n: number): void;
+  /** Copies the first `n` positions of `src` into this slot (fork); this slot's length becomes n. */
+  copyFrom(src: KvSlot, n: number): Promise<void>;
+  /** Raw K/V of positions [start, end), laid out [layer][k|v][kv_head][pos][head_dim] in kvDtype. */
+  readKv(start: number, end: number): Promise<Buffer>;
+  /** Writes raw K/V (as produced by readKv) at positions [start, start + n); start ≤ length; length becomes start + n. */
+  writeKv(start: number, data: Uint8Array): Promise<void>;
+  /** Bytes of K/V memory the slot currently holds committed (approximately, page-granular). */
+  residentBytes(): number;
+  /** Frees the slot's memory. Idempotent. */
+  dispose(): void;
+}
+
+/** Which positions of an entry need logits. */
+export type LogitsRequest = 'last' | 'all' | 'none' | number[];
+
+/** One sequence's work in a forward call: `tokens` are written at positions [slot.length, slot.length + n). */
+export interface ForwardEntry {
+  slot: KvSlot;
+  tokens: ArrayLike<number>;
+  logits?: LogitsRequest; // default 'last'
+}
+
+/** Logits for one entry: `rows` × vocab, row r is the distribution after token `positions[r]` of the entry. */
+export interface EntryLogits {
+  positions: number[];
+  data: Float32Array;
+}
+
+/** Monotonic counters since load. */
+export interface EngineCounters {
+  forwardCalls: number;
+  tokensProcessed: number;
+  /** Heap allocations made by the native forward path (must stay flat in steady state). */
+  forwardAllocations: number;
+}
+
+/** A loaded model bound to a thread pool and preallocated activation buffers. */
+export interface Engine {
+  readonly config: ModelConfig;
+  readonly weightDtype: WeightDType;
+  readonly fingerprint: string;
+  readonly threads: number;
+  readonly maxBatchTokens: number;
+  /** Which kernel path is in use: 'avx2' or 'portable'. */
+  readonly kernels: string;
+  /** Reserves a slot for `capacity` positions (address space only; pages commit as positions are written). */
+  createSlot(capacity: number, kvDtype?: KvDType): KvSlot;
+  /**
+   * Runs one forward over a batch of entries (several slots at once; each slot at most once per call).
+   * Splits internally into chunks of at most maxBatchTokens. Resolves to one EntryLogits per entry.
+   */
+  forward(entries: ForwardEntry[]): Promise<EntryLogits[]>;
+  counters(): EngineCounters;
+  /** Frees the model, its buffers and every slot. Idempotent; later calls throw DisposedError. */
+  dispose(): void;
+}

@@ -1,0 +1,249 @@
+/**
+ * The only door to the native engine binary (build/Release/resident_engine.node).
+ * Wraps the addon's Model and Slot objects in the typed `Engine` / `KvSlot` contract of engine-api.ts
+ * and turns native status codes into named errors.
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import type { Engine, EngineCounters, EngineOptions, EntryLogits, ForwardEntry, KvDType, KvSlot } from './engine-api.js';
+import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, ModelLoadError, UnsupportedModelError } from './errors.js';
+import type { ModelConfig, ModelSpec, WeightDType } from './model-spec.js';
+
+interface NativeSlot {
+  readonly length: number;
+  readonly capacity: number;
+  readonly bytesPerToken: number;
+  residentBytes(): number;
+  truncate(n: number): void;
+  copyFrom(src: NativeSlot, n: number): Promise<void>;
+  readKv(start: number, end: number): Promise<Buffer>;
+  writeKv(start: number, data: Uint8Array): Promise<void>;
+  dispose(): void;
+}
+interface NativeModel {
+  forward(slots: NativeSlot[], counts: Int32Array, tokens: Int32Array, rows: Int32Array, logits: Float32Array): Promise<void>;
+  createSlot(capacity: number, dtype: number): NativeSlot;
+  info(): { kernels: string; threads: number; maxTokens: number; forwardCalls: number; tokensProcessed: number; forwardAllocations: number };
+  dispose(): void;
+}
+interface NativeBinding {
+  loadModel(config: object, tensors: object[], options: object): Promise<NativeModel>;
+  allocCounterProbe(): number;
+  avx2Available: boolean;
+}
+
+const DTYPE_CODE: Record<WeightDType | KvDType, number> = { f32: 0, f16: 1, bf16: 2 };
+
+let binding: NativeBinding | undefined;
+/** Loads the compiled addon once. */
+export function nativeBinding(): NativeBinding {
+  if (!binding) {
+    const require = createRequire(import.meta.url);
+    try {
+      binding = require('../build/Release/resident_engine.node') as NativeBinding;
+    } catch (err) {
+      throw new EngineError(`the native engine is not built (run 'npm install' or 'npm run build:native'): ${(err as Error).message}`);
+    }
+  }
+  return binding;
+}
+
+/** Maps a native rejection (Error with a `code`) to a named engine error. */
+function toNamedError(err: unknown): Error {
+  const e = err as Error & { code?: string };
+  switch (e?.code) {
+    case 'load_error': return new ModelLoadError(e.message);
+    case 'unsupported': return new UnsupportedModelError(e.message);
+    case 'argument_error': return new EngineArgumentError(e.message);
+    case 'capacity_error': return new KvCapacityError(e.message);
+    case 'disposed': return new DisposedError(e.message);
+    case 'internal_error': return new EngineError(e.message);
+    default: return e instanceof Error ? e : new EngineError(String(err));
+  }
+}
+
+async function call<T>(f: () => Promise<T> | T): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    throw toNamedError(err);
+  }
+}
+
+function callSync<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (err) {
+    throw toNamedError(err);
+  }
+}
+
+let nextSlotId = 1;
+
+class Slot implements KvSlot {
+  readonly id = nextSlotId++;
+  constructor(readonly native: NativeSlot, readonly owner: NativeEngine, readonly kvDtype: KvDType) {}
+  get capacity(): number { return this.native.capacity; }
+  get length(): number { return this.native.length; }
+  get bytesPerToken(): number { return this.native.bytesPerToken; }
+  truncate(n: number): void {
+    if (!Number.isInteger(n) || n < 0) throw new EngineArgumentError(`truncate(n): n must be a non-negative integer, got ${n}`);
+    callSync(() => this.native.truncate(n));
+  }
+  copyFrom(src: KvSlot, n: number): Promise<void> {
+    if (!(src instanceof Slot) || src.owner !== this.owner) throw new EngineArgumentError('copyFrom: the source is not a slot of this engine');
+    if (src.kvDtype !== this.kvDtype) throw new EngineArgumentError(`copyFrom: KV dtypes differ (${src.kvDtype} → ${this.kvDtype})`);
+    return call(() => this.native.copyFrom(src.native, n));
+  }
+  readKv(start: number, end: number): Promise<Buffer> { return call(() => this.native.readKv(start, end)); }
+  writeKv(start: number, data: Uint8Array): Promise<void> { return call(() => this.native.writeKv(start, data)); }
+  residentBytes(): number { return this.native.residentBytes(); }
+  dispose(): void { this.native.dispose(); }
+}
+
+class NativeEngine implements Engine {
+  private disposed = false;
+  readonly kernels: string;
+  readonly threads: number;
+  constructor(
+    private readonly model: NativeModel,
+    readonly config: ModelConfig,
+    readonly weightDtype: WeightDType,
+    readonly fingerprint: string,
+    readonly maxBatchTokens: number,
+  ) {
+    const info = model.info();
+    this.kernels = info.kernels;
+    this.threads = info.threads;
+  }
+
+  private check(): void {
+    if (this.disposed) throw new DisposedError('the engine was disposed');
+  }
+
+  createSlot(capacity: number, kvDtype?: KvDType): KvSlot {
+    this.check();
+    const dt = kvDtype ?? defaultKvDtype(this.weightDtype);
+    if (!(dt in DTYPE_CODE)) throw new EngineArgumentError(`unknown KV dtype '${dt}' (bf16, f16 or f32)`);
+    if (!Number.isInteger(capacity) || capacity < 1) throw new EngineArgumentError(`slot capacity must be a positive integer, got ${capacity}`);
+    return new Slot(callSync(() => this.model.createSlot(capacity, DTYPE_CODE[dt])), this, dt);
+  }
+
+  async forward(entries: ForwardEntry[]): Promise<EntryLogits[]> {
+    this.check();
+    const vocab = this.config.vocabSize;
+    const plans = entries.map((e, i) => planEntry(e, i, this, vocab));
+    const seen = new Set<KvSlot>();
+    for (const p of plans) {
+      if (seen.has(p.slot)) throw new EngineArgumentError('a slot appears twice in one forward call');
+      seen.add(p.slot);
+    }
+    const done = new Array<number>(plans.length).fill(0); // tokens of each entry already run
+    for (;;) {
+      const pieces: { plan: EntryPlan; from: number; n: number }[] = [];
+      let budget = this.maxBatchTokens;
+      for (const p of plans) {
+        const left = p.tokens.length - done[p.index]!;
+        if (left <= 0 || budget <= 0) continue;
+        const n = Math.min(left, budget);
+        pieces.push({ plan: p, from: done[p.index]!, n });
+        budget -= n;
+      }
+      if (pieces.length === 0) break;
+      const total = this.maxBatchTokens - budget;
+      const tokens = new Int32Array(total);
+      const counts = new Int32Array(pieces.length);
+      const rows: number[] = [];
+      const rowOwner: { plan: EntryPlan; r: number }[] = [];
+      let off = 0;
+      pieces.forEach((pc, i) => {
+        tokens.set(pc.plan.tokens.subarray(pc.from, pc.from + pc.n), off);
+        counts[i] = pc.n;
+        for (const [r, idx] of pc.plan.rows.entries()) {
+          if (idx >= pc.from && idx < pc.from + pc.n) {
+            rows.push(off + idx - pc.from);
+            rowOwner.push({ plan: pc.plan, r });
+          }
+        }
+        off += pc.n;
+      });
+      const logits = new Float32Array(rows.length * vocab);
+      await call(() => this.model.forward(pieces.map((p) => (p.plan.slot as Slot).native), counts, tokens, Int32Array.from(rows), logits));
+      rowOwner.forEach(({ plan, r }, i) => plan.out.set(logits.subarray(i * vocab, (i + 1) * vocab), r * vocab));
+      for (const pc of pieces) done[pc.plan.index]! += pc.n;
+    }
+    return plans.map((p) => ({ positions: p.rows, data: p.out }));
+  }
+
+  counters(): EngineCounters {
+    this.check();
+    const i = this.model.info();
+    return { forwardCalls: i.forwardCalls, tokensProcessed: i.tokensProcessed, forwardAllocations: i.forwardAllocations };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+  }
+}
+
+interface EntryPlan {
+  index: number;
+  slot: KvSlot;
+  tokens: Int32Array;
+  rows: number[]; // indices into tokens whose logits are returned, ascending
+  out: Float32Array;
+}
+
+function planEntry(e: ForwardEntry, index: number, engine: NativeEngine, vocab: number): EntryPlan {
+  if (!(e.slot instanceof Slot) || e.slot.owner !== engine) throw new EngineArgumentError(`entry ${index}: the slot is not a slot of this engine`);
+  const tokens = Int32Array.from(e.tokens as ArrayLike<number>);
+  if (tokens.length === 0) throw new EngineArgumentError(`entry ${index}: no tokens`);
+  for (let i = 0; i < tokens.length; i++) {
+    const t = (e.tokens as ArrayLike<number>)[i]!;
+    if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new EngineArgumentError(`entry ${index}: token ${i} (${t}) is not an id in [0, ${vocab})`);
+  }
+  if (e.slot.length + tokens.length > e.slot.capacity)
+    throw new KvCapacityError(`entry ${index}: ${e.slot.length} + ${tokens.length} positions exceed the slot's capacity of ${e.slot.capacity}`);
+  const req = e.logits ?? 'last';
+  let rows: number[];
+  if (req === 'last') rows = [tokens.length - 1];
+  else if (req === 'all') rows = Array.from({ length: tokens.length }, (_, i) => i);
+  else if (req === 'none') rows = [];
+  else {
+    rows = [...new Set(req)].sort((a, b) => a - b);
+    if (rows.some((r) => !Number.isInteger(r) || r < 0 || r >= tokens.length))
+      throw new EngineArgumentError(`entry ${index}: logits rows must be token indices in [0, ${tokens.length})`);
+  }
+  return { index, slot: e.slot, tokens, rows, out: new Float32Array(rows.length * vocab) };
+}
+
+/** KV dtype that loses nothing w.r.t. the weights: BF16 for BF16 models, F16 otherwise. */
+export function defaultKvDtype(weights: WeightDType): KvDType {
+  return weights === 'bf16' ? 'bf16' : 'f16';
+}
+
+/** Loads a validated model spec into the engine: mmaps the weights, starts the thread pool, sizes every buffer. */
+export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): Promise<Engine> {
+  const c = spec.config;
+  if (c.arch !== 'qwen3') throw new UnsupportedModelError(`the native engine runs dense Qwen3 models; ${spec.dir} is '${c.arch}'`);
+  const threads = options.threads ?? defaultThreads();
+  const maxBatchTokens = options.maxBatchTokens ?? 512;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new EngineArgumentError(`threads must be an integer in [1, 256], got ${threads}`);
+  if (!Number.isInteger(maxBatchTokens) || maxBatchTokens < 1 || maxBatchTokens > 65536)
+    throw new EngineArgumentError(`maxBatchTokens must be an integer in [1, 65536], got ${maxBatchTokens}`);
+  const native = nativeBinding();
+  const config = {
+    vocab: c.vocabSize, hidden: c.hiddenSize, nLayer: c.nLayers, nHead: c.nHeads, nKvHead: c.nKvHeads,
+    headDim: c.headDim, inter: c.intermediateSize, eps: c.rmsNormEps, ropeTheta: c.ropeTheta, tied: c.tieWordEmbeddings,
+  };
+  const tensors = spec.tensors.map((t) => ({ ...t, dtype: DTYPE_CODE[t.dtype] }));
+  const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, portable: options.kernels === 'portable' }));
+  return new NativeEngine(model, c, spec.dtype, spec.fingerprint, maxBatchTokens);
+}
+
+/** Physical cores (logical CPUs / 2 when SMT is likely), at least 1. */
+export function defaultThreads(): number {
+  return Math.max(1, availableParallelism());
+}

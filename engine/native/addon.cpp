@@ -1,0 +1,472 @@
+// N-API door of the engine: Model and Slot object wraps; long work (load, forward, KV copies) runs in
+// AsyncWorkers returning Promises. Errors reject with an Error whose `code` names the status.
+#include <napi.h>
+
+#include <set>
+
+#include "model.h"
+
+using namespace resident;
+
+namespace {
+
+const char* status_name(status s) {
+  switch (s) {
+    case status::ok: return "ok";
+    case status::load_error: return "load_error";
+    case status::unsupported: return "unsupported";
+    case status::argument_error: return "argument_error";
+    case status::capacity_error: return "capacity_error";
+    case status::disposed: return "disposed";
+    default: return "internal_error";
+  }
+}
+
+Napi::Error make_error(Napi::Env env, const result& r) {
+  Napi::Error e = Napi::Error::New(env, r.message);
+  e.Set("code", Napi::String::New(env, status_name(r.code)));
+  return e;
+}
+
+Napi::Value throw_error(Napi::Env env, status s, const std::string& msg) {
+  make_error(env, result::fail(s, msg)).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+// Base worker: runs `work` off the JS thread, then resolves (value from `done`) or rejects.
+class promise_worker : public Napi::AsyncWorker {
+ public:
+  explicit promise_worker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  virtual result work() = 0;
+  virtual Napi::Value done(Napi::Env env) { return env.Undefined(); }
+  virtual void release() {}
+  void Execute() override { result_ = work(); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    release();
+    if (result_) deferred_.Resolve(done(env));
+    else deferred_.Reject(make_error(env, result_).Value());
+  }
+  void OnError(const Napi::Error& e) override {
+    release();
+    deferred_.Reject(e.Value());
+  }
+  result result_;
+  Napi::Promise::Deferred deferred_;
+};
+
+class SlotWrap;
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::FunctionReference ctor;
+  static void init(Napi::Env env, Napi::Object exports);
+  explicit ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {}
+  ~ModelWrap() override { destroy(); }
+
+  model* m = nullptr;
+  int busy = 0;              // async operations in flight (JS thread only)
+  bool dispose_pending = false;
+  std::set<SlotWrap*> slots;
+  void destroy();
+  void release_busy() {
+    if (--busy == 0 && dispose_pending) destroy();
+  }
+
+ private:
+  Napi::Value forward(const Napi::CallbackInfo& info);
+  Napi::Value create_slot(const Napi::CallbackInfo& info);
+  Napi::Value info(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+};
+Napi::FunctionReference ModelWrap::ctor;
+
+class SlotWrap : public Napi::ObjectWrap<SlotWrap> {
+ public:
+  static Napi::FunctionReference ctor;
+  static void init(Napi::Env env, Napi::Object exports);
+  explicit SlotWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SlotWrap>(info) {}
+  ~SlotWrap() override {
+    if (owner) owner->slots.erase(this);
+    destroy();
+  }
+
+  kv_slot* s = nullptr;
+  ModelWrap* owner = nullptr;
+  Napi::ObjectReference owner_ref;  // keeps the model alive while the slot lives
+  int busy = 0;
+  bool dispose_pending = false;
+  void destroy() {
+    delete s;
+    s = nullptr;
+  }
+  void release_busy() {
+    if (--busy == 0 && dispose_pending) destroy();
+  }
+  bool usable(Napi::Env env) {
+    if (s && !dispose_pending && owner && owner->m && !owner->dispose_pending) return true;
+    throw_error(env, status::disposed, "the KV slot (or its model) was disposed");
+    return false;
+  }
+
+ private:
+  Napi::Value length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), s ? double(s->length) : 0); }
+  Napi::Value capacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), s ? double(s->capacity) : 0); }
+  Napi::Value bytes_per_token(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), s ? double(s->bytes_per_token()) : 0);
+  }
+  Napi::Value resident_bytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), s ? double(s->committed_bytes()) : 0);
+  }
+  Napi::Value truncate(const Napi::CallbackInfo& info);
+  Napi::Value copy_from(const Napi::CallbackInfo& info);
+  Napi::Value read_kv(const Napi::CallbackInfo& info);
+  Napi::Value write_kv(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+};
+Napi::FunctionReference SlotWrap::ctor;
+
+void ModelWrap::destroy() {
+  for (SlotWrap* sw : slots) {
+    sw->destroy();
+    sw->owner = nullptr;
+  }
+  slots.clear();
+  delete m;
+  m = nullptr;
+}
+
+// Holds the model and slots busy while a worker runs; releases them on the JS thread when done.
+struct busy_guard {
+  ModelWrap* model;
+  std::vector<SlotWrap*> slots;
+  std::vector<Napi::ObjectReference> refs;  // keep JS objects (slots, buffers) alive
+  void hold(SlotWrap* s) {
+    s->busy++;
+    slots.push_back(s);
+    refs.push_back(Napi::Persistent(s->Value()));
+  }
+  void keep(Napi::Object o) { refs.push_back(Napi::Persistent(o)); }
+  void release() {
+    for (SlotWrap* s : slots) s->release_busy();
+    slots.clear();
+    refs.clear();
+    if (model) model->release_busy();
+    model = nullptr;
+  }
+};
+
+class load_worker : public promise_worker {
+ public:
+  load_worker(Napi::Env env, model_config c, std::vector<tensor_desc> t, engine_options o)
+      : promise_worker(env), cfg_(c), tensors_(std::move(t)), opt_(o) {}
+
+ protected:
+  result work() override { return model::load(cfg_, tensors_, opt_, &m_); }
+  Napi::Value done(Napi::Env env) override {
+    Napi::Object obj = ModelWrap::ctor.New({});
+    ModelWrap::Unwrap(obj)->m = m_;
+    m_ = nullptr;
+    return obj;
+  }
+  ~load_worker() override { delete m_; }
+
+ private:
+  model_config cfg_;
+  std::vector<tensor_desc> tensors_;
+  engine_options opt_;
+  model* m_ = nullptr;
+};
+
+class forward_worker : public promise_worker {
+ public:
+  forward_worker(Napi::Env env, ModelWrap* mw) : promise_worker(env) { guard.model = mw; mw->busy++; }
+  busy_guard guard;
+  std::vector<seq_entry> seqs;
+  batch b;
+
+ protected:
+  result work() override { return guard.model->m->forward(b); }
+  void release() override { guard.release(); }
+};
+
+class slot_worker : public promise_worker {  // copy / read / write of raw KV
+ public:
+  enum kind { copy, read, write };
+  slot_worker(Napi::Env env, ModelWrap* mw, kind k) : promise_worker(env), k_(k) { guard.model = mw; mw->busy++; }
+  busy_guard guard;
+  kv_slot *dst = nullptr, *src = nullptr;
+  size_t start = 0, end = 0;
+  char* data = nullptr;
+  Napi::ObjectReference buffer;
+
+ protected:
+  result work() override {
+    switch (k_) {
+      case copy: return dst->copy_from(*src, end);
+      case read: return dst->read_range(start, end, data);
+      default: return dst->write_range(start, end - start, data);
+    }
+  }
+  Napi::Value done(Napi::Env env) override { return k_ == read ? buffer.Value() : env.Undefined(); }
+  void release() override { guard.release(); }
+
+ private:
+  kind k_;
+};
+
+dtype dtype_from(uint32_t v) { return v == 1 ? dtype::f16 : v == 2 ? dtype::bf16 : dtype::f32; }
+
+Napi::Value load_model(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsArray() || !info[2].IsObject())
+    return throw_error(env, status::argument_error, "loadModel(config, tensors, options)");
+  Napi::Object c = info[0].As<Napi::Object>(), o = info[2].As<Napi::Object>();
+  auto num = [](Napi::Object obj, const char* k) { return obj.Get(k).ToNumber().DoubleValue(); };
+  model_config cfg;
+  cfg.vocab = int(num(c, "vocab")); cfg.hidden = int(num(c, "hidden")); cfg.n_layer = int(num(c, "nLayer"));
+  cfg.n_head = int(num(c, "nHead")); cfg.n_kv_head = int(num(c, "nKvHead")); cfg.head_dim = int(num(c, "headDim"));
+  cfg.inter = int(num(c, "inter")); cfg.eps = float(num(c, "eps")); cfg.rope_theta = float(num(c, "ropeTheta"));
+  cfg.tied = c.Get("tied").ToBoolean().Value();
+  engine_options opt;
+  opt.threads = int(num(o, "threads")); opt.max_tokens = int(num(o, "maxTokens"));
+  opt.portable = o.Get("portable").ToBoolean().Value();
+  std::vector<tensor_desc> tensors;
+  Napi::Array arr = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Object t = arr.Get(i).As<Napi::Object>();
+    tensor_desc d;
+    d.name = t.Get("name").ToString().Utf8Value();
+    d.file = t.Get("file").ToString().Utf8Value();
+    d.offset = size_t(num(t, "offset"));
+    d.nbytes = size_t(num(t, "nbytes"));
+    d.type = dtype_from(t.Get("dtype").ToNumber().Uint32Value());
+    Napi::Array shape = t.Get("shape").As<Napi::Array>();
+    for (uint32_t j = 0; j < shape.Length(); j++) d.shape.push_back(int64_t(shape.Get(j).ToNumber().DoubleValue()));
+    tensors.push_back(std::move(d));
+  }
+  auto* w = new load_worker(env, cfg, std::move(tensors), opt);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+void ModelWrap::init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "Model", {
+      InstanceMethod("forward", &ModelWrap::forward),
+      InstanceMethod("createSlot", &ModelWrap::create_slot),
+      InstanceMethod("info", &ModelWrap::info),
+      InstanceMethod("dispose", &ModelWrap::dispose),
+  });
+  ctor = Napi::Persistent(f);
+  exports.Set("Model", f);
+}
+
+// forward(slots: Slot[], counts: Int32Array, tokens: Int32Array, logitRows: Int32Array, logits: Float32Array)
+Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!m || dispose_pending) return throw_error(env, status::disposed, "the model was disposed");
+  if (info.Length() < 5 || !info[0].IsArray() || !info[1].IsTypedArray() || !info[2].IsTypedArray() ||
+      !info[3].IsTypedArray() || !info[4].IsTypedArray())
+    return throw_error(env, status::argument_error, "forward(slots, counts, tokens, logitRows, logits)");
+  Napi::Array slots = info[0].As<Napi::Array>();
+  Napi::Int32Array counts = info[1].As<Napi::Int32Array>(), tokens = info[2].As<Napi::Int32Array>(),
+                   rows = info[3].As<Napi::Int32Array>();
+  Napi::Float32Array logits = info[4].As<Napi::Float32Array>();
+  if (counts.ElementLength() != slots.Length())
+    return throw_error(env, status::argument_error, "one count per slot is required");
+  if (logits.ElementLength() < rows.ElementLength() * size_t(m->cfg.vocab))
+    return throw_error(env, status::argument_error, "logits buffer too small");
+  auto* w = new forward_worker(env, this);
+  int offset = 0;
+  for (uint32_t i = 0; i < slots.Length(); i++) {
+    Napi::Value v = slots.Get(i);
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(SlotWrap::ctor.Value())) {
+      w->guard.release();
+      delete w;
+      return throw_error(env, status::argument_error, "forward: slots[" + std::to_string(i) + "] is not a KV slot");
+    }
+    SlotWrap* sw = SlotWrap::Unwrap(v.As<Napi::Object>());
+    if (!sw->usable(env) || sw->owner != this) {
+      w->guard.release();
+      delete w;
+      if (sw->s && sw->owner != this) return throw_error(env, status::argument_error, "forward: a slot of another model");
+      return env.Undefined();
+    }
+    w->guard.hold(sw);
+    w->seqs.push_back({sw->s, offset, counts[i]});
+    offset += counts[i];
+  }
+  if (size_t(offset) != tokens.ElementLength()) {
+    w->guard.release();
+    delete w;
+    return throw_error(env, status::argument_error, "counts must sum to the number of tokens");
+  }
+  w->guard.keep(tokens); w->guard.keep(rows); w->guard.keep(logits);
+  w->b.tokens = tokens.Data();
+  w->b.n_tokens = offset;
+  w->b.seqs = w->seqs.data();
+  w->b.n_seqs = int(w->seqs.size());
+  w->b.logit_rows = rows.Data();
+  w->b.n_logits = int(rows.ElementLength());
+  w->b.logits = logits.Data();
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value ModelWrap::create_slot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!m || dispose_pending) return throw_error(env, status::disposed, "the model was disposed");
+  double cap = info.Length() > 0 ? info[0].ToNumber().DoubleValue() : 0;
+  if (!(cap >= 1) || cap > 1e12) return throw_error(env, status::argument_error, "slot capacity must be a positive number of positions");
+  kv_slot* s = nullptr;
+  result r = m->slot_create(size_t(cap), dtype_from(info.Length() > 1 ? info[1].ToNumber().Uint32Value() : 1), &s);
+  if (!r) {
+    make_error(env, r).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object obj = SlotWrap::ctor.New({});
+  SlotWrap* sw = SlotWrap::Unwrap(obj);
+  sw->s = s;
+  sw->owner = this;
+  sw->owner_ref = Napi::Persistent(Value());
+  slots.insert(sw);
+  return obj;
+}
+
+Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!m) return throw_error(env, status::disposed, "the model was disposed");
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("kernels", m->kern->name);
+  o.Set("threads", m->threads());
+  o.Set("maxTokens", m->max_tokens());
+  o.Set("forwardCalls", double(m->forward_calls));
+  o.Set("tokensProcessed", double(m->tokens_processed));
+  o.Set("forwardAllocations", double(g_forward_allocations.load()));
+  return o;
+}
+
+Napi::Value ModelWrap::dispose(const Napi::CallbackInfo& info) {
+  if (busy > 0) dispose_pending = true;
+  else destroy();
+  return info.Env().Undefined();
+}
+
+void SlotWrap::init(Napi::Env env, Napi::Object exports) {
+  Napi::Function f = DefineClass(env, "Slot", {
+      InstanceAccessor("length", &SlotWrap::length, nullptr),
+      InstanceAccessor("capacity", &SlotWrap::capacity, nullptr),
+      InstanceAccessor("bytesPerToken", &SlotWrap::bytes_per_token, nullptr),
+      InstanceMethod("residentBytes", &SlotWrap::resident_bytes),
+      InstanceMethod("truncate", &SlotWrap::truncate),
+      InstanceMethod("copyFrom", &SlotWrap::copy_from),
+      InstanceMethod("readKv", &SlotWrap::read_kv),
+      InstanceMethod("writeKv", &SlotWrap::write_kv),
+      InstanceMethod("dispose", &SlotWrap::dispose),
+  });
+  ctor = Napi::Persistent(f);
+  exports.Set("Slot", f);
+}
+
+Napi::Value SlotWrap::truncate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!usable(env)) return env.Undefined();
+  if (busy > 0) return throw_error(env, status::argument_error, "cannot truncate a KV slot while an operation on it runs");
+  double n = info.Length() > 0 ? info[0].ToNumber().DoubleValue() : -1;
+  if (!(n >= 0)) return throw_error(env, status::argument_error, "truncate(n): n must be >= 0");
+  result r = s->truncate(size_t(n));
+  if (!r) make_error(env, r).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value SlotWrap::copy_from(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!usable(env)) return env.Undefined();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(ctor.Value()))
+    return throw_error(env, status::argument_error, "copyFrom(srcSlot, n)");
+  SlotWrap* src = Unwrap(info[0].As<Napi::Object>());
+  if (!src->usable(env)) return env.Undefined();
+  if (src == this) return throw_error(env, status::argument_error, "copyFrom: a slot cannot copy from itself");
+  auto* w = new slot_worker(env, owner, slot_worker::copy);
+  w->guard.hold(this);
+  w->guard.hold(src);
+  w->dst = s;
+  w->src = src->s;
+  w->end = size_t(std::max(0.0, info[1].ToNumber().DoubleValue()));
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value SlotWrap::read_kv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!usable(env)) return env.Undefined();
+  double a = info.Length() > 0 ? info[0].ToNumber().DoubleValue() : -1, b = info.Length() > 1 ? info[1].ToNumber().DoubleValue() : -1;
+  if (!(a >= 0) || !(b >= a) || b > double(s->length))
+    return throw_error(env, status::capacity_error, "readKv(start, end): range outside the slot's " + std::to_string(s->length) + " positions");
+  Napi::Buffer<char> buf = Napi::Buffer<char>::New(env, s->range_bytes(size_t(b - a)));
+  auto* w = new slot_worker(env, owner, slot_worker::read);
+  w->guard.hold(this);
+  w->dst = s;
+  w->start = size_t(a);
+  w->end = size_t(b);
+  w->data = buf.Data();
+  w->buffer = Napi::Persistent(buf.As<Napi::Object>());
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value SlotWrap::write_kv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!usable(env)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsTypedArray()) return throw_error(env, status::argument_error, "writeKv(start, data: Uint8Array)");
+  double a = info[0].ToNumber().DoubleValue();
+  Napi::TypedArray data = info[1].As<Napi::TypedArray>();
+  const size_t bpt = s->bytes_per_token(), bytes = data.ByteLength();
+  if (bytes % bpt != 0) return throw_error(env, status::argument_error, "writeKv: data is not a whole number of positions");
+  if (!(a >= 0) || a > double(s->length)) return throw_error(env, status::capacity_error, "writeKv: start must be within [0, length]");
+  auto* w = new slot_worker(env, owner, slot_worker::write);
+  w->guard.hold(this);
+  w->guard.keep(data);
+  w->dst = s;
+  w->start = size_t(a);
+  w->end = size_t(a) + bytes / bpt;
+  w->data = static_cast<char*>(data.ArrayBuffer().Data()) + data.ByteOffset();
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value SlotWrap::dispose(const Napi::CallbackInfo& info) {
+  if (busy > 0) {
+    dispose_pending = true;
+  } else {
+    destroy();
+    if (owner) owner->slots.erase(this);
+    owner = nullptr;
+    owner_ref.Reset();
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
+  ModelWrap::init(env, exports);
+  SlotWrap::init(env, exports);
+  exports.Set("loadModel", Napi::Function::New(env, load_model));
+  exports.Set("allocCounterProbe", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(alloc_counter_probe()));
+  }));
+  exports.Set("avx2Available", Napi::Boolean::New(env, kernels_avx2() != nullptr && cpu_has_avx2_fma_f16c()));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(resident_engine, init_addon)

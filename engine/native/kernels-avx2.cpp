@@ -1,0 +1,225 @@
+// AVX2 + FMA + F16C kernels, compiled for that target only and chosen at run time (see kernels.h).
+#if defined(__x86_64__)
+#pragma GCC target("avx2,fma,f16c")
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "kernels.h"
+
+namespace resident {
+namespace {
+
+template <dtype T>
+inline __m256 load8(const void* p, size_t i) {
+  if constexpr (T == dtype::f32) {
+    return _mm256_loadu_ps(static_cast<const float*>(p) + i);
+  } else if constexpr (T == dtype::f16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
+  } else {
+    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
+  }
+}
+
+template <dtype T>
+inline float load1(const void* p, size_t i) {
+  if constexpr (T == dtype::f32) return static_cast<const float*>(p)[i];
+  else if constexpr (T == dtype::f16) return _cvtsh_ss(static_cast<const uint16_t*>(p)[i]);
+  else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+}
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// exp(x) for x in [-88, 88]: 2^n * p(r), Cephes-style polynomial, rel. error ~1e-7.
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
+// R rows × NT tokens tile: y[t][r] = x[t] · w[r]. W read as dtype T (packed f32 scratch when T == f32).
+template <dtype T, int R, int NT>
+inline void tile(const float* x, int k, const void* const* wr, float* y, int ldy) {
+  __m256 acc[R][NT];
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < NT; t++) acc[r][t] = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= k; i += 8) {
+    __m256 xv[NT];
+    for (int t = 0; t < NT; t++) xv[t] = _mm256_loadu_ps(x + size_t(t) * k + i);
+    for (int r = 0; r < R; r++) {
+      __m256 wv = load8<T>(wr[r], size_t(i));
+      for (int t = 0; t < NT; t++) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < NT; t++) {
+      float s = hsum(acc[r][t]);
+      for (int j = i; j < k; j++) s += load1<T>(wr[r], size_t(j)) * x[size_t(t) * k + j];
+      y[size_t(t) * ldy + r] = s;
+    }
+}
+
+template <dtype T, int R>
+inline void tile_tokens(const float* x, int n, int k, const void* const* wr, float* y, int ldy) {
+  int t = 0;
+  for (; t + 3 <= n; t += 3) tile<T, R, 3>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
+  if (n - t == 2) tile<T, R, 2>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
+  else if (n - t == 1) tile<T, R, 1>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
+}
+
+void to_f32(const void* src, dtype t, float* dst, size_t n);
+
+template <dtype T>
+void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  const size_t es = dtype_size(T);
+  const char* wb = static_cast<const char*>(w);
+  const bool packed = T != dtype::f32 && n > 3;  // convert W rows once, reuse for every token
+  int r = r0;
+  for (; r + matmul_row_block <= r1; r += matmul_row_block) {
+    const void* wr[matmul_row_block];
+    for (int j = 0; j < matmul_row_block; j++) {
+      const void* row = wb + size_t(r + j) * k * es;
+      if (packed) {
+        to_f32(row, T, scratch + size_t(j) * k, size_t(k));
+        wr[j] = scratch + size_t(j) * k;
+      } else {
+        wr[j] = row;
+      }
+    }
+    if (packed) tile_tokens<dtype::f32, matmul_row_block>(x, n, k, wr, y + r, ldy);
+    else tile_tokens<T, matmul_row_block>(x, n, k, wr, y + r, ldy);
+  }
+  for (; r < r1; r++) {
+    const void* wr[1] = {wb + size_t(r) * k * es};
+    tile_tokens<T, 1>(x, n, k, wr, y + r, ldy);
+  }
+}
+
+void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+  switch (wt) {
+    case dtype::f32: return matmul_t<dtype::f32>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::f16: return matmul_t<dtype::f16>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::bf16: return matmul_t<dtype::bf16>(x, n, k, w, r0, r1, y, ldy, scratch);
+  }
+}
+
+template <dtype T>
+void to_f32_t(const void* src, float* dst, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load8<T>(src, i));
+  for (; i < n; i++) dst[i] = load1<T>(src, i);
+}
+
+void to_f32(const void* src, dtype t, float* dst, size_t n) {
+  switch (t) {
+    case dtype::f32: std::memcpy(dst, src, n * 4); return;
+    case dtype::f16: return to_f32_t<dtype::f16>(src, dst, n);
+    case dtype::bf16: return to_f32_t<dtype::bf16>(src, dst, n);
+  }
+}
+
+void from_f32(const float* src, dtype t, void* dst, size_t n) {
+  if (t == dtype::f16) {
+    uint16_t* d = static_cast<uint16_t*>(dst);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) d[i] = f32_to_f16(src[i]);
+    return;
+  }
+  kernels_portable().from_f32(src, t, dst, n);
+}
+
+float dot(const float* a, const float* b, int n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+  float s = hsum(_mm256_add_ps(s0, s1));
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+void axpy(float* y, float a, const float* x, int n) {
+  __m256 av = _mm256_set1_ps(a);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] += a * x[i];
+}
+
+void scale(float* y, float a, int n) {
+  __m256 av = _mm256_set1_ps(a);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(av, _mm256_loadu_ps(y + i)));
+  for (; i < n; i++) y[i] *= a;
+}
+
+float sum_sq(const float* x, int n) { return dot(x, x, n); }
+
+void scale_mul(float* y, const float* x, const float* w, float s, int n) {
+  __m256 sv = _mm256_set1_ps(s);
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv), _mm256_loadu_ps(w + i)));
+  for (; i < n; i++) y[i] = x[i] * s * w[i];
+}
+
+void silu_mul(float* g, const float* u, int n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gv = _mm256_loadu_ps(g + i);
+    __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), gv));
+    _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(gv, _mm256_add_ps(one, e)), _mm256_loadu_ps(u + i)));
+  }
+  for (; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+float exp_sum(float* x, int n, float sub) {
+  __m256 sv = _mm256_set1_ps(sub), acc = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), sv));
+    _mm256_storeu_ps(x + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float s = hsum(acc);
+  for (; i < n; i++) { x[i] = std::exp(x[i] - sub); s += x[i]; }
+  return s;
+}
+
+}  // namespace
+
+const kernels* kernels_avx2() {
+  static const kernels k{"avx2", matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum};
+  return &k;
+}
+
+}  // namespace resident
+
+#else
+#include "kernels.h"
+namespace resident {
+const kernels* kernels_avx2() { return nullptr; }
+}  // namespace resident
+#endif

@@ -1,0 +1,31 @@
+// Kernel table: one implementation per instruction set, chosen at run time from CPUID.
+#pragma once
+#include "common.h"
+
+namespace resident {
+
+struct kernels {
+  const char* name;
+  // y[t*ldy + r] = sum_i x[t*k + i] * w[r*k + i], t < n, r0 <= r < r1. w: [rows][k] in dtype wt.
+  // scratch: at least matmul_scratch_floats(k) floats, private to the calling thread.
+  void (*matmul)(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy,
+                 float* scratch);
+  void (*to_f32)(const void* src, dtype t, float* dst, size_t n);
+  void (*from_f32)(const float* src, dtype t, void* dst, size_t n);
+  float (*dot)(const float* a, const float* b, int n);
+  void (*axpy)(float* y, float a, const float* x, int n);  // y += a * x
+  void (*scale)(float* y, float a, int n);                 // y *= a
+  float (*sum_sq)(const float* x, int n);
+  void (*scale_mul)(float* y, const float* x, const float* w, float s, int n);  // y = x * s * w
+  void (*silu_mul)(float* g, const float* u, int n);                          // g = silu(g) * u
+  float (*exp_sum)(float* x, int n, float sub);                               // x = exp(x - sub); returns sum
+};
+
+constexpr int matmul_row_block = 4;
+inline size_t matmul_scratch_floats(int k) { return size_t(matmul_row_block) * size_t(k) + 64; }
+
+const kernels& kernels_portable();
+const kernels* kernels_avx2();  // nullptr when not compiled for this target
+bool cpu_has_avx2_fma_f16c();
+
+}  // namespace resident
