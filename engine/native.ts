@@ -219,9 +219,9 @@ function planEntry(e: ForwardEntry, index: number, engine: NativeEngine, vocab: 
   return { index, slot: e.slot, tokens, rows, out: new Float32Array(rows.length * vocab) };
 }
 
-/** KV dtype that loses nothing w.r.t. the weights: BF16 for BF16 models, F16 otherwise. */
+/** KV dtype that loses nothing w.r.t. the weights: the weights' own dtype (BF16, F16 or F32). */
 export function defaultKvDtype(weights: WeightDType): KvDType {
-  return weights === 'bf16' ? 'bf16' : 'f16';
+  return weights;
 }
 
 /** Loads a validated model spec into the engine: mmaps the weights, starts the thread pool, sizes every buffer. */

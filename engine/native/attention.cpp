@@ -1,6 +1,7 @@
 // Head-by-head flash attention over KV slots. One task = (sequence, kv head, block of query tokens):
-// the GQA group's query heads share one pass over that head's K/V, tile by tile, with an online
-// softmax in f32 (one exp per score). Causal: token at position p sees positions [0, p].
+// the GQA group's query heads share one pass over that head's K/V, tile by tile: S = Q·Kᵀ with the
+// matmul kernel (K read in its stored dtype), an online softmax in f32 (one exp per score), then
+// acc += P·V with V accumulated in registers. Causal: the token at position p sees positions [0, p].
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -10,36 +11,35 @@
 namespace resident {
 
 namespace {
-constexpr int kv_tile = 64;   // positions per K/V tile
-constexpr int q_block = 16;   // query tokens per task
+constexpr int kv_tile = 64;  // positions per K/V tile
+constexpr int q_block = 64;  // query tokens per task
 }  // namespace
 
 size_t model::attention_scratch_floats() const {
   const size_t hd = size_t(cfg.head_dim), rows = size_t(cfg.n_head / cfg.n_kv_head) * q_block;
-  // k tile, v tile: [kv_tile][hd]; q: [rows][hd]; acc: [rows][hd]; scores: [kv_tile]; m, l: [rows]
-  return 2 * kv_tile * hd + 2 * rows * hd + kv_tile + 2 * rows + 64;
+  // q: [rows][hd]; acc: [rows][hd]; scores: [rows][kv_tile]; m, l: [rows]
+  return 2 * rows * hd + rows * kv_tile + 2 * rows + 64;
 }
 
 void model::attention(const batch& b, int layer) {
   const int hd = cfg.head_dim, g = cfg.n_head / cfg.n_kv_head, QD = cfg.n_head * hd;
   const float scale = 1.0f / std::sqrt(float(hd));
-  // tasks: for each sequence, n_kv_head × ceil(count / q_block)
-  int n_tasks = 0;
+  int n_tasks = 0;  // per sequence: n_kv_head × ceil(count / q_block)
   for (int s = 0; s < b.n_seqs; s++) n_tasks += cfg.n_kv_head * ((b.seqs[s].count + q_block - 1) / q_block);
   auto task = [&](int task_id, int thread) {
     int s = 0, rest = task_id;
     for (;; s++) {
-      int here = cfg.n_kv_head * ((b.seqs[s].count + q_block - 1) / q_block);
+      const int here = cfg.n_kv_head * ((b.seqs[s].count + q_block - 1) / q_block);
       if (rest < here) break;
       rest -= here;
     }
     const seq_entry& e = b.seqs[s];
     const int head = rest % cfg.n_kv_head, qb = rest / cfg.n_kv_head;
     const int t0 = e.offset + qb * q_block, nt = std::min(q_block, e.offset + e.count - t0), rows = nt * g;
-    float* scratch = thread_scratch_[size_t(thread)] + matmul_scratch_;
-    float *kt = scratch, *vt = kt + kv_tile * hd, *q = vt + kv_tile * hd, *acc = q + size_t(rows) * hd,
-          *sc = acc + size_t(rows) * hd, *m = sc + kv_tile, *l = m + rows;
-    // row r = token (r / g), query head head * g + r % g
+    float* mm_scratch = thread_scratch_[size_t(thread)];
+    float *q = mm_scratch + matmul_scratch_, *acc = q + size_t(rows) * hd, *sc = acc + size_t(rows) * hd,
+          *m = sc + size_t(rows) * kv_tile, *l = m + rows;
+    // row r: token t0 + r / g, query head head * g + r % g
     for (int r = 0; r < rows; r++) {
       const float* src = q_ + size_t(t0 + r / g) * QD + size_t(head * g + r % g) * hd;
       for (int d = 0; d < hd; d++) q[size_t(r) * hd + d] = src[d] * scale;
@@ -51,28 +51,26 @@ void model::attention(const batch& b, int layer) {
     const size_t es = dtype_size(slot->type);
     const char* kbase = slot->region(layer, 0, head);
     const char* vbase = slot->region(layer, 1, head);
-    const int last = pos_[t0 + nt - 1];  // highest position any row sees
+    const int last = pos_[t0 + nt - 1];  // the highest position any row sees
     for (int p0 = 0; p0 <= last; p0 += kv_tile) {
       const int tn = std::min(kv_tile, last + 1 - p0);
-      kern->to_f32(kbase + size_t(p0) * hd * es, slot->type, kt, size_t(tn) * hd);
-      kern->to_f32(vbase + size_t(p0) * hd * es, slot->type, vt, size_t(tn) * hd);
+      kern->matmul(q, rows, hd, kbase + size_t(p0) * hd * es, slot->type, 0, tn, sc, kv_tile, mm_scratch);
       for (int r = 0; r < rows; r++) {
+        float* sr = sc + size_t(r) * kv_tile;
         const int visible = std::min(tn, pos_[t0 + r / g] - p0 + 1);
-        if (visible <= 0) continue;
-        const float* qr = q + size_t(r) * hd;
-        float mx = m[r];
-        for (int i = 0; i < visible; i++) {
-          sc[i] = kern->dot(qr, kt + size_t(i) * hd, hd);
-          mx = std::max(mx, sc[i]);
+        if (visible <= 0) {
+          std::fill(sr, sr + tn, 0.0f);
+          continue;
         }
+        float mx = m[r];
+        for (int i = 0; i < visible; i++) mx = std::max(mx, sr[i]);
         const float corr = std::exp(m[r] - mx);  // 0 on the first tile (m = -inf)
-        const float sum = kern->exp_sum(sc, visible, mx);
-        float* ar = acc + size_t(r) * hd;
-        if (corr != 1.0f) kern->scale(ar, corr, hd);
-        for (int i = 0; i < visible; i++) kern->axpy(ar, sc[i], vt + size_t(i) * hd, hd);
-        l[r] = l[r] * corr + sum;
+        l[r] = l[r] * corr + kern->exp_sum(sr, visible, mx);
         m[r] = mx;
+        std::fill(sr + visible, sr + tn, 0.0f);
+        if (corr != 1.0f) kern->scale(acc + size_t(r) * hd, corr, hd);
       }
+      kern->attn_pv(sc, rows, kv_tile, tn, vbase + size_t(p0) * hd * es, slot->type, hd, acc, hd);
     }
     for (int r = 0; r < rows; r++) {
       float* dst = att_ + size_t(t0 + r / g) * QD + size_t(head * g + r % g) * hd;

@@ -208,10 +208,54 @@ float exp_sum(float* x, int n, float sub) {
   return s;
 }
 
+// R rows × 16 dims block of P·V: accumulators stay in registers over all n positions.
+template <dtype T, int R>
+inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
+  __m256 acc[R][2];
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (int i = 0; i < n; i++) {
+    const __m256 v0 = load8<T>(v, size_t(i) * hd + d0), v1 = load8<T>(v, size_t(i) * hd + d0 + 8);
+    for (int r = 0; r < R; r++) {
+      const __m256 pr = _mm256_broadcast_ss(p + size_t(r) * ldp + i);
+      acc[r][0] = _mm256_fmadd_ps(pr, v0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(pr, v1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float* o = out + size_t(r) * ldo + d0;
+    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[r][0]));
+    _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[r][1]));
+  }
+}
+
+template <dtype T>
+void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, float* out, int ldo) {
+  const int hd16 = hd / 16 * 16;
+  for (int d0 = 0; d0 < hd16; d0 += 16) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) pv_block<T, 4>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
+    for (; r < rows; r++) pv_block<T, 1>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
+  }
+  for (int d = hd16; d < hd; d++)
+    for (int r = 0; r < rows; r++) {
+      float s = 0;
+      for (int i = 0; i < n; i++) s += p[size_t(r) * ldp + i] * load1<T>(v, size_t(i) * hd + d);
+      out[size_t(r) * ldo + d] += s;
+    }
+}
+
+void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo) {
+  switch (vt) {
+    case dtype::f32: return attn_pv_t<dtype::f32>(p, rows, ldp, n, v, hd, out, ldo);
+    case dtype::f16: return attn_pv_t<dtype::f16>(p, rows, ldp, n, v, hd, out, ldo);
+    case dtype::bf16: return attn_pv_t<dtype::bf16>(p, rows, ldp, n, v, hd, out, ldo);
+  }
+}
+
 }  // namespace
 
 const kernels* kernels_avx2() {
-  static const kernels k{"avx2", matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum};
+  static const kernels k{"avx2", matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv};
   return &k;
 }
 

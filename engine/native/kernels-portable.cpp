@@ -94,8 +94,20 @@ static float exp_sum(float* x, int n, float sub) {
   return s;
 }
 
+static void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo) {
+  const size_t es = dtype_size(vt);
+  float vrow[512];
+  for (int i = 0; i < n; i++) {
+    for (int d0 = 0; d0 < hd; d0 += 512) {
+      const int dn = hd - d0 < 512 ? hd - d0 : 512;
+      to_f32(static_cast<const char*>(v) + (size_t(i) * hd + d0) * es, vt, vrow, size_t(dn));
+      for (int r = 0; r < rows; r++) axpy(out + size_t(r) * ldo + d0, p[size_t(r) * ldp + i], vrow, dn);
+    }
+  }
+}
+
 const kernels& kernels_portable() {
-  static const kernels k{"portable", matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum};
+  static const kernels k{"portable", matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv};
   return k;
 }
 

@@ -1,0 +1,163 @@
+/**
+ * The append-only token protocol.
+ *
+ * A session's history is the token ids actually in its KV slot; they are never re-rendered. To add
+ * messages we render them through the real template after a short stand-in conversation that puts
+ * the template in the same state as the real history (same last message role), ending in a unique
+ * marker. The text after the marker, minus what the stand-in alone renders after it (the closing of
+ * its last message, already in the history), is exactly the framing + content of the new messages.
+ * Cost depends only on the new messages and the tool list, never on the history length.
+ *
+ * State carried between calls is a {@link Tail}: the role of the last complete message (or
+ * 'generating' while an assistant turn is open). The sessions layer stores it beside the tokens.
+ */
+import { AppendProtocolError } from './errors.js';
+import { ChatTemplate, Escaper, type RenderOptions } from './chat-template.js';
+import { toTemplateMessages, type ChatMessage, type TemplateMessage, type ToolDefinition } from './messages.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/**
+ * What the history ends with: nothing; a first system message (prompt header); a later system note;
+ * a closed user / assistant / tool-result turn; or an open assistant turn (generation prompt appended,
+ * generated tokens follow until {@link AppendProtocol.closeAssistantTurn}).
+ */
+export type Tail = 'empty' | 'system' | 'system-note' | 'user' | 'assistant' | 'tool' | 'generating';
+
+/** Options of an append: the session's tools and template kwargs (same every turn), and whether to open an assistant turn. */
+export interface AppendOptions {
+  tools?: readonly ToolDefinition[];
+  addGenerationPrompt?: boolean;
+  /** Qwen3: false appends an empty think block after the generation prompt. */
+  enableThinking?: boolean;
+  kwargs?: Readonly<Record<string, unknown>>;
+}
+
+/** Tokens to append (and their text), and the tail after them. */
+export interface AppendResult {
+  tokens: number[];
+  text: string;
+  tail: Tail;
+}
+
+/** Unique marker ending the stand-in history; never produced by escaping (escapes are numbered). */
+const MARK = '\uE000M\uE001';
+
+function standIn(tail: Exclude<Tail, 'empty' | 'generating'>): TemplateMessage[] {
+  switch (tail) {
+    case 'system':
+      return [{ role: 'system', content: MARK }];
+    case 'system-note':
+      return [{ role: 'user', content: 'u' }, { role: 'system', content: MARK }];
+    case 'user':
+      return [{ role: 'user', content: MARK }];
+    case 'assistant':
+      return [{ role: 'user', content: 'u' }, { role: 'assistant', content: MARK }];
+    case 'tool':
+      return [
+        { role: 'user', content: 'u' },
+        { role: 'assistant', content: '', tool_calls: [{ type: 'function', function: { name: 'f', arguments: {} } }] },
+        { role: 'tool', content: MARK },
+      ];
+  }
+}
+
+/** Builds appends for one tokenizer + template pair. Stateless apart from small caches; share it between sessions. */
+export class AppendProtocol {
+  private readonly protectedStrings: string[];
+  private readonly closingCache = new Map<string, string>();
+
+  constructor(readonly tokenizer: Tokenizer, readonly template: ChatTemplate) {
+    this.protectedStrings = tokenizer.specialTokenStrings();
+  }
+
+  /**
+   * Tokens that append `messages` (user, tool results — consecutive ones form one turn —, system
+   * notes, or any role the template renders) after a history ending in `tail`, optionally followed by
+   * the generation prompt. history + result.tokens is what the template renders for that history.
+   * Throws AppendProtocolError if the template would have to change text already in the history.
+   */
+  append(tail: Tail, messages: readonly ChatMessage[], opts: AppendOptions = {}): AppendResult {
+    if (tail === 'generating') throw new AppendProtocolError('the assistant turn is still open: close it (closeAssistantTurn) before appending messages');
+    const msgs = toTemplateMessages(messages);
+    if (msgs.length === 0 && !opts.addGenerationPrompt) return { tokens: [], text: '', tail };
+    const esc = new Escaper(this.protectedStrings);
+    const renderOpts: RenderOptions = { ...opts, tools: opts.tools && esc.value(opts.tools) };
+    const escaped = esc.value(msgs);
+    let text: string;
+    if (tail === 'empty') {
+      text = this.template.renderTemplateMessages(escaped, renderOpts);
+    } else {
+      const after = this.afterMark(standIn(tail), escaped, renderOpts);
+      const closing = this.closing(tail, renderOpts);
+      if (!after.startsWith(closing)) {
+        throw new AppendProtocolError(
+          `the template renders these messages by changing the end of the previous ${tail} turn (${JSON.stringify(closing)}), which is already in the history` +
+            (tail === 'tool' && msgs[0]?.role === 'tool' ? '; append all tool results of a turn in one call' : ''),
+        );
+      }
+      text = after.slice(closing.length);
+    }
+    const segments = esc.segments(text);
+    return {
+      tokens: this.tokenizer.encodeSegments(segments),
+      text: segments.map((s) => s.text).join(''),
+      tail: opts.addGenerationPrompt ? 'generating' : nextTail(tail, msgs),
+    };
+  }
+
+  /** The generation prompt alone (e.g. `<|im_start|>assistant\n`, plus `<think>\n\n</think>\n\n` with enableThinking false). */
+  generationPrompt(tail: Tail, opts: Omit<AppendOptions, 'addGenerationPrompt'> = {}): AppendResult {
+    return this.append(tail, [], { ...opts, addGenerationPrompt: true });
+  }
+
+  /**
+   * Tokens that close a generated assistant turn (`<|im_end|>\n` for ChatML), minus the part the
+   * generated ids already end with (e.g. the `<|im_end|>` stop token if it was kept). Tail becomes 'assistant'.
+   */
+  closeAssistantTurn(generated: readonly number[], opts: AppendOptions = {}): AppendResult {
+    const text = this.closing('assistant', { ...opts, addGenerationPrompt: false });
+    const closing = this.tokenizer.encode(text, { allowSpecial: true });
+    let k = Math.min(closing.length, generated.length);
+    for (; k > 0; k--) {
+      let same = true;
+      for (let i = 0; i < k && same; i++) same = closing[i] === generated[generated.length - k + i];
+      if (same) break;
+    }
+    const tokens = closing.slice(k);
+    return { tokens, text: this.tokenizer.decode(tokens), tail: 'assistant' };
+  }
+
+  /** A raw document appended without any framing; special-token text in it stays plain. Tail is unchanged. */
+  appendRaw(tail: Tail, text: string): AppendResult {
+    return { tokens: this.tokenizer.encode(text), text, tail };
+  }
+
+  /** Text the template renders after the marker of `context + messages`. */
+  private afterMark(context: TemplateMessage[], messages: TemplateMessage[], opts: RenderOptions): string {
+    const rendered = this.template.renderTemplateMessages([...context, ...messages], opts);
+    const at = rendered.indexOf(MARK);
+    if (at < 0 || rendered.indexOf(MARK, at + 1) >= 0) {
+      throw new AppendProtocolError('cannot isolate the framing of new messages: the template does not render message content verbatim exactly once');
+    }
+    return rendered.slice(at + MARK.length);
+  }
+
+  /** What the template renders after the content of the tail's last message when nothing follows. */
+  private closing(tail: Exclude<Tail, 'empty' | 'generating'>, opts: RenderOptions): string {
+    const key = `${tail}\u0000${JSON.stringify(opts.tools ?? null)}\u0000${JSON.stringify(opts.kwargs ?? null)}\u0000${opts.enableThinking}`;
+    let closing = this.closingCache.get(key);
+    if (closing === undefined) {
+      closing = this.afterMark(standIn(tail), [], { ...opts, addGenerationPrompt: false });
+      if (this.closingCache.size > 64) this.closingCache.clear();
+      this.closingCache.set(key, closing);
+    }
+    return closing;
+  }
+}
+
+function nextTail(tail: Tail, msgs: TemplateMessage[]): Tail {
+  const last = msgs[msgs.length - 1];
+  if (last === undefined) return tail;
+  if (last.role === 'system') return tail === 'empty' && msgs.length === 1 ? 'system' : 'system-note';
+  return last.role;
+}

@@ -1,0 +1,34 @@
+/** Named errors of the tokens layer (tokenizer, chat templates, append protocol, messages). */
+import { EngineError } from '../errors.js';
+
+/** A tokenizer folder cannot be loaded, or an id/option is invalid for this tokenizer. */
+export class TokenizerError extends EngineError {
+  override name = 'TokenizerError';
+}
+
+/** A chat template is missing, does not parse, or fails while rendering. */
+export class ChatTemplateError extends EngineError {
+  override name = 'ChatTemplateError';
+}
+
+/** A chat message is malformed (unknown role, missing content, non-text content part, ...). */
+export class MessageFormatError extends EngineError {
+  override name = 'MessageFormatError';
+  constructor(message: string, readonly index?: number) {
+    super(message);
+  }
+}
+
+/**
+ * The append-only protocol cannot produce an append for this request: the template would
+ * rewrite text already in the KV history (e.g. merge a tool result into a closed tool turn),
+ * or its framing of new messages cannot be isolated.
+ */
+export class AppendProtocolError extends EngineError {
+  override name = 'AppendProtocolError';
+}
+
+/** A streaming parser was used out of order (e.g. push after finish). */
+export class ParserStateError extends EngineError {
+  override name = 'ParserStateError';
+}

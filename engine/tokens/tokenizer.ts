@@ -1,0 +1,283 @@
+/**
+ * Tokenizer loaded from a Hugging Face folder (`tokenizer.json` + `tokenizer_config.json`).
+ *
+ * BPE, normaliser, pre-tokeniser and decoder come from `@huggingface/tokenizers`; the splitting of
+ * text on added tokens is ours, so that special tokens are recognised only where the caller trusts
+ * the text (template framing), never in user text.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { TokenizerError } from './errors.js';
+
+/** Options of {@link Tokenizer.encode}. */
+export interface EncodeOptions {
+  /** Recognise special added tokens (`<|im_start|>`…) in the text. Default false: they encode as plain text. Use only for trusted framing. */
+  allowSpecial?: boolean;
+  /** Recognise non-special added tokens (`<think>`, `<tool_call>`…), as Hugging Face does. Default true. */
+  allowAdded?: boolean;
+}
+
+/** Options of {@link Tokenizer.decode}. */
+export interface DecodeOptions {
+  /** Drop special tokens from the text. Default false. */
+  skipSpecial?: boolean;
+}
+
+/** A piece of text to encode; special tokens are recognised only in `trusted` pieces. */
+export interface TextSegment {
+  text: string;
+  trusted: boolean;
+}
+
+/** An added token of the vocabulary. */
+export interface AddedTokenInfo {
+  id: number;
+  content: string;
+  special: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+}
+
+type Pipe = ((text: string, opts?: unknown) => string | string[]) | null;
+interface HfPreTokenizer {
+  (text: string, opts?: unknown): string[];
+  tokenizers?: { pre_tokenize_text(text: string, opts?: unknown): string[] }[];
+}
+interface HfInternals {
+  normalizer: Pipe;
+  pre_tokenizer: HfPreTokenizer | null;
+  model: ((tokens: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: (string | undefined)[] };
+}
+
+/** GPT-2 byte-to-unicode table of byte-level BPE: printable bytes map to themselves, the others to U+0100 upwards. */
+export const BYTE_CHAR: readonly string[] = (() => {
+  const table: string[] = [];
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+    table.push(String.fromCharCode(printable ? b : 256 + n++));
+  }
+  return table;
+})();
+
+/** Byte-level mapping of one pre-token (what the library's ByteLevel pre-tokenizer does, without a TextEncoder call per piece). */
+function byteLevel(piece: string): string {
+  let out = '';
+  for (let i = 0; i < piece.length; i++) {
+    const c = piece.charCodeAt(i);
+    if (c >= 128) {
+      out = '';
+      for (const b of Buffer.from(piece, 'utf8')) out += BYTE_CHAR[b];
+      return out;
+    }
+    out += BYTE_CHAR[c];
+  }
+  return out;
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+function alternation(tokens: AddedTokenInfo[]): RegExp | null {
+  if (tokens.length === 0) return null;
+  const sorted = tokens.map((t) => t.content).sort((a, b) => b.length - a.length);
+  return new RegExp(sorted.map(escapeRe).join('|'), 'g');
+}
+
+/** A loaded tokenizer. Ids of special tokens always come from the vocabulary files, never from constants. */
+export class Tokenizer {
+  /** Number of ids the vocabulary defines (max id + 1, including added tokens). */
+  readonly vocabSize: number;
+  /** Ids of added tokens marked `special` (`<|im_start|>`, `<|im_end|>`, `<|endoftext|>`, …). */
+  readonly specialIds: ReadonlySet<number>;
+  /** End-of-sequence ids: `eos_token` of the config, plus `generation_config.json`'s `eos_token_id` when present. */
+  readonly eosIds: readonly number[];
+  /** Added tokens by content. */
+  readonly addedTokens: ReadonlyMap<string, AddedTokenInfo>;
+  /** Special-token strings templates may reference (`bos_token`, `eos_token`, `pad_token`, `unk_token`). */
+  readonly templateTokens: Readonly<Record<string, string>>;
+
+  private readonly hf: HfTokenizer;
+  private readonly parts: HfInternals;
+  private readonly allRe: RegExp | null;
+  private readonly addedRe: RegExp | null;
+  /** Fast path for `Sequence[Split…, ByteLevel(no regex, no prefix space)]` pre-tokenizers (Qwen, GPT-2 style); null → the library's. */
+  private readonly splitThenByteLevel: ((text: string) => string[]) | null;
+  /** Plain-BPE ids for token strings that an added token shadows in the library's id map. */
+  private readonly shadowed = new Map<string, number>();
+
+  /** Builds a tokenizer from the parsed JSON files. */
+  constructor(tokenizerJson: Record<string, any>, config: Record<string, any>, generationConfig?: Record<string, any>) {
+    if (!tokenizerJson?.model || !Array.isArray(tokenizerJson.added_tokens)) throw new TokenizerError('tokenizer.json has no model or added_tokens');
+    try {
+      this.hf = new HfTokenizer(tokenizerJson, config);
+    } catch (e) {
+      throw new TokenizerError(`cannot build tokenizer: ${(e as Error).message}`);
+    }
+    this.parts = this.hf as unknown as HfInternals;
+    const added = new Map<string, AddedTokenInfo>();
+    for (const t of tokenizerJson.added_tokens as any[]) {
+      added.set(t.content, { id: t.id, content: t.content, special: !!t.special, lstrip: !!t.lstrip, rstrip: !!t.rstrip });
+      const plainId = tokenizerJson.model.vocab?.[t.content];
+      if (typeof plainId === 'number' && plainId !== t.id) this.shadowed.set(t.content, plainId);
+    }
+    this.addedTokens = added;
+    const list = [...added.values()];
+    this.specialIds = new Set(list.filter((t) => t.special).map((t) => t.id));
+    this.allRe = alternation(list);
+    this.addedRe = alternation(list.filter((t) => !t.special));
+    this.vocabSize = this.parts.model.vocab.length;
+    this.splitThenByteLevel = fastPreTokenizer(tokenizerJson.pre_tokenizer, this.parts.pre_tokenizer);
+
+    const tokenString = (v: unknown): string | undefined =>
+      typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as any).content === 'string' ? (v as any).content : undefined;
+    const templateTokens: Record<string, string> = {};
+    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
+      const s = tokenString(config[key]);
+      if (s !== undefined) templateTokens[key] = s;
+    }
+    this.templateTokens = templateTokens;
+    const eos = new Set<number>();
+    const eosId = templateTokens.eos_token !== undefined ? this.tokenToId(templateTokens.eos_token) : undefined;
+    if (eosId !== undefined) eos.add(eosId);
+    const gen = generationConfig?.eos_token_id;
+    for (const id of Array.isArray(gen) ? gen : gen !== undefined ? [gen] : []) if (Number.isInteger(id)) eos.add(id);
+    this.eosIds = [...eos];
+  }
+
+  /** Encodes text. Special tokens typed in the text stay plain text unless `allowSpecial` is set. */
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    if (typeof text !== 'string') throw new TokenizerError('encode: text must be a string');
+    return this.encodeSegments([{ text, trusted: opts.allowSpecial ?? false }], opts);
+  }
+
+  /**
+   * Encodes the concatenation of segments as one text: BPE runs across segment boundaries exactly as
+   * for the joined string, but special tokens are recognised only inside trusted segments.
+   * Equals `encode(joined, {allowSpecial:true})` when untrusted segments contain no special-token text.
+   */
+  encodeSegments(segments: readonly TextSegment[], opts: Pick<EncodeOptions, 'allowAdded'> = {}): number[] {
+    const allowAdded = opts.allowAdded ?? true;
+    const out: number[] = [];
+    let run = '';
+    let section = 0;
+    let stripNext = false;
+    for (const seg of segments) {
+      const re = seg.trusted ? this.allRe : allowAdded ? this.addedRe : null;
+      let text = seg.text;
+      if (stripNext && text.length > 0) {
+        text = text.trimStart();
+        stripNext = text.length === 0;
+      }
+      if (re === null) {
+        run += text;
+        continue;
+      }
+      re.lastIndex = 0;
+      let last = 0;
+      for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+        const tok = this.addedTokens.get(m[0])!;
+        run += text.slice(last, m.index);
+        if (tok.lstrip) run = run.trimEnd();
+        this.encodePlain(run, section++, out);
+        run = '';
+        out.push(tok.id);
+        last = m.index + m[0].length;
+        if (tok.rstrip) {
+          while (last < text.length && /\s/.test(text[last]!)) last++;
+          if (last === text.length) stripNext = true;
+        }
+      }
+      run += text.slice(last);
+    }
+    this.encodePlain(run, section, out);
+    return out;
+  }
+
+  /** Decodes ids to text. Throws TokenizerError for ids outside the vocabulary. */
+  decode(ids: readonly number[], opts: DecodeOptions = {}): string {
+    if (ids.length === 0) return '';
+    const vocab = this.parts.model.vocab;
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || vocab[id] === undefined) throw new TokenizerError(`decode: token id ${id} is not in the vocabulary`);
+    }
+    if (opts.skipSpecial) {
+      ids = ids.filter((id) => !this.specialIds.has(id));
+      if (ids.length === 0) return '';
+    }
+    return this.hf.decode(ids as number[], { clean_up_tokenization_spaces: false });
+  }
+
+  /** Id of a token string (vocabulary form, e.g. `Ġthe`, or an added token's content), or undefined. */
+  tokenToId(token: string): number | undefined {
+    return this.hf.token_to_id(token);
+  }
+
+  /** Token string of an id (vocabulary form), or undefined. */
+  idToToken(id: number): string | undefined {
+    return this.hf.id_to_token(id);
+  }
+
+  /** Contents of the special added tokens (what user text must never turn into). */
+  specialTokenStrings(): string[] {
+    return [...this.addedTokens.values()].filter((t) => t.special).map((t) => t.content);
+  }
+
+  /** Normalise → pre-tokenise → BPE a text free of added tokens; pushes ids to `out`. */
+  private encodePlain(text: string, section: number, out: number[]): void {
+    if (text.length === 0) return;
+    const { normalizer, pre_tokenizer, model } = this.parts;
+    const normalized = normalizer ? (normalizer(text) as string) : text;
+    if (normalized.length === 0) return;
+    const pieces = this.splitThenByteLevel
+      ? this.splitThenByteLevel(normalized)
+      : pre_tokenizer
+        ? pre_tokenizer(normalized, { section_index: section })
+        : [normalized];
+    const ids = model.tokens_to_ids;
+    for (const tok of model(pieces)) {
+      const id = this.shadowed.get(tok) ?? ids.get(tok);
+      if (id === undefined) throw new TokenizerError(`encode: BPE produced token ${JSON.stringify(tok)} that has no id`);
+      out.push(id);
+    }
+  }
+}
+
+function fastPreTokenizer(config: any, built: HfPreTokenizer | null): ((text: string) => string[]) | null {
+  const steps = config?.type === 'Sequence' ? config.pretokenizers : null;
+  const last = steps?.[steps.length - 1];
+  const splits = built?.tokenizers?.slice(0, -1);
+  if (!Array.isArray(steps) || !splits || splits.length !== steps.length - 1) return null;
+  if (last?.type !== 'ByteLevel' || last.add_prefix_space || last.use_regex !== false) return null;
+  if (!steps.slice(0, -1).every((s: any) => s?.type === 'Split')) return null;
+  return (text) => {
+    let pieces = [text];
+    for (const split of splits) pieces = pieces.flatMap((p) => split.pre_tokenize_text(p));
+    return pieces.map(byteLevel);
+  };
+}
+
+async function readJson(path: string, required: boolean): Promise<Record<string, any> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new TokenizerError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new TokenizerError(`${path} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Loads `tokenizer.json`, `tokenizer_config.json` (and `generation_config.json` if present) from a model folder. */
+export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+  const [tok, config, gen] = await Promise.all([
+    readJson(join(dir, 'tokenizer.json'), true),
+    readJson(join(dir, 'tokenizer_config.json'), false),
+    readJson(join(dir, 'generation_config.json'), false),
+  ]);
+  return new Tokenizer(tok!, config ?? {}, gen);
+}

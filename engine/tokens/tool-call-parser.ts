@@ -1,0 +1,212 @@
+/**
+ * Streaming parser of generated assistant text: separates reasoning (`<think>…</think>`), content,
+ * and tool calls (`<tool_call>…</tool_call>`, Qwen3/Hermes JSON or Qwen3-Coder XML bodies).
+ *
+ * Feed text deltas of any size; the events are the same (after merging adjacent text) whatever the
+ * chunking. Whitespace between content and a tool call, at the start of content and at the end of a
+ * block is dropped, as Qwen templates render it. Malformed calls become `tool_call_error` events;
+ * the parser never throws on model output.
+ */
+import { randomBytes } from 'node:crypto';
+import { ParserStateError } from './errors.js';
+import type { ToolDefinition } from './messages.js';
+import { CoderBodyParser, HermesBodyParser, type CallBodyParser, type ParsedToolCall, type ParserEvent } from './tool-call-formats.js';
+
+export type { ParsedToolCall, ParserEvent } from './tool-call-formats.js';
+
+/** Tool-call body formats: Qwen3/Qwen2.5/QwQ (Hermes JSON) or Qwen3-Coder (XML). */
+export type ToolCallFormat = 'hermes' | 'qwen3-coder';
+
+export interface ToolCallParserOptions {
+  format?: ToolCallFormat;
+  /** The generation prompt already opened a think block (QwQ; Qwen3 thinking prompts that end in `<think>\n`). */
+  startInReasoning?: boolean;
+  /** Call ids; default `call_` + 24 random hex digits. */
+  idFactory?: (index: number) => string;
+  /** Tool definitions; Qwen3-Coder parameter values are typed by their JSON Schema. */
+  tools?: readonly ToolDefinition[];
+}
+
+const THINK_OPEN = '<think>';
+const THINK_CLOSE = '</think>';
+const CALL_OPEN = '<tool_call>';
+const CALL_CLOSE = '</tool_call>';
+
+/** Length of the longest suffix of `s` that is a proper prefix of one of `tags`. */
+function partialTagLength(s: string, tags: readonly string[]): number {
+  let best = 0;
+  for (const tag of tags) {
+    for (let n = Math.min(tag.length - 1, s.length); n > best; n--) {
+      if (s.endsWith(tag.slice(0, n))) {
+        best = n;
+        break;
+      }
+    }
+  }
+  return best;
+}
+
+/** Emits text with leading whitespace stripped at block starts and trailing whitespace held until more text follows. */
+class TextChannel {
+  private pending = '';
+  private atStart = true;
+
+  constructor(private readonly type: 'content' | 'reasoning') {}
+
+  write(text: string, out: ParserEvent[]): void {
+    if (this.atStart) {
+      text = text.trimStart();
+      if (text === '') return;
+      this.atStart = false;
+    }
+    const all = this.pending + text;
+    const body = all.trimEnd();
+    this.pending = all.slice(body.length);
+    if (body !== '') out.push({ type: this.type, text: body });
+  }
+
+  /** Ends a block: held whitespace is dropped, the next text is a block start. */
+  endBlock(): void {
+    this.pending = '';
+    this.atStart = true;
+  }
+}
+
+/** Incremental parser; one instance per generated assistant turn. */
+export class ToolCallParser {
+  private buf = '';
+  /** Offset of buf[0] in the whole generated text. */
+  private offset = 0;
+  private mode: 'content' | 'reasoning' | 'call';
+  private call: CallBodyParser | undefined;
+  private callIndex = 0;
+  private readonly content = new TextChannel('content');
+  private readonly reasoning = new TextChannel('reasoning');
+  private readonly calls: ParsedToolCall[] = [];
+  private finished = false;
+
+  constructor(private readonly opts: ToolCallParserOptions = {}) {
+    this.mode = opts.startInReasoning ? 'reasoning' : 'content';
+  }
+
+  /** Calls completed so far. */
+  get toolCalls(): readonly ParsedToolCall[] {
+    return this.calls;
+  }
+
+  /** Feeds a text delta; returns the events it completes. */
+  push(delta: string): ParserEvent[] {
+    if (this.finished) throw new ParserStateError('ToolCallParser: push after finish');
+    this.buf += delta;
+    return this.drain(false);
+  }
+
+  /** Ends the text; flushes held text and reports an unterminated tool call. */
+  finish(): ParserEvent[] {
+    if (this.finished) return [];
+    const events = this.drain(true);
+    this.finished = true;
+    return events;
+  }
+
+  private drain(final: boolean): ParserEvent[] {
+    const out: ParserEvent[] = [];
+    for (;;) {
+      const close = this.mode === 'content' ? null : this.mode === 'reasoning' ? THINK_CLOSE : CALL_CLOSE;
+      const tags = close === null ? [THINK_OPEN, CALL_OPEN] : [close];
+      let at = -1;
+      let tag = '';
+      for (const t of tags) {
+        const i = this.buf.indexOf(t);
+        if (i >= 0 && (at < 0 || i < at)) [at, tag] = [i, t];
+      }
+      if (at < 0) {
+        const keep = final ? 0 : partialTagLength(this.buf, tags);
+        this.write(this.buf.slice(0, this.buf.length - keep), out);
+        this.consume(this.buf.length - keep);
+        if (final) this.end(out);
+        return out;
+      }
+      this.write(this.buf.slice(0, at), out);
+      this.consume(at + tag.length);
+      this.switchOn(tag, out);
+    }
+  }
+
+  /** Routes text of the current mode. */
+  private write(text: string, out: ParserEvent[]): void {
+    if (text === '') return;
+    if (this.mode === 'content') this.content.write(text, out);
+    else if (this.mode === 'reasoning') this.reasoning.write(text, out);
+    else out.push(...this.call!.feed(text));
+  }
+
+  private consume(n: number): void {
+    this.buf = this.buf.slice(n);
+    this.offset += n;
+  }
+
+  private switchOn(tag: string, out: ParserEvent[]): void {
+    if (tag === THINK_OPEN) {
+      this.content.endBlock();
+      this.mode = 'reasoning';
+    } else if (tag === THINK_CLOSE) {
+      this.reasoning.endBlock();
+      this.content.endBlock();
+      this.mode = 'content';
+    } else if (tag === CALL_OPEN) {
+      this.content.endBlock();
+      const index = this.callIndex++;
+      const ctx = { index, id: this.opts.idFactory?.(index) ?? `call_${randomBytes(12).toString('hex')}`, start: this.offset, tools: this.opts.tools };
+      this.call = this.opts.format === 'qwen3-coder' ? new CoderBodyParser(ctx) : new HermesBodyParser(ctx);
+      this.mode = 'call';
+    } else {
+      this.closeCall(out);
+      this.mode = 'content';
+    }
+  }
+
+  private closeCall(out: ParserEvent[]): void {
+    for (const e of this.call!.close()) {
+      if (e.type === 'tool_call_end') this.calls.push(e.call);
+      out.push(e);
+    }
+    this.call = undefined;
+  }
+
+  private end(out: ParserEvent[]): void {
+    if (this.mode === 'call') {
+      const index = this.callIndex - 1;
+      out.push({ type: 'tool_call_error', index, message: 'unterminated tool call (no </tool_call>)', position: this.offset });
+      this.call = undefined;
+    }
+    this.content.endBlock();
+    this.reasoning.endBlock();
+  }
+}
+
+/** Result of parsing a whole assistant text. */
+export interface ParsedAssistantText {
+  content: string;
+  reasoning: string;
+  toolCalls: ParsedToolCall[];
+  errors: { index: number; message: string; position: number }[];
+}
+
+/** Parses a complete assistant text (same result as streaming it). */
+export function parseAssistantText(text: string, opts: ToolCallParserOptions = {}): ParsedAssistantText {
+  const p = new ToolCallParser(opts);
+  return collectEvents([...p.push(text), ...p.finish()]);
+}
+
+/** Folds parser events into content, reasoning, completed calls and errors. */
+export function collectEvents(events: readonly ParserEvent[]): ParsedAssistantText {
+  const r: ParsedAssistantText = { content: '', reasoning: '', toolCalls: [], errors: [] };
+  for (const e of events) {
+    if (e.type === 'content') r.content += e.text;
+    else if (e.type === 'reasoning') r.reasoning += e.text;
+    else if (e.type === 'tool_call_end') r.toolCalls.push(e.call);
+    else if (e.type === 'tool_call_error') r.errors.push({ index: e.index, message: e.message, position: e.position });
+  }
+  return r;
+}

@@ -1,0 +1,117 @@
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { loadModelSpec } from '../../engine/hf-model.js';
+import { defaultThreads, loadEngine } from '../../engine/native.js';
+import { llamaBackend } from '../bench/llama-backend.js';
+import { residentBackend } from '../bench/resident-backend.js';
+import { runWorkload, type BenchBackend, type PhaseFigures } from '../bench/workload.js';
+import { UsageError, type Command } from '../command.js';
+
+const USAGE = `resident bench --model DIR [--gguf FILE] [options]
+
+Measures our engine and, with --gguf, llama.cpp (node-llama-cpp, same weights, same threads) side by side:
+prefill of P tokens and greedy decode of D tokens after it, at depth 0 and after a DEPTH-token context.
+llama.cpp runs with flash attention on and off; each row reports its better figure.
+
+Options:
+  --model DIR        Hugging Face model folder (required)
+  --gguf FILE        the same weights as GGUF, for the llama.cpp anchor (resident make-model --gguf)
+  --threads N        threads for both engines (default: ${defaultThreads()})
+  --prefill N        prefill tokens (default 512)
+  --decode N         decode tokens (default 128)
+  --depth N          context depth for the second half (default 4096; 0 skips it)
+  --runs N           runs per backend; figures are medians (default 1)
+  --fa on|off|both   llama.cpp flash attention (default both)
+  --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio}]}
+`;
+
+const ROWS: { key: keyof PhaseFigures; name: (o: { p: number; d: number; depth: number }) => string }[] = [
+  { key: 'prefill', name: (o) => `prefill ${o.p}` },
+  { key: 'decode', name: (o) => `decode ${o.d}` },
+  { key: 'coldPrefillDepth', name: (o) => `cold prefill ${o.depth}` },
+  { key: 'prefillAtDepth', name: (o) => `prefill ${o.p} at depth ${o.depth}` },
+  { key: 'decodeAtDepth', name: (o) => `decode ${o.d} at depth ${o.depth}` },
+];
+
+function intFlag(v: string | undefined, name: string, def: number, min = 0): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[(s.length - 1) >> 1]! : NaN;
+}
+
+async function measure(b: BenchBackend, runs: number, o: { prefill: number; decode: number; depth: number }): Promise<PhaseFigures> {
+  const all: PhaseFigures[] = [];
+  for (let i = 0; i < runs; i++) all.push(await runWorkload(b, o));
+  const out = {} as PhaseFigures;
+  for (const r of ROWS) out[r.key] = median(all.map((f) => f[r.key]));
+  return out;
+}
+
+export const command: Command = {
+  name: 'bench',
+  summary: 'benchmark the engine against llama.cpp on the same weights',
+  usage: USAGE,
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' }, gguf: { type: 'string' }, threads: { type: 'string' }, prefill: { type: 'string' },
+        decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
+      },
+      strict: true,
+    });
+    if (!values.model) throw new UsageError('--model DIR is required');
+    const threads = intFlag(values.threads, 'threads', defaultThreads(), 1);
+    const o = { prefill: intFlag(values.prefill, 'prefill', 512, 1), decode: intFlag(values.decode, 'decode', 128, 1), depth: intFlag(values.depth, 'depth', 4096) };
+    const runs = intFlag(values.runs, 'runs', 1, 1);
+    const fa = values.fa ?? 'both';
+    if (!['on', 'off', 'both'].includes(fa)) throw new UsageError(`--fa must be on, off or both, got '${fa}'`);
+    const log = (s: string) => process.stderr.write(s + '\n');
+
+    const spec = await loadModelSpec(values.model);
+    const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill) });
+    log(`resident: ${spec.config.nLayers} layers, ${spec.dtype} weights, kernels ${engine.kernels}, ${threads} threads`);
+    const ours = await measure(residentBackend(engine), runs, o);
+    engine.dispose();
+
+    const anchors: PhaseFigures[] = [];
+    if (values.gguf) {
+      for (const flash of fa === 'both' ? [true, false] : [fa === 'on']) {
+        const b = await llamaBackend(values.gguf, { threads, flashAttention: flash, batchSize: Math.max(512, o.prefill) });
+        log(`measuring ${b.name}…`);
+        anchors.push(await measure(b, runs, o));
+        await b.close();
+      }
+    }
+    const label = { p: o.prefill, d: o.decode, depth: o.depth };
+    const rows = ROWS.filter((r) => o.depth > 0 || !r.key.toString().includes('Depth')).map((r) => {
+      const best = anchors.length ? Math.max(...anchors.map((a) => a[r.key])) : null;
+      const v = ours[r.key];
+      return { name: r.name(label), unit: 'tok/s', ours: round(v), llamacpp: best === null ? null : round(best), ratio: best ? round(v / best, 3) : null };
+    });
+    const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: spec.dtype, node: process.version };
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ machine, rows }) + '\n');
+    } else {
+      process.stdout.write(`${machine.cpu}, ${threads} threads, ${spec.dtype} weights, kernels ${machine.kernels}\n`);
+      process.stdout.write(`${'row'.padEnd(30)} ${'ours'.padStart(9)} ${'llama.cpp'.padStart(10)} ${'ratio'.padStart(7)}\n`);
+      for (const r of rows) process.stdout.write(`${r.name.padEnd(30)} ${fmt(r.ours).padStart(9)} ${fmt(r.llamacpp).padStart(10)} ${fmt(r.ratio).padStart(7)}\n`);
+    }
+    return 0;
+  },
+};
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function fmt(x: number | null): string {
+  return x === null || Number.isNaN(x) ? '—' : String(x);
+}

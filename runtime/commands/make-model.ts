@@ -1,0 +1,71 @@
+/** `resident make-model`: writes a Hugging Face Qwen3 folder with deterministic random weights (and optionally GGUF). */
+import { existsSync, readdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { makeModel } from '../../engine/make-model.js';
+import type { WeightDType } from '../../engine/model-spec.js';
+import { getPreset, presetNames } from '../../engine/model-presets.js';
+import { UsageError, type Command } from '../command.js';
+
+const usage = `Usage: resident make-model --preset <name> --dtype bf16|f16|f32 --out DIR [--seed N] [--gguf FILE] [--tokenizer DIR]
+
+Writes a complete Hugging Face model folder with random (but deterministic) weights: config.json,
+generation_config.json, model.safetensors, tokenizer.json and tokenizer_config.json.
+
+Options:
+  --preset NAME     model shape (see below)
+  --dtype DTYPE     weight dtype: bf16, f16 or f32 (default bf16)
+  --out DIR         output folder (must not exist or be empty)
+  --seed N          weight seed (default 0); same preset+dtype+seed → same bytes
+  --gguf FILE       also write the same weights as GGUF (for llama.cpp)
+  --tokenizer DIR   copy tokenizer.json + tokenizer_config.json from DIR (default: ../shared/qwen3-tokenizer
+                    next to the repo if present, else a small built-in byte-level BPE with Qwen3's special
+                    tokens and chat template; '--tokenizer builtin' forces the built-in one)
+
+Presets:
+${presetNames().map((n) => `  ${n.padEnd(18)}${getPreset(n)!.summary}`).join('\n')}
+`;
+
+export const command: Command = {
+  name: 'make-model',
+  summary: 'Generate a random-weight Qwen3 model folder (and GGUF) for tests and benchmarks',
+  usage,
+  async run(argv) {
+    let values;
+    try {
+      ({ values } = parseArgs({
+        args: argv,
+        options: {
+          preset: { type: 'string' },
+          dtype: { type: 'string', default: 'bf16' },
+          out: { type: 'string' },
+          seed: { type: 'string', default: '0' },
+          gguf: { type: 'string' },
+          tokenizer: { type: 'string' },
+        },
+        strict: true,
+        allowPositionals: false,
+      }));
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (!values.preset) throw new UsageError('--preset is required');
+    if (!getPreset(values.preset)) throw new UsageError(`unknown preset '${values.preset}'; known: ${presetNames().join(', ')}`);
+    if (!values.out) throw new UsageError('--out is required');
+    const dtype = values.dtype as WeightDType;
+    if (!['bf16', 'f16', 'f32'].includes(dtype)) throw new UsageError(`--dtype must be bf16, f16 or f32, got '${values.dtype}'`);
+    const seed = Number(values.seed);
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
+    if (existsSync(values.out) && readdirSync(values.out).length > 0) throw new UsageError(`--out ${values.out} exists and is not empty`);
+    const builtin = values.tokenizer === 'builtin';
+    if (values.tokenizer && !builtin && !existsSync(values.tokenizer)) throw new UsageError(`--tokenizer ${values.tokenizer} does not exist`);
+
+    const t0 = performance.now();
+    const r = await makeModel({ preset: values.preset, dtype, out: values.out, seed, gguf: values.gguf, tokenizerDir: builtin ? false : values.tokenizer });
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    process.stdout.write(
+      `wrote ${r.dir} (${values.preset}, ${dtype}, seed ${seed}, ${(r.params / 1e6).toFixed(1)} M params, ${r.tokenizer} tokenizer)` +
+        (r.gguf ? ` and ${r.gguf}` : '') + ` in ${secs} s\n`,
+    );
+    return 0;
+  },
+};

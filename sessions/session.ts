@@ -1,0 +1,325 @@
+/**
+ * A durable session. Token-level operations are the core (appendTokens, generate, truncate, fork
+ * via the store); messages are spans over the tokens (appendMessage, rollbackToMessage, editMessage).
+ * Invariant: while resident, slot positions [0, slot.length) hold the K/V of tokens[0, slot.length),
+ * slot.length ≤ tokens.length; the tail is fed lazily by the next operation that needs logits.
+ * Every state change is journaled (fsync) before the operation resolves.
+ */
+import type { KvSlot } from '../engine/engine-api.js';
+import { SchedulerAbortError } from '../engine/scheduler.js';
+import { JournalWriter } from './journal.js';
+import { encodeJson, encodeRecord, encodeTokens, encodeTruncate, RecordType } from './journal-format.js';
+import { SessionAbortedError, SessionArgumentError } from './errors.js';
+import { truncateState, type MessageSpan, type SessionState } from './session-state.js';
+import { Lane } from './lane.js';
+import { argmax, stopChecker, type GenerateOptions, type GenerateOutcome } from './generate-options.js';
+import type { StoredSegment } from './kv-persist.js';
+import type { SessionHost } from './session-host.js';
+
+/** Per-session work counters (since the store opened it). */
+export interface SessionCounters {
+  /** Tokens this session ran through the engine (appends, lazily fed tails, refeeds). */
+  prefilled: number;
+  /** Tokens whose K/V was kept instead of recomputed (rollback/edit prefix, fork copy). */
+  reused: number;
+  /** Tokens whose K/V was loaded from snapshot segments. */
+  restored: number;
+  /** Tokens generated (persisted). */
+  generated: number;
+  /** Times the session was spilled to disk. */
+  spills: number;
+}
+
+export interface SessionInfo {
+  id: string;
+  model: string;
+  createdAt: number;
+  lastUsedAt: number;
+  tokenCount: number;
+  messages: MessageSpan[];
+  tools: unknown[];
+  settings: Record<string, unknown>;
+  parent?: { id: string; at: number };
+  resident: boolean;
+  pinned: boolean;
+  /** Positions currently in the KV slot. */
+  slotLength: number;
+  residentBytes: number;
+  /** Positions restorable from snapshot segments on disk. */
+  snapshotCovered: number;
+  journalBytes: number;
+  counters: SessionCounters;
+  /** Problems met while loading (corrupt snapshot segments dropped, torn journal tail...). */
+  warnings: string[];
+}
+
+export interface AppendOptions {
+  /** Records the appended tokens as one message. */
+  message?: { role: string; content?: unknown; meta?: Record<string, unknown> };
+  signal?: AbortSignal;
+  priority?: number;
+}
+
+/** A message for the message layer, encoded to tokens by the caller's encoder (the append protocol). */
+export interface MessageInput {
+  role: string;
+  content?: unknown;
+  meta?: Record<string, unknown>;
+}
+
+/** Encodes message `index` of a session to the tokens it appends. */
+export type MessageEncoder = (message: MessageInput, index: number) => number[] | Promise<number[]>;
+
+export class Session {
+  slot: KvSlot | null = null;
+  /** Logits after tokens[slot.length - 1], valid only when slot.length === tokens.length. */
+  lastLogits: Float32Array | null = null;
+  pinned = false;
+  readonly lane = new Lane();
+  readonly counters: SessionCounters = { prefilled: 0, reused: 0, restored: 0, generated: 0, spills: 0 };
+  deleted = false;
+  /** Positions restorable from the snapshot segments on disk (for the current tokens). */
+  covered = 0;
+
+  constructor(
+    readonly host: SessionHost,
+    readonly state: SessionState,
+    readonly dir: string,
+    public journal: JournalWriter,
+    public segments: StoredSegment[],
+    readonly warnings: string[],
+  ) {}
+
+  get id(): string {
+    return this.state.id;
+  }
+
+  get tokens(): readonly number[] {
+    return this.state.tokens;
+  }
+
+  /** Appends tokens; the engine runs on exactly the tokens not yet in the slot (normally just these). */
+  appendTokens(tokens: ArrayLike<number>, o: AppendOptions = {}): Promise<{ tokenCount: number; prefilled: number }> {
+    const add = Array.from(tokens);
+    this.checkTokens(add);
+    return this.op(async () => {
+      const slot = await this.host.resident(this);
+      const start = this.state.tokens.length;
+      const feed = [...this.state.tokens.slice(slot.length), ...add];
+      await this.feed(slot, feed, o.signal, o.priority, () => slot.truncate(Math.min(slot.length, start)));
+      const recs = [encodeRecord(RecordType.Tokens, encodeTokens(Date.now(), 0, add))];
+      const span: MessageSpan | undefined = o.message && { ...o.message, start, end: start + add.length };
+      if (span) recs.push(encodeRecord(RecordType.Message, encodeJson(span)));
+      await this.journal.append(...recs);
+      for (const t of add) this.state.tokens.push(t);
+      if (span) this.state.messages.push(span);
+      this.used();
+      return { tokenCount: this.state.tokens.length, prefilled: feed.length };
+    });
+  }
+
+  /** Appends one message encoded by `encode`. */
+  async appendMessage(message: MessageInput, encode: MessageEncoder, o: Omit<AppendOptions, 'message'> = {}): Promise<number> {
+    const tokens = await encode(message, this.state.messages.length);
+    await this.appendTokens(tokens, { ...o, message });
+    return this.state.messages.length - 1;
+  }
+
+  /** Samples up to maxTokens tokens; each is journaled (fsync) before onToken sees it. */
+  generate(o: GenerateOptions = {}): Promise<GenerateOutcome> {
+    return this.op(async () => {
+      if (this.state.tokens.length === 0) throw new SessionArgumentError(`session ${this.id} is empty: nothing to generate from`);
+      const maxTokens = o.maxTokens ?? 256;
+      const sample = o.sample ?? argmax;
+      const stopAfter = stopChecker(o, this.host.engine.config.eosTokenIds, this.host.detokenize);
+      const slot = await this.host.resident(this);
+      const gen: number[] = [];
+      let durable = Promise.resolve();
+      const emit = (t: number): boolean => {
+        gen.push(t);
+        const rec = encodeRecord(RecordType.Tokens, encodeTokens(Date.now(), 1, [t]));
+        durable = Promise.all([durable, this.journal.append(rec)]).then(() => {
+          this.state.tokens.push(t);
+          this.state.generated++;
+          o.onToken?.(t);
+        });
+        return stopAfter(gen);
+      };
+      let finish: GenerateOutcome['finish'] = 'length';
+      let prompt = this.state.tokens.slice(slot.length);
+      if (prompt.length === 0 && this.lastLogits) {
+        // Sample the first token from the cached logits: no engine work.
+        const stop = emit(sample(this.lastLogits, 0));
+        prompt = [gen[0]!];
+        if (stop) finish = 'stop';
+      } else if (prompt.length === 0) {
+        slot.truncate(slot.length - 1); // recompute the last position to get its logits
+        prompt = this.state.tokens.slice(slot.length);
+      }
+      this.lastLogits = null;
+      if (finish !== 'stop' && gen.length < maxTokens && !o.signal?.aborted) {
+        const offset = gen.length;
+        const before = slot.length;
+        const r = await this.host.scheduler.generate({
+          slot,
+          prompt,
+          maxTokens: maxTokens - offset,
+          sample: (row, step) => sample(row, step + offset),
+          prepare: o.prepare && ((step) => o.prepare!(step + offset)),
+          onToken: (t) => emit(t),
+          signal: o.signal,
+          priority: o.priority,
+        });
+        this.counters.prefilled += Math.max(0, slot.length - before);
+        finish = r.finish;
+      } else if (o.signal?.aborted) finish = 'aborted';
+      await durable;
+      // Slot holds every token but the last sampled one; roll back anything beyond (aborted prefill).
+      if (slot.length > this.state.tokens.length) slot.truncate(this.state.tokens.length);
+      this.used();
+      const text = this.host.detokenize?.(gen);
+      return { tokens: gen, finish, ...(text !== undefined ? { text } : {}) };
+    });
+  }
+
+  /** Keeps the first n tokens (rollback). The slot keeps its prefix; nothing before n is recomputed. */
+  truncate(n: number): Promise<void> {
+    return this.op(() => this.truncateLocked(n));
+  }
+
+  /** Rolls back to just before message k. */
+  rollbackToMessage(k: number): Promise<void> {
+    return this.op(async () => this.truncateLocked(this.messageAt(k).start));
+  }
+
+  /** Replaces message k and re-appends the messages after it: only tokens from message k on are recomputed. */
+  editMessage(k: number, message: MessageInput, encode: MessageEncoder, o: Omit<AppendOptions, 'message'> = {}): Promise<void> {
+    return this.op(async () => {
+      const later = this.state.messages.slice(k + 1).map((m) => ({ role: m.role, content: m.content, meta: m.meta }));
+      await this.truncateLocked(this.messageAt(k).start);
+      const all = [message, ...later];
+      const parts: number[][] = [];
+      for (let i = 0; i < all.length; i++) parts.push(await encode(all[i]!, k + i));
+      const slot = await this.host.resident(this);
+      const start = this.state.tokens.length;
+      const flat = parts.flat();
+      const feed = [...this.state.tokens.slice(slot.length), ...flat];
+      await this.feed(slot, feed, o.signal, o.priority, () => slot.truncate(Math.min(slot.length, start)));
+      const recs = [encodeRecord(RecordType.Tokens, encodeTokens(Date.now(), 0, flat))];
+      const spans: MessageSpan[] = [];
+      let p = start;
+      for (let i = 0; i < all.length; i++) {
+        spans.push({ ...all[i]!, start: p, end: p + parts[i]!.length });
+        p += parts[i]!.length;
+      }
+      for (const s of spans) recs.push(encodeRecord(RecordType.Message, encodeJson(s)));
+      await this.journal.append(...recs);
+      for (const t of flat) this.state.tokens.push(t);
+      this.state.messages.push(...spans);
+      this.used();
+    });
+  }
+
+  /** Next-token logits after the whole session (a copy); feeds the un-fed tail if needed. */
+  logits(o: { signal?: AbortSignal } = {}): Promise<Float32Array> {
+    return this.op(async () => {
+      if (this.state.tokens.length === 0) throw new SessionArgumentError(`session ${this.id} is empty: no logits`);
+      const slot = await this.host.resident(this);
+      if (!this.lastLogits) {
+        if (slot.length === this.state.tokens.length) slot.truncate(slot.length - 1);
+        await this.feed(slot, this.state.tokens.slice(slot.length), o.signal, 0, () => {});
+      }
+      this.used();
+      return Float32Array.from(this.lastLogits!);
+    });
+  }
+
+  /** Replaces tools and/or settings (journaled). */
+  setMeta(m: { tools?: unknown[]; settings?: Record<string, unknown> }): Promise<void> {
+    return this.op(async () => {
+      await this.journal.append(encodeRecord(RecordType.Meta, encodeJson(m)));
+      if (m.tools) this.state.tools = m.tools;
+      if (m.settings) this.state.settings = m.settings;
+    });
+  }
+
+  /** Writes a snapshot segment for everything in the slot not yet covered on disk. */
+  snapshot(): Promise<number> {
+    return this.op(() => this.host.snapshot(this));
+  }
+
+  info(): SessionInfo {
+    const s = this.state;
+    return {
+      id: s.id,
+      model: s.model,
+      createdAt: s.createdAt,
+      lastUsedAt: s.lastUsedAt,
+      tokenCount: s.tokens.length,
+      messages: s.messages.map((m) => ({ ...m })),
+      tools: s.tools,
+      settings: s.settings,
+      parent: s.parent,
+      resident: this.slot !== null,
+      pinned: this.pinned,
+      slotLength: this.slot?.length ?? 0,
+      residentBytes: this.slot?.residentBytes() ?? 0,
+      snapshotCovered: this.covered,
+      journalBytes: this.journal.bytes,
+      counters: { ...this.counters, generated: s.generated },
+      warnings: [...this.warnings],
+    };
+  }
+
+  /** Runs an operation under this session's lane (one at a time). */
+  op<T>(fn: () => Promise<T>): Promise<T> {
+    return this.lane.run(async () => {
+      this.host.check(this);
+      return fn();
+    });
+  }
+
+  /** Prefills `feed` at the slot's end; on failure/abort calls `undo` and rethrows (abort as SessionAbortedError). */
+  async feed(slot: KvSlot, feed: number[], signal: AbortSignal | undefined, priority = 0, undo: () => void): Promise<void> {
+    if (feed.length === 0) return;
+    this.lastLogits = null;
+    try {
+      this.lastLogits = await this.host.scheduler.prefill({ slot, tokens: feed, signal, priority });
+    } catch (e) {
+      undo();
+      if (e instanceof SchedulerAbortError) throw new SessionAbortedError(`operation on session ${this.id} aborted`);
+      throw e;
+    }
+    this.counters.prefilled += feed.length;
+    this.host.touched(this);
+  }
+
+  async truncateLocked(n: number): Promise<void> {
+    const len = this.state.tokens.length;
+    if (!Number.isInteger(n) || n < 0 || n > len) throw new SessionArgumentError(`truncate to ${n}: session ${this.id} has ${len} tokens`);
+    if (n === len) return;
+    await this.journal.append(encodeRecord(RecordType.Truncate, encodeTruncate(Date.now(), n)));
+    truncateState(this.state, n);
+    this.lastLogits = null;
+    if (this.slot && this.slot.length > n) this.slot.truncate(n);
+    this.counters.reused += Math.min(n, this.slot?.length ?? 0);
+    await this.host.truncated(this);
+    this.used();
+  }
+
+  private messageAt(k: number): MessageSpan {
+    const m = this.state.messages[k];
+    if (!m) throw new SessionArgumentError(`session ${this.id} has no message ${k} (it has ${this.state.messages.length})`);
+    return m;
+  }
+
+  private checkTokens(t: number[]): void {
+    const v = this.host.engine.config.vocabSize;
+    for (const x of t) if (!Number.isInteger(x) || x < 0 || x >= v) throw new SessionArgumentError(`token id ${x} outside vocabulary [0, ${v})`);
+  }
+
+  private used(): void {
+    this.state.lastUsedAt = Date.now();
+    this.host.touched(this);
+  }
+}

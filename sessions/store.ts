@@ -1,0 +1,397 @@
+/**
+ * The session store: every session under `<dataDir>/sessions/<id>/` (journal.rsj + kv/*.rkv),
+ * residency (LRU spill/restore within a slot count and a KV byte budget), create/fork/delete.
+ */
+import { link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ulid } from 'ulid';
+import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
+import { Scheduler } from '../engine/scheduler.js';
+import { fsyncDir } from './atomic-file.js';
+import { JournalCorruptError, ModelMismatchError, ResidencyError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
+import { createJournal, JournalWriter, readJournal } from './journal.js';
+import { kvDir, loadSegments, pruneSegments, restoreKv, writeSnapshot, coveredBy, type KvFormat } from './kv-persist.js';
+import { ResidencyPolicy } from './residency.js';
+import { Lane } from './lane.js';
+import { Session, type AppendOptions } from './session.js';
+import type { SessionHost } from './session-host.js';
+import { replay, stateRecords, type SessionState } from './session-state.js';
+import { compactIfLarge, repairJournal } from './store-maintenance.js';
+
+export interface StoreOptions {
+  engine: Engine;
+  /** Root of persisted data (default ./data). */
+  dataDir?: string;
+  /** Shared scheduler; default one owned by the store. */
+  scheduler?: Scheduler;
+  /** Engine slots held at once (default 8). */
+  maxResidentSlots?: number;
+  /** KV bytes resident sessions may hold together (default 8 GiB). */
+  kvBudgetBytes?: number;
+  /** Positions reserved per slot (default the model's max positions). */
+  slotCapacity?: number;
+  kvDtype?: KvDType;
+  /** Write a snapshot segment once this many slot positions are not on disk (default 4096; 0 = only on spill/close). */
+  snapshotEvery?: number;
+  /** Target bytes per snapshot chunk (default 16 MiB). */
+  snapshotChunkBytes?: number;
+  /** Token ids → text, for stop strings and GenerateOutcome.text. */
+  detokenize?: (tokens: number[]) => string;
+  /** Receives load/restore problems that were handled (corrupt snapshot dropped, torn tail cut). */
+  onWarning?: (message: string) => void;
+}
+
+export interface CreateOptions extends AppendOptions {
+  tools?: unknown[];
+  settings?: Record<string, unknown>;
+  /** Initial tokens (e.g. the encoded system prompt). */
+  tokens?: number[];
+  pinned?: boolean;
+}
+
+export interface MemoryReport {
+  residentSessions: number;
+  maxResidentSlots: number;
+  kvBytes: number;
+  kvBudgetBytes: number;
+  bytesPerToken: number;
+  sessions: { id: string; tokens: number; resident: boolean; pinned: boolean; residentBytes: number }[];
+}
+
+export class SessionStore implements SessionHost {
+  readonly engine: Engine;
+  readonly scheduler: Scheduler;
+  readonly dataDir: string;
+  readonly detokenize?: (tokens: number[]) => string;
+  /** Sessions that could not be loaded (corrupt journal, other model), with the error. */
+  readonly damaged = new Map<string, Error>();
+  private sessions = new Map<string, Session>();
+  private policy: ResidencyPolicy;
+  private admit = new Lane();
+  private snapshotQueued = new Set<string>();
+  private background = new Set<Promise<unknown>>();
+  private closed = false;
+  private ownScheduler: boolean;
+  private capacity: number;
+  private kvDtype: KvDType;
+  private snapshotEvery: number;
+  readonly format: KvFormat;
+
+  private constructor(private o: StoreOptions, probe: { kvDtype: KvDType; bytesPerToken: number }) {
+    this.engine = o.engine;
+    this.scheduler = o.scheduler ?? new Scheduler(o.engine);
+    this.ownScheduler = !o.scheduler;
+    this.dataDir = resolve(o.dataDir ?? './data');
+    this.detokenize = o.detokenize;
+    this.policy = new ResidencyPolicy({ maxSlots: o.maxResidentSlots ?? 8, kvBudgetBytes: o.kvBudgetBytes ?? 8 * 2 ** 30 });
+    this.capacity = Math.min(o.slotCapacity ?? o.engine.config.maxPositionEmbeddings, o.engine.config.maxPositionEmbeddings);
+    this.kvDtype = probe.kvDtype;
+    this.snapshotEvery = o.snapshotEvery ?? 4096;
+    this.format = {
+      model: `${o.engine.fingerprint}/w:${o.engine.weightDtype}/kv:${probe.kvDtype}`,
+      bytesPerToken: probe.bytesPerToken,
+      chunkPositions: Math.max(1, Math.floor((o.snapshotChunkBytes ?? 16 * 2 ** 20) / probe.bytesPerToken)),
+    };
+  }
+
+  /** Opens (creating if needed) the data directory and loads every session's journal and snapshot heads. */
+  static async open(o: StoreOptions): Promise<SessionStore> {
+    const probe = o.engine.createSlot(1, o.kvDtype);
+    const p = { kvDtype: probe.kvDtype, bytesPerToken: probe.bytesPerToken };
+    probe.dispose();
+    const store = new SessionStore(o, p);
+    await store.load();
+    return store;
+  }
+
+  private get root(): string {
+    return join(this.dataDir, 'sessions');
+  }
+
+  private warn(msg: string): void {
+    this.o.onWarning?.(msg);
+  }
+
+  private async load(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    for (const name of (await readdir(this.root)).sort()) {
+      if (name.startsWith('.')) {
+        await rm(join(this.root, name), { recursive: true, force: true }); // unfinished create/fork, deleted session
+        continue;
+      }
+      try {
+        this.sessions.set(name, await this.loadOne(name));
+      } catch (e) {
+        if (!(e instanceof JournalCorruptError || e instanceof ModelMismatchError)) throw e;
+        this.damaged.set(name, e);
+        this.warn(`${e.name}: ${e.message}`);
+      }
+    }
+  }
+
+  private async loadOne(id: string): Promise<Session> {
+    const dir = join(this.root, id);
+    const file = join(dir, 'journal.rsj');
+    const j = await readJournal(file, id);
+    const state = replay(j.records, id, file);
+    if (state.model !== this.format.model) throw new ModelMismatchError(id, file, this.format.model, state.model);
+    const warnings: string[] = [];
+    const warn = (m: string) => (warnings.push(m), this.warn(m));
+    if (j.tornBytes) warn(`session ${id}: dropped a torn journal tail of ${j.tornBytes} bytes: ${file}`);
+    const writer = await JournalWriter.open(file, j.validLength);
+    const segs = await loadSegments(dir, id, this.format, warn);
+    const s = new Session(this, state, dir, writer, segs, warnings);
+    s.covered = coveredBy(segs, state.tokens);
+    return s;
+  }
+
+  /** Truncates a damaged journal at its first bad record and loads the session from what precedes it. */
+  async repair(id: string): Promise<Session> {
+    if (!this.damaged.has(id)) throw new SessionArgumentError(`session ${id} is not damaged`);
+    await repairJournal(join(this.root, id, 'journal.rsj'), id);
+    const s = await this.loadOne(id);
+    this.damaged.delete(id);
+    this.sessions.set(id, s);
+    return s;
+  }
+
+  /** Creates a session (durable before it resolves). */
+  async create(o: CreateOptions = {}): Promise<Session> {
+    this.checkOpen();
+    const now = Date.now();
+    const state: SessionState = { id: ulid(), model: this.format.model, createdAt: now, lastUsedAt: now, tokens: [], messages: [], tools: o.tools ?? [], settings: o.settings ?? {}, generated: 0 };
+    const s = await this.materialize(state, []);
+    s.pinned = o.pinned ?? false;
+    if (o.tokens?.length) await s.appendTokens(o.tokens, o);
+    return s;
+  }
+
+  /** Writes a new session directory atomically (temp dir, journal, linked segments, rename). */
+  private async materialize(state: SessionState, linkFrom: { file: string; name: string }[]): Promise<Session> {
+    const tmp = join(this.root, `.tmp-${state.id}`);
+    const dir = join(this.root, state.id);
+    await mkdir(kvDir(tmp), { recursive: true });
+    await createJournal(join(tmp, 'journal.rsj'), stateRecords(state));
+    for (const l of linkFrom) await link(l.file, join(kvDir(tmp), l.name));
+    await fsyncDir(kvDir(tmp));
+    await fsyncDir(tmp);
+    await rename(tmp, dir);
+    await fsyncDir(this.root);
+    const s = await this.loadOne(state.id);
+    this.sessions.set(state.id, s);
+    return s;
+  }
+
+  get(id: string): Session {
+    const s = this.sessions.get(id);
+    if (!s) throw new SessionNotFoundError(id);
+    return s;
+  }
+
+  list(): Session[] {
+    return [...this.sessions.values()];
+  }
+
+  /**
+   * A new session sharing `id`'s first `at` tokens (default all). If the parent is resident its K/V
+   * is copied (not recomputed); its snapshot segments are hard-linked.
+   */
+  fork(id: string, o: { at?: number; pinned?: boolean } = {}): Promise<Session> {
+    const p = this.get(id);
+    return p.op(async () => {
+      const at = o.at ?? p.state.tokens.length;
+      if (!Number.isInteger(at) || at < 0 || at > p.state.tokens.length) throw new SessionArgumentError(`fork at ${at}: session ${id} has ${p.state.tokens.length} tokens`);
+      const now = Date.now();
+      const state: SessionState = {
+        id: ulid(), model: p.state.model, createdAt: now, lastUsedAt: now, tokens: p.state.tokens.slice(0, at),
+        messages: p.state.messages.filter((m) => m.start < at).map((m) => ({ ...m, end: Math.min(m.end, at) })),
+        tools: p.state.tools, settings: p.state.settings, parent: { id, at }, generated: 0,
+      };
+      const src = p.slot;
+      const n = Math.min(at, src?.length ?? 0);
+      // Room for the child now? If not, its K/V goes through disk (parent snapshot, hard links): still not recomputed.
+      let room = true;
+      try {
+        this.policy.victims(`fork-of-${id}`, Math.max(1, at) * this.format.bytesPerToken, (v) => this.evictable(v));
+      } catch {
+        room = false;
+      }
+      if (!room && src) await this.snapshot(p);
+      const links = p.segments.filter((g) => g.start < at).map((g) => ({ file: g.file, name: g.file.slice(kvDir(p.dir).length + 1) }));
+      const c = await this.materialize(state, links);
+      c.pinned = o.pinned ?? false;
+      if (room && src && n > 0) {
+        await c.op(async () => {
+          const slot = await this.resident(c, false, false).catch(() => null);
+          if (!slot) return;
+          await this.scheduler.exclusive(() => slot.copyFrom(src, n));
+          if (n === p.state.tokens.length && n === at && p.lastLogits) c.lastLogits = Float32Array.from(p.lastLogits);
+          c.counters.reused += n;
+          this.touched(c);
+        });
+      }
+      return c;
+    });
+  }
+
+  /** Deletes a session: slot freed, directory removed (atomically renamed away first). */
+  delete(id: string): Promise<void> {
+    const s = this.get(id);
+    return s.op(async () => {
+      s.deleted = true;
+      this.sessions.delete(id);
+      this.release(s);
+      await s.journal.close();
+      const trash = join(this.root, `.trash-${id}`);
+      await rename(s.dir, trash);
+      await fsyncDir(this.root);
+      await rm(trash, { recursive: true, force: true });
+    });
+  }
+
+  /** Pins (never spilled) or unpins a session. */
+  pin(id: string, on = true): void {
+    this.get(id).pinned = on;
+  }
+
+  memory(): MemoryReport {
+    const list = this.list().map((s) => ({ id: s.id, tokens: s.state.tokens.length, resident: !!s.slot, pinned: s.pinned, residentBytes: s.slot?.residentBytes() ?? 0 }));
+    return {
+      residentSessions: list.filter((s) => s.resident).length,
+      maxResidentSlots: this.policy.limits.maxSlots,
+      kvBytes: list.reduce((a, s) => a + s.residentBytes, 0),
+      kvBudgetBytes: this.policy.limits.kvBudgetBytes,
+      bytesPerToken: this.format.bytesPerToken,
+      sessions: list,
+    };
+  }
+
+  /** Spills a session now (snapshot + free slot). */
+  spill(id: string): Promise<void> {
+    const s = this.get(id);
+    return s.op(() => this.spillLocked(s));
+  }
+
+  /** Waits for background snapshots; snapshots resident sessions (unless `snapshot: false`), closes files. */
+  async close(o: { snapshot?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    await Promise.allSettled([...this.background]);
+    this.closed = true;
+    for (const s of this.list()) {
+      await s.lane.run(async () => {
+        if (s.slot && o.snapshot !== false) await this.snapshot(s).catch((e) => this.warn(`snapshot of ${s.id} on close failed: ${e}`));
+        this.release(s);
+        await s.journal.close();
+      });
+    }
+    if (this.ownScheduler) this.scheduler.close();
+  }
+
+  // ---- SessionHost ----
+
+  check(s: Session): void {
+    if (this.closed) throw new StoreClosedError('session store is closed');
+    if (s.deleted) throw new SessionNotFoundError(s.id);
+  }
+
+  /**
+   * The session's slot, admitting it if needed: LRU idle sessions are spilled to make room. While
+   * the only candidates are busy (not pinned) it waits for one to finish; with `wait: false` it
+   * returns null instead of waiting.
+   */
+  async resident(s: Session, restore = true, wait = true): Promise<KvSlot> {
+    for (;;) {
+      if (s.slot) {
+        this.policy.touch(s.id);
+        return s.slot;
+      }
+      try {
+        return await this.admit.run(() => this.admitLocked(s, restore));
+      } catch (e) {
+        const waitable = this.policy.ids().some((id) => id !== s.id && !this.sessions.get(id)?.pinned);
+        if (!(e instanceof ResidencyError) || !wait || !waitable || /whole budget/.test(e.message)) throw e;
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+  }
+
+  private async admitLocked(s: Session, restore: boolean): Promise<KvSlot> {
+    if (s.slot) return s.slot;
+    for (;;) {
+      const need = Math.max(1, s.state.tokens.length) * this.format.bytesPerToken;
+      const victims = this.policy.victims(s.id, need, (v) => this.evictable(v));
+      if (!victims.length) break;
+      for (const v of victims) {
+        const vs = this.sessions.get(v);
+        if (!vs) this.policy.remove(v);
+        else if (this.evictable(v)) await vs.lane.run(() => this.spillLocked(vs));
+      }
+    }
+    const slot = this.engine.createSlot(this.capacity, this.kvDtype);
+    s.slot = slot;
+    s.lastLogits = null;
+    this.policy.admit(s.id, Math.max(1, s.state.tokens.length) * this.format.bytesPerToken);
+    if (restore) {
+      try {
+        s.counters.restored += await restoreKv(s, slot, this.scheduler, (m) => (s.warnings.push(m), this.warn(m)));
+      } catch (e) {
+        this.release(s);
+        throw e;
+      }
+    }
+    return slot;
+  }
+
+  touched(s: Session): void {
+    if (!s.slot) return;
+    this.policy.touch(s.id, s.slot.residentBytes());
+    if (this.snapshotEvery > 0 && s.slot.length - s.covered >= this.snapshotEvery && !this.snapshotQueued.has(s.id)) {
+      this.snapshotQueued.add(s.id);
+      this.inBackground(s.op(() => this.snapshot(s)).finally(() => this.snapshotQueued.delete(s.id)));
+    }
+    if (this.policy.totalBytes > this.policy.limits.kvBudgetBytes) {
+      const v = this.policy.ids().reverse().find((id) => this.evictable(id));
+      if (v) this.inBackground(this.spill(v));
+    }
+  }
+
+  async truncated(s: Session): Promise<void> {
+    await pruneSegments(s);
+    s.journal = await compactIfLarge(s.journal, s.state);
+  }
+
+  async snapshot(s: Session): Promise<number> {
+    if (!s.slot) return 0;
+    return writeSnapshot(s, s.slot, this.scheduler, this.format);
+  }
+
+  // ---- internals ----
+
+  private evictable(id: string): boolean {
+    const s = this.sessions.get(id);
+    return !!s && !s.pinned && !s.lane.busy;
+  }
+
+  private async spillLocked(s: Session): Promise<void> {
+    if (!s.slot) return;
+    await this.snapshot(s);
+    this.release(s);
+    s.counters.spills++;
+  }
+
+  private release(s: Session): void {
+    s.slot?.dispose();
+    s.slot = null;
+    s.lastLogits = null;
+    this.policy.remove(s.id);
+  }
+
+  private inBackground(p: Promise<unknown>): void {
+    const q = p.catch((e) => this.warn(`background task failed: ${(e as Error).message}`)).finally(() => this.background.delete(q));
+    this.background.add(q);
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreClosedError('session store is closed');
+  }
+}

@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Engine } from '../../engine/engine-api.js';
+import { DisposedError, EngineArgumentError, KvCapacityError } from '../../engine/errors.js';
+import { loadModelSpec } from '../../engine/hf-model.js';
+import { getPreset } from '../../engine/model-presets.js';
+import type { ModelSpec } from '../../engine/model-spec.js';
+import { loadEngine, nativeBinding } from '../../engine/native.js';
+import { ensureModel } from '../support/models.js';
+import { argmax, maxAbs, maxAbsDiff, randomTokens, row } from '../support/numeric.js';
+import { loadReference, referenceForward, type ReferenceModel } from '../support/reference-forward.js';
+import { writeZeroModel } from '../support/sparse-model.js';
+
+let spec: ModelSpec;
+let engine: Engine;
+let ref: ReferenceModel;
+const V = 151_936;
+
+beforeAll(async () => {
+  const m = await ensureModel('tiny', 'f32');
+  spec = await loadModelSpec(m.dir);
+  engine = await loadEngine(spec, { threads: 2, maxBatchTokens: 64 });
+  ref = await loadReference(m.dir);
+});
+afterAll(() => engine?.dispose());
+
+async function prefill(tokens: number[], opts: { kv?: 'f32' | 'f16' | 'bf16'; e?: Engine } = {}) {
+  const e = opts.e ?? engine;
+  const slot = e.createSlot(4096, opts.kv ?? 'f32');
+  const [out] = await e.forward([{ slot, tokens, logits: 'all' }]);
+  return { slot, logits: out!.data };
+}
+
+describe('native engine vs float64 reference (tiny, f32 weights, f32 KV)', () => {
+  for (const n of [1, 7, 100]) {
+    it(`agrees to 1e-4 relative on every position of a ${n}-token prompt`, async () => {
+      const tokens = randomTokens(n, 1000 + n);
+      const { slot, logits } = await prefill(tokens);
+      const r = referenceForward(ref, tokens);
+      for (let p = 0; p < n; p++) {
+        const ours = row(logits, p, V);
+        const lp = r.logprobs[p]!;
+        // compare log-softmax (the reference returns log-probs); scale = largest magnitude of the row
+        let m = -Infinity;
+        for (const x of ours) m = Math.max(m, x);
+        let s = 0;
+        for (const x of ours) s += Math.exp(x - m);
+        const lse = m + Math.log(s);
+        const ourLp = Float64Array.from(ours, (x) => x - lse);
+        expect(argmax(ourLp)).toBe(argmax(lp));
+        expect(maxAbsDiff(ourLp, lp) / maxAbs(lp)).toBeLessThan(1e-4);
+      }
+      slot.dispose();
+    });
+  }
+});
+
+describe('golden greedy decode (tiny f32, seed 0)', () => {
+  // Recorded from this engine and checked against the float64 reference below; a change here means the
+  // generated weights (MAKE_MODEL_VERSION) or the arithmetic changed.
+  const GOLDEN = [117276, 92313, 86258, 86258, 25168, 25168, 25168, 134707, 68665, 68665, 68665, 91096, 142254, 145920, 85801, 2827];
+
+  it('decodes the fixed token sequence, the same as the float64 reference', async () => {
+    const prompt = randomTokens(12, 2024);
+    const slot = engine.createSlot(256);
+    let [out] = await engine.forward([{ slot, tokens: prompt }]);
+    const gen: number[] = [];
+    for (let i = 0; i < GOLDEN.length; i++) {
+      gen.push(argmax(out!.data));
+      [out] = await engine.forward([{ slot, tokens: [gen[i]!] }]);
+    }
+    expect(gen).toEqual(GOLDEN);
+    const r = referenceForward(ref, [...prompt, ...GOLDEN.slice(0, -1)], { logitPositions: Array.from({ length: 16 }, (_, i) => 11 + i) });
+    expect(r.logprobs.map((lp) => argmax(lp))).toEqual(GOLDEN);
+    slot.dispose();
+  });
+});
+
+describe('append, fork, truncate, batch', () => {
+  const tokens = randomTokens(100, 7);
+  let full: Float32Array;
+  beforeAll(async () => {
+    full = (await prefill(tokens)).logits;
+  });
+
+  for (const split of [1, 7, 50, 63, 64, 65, 99]) {
+    it(`prefill(A) then prefill(B) equals prefill(A+B), split at ${split}`, async () => {
+      const slot = engine.createSlot(4096, 'f32');
+      await engine.forward([{ slot, tokens: tokens.slice(0, split), logits: 'none' }]);
+      expect(slot.length).toBe(split);
+      const [b] = await engine.forward([{ slot, tokens: tokens.slice(split), logits: 'all' }]);
+      expect(slot.length).toBe(100);
+      for (let i = 0; i < 100 - split; i++) expect(maxAbsDiff(row(b!.data, i, V), row(full, split + i, V))).toBeLessThan(1e-3);
+      slot.dispose();
+    });
+  }
+
+  it('fork (KV copy) then continue equals the original', async () => {
+    const a = engine.createSlot(4096, 'f32');
+    await engine.forward([{ slot: a, tokens: tokens.slice(0, 80), logits: 'none' }]);
+    const b = engine.createSlot(4096, 'f32');
+    await b.copyFrom(a, 50);
+    expect(b.length).toBe(50);
+    const [out] = await engine.forward([{ slot: b, tokens: tokens.slice(50), logits: 'all' }]);
+    for (let i = 0; i < 50; i++) expect(maxAbsDiff(row(out!.data, i, V), row(full, 50 + i, V))).toBeLessThan(1e-3);
+    expect(a.length).toBe(80); // the source is untouched
+    a.dispose();
+    b.dispose();
+  });
+
+  it('truncate then rewrite equals a fresh prefill of the new sequence', async () => {
+    const slot = engine.createSlot(4096, 'f32');
+    await engine.forward([{ slot, tokens, logits: 'none' }]);
+    slot.truncate(40);
+    const other = randomTokens(30, 99);
+    const [out] = await engine.forward([{ slot, tokens: other, logits: 'all' }]);
+    const fresh = (await prefill([...tokens.slice(0, 40), ...other])).logits;
+    for (let i = 0; i < 30; i++) expect(maxAbsDiff(row(out!.data, i, V), row(fresh, 40 + i, V))).toBeLessThan(1e-3);
+    expect(() => slot.truncate(1000)).toThrow(KvCapacityError);
+    slot.dispose();
+  });
+
+  it('readKv / writeKv round-trips a slot', async () => {
+    const a = engine.createSlot(4096, 'f16');
+    await engine.forward([{ slot: a, tokens: tokens.slice(0, 60), logits: 'none' }]);
+    const bytes = await a.readKv(0, 60);
+    expect(bytes.length).toBe(60 * a.bytesPerToken);
+    const b = engine.createSlot(4096, 'f16');
+    await b.writeKv(0, await a.readKv(0, 30)); // ranges are laid out [layer][k|v][head][pos][dim]
+    await b.writeKv(30, await a.readKv(30, 60));
+    const c = engine.createSlot(4096, 'f16');
+    await c.writeKv(0, bytes);
+    expect(Buffer.compare(await c.readKv(0, 60), bytes)).toBe(0);
+    c.dispose();
+    expect(b.length).toBe(60);
+    const [x, y] = await engine.forward([
+      { slot: a, tokens: tokens.slice(60), logits: 'all' },
+      { slot: b, tokens: tokens.slice(60), logits: 'all' },
+    ]);
+    expect(maxAbsDiff(x!.data, y!.data)).toBe(0);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('one forward over several slots equals separate forwards', async () => {
+    const lens = [5, 33, 70];
+    const slots = lens.map(() => engine.createSlot(4096, 'f32'));
+    await engine.forward(slots.map((slot, i) => ({ slot, tokens: tokens.slice(0, lens[i]), logits: 'none' as const })));
+    // decode one token in each, batched
+    const outs = await engine.forward(slots.map((slot, i) => ({ slot, tokens: [tokens[lens[i]!]!] })));
+    for (let i = 0; i < lens.length; i++) expect(maxAbsDiff(outs[i]!.data, row(full, lens[i]!, V))).toBeLessThan(1e-3);
+    for (const s of slots) s.dispose();
+  });
+});
+
+describe('kernels, allocation, event loop, lifecycle', () => {
+  it('the AVX2 path and the portable path agree', async () => {
+    const tokens = randomTokens(70, 3);
+    const portable = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, kernels: 'portable' });
+    expect(portable.kernels).toBe('portable');
+    const a = (await prefill(tokens)).logits;
+    const b = (await prefill(tokens, { e: portable })).logits;
+    expect(maxAbsDiff(a, b) / maxAbs(b)).toBeLessThan(1e-4);
+    for (let p = 0; p < 70; p++) expect(argmax(row(a, p, V))).toBe(argmax(row(b, p, V)));
+    portable.dispose();
+  });
+
+  it('steady-state forward makes no heap allocation (and the counter does count)', async () => {
+    expect(nativeBinding().allocCounterProbe()).toBe(1);
+    const slot = engine.createSlot(4096, 'f16');
+    await engine.forward([{ slot, tokens: randomTokens(64, 5) }]); // warm-up
+    const before = engine.counters().forwardAllocations;
+    await engine.forward([{ slot, tokens: randomTokens(50, 6) }]);
+    for (let i = 0; i < 20; i++) await engine.forward([{ slot, tokens: [i + 10] }]);
+    expect(engine.counters().forwardAllocations - before).toBe(0);
+    slot.dispose();
+  });
+
+  it('keeps the event loop running during a long prefill', async () => {
+    const e = await loadEngine(spec, { threads: 2, maxBatchTokens: 2048 });
+    const slot = e.createSlot(4096, 'f16');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 2);
+    const t0 = performance.now();
+    const p = e.forward([{ slot, tokens: randomTokens(2048, 11), logits: 'none' }]);
+    await new Promise((r) => setTimeout(r, 0));
+    const ticksAtStart = ticks;
+    await p;
+    clearInterval(timer);
+    expect(e.counters().forwardCalls).toBe(1); // one native call
+    expect(performance.now() - t0).toBeGreaterThan(20);
+    expect(ticks - ticksAtStart).toBeGreaterThanOrEqual(3);
+    e.dispose();
+  });
+
+  it('rejects bad input with named errors', async () => {
+    const slot = engine.createSlot(10, 'f16');
+    await expect(engine.forward([{ slot, tokens: [V] }])).rejects.toThrow(EngineArgumentError);
+    await expect(engine.forward([{ slot, tokens: [-1] }])).rejects.toThrow(EngineArgumentError);
+    await expect(engine.forward([{ slot, tokens: [] }])).rejects.toThrow(EngineArgumentError);
+    await expect(engine.forward([{ slot, tokens: randomTokens(11, 1) }])).rejects.toThrow(KvCapacityError);
+    await expect(engine.forward([{ slot, tokens: [1] }, { slot, tokens: [2] }])).rejects.toThrow(EngineArgumentError);
+    await expect(engine.forward([{ slot, tokens: [1, 2], logits: [5] }])).rejects.toThrow(EngineArgumentError);
+    expect(() => engine.createSlot(0)).toThrow(EngineArgumentError);
+    expect(slot.length).toBe(0); // nothing was written by rejected calls
+    slot.dispose();
+    slot.dispose(); // idempotent
+  });
+
+  it('dispose is idempotent and later calls throw DisposedError', async () => {
+    const e = await loadEngine(spec, { threads: 1 });
+    const slot = e.createSlot(100);
+    e.dispose();
+    e.dispose();
+    expect(() => e.createSlot(10)).toThrow(DisposedError);
+    await expect(e.forward([{ slot, tokens: [1] }])).rejects.toThrow(DisposedError);
+    await expect(slot.readKv(0, 0)).rejects.toThrow(DisposedError);
+  });
+
+  it('a slot of 1,000,000 positions of the qwen3-0.6b shape commits memory only as positions are written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'resident-zero-'));
+    try {
+      const c = getPreset('qwen3-0.6b')!.config;
+      writeZeroModel(dir, { ...c, hiddenSize: 64, intermediateSize: 64 }); // same KV shape: 28 layers × 8 kv heads × 128
+      const e = await loadEngine(await loadModelSpec(dir), { threads: 1, maxBatchTokens: 16 });
+      const rss0 = process.memoryUsage().rss;
+      const slot = e.createSlot(1_000_000, 'bf16');
+      expect(slot.bytesPerToken).toBe(28 * 8 * 128 * 2 * 2);
+      const rss1 = process.memoryUsage().rss;
+      expect(rss1 - rss0).toBeLessThan(64 * 2 ** 20);
+      await e.forward([{ slot, tokens: [1, 2, 3, 4], logits: 'none' }]);
+      expect(slot.length).toBe(4);
+      expect(slot.residentBytes()).toBeLessThan(4 * 2 ** 20);
+      slot.dispose();
+      e.dispose();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { planStep, type PlanJob } from '../../engine/scheduler-plan.js';
+
+const job = (id: number, kind: 'decode' | 'prefill', remaining: number, extra: Partial<PlanJob> = {}): PlanJob => ({ id, kind, remaining, priority: 0, seq: id, waited: 0, ...extra });
+const opts = { budget: 512, shortThreshold: 1024, longShare: 0.25 };
+
+describe('scheduler step planning', () => {
+  it('feeds every decode one token, then prefill chunks within the budget', () => {
+    const plan = planStep([job(1, 'decode', 1), job(2, 'prefill', 300), job(3, 'decode', 1), job(4, 'prefill', 300)], opts);
+    expect(plan).toEqual([{ id: 1, n: 1 }, { id: 3, n: 1 }, { id: 2, n: 300 }, { id: 4, n: 210 }]);
+    expect(plan.reduce((a, p) => a + p.n, 0)).toBeLessThanOrEqual(512);
+  });
+
+  it('puts a short tool-result append ahead of an earlier 100k-token document, keeping a share for the document', () => {
+    const doc = job(1, 'prefill', 100_000);
+    const tool = job(2, 'prefill', 200);
+    const plan = planStep([doc, tool], opts);
+    expect(plan[0]).toEqual({ id: 2, n: 200 });
+    expect(plan[1]).toEqual({ id: 1, n: 312 });
+    // many short appends cannot starve the document: it keeps ≥ longShare of the budget
+    const shorts = Array.from({ length: 10 }, (_, i) => job(10 + i, 'prefill', 500));
+    const p2 = planStep([doc, ...shorts], opts);
+    expect(p2.find((p) => p.id === 1)!.n).toBe(128);
+    expect(p2.reduce((a, p) => a + p.n, 0)).toBe(512);
+  });
+
+  it('orders by priority within a class and caps decodes at the budget (oldest waiting first)', () => {
+    const plan = planStep([job(1, 'prefill', 100), job(2, 'prefill', 100, { priority: 5 })], { ...opts, budget: 150 });
+    expect(plan).toEqual([{ id: 2, n: 100 }, { id: 1, n: 50 }]);
+    const decodes = [job(1, 'decode', 1), job(2, 'decode', 1, { waited: 3 }), job(3, 'decode', 1)];
+    expect(planStep(decodes, { ...opts, budget: 2 })).toEqual([{ id: 2, n: 1 }, { id: 1, n: 1 }]);
+  });
+});
