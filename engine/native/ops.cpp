@@ -1,0 +1,38 @@
+// Shared parallel building blocks of the forward pass: matmul over the thread pool, RMSNorm rows.
+#include <algorithm>
+#include <cmath>
+
+#include "model.h"
+
+namespace resident {
+
+namespace {
+constexpr int row_chunk = 16;     // weight rows per matmul task (multiple of matmul_row_block)
+constexpr int token_block = 64;   // tokens per matmul task: keeps the x block in L2
+}  // namespace
+
+// y: [n][w.rows] = x: [n][w.cols] · wᵀ
+void model::matmul(const float* x, int n, const weight& w, float* y) {
+  const int n_rc = (w.rows + row_chunk - 1) / row_chunk, n_tb = (n + token_block - 1) / token_block;
+  auto task = [&](int t, int thread) {
+    const int rc = t % n_rc, tb = t / n_rc;
+    const int r0 = rc * row_chunk, r1 = std::min(w.rows, r0 + row_chunk);
+    const int t0 = tb * token_block, tn = std::min(n - t0, token_block);
+    kern->matmul(x + size_t(t0) * w.cols, tn, w.cols, w.data, w.type, r0, r1, y + size_t(t0) * w.rows, w.rows,
+                 thread_scratch_[size_t(thread)]);
+  };
+  pool_->run(n_rc * n_tb, task);
+}
+
+// y[t] = x[t] / sqrt(mean(x[t]²) + eps) · w, over hidden-sized rows
+void model::rmsnorm_rows(float* y, const float* x, const float* w, int n_rows) {
+  const int H = cfg.hidden;
+  auto task = [&](int t, int) {
+    const float* xr = x + size_t(t) * H;
+    const float s = 1.0f / std::sqrt(kern->sum_sq(xr, H) / float(H) + cfg.eps);
+    kern->scale_mul(y + size_t(t) * H, xr, w, s, H);
+  };
+  pool_->run(n_rows, task);
+}
+
+}  // namespace resident
