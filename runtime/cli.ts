@@ -1,4 +1,4 @@
-import { loadCommands } from './commands/index.js';
+import { loadCommand, loadCommands } from './commands/index.js';
 import { UsageError } from './command.js';
 
 const TOP_USAGE = `resident — resident-context inference and agent runtime
@@ -11,14 +11,14 @@ Commands:
 
 /** Runs the CLI with the given arguments (without `node` and the script); resolves to an exit code. */
 export async function main(argv: string[]): Promise<number> {
-  const commands = await loadCommands();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
+    const commands = await loadCommands();
     const width = Math.max(0, ...commands.map((c) => c.name.length));
     process.stdout.write(TOP_USAGE + commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n') + '\n');
     return name ? 0 : 2;
   }
-  const command = commands.find((c) => c.name === name);
+  const command = await loadCommand(name);
   if (!command) {
     process.stderr.write(`resident: unknown command '${name}'. Run 'resident --help' for the list.\n`);
     return 2;

@@ -1,10 +1,24 @@
 import type { Command } from '../command.js';
 
-/** Every CLI command, in the order `resident --help` lists them. Add new commands here. */
+type CommandModule = { command: Command };
+
+/**
+ * Every CLI command by name, loaded lazily (running one command imports only its module), in the order
+ * `resident --help` lists them. Add a line per new command: `'name': () => import('./name.js'),`.
+ */
+export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  'make-model': () => import('./make-model.js'),
+  'score': () => import('./score.js'),
+  'bench': () => import('./bench.js'),
+};
+
+/** Loads one command by name; undefined when there is none. */
+export async function loadCommand(name: string): Promise<Command | undefined> {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  return load ? (await load()).command : undefined;
+}
+
+/** Loads every command (for the command list). */
 export async function loadCommands(): Promise<Command[]> {
-  const modules = await Promise.all([
-    import('./make-model.js'),
-    import('./bench.js'),
-  ] as Promise<{ command: Command }>[]);
-  return modules.map((m) => m.command);
+  return Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).command));
 }

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadModelSpec } from '../../engine/hf-model.js';
+import { loadEngine } from '../../engine/native.js';
+import { ensureModel } from '../support/models.js';
+import { logSoftmax, row } from '../support/numeric.js';
+
+const BIN = fileURLToPath(new URL('../../bin/resident.js', import.meta.url));
+const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
+
+describe('resident score', () => {
+  it('prints the top-k log-probs of every position as JSON, equal to the engine', async () => {
+    const m = await ensureModel('tiny', 'f32');
+    const tokens = [9707, 11, 1879, 0, 151644, 42];
+    const r = run('score', '--model', m.dir, '--tokens', tokens.join(','), '--top', '5', '--json', '--threads', '2');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { tokens: number[]; positions: { pos: number; top: { id: number; logprob: number }[] }[] };
+    expect(out.tokens).toEqual(tokens);
+    expect(out.positions.map((p) => p.pos)).toEqual([0, 1, 2, 3, 4, 5]);
+    const engine = await loadEngine(await loadModelSpec(m.dir), { threads: 1 });
+    const [ours] = await engine.forward([{ slot: engine.createSlot(16, 'f32'), tokens, logits: 'all' }]);
+    for (const p of out.positions) {
+      const lp = logSoftmax(row(ours!.data, p.pos, 151_936));
+      expect(p.top).toHaveLength(5);
+      for (const e of p.top) expect(Math.abs(e.logprob - lp[e.id]!)).toBeLessThan(1e-4);
+      for (let i = 1; i < 5; i++) expect(p.top[i]!.logprob).toBeLessThanOrEqual(p.top[i - 1]!.logprob);
+    }
+    engine.dispose();
+  });
+
+  it('rejects bad flags with exit code 2 and a message', () => {
+    const r = run('score', '--model', '/nonexistent', '--tokens', '1,x');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--tokens must be');
+    expect(run('score', '--help').stdout).toContain('resident score --model DIR');
+  });
+});
+
+describe('resident bench', () => {
+  it('measures ours and llama.cpp side by side and prints {machine, rows}', async () => {
+    const m = await ensureModel('tiny', 'f32', { gguf: true });
+    const r = run('bench', '--model', m.dir, '--gguf', m.gguf!, '--prefill', '32', '--decode', '4', '--depth', '64', '--threads', '2', '--fa', 'off', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { machine: { threads: number }; rows: { name: string; unit: string; ours: number; llamacpp: number; ratio: number }[] };
+    expect(out.machine.threads).toBe(2);
+    expect(out.rows.map((x) => x.name)).toEqual(['prefill 32', 'decode 4', 'cold prefill 64', 'prefill 32 at depth 64', 'decode 4 at depth 64']);
+    for (const x of out.rows) {
+      expect(x.unit).toBe('tok/s');
+      expect(x.ours).toBeGreaterThan(0);
+      expect(x.llamacpp).toBeGreaterThan(0);
+      expect(x.ratio).toBeCloseTo(x.ours / x.llamacpp, 1);
+    }
+  });
+});
