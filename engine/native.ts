@@ -3,10 +3,12 @@
  * Wraps the addon's Model and Slot objects in the typed `Engine` / `KvSlot` contract of engine-api.ts
  * and turns native status codes into named errors.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import type { Engine, EngineCounters, EngineOptions, EntryLogits, ForwardEntry, KvDType, KvSlot } from './engine-api.js';
+import type { Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, KvDType, KvSlot } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, ModelLoadError, UnsupportedModelError } from './errors.js';
+import { isMoeLayer } from './hf-model.js';
 import type { ModelConfig, ModelSpec, WeightDType } from './model-spec.js';
 
 interface NativeSlot {
@@ -24,6 +26,9 @@ interface NativeModel {
   forward(slots: NativeSlot[], counts: Int32Array, tokens: Int32Array, rows: Int32Array, logits: Float32Array): Promise<void>;
   createSlot(capacity: number, dtype: number): NativeSlot;
   info(): { kernels: string; threads: number; maxTokens: number; forwardCalls: number; tokensProcessed: number; forwardAllocations: number };
+  /** null for a dense model; arrays are [layers.length][nExpert]. */
+  expertStats(): { nExpert: number; layers: Int32Array; counts: Float64Array; stepCounts: Float64Array; stepBytes: Float64Array } | null;
+  resetExpertStats(): void;
   dispose(): void;
 }
 interface NativeBinding {
@@ -181,6 +186,20 @@ class NativeEngine implements Engine {
     return { forwardCalls: i.forwardCalls, tokensProcessed: i.tokensProcessed, forwardAllocations: i.forwardAllocations };
   }
 
+  expertStats(): ExpertLayerStats[] {
+    this.check();
+    const s = callSync(() => this.model.expertStats());
+    if (!s) return [];
+    const E = s.nExpert;
+    const part = (a: Float64Array, i: number) => Array.from(a.subarray(i * E, (i + 1) * E));
+    return Array.from(s.layers, (layer, i) => ({ layer, counts: part(s.counts, i), stepCounts: part(s.stepCounts, i), stepBytes: part(s.stepBytes, i) }));
+  }
+
+  resetExpertStats(): void {
+    this.check();
+    callSync(() => this.model.resetExpertStats());
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -227,7 +246,8 @@ export function defaultKvDtype(weights: WeightDType): KvDType {
 /** Loads a validated model spec into the engine: mmaps the weights, starts the thread pool, sizes every buffer. */
 export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): Promise<Engine> {
   const c = spec.config;
-  if (c.arch !== 'qwen3') throw new UnsupportedModelError(`the native engine runs dense Qwen3 models; ${spec.dir} is '${c.arch}'`);
+  if (c.arch !== 'qwen3' && c.arch !== 'qwen3moe') throw new UnsupportedModelError(`the native engine runs Qwen3 and Qwen3-MoE models; ${spec.dir} is '${String(c.arch)}'`);
+  if (c.arch === 'qwen3moe' && !c.moe) throw new UnsupportedModelError(`${spec.dir}: a Qwen3-MoE config without MoE parameters`);
   const threads = options.threads ?? defaultThreads();
   const maxBatchTokens = options.maxBatchTokens ?? 512;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new EngineArgumentError(`threads must be an integer in [1, 256], got ${threads}`);
@@ -237,13 +257,27 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
   const config = {
     vocab: c.vocabSize, hidden: c.hiddenSize, nLayer: c.nLayers, nHead: c.nHeads, nKvHead: c.nKvHeads,
     headDim: c.headDim, inter: c.intermediateSize, eps: c.rmsNormEps, ropeTheta: c.ropeTheta, tied: c.tieWordEmbeddings,
+    moe: c.arch === 'qwen3moe' && c.moe
+      ? {
+          nExpert: c.moe.numExperts, nExpertUsed: c.moe.numExpertsPerTok, moeInter: c.moe.moeIntermediateSize, normTopk: c.moe.normTopkProb,
+          layers: Array.from({ length: c.nLayers }, (_, i) => (isMoeLayer(c, i) ? 1 : 0)),
+        }
+      : undefined,
   };
   const tensors = spec.tensors.map((t) => ({ ...t, dtype: DTYPE_CODE[t.dtype] }));
   const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, portable: options.kernels === 'portable' }));
   return new NativeEngine(model, c, spec.dtype, spec.fingerprint, maxBatchTokens);
 }
 
-/** Physical cores (logical CPUs / 2 when SMT is likely), at least 1. */
+/** Physical cores (distinct thread-sibling sets in sysfs; logical CPUs where sysfs is absent), at least 1. */
 export function defaultThreads(): number {
-  return Math.max(1, availableParallelism());
+  const logical = availableParallelism();
+  try {
+    const cores = new Set<string>();
+    for (let cpu = 0; cpu < logical; cpu++)
+      cores.add(readFileSync(`/sys/devices/system/cpu/cpu${cpu}/topology/thread_siblings_list`, 'utf8').trim());
+    return Math.max(1, Math.min(logical, cores.size));
+  } catch {
+    return Math.max(1, logical);
+  }
 }

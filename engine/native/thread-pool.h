@@ -1,11 +1,14 @@
-// Persistent thread pool: run(n_tasks, fn) hands task indices to the calling thread plus the workers
-// and returns when all are done. Workers spin briefly, then sleep on a condition variable.
+// Persistent thread pool: run(n_tasks, f) hands task indices to the calling thread plus the workers and
+// returns when every task is done. Tasks are claimed with a CAS on (generation, next index), so a worker
+// that wakes late can never run a task of another run, and completion counts finished tasks, not
+// workers: if the OS does not schedule a worker (an oversubscribed machine), the caller does its share.
+// Workers spin briefly, then sleep on a condition variable; the caller spins, then yields.
 #pragma once
 #include <atomic>
 #include <condition_variable>
-#include <type_traits>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace resident {
@@ -26,22 +29,25 @@ class thread_pool {
 
  private:
   using task_fn = void (*)(void*, int, int);
+  struct job {
+    task_fn fn;
+    void* ctx;
+    uint32_t n;
+  };
   void run_raw(int n_tasks, task_fn fn, void* ctx);
-
   void worker_loop(int thread);
-  void drain(int thread);
+  void drain(uint32_t gen, int thread);
 
   int n_threads_;
   std::vector<std::thread> workers_;
+  job jobs_[2] = {};                     // job of generation g lives in jobs_[g & 1]
+  std::atomic<uint64_t> claim_{0};       // (generation << 32) | next task index
+  std::atomic<uint32_t> generation_{0};  // bumped once per run; workers wait for it to change
+  std::atomic<uint32_t> done_{0};        // tasks finished in the current run
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> next_task_{0};
-  std::atomic<int> n_tasks_{0};
-  std::atomic<int> busy_{0};
-  task_fn fn_ = nullptr;
-  void* ctx_ = nullptr;
-  bool stop_ = false;
 };
 
 }  // namespace resident

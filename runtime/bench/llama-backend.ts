@@ -14,31 +14,41 @@ export async function llamaBackend(gguf: string, opts: { threads: number; flashA
   }
   const llama = await mod.getLlama({ gpu: false, build: 'never', logLevel: mod.LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0 });
-  return {
+  const backend: BenchBackend = {
     name: `llama.cpp${opts.flashAttention ? ' (FA on)' : ' (FA off)'}`,
-    async open(capacity: number): Promise<BenchSequence> {
+    open: (capacity: number) => backend.openMany(1, capacity),
+    async openMany(n: number, capacity: number): Promise<BenchSequence> {
       const context = await model.createContext({
-        contextSize: capacity,
-        batchSize: opts.batchSize ?? 512,
+        contextSize: capacity * n,
+        batchSize: Math.max(opts.batchSize ?? 512, n),
         threads: { ideal: opts.threads, min: opts.threads },
         flashAttention: opts.flashAttention,
-        sequences: 1,
+        sequences: n,
       });
-      const seq = context.getSequence();
-      let last: number | undefined;
+      const seqs = Array.from({ length: n }, () => context.getSequence());
+      // Each prefill keeps back its last token and the next call feeds it first (so a prefill of n tokens
+      // evaluates n); decode feeds it too, so each of the n decode steps is one forward.
+      let pending: (number | undefined)[] = seqs.map(() => undefined);
       return {
         async prefill(tokens) {
-          await seq.evaluateWithoutGeneratingNewTokens(tokens as never);
-          last = tokens[tokens.length - 1];
+          await Promise.all(
+            seqs.map((s, i) => {
+              const input = [...(pending[i] === undefined ? [] : [pending[i]!]), ...tokens.slice(0, -1)];
+              return s.evaluateWithoutGeneratingNewTokens(input as never);
+            }),
+          );
+          pending = seqs.map(() => tokens[tokens.length - 1]!);
         },
-        async decode(n) {
-          // evaluate() re-feeds the last token; start from an empty input by generating after the context
-          let i = 0;
-          const it = seq.evaluate([last as never], { temperature: 0 });
-          // the first yielded token follows `last`, which llama.cpp evaluates once more (one extra token of work)
-          for await (const _tok of it) {
-            if (++i >= n) break;
-          }
+        async decode(steps) {
+          await Promise.all(
+            seqs.map(async (s, i) => {
+              let k = 0;
+              for await (const tok of s.evaluate([pending[i] as never], { temperature: 0 })) {
+                pending[i] = tok as unknown as number;
+                if (++k >= steps) break;
+              }
+            }),
+          );
         },
         async close() {
           await context.dispose();
@@ -49,4 +59,5 @@ export async function llamaBackend(gguf: string, opts: { threads: number; flashA
       await model.dispose();
     },
   };
+  return backend;
 }

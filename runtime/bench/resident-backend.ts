@@ -31,6 +31,25 @@ export function residentBackend(engine: Engine): BenchBackend {
         },
       };
     },
+    async openMany(n: number, capacity: number): Promise<BenchSequence> {
+      const slots: KvSlot[] = Array.from({ length: n }, () => engine.createSlot(capacity));
+      let next: number[] = [];
+      const step = async (tokens: (s: number) => number[]) => {
+        const outs = await engine.forward(slots.map((slot, s) => ({ slot, tokens: tokens(s), logits: 'last' as const })));
+        next = outs.map((o) => argmax(o.data));
+      };
+      return {
+        async prefill(tokens) {
+          await step(() => tokens);
+        },
+        async decode(steps) {
+          for (let i = 0; i < steps; i++) await step((s) => [next[s]!]);
+        },
+        async close() {
+          for (const s of slots) s.dispose();
+        },
+      };
+    },
     async close() {},
   };
 }

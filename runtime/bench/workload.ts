@@ -8,13 +8,15 @@ export interface BenchBackend {
   name: string;
   /** Starts a new empty sequence with room for `capacity` tokens. */
   open(capacity: number): Promise<BenchSequence>;
+  /** Starts `n` sequences decoded together (one batched step per token). */
+  openMany(n: number, capacity: number): Promise<BenchSequence>;
   close(): Promise<void>;
 }
 
 export interface BenchSequence {
-  /** Appends tokens (no logits needed beyond the last). */
+  /** Appends tokens (no logits needed beyond the last); for a group, each sequence gets its own copy. */
   prefill(tokens: number[]): Promise<void>;
-  /** Generates n tokens greedily after what is there. */
+  /** Generates n tokens greedily after what is there (n per sequence for a group). */
   decode(n: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -23,14 +25,21 @@ export interface WorkloadOptions {
   prefill: number;
   decode: number;
   depth: number;
+  /** Decode at this much deeper context too (0: skip). */
+  longDepth: number;
+  /** Sessions decoding at once (≤ 1: skip). */
+  sessions: number;
 }
 
+/** Tokens per second of each phase; NaN where the phase was skipped. */
 export interface PhaseFigures {
   prefill: number; // tok/s at depth 0
   decode: number;
   coldPrefillDepth: number; // tok/s of the `depth`-token prefill itself
   prefillAtDepth: number;
   decodeAtDepth: number;
+  decodeAtLongDepth: number;
+  decodeSessions: number; // total tok/s of `sessions` sequences decoding together
 }
 
 /** Deterministic token ids below Qwen3's special tokens. */
@@ -67,6 +76,20 @@ export async function runWorkload(b: BenchBackend, o: WorkloadOptions): Promise<
     await seq.close();
   } else {
     fig.coldPrefillDepth = fig.prefillAtDepth = fig.decodeAtDepth = NaN;
+  }
+  fig.decodeAtLongDepth = NaN;
+  if (o.longDepth > 0) {
+    const seq = await b.open(o.longDepth + o.decode + 16);
+    for (let done = 0; done < o.longDepth; done += 4096) await seq.prefill(benchTokens(Math.min(4096, o.longDepth - done), 10 + done));
+    fig.decodeAtLongDepth = o.decode / (await timed(() => seq.decode(o.decode)));
+    await seq.close();
+  }
+  fig.decodeSessions = NaN;
+  if (o.sessions > 1) {
+    const group = await b.openMany(o.sessions, o.prefill + o.decode + 16);
+    await group.prefill(benchTokens(o.prefill, 4));
+    fig.decodeSessions = (o.sessions * o.decode) / (await timed(() => group.decode(o.decode)));
+    await group.close();
   }
   return fig as PhaseFigures;
 }

@@ -4,7 +4,7 @@ import { loadModelSpec } from '../../engine/hf-model.js';
 import { defaultThreads, loadEngine } from '../../engine/native.js';
 import { llamaBackend } from '../bench/llama-backend.js';
 import { residentBackend } from '../bench/resident-backend.js';
-import { runWorkload, type BenchBackend, type PhaseFigures } from '../bench/workload.js';
+import { runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
 import { UsageError, type Command } from '../command.js';
 
 const USAGE = `resident bench --model DIR [--gguf FILE] [options]
@@ -20,17 +20,22 @@ Options:
   --prefill N        prefill tokens (default 512)
   --decode N         decode tokens (default 128)
   --depth N          context depth for the second half (default 4096; 0 skips it)
+  --long-depth N     also decode at this depth (e.g. 32768; default 0 = skip)
+  --sessions N       also decode N sessions at once, batched (default 8; 1 skips)
   --runs N           runs per backend; figures are medians (default 1)
   --fa on|off|both   llama.cpp flash attention (default both)
   --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio}]}
 `;
 
-const ROWS: { key: keyof PhaseFigures; name: (o: { p: number; d: number; depth: number }) => string }[] = [
+type Labels = { p: number; d: number; depth: number; long: number; s: number };
+const ROWS: { key: keyof PhaseFigures; name: (o: Labels) => string }[] = [
   { key: 'prefill', name: (o) => `prefill ${o.p}` },
   { key: 'decode', name: (o) => `decode ${o.d}` },
   { key: 'coldPrefillDepth', name: (o) => `cold prefill ${o.depth}` },
   { key: 'prefillAtDepth', name: (o) => `prefill ${o.p} at depth ${o.depth}` },
   { key: 'decodeAtDepth', name: (o) => `decode ${o.d} at depth ${o.depth}` },
+  { key: 'decodeAtLongDepth', name: (o) => `decode ${o.d} at depth ${o.long}` },
+  { key: 'decodeSessions', name: (o) => `decode ${o.d} × ${o.s} sessions (total)` },
 ];
 
 function intFlag(v: string | undefined, name: string, def: number, min = 0): number {
@@ -45,7 +50,7 @@ function median(xs: number[]): number {
   return s.length ? s[(s.length - 1) >> 1]! : NaN;
 }
 
-async function measure(b: BenchBackend, runs: number, o: { prefill: number; decode: number; depth: number }): Promise<PhaseFigures> {
+async function measure(b: BenchBackend, runs: number, o: WorkloadOptions): Promise<PhaseFigures> {
   const all: PhaseFigures[] = [];
   for (let i = 0; i < runs; i++) all.push(await runWorkload(b, o));
   const out = {} as PhaseFigures;
@@ -62,13 +67,19 @@ export const command: Command = {
       args: argv,
       options: {
         model: { type: 'string' }, gguf: { type: 'string' }, threads: { type: 'string' }, prefill: { type: 'string' },
-        decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
+        decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, 'long-depth': { type: 'string' }, sessions: { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
       },
       strict: true,
     });
     if (!values.model) throw new UsageError('--model DIR is required');
     const threads = intFlag(values.threads, 'threads', defaultThreads(), 1);
-    const o = { prefill: intFlag(values.prefill, 'prefill', 512, 1), decode: intFlag(values.decode, 'decode', 128, 1), depth: intFlag(values.depth, 'depth', 4096) };
+    const o = {
+      prefill: intFlag(values.prefill, 'prefill', 512, 1),
+      decode: intFlag(values.decode, 'decode', 128, 1),
+      depth: intFlag(values.depth, 'depth', 4096),
+      longDepth: intFlag(values['long-depth'], 'long-depth', 0),
+      sessions: intFlag(values.sessions, 'sessions', 8, 1),
+    };
     const runs = intFlag(values.runs, 'runs', 1, 1);
     const fa = values.fa ?? 'both';
     if (!['on', 'off', 'both'].includes(fa)) throw new UsageError(`--fa must be on, off or both, got '${fa}'`);
@@ -89,12 +100,18 @@ export const command: Command = {
         await b.close();
       }
     }
-    const label = { p: o.prefill, d: o.decode, depth: o.depth };
-    const rows = ROWS.filter((r) => o.depth > 0 || !r.key.toString().includes('Depth')).map((r) => {
+    const label = { p: o.prefill, d: o.decode, depth: o.depth, long: o.longDepth, s: o.sessions };
+    const rows = ROWS.filter((r) => !Number.isNaN(ours[r.key])).map((r) => {
       const best = anchors.length ? Math.max(...anchors.map((a) => a[r.key])) : null;
       const v = ours[r.key];
       return { name: r.name(label), unit: 'tok/s', ours: round(v), llamacpp: best === null ? null : round(best), ratio: best ? round(v / best, 3) : null };
     });
+    if (o.sessions > 1) {
+      // batching gain: S sessions at once vs one session alone, for each engine
+      const gain = (f: PhaseFigures) => f.decodeSessions / f.decode;
+      const best = anchors.length ? Math.max(...anchors.map(gain)) : null;
+      rows.push({ name: `${o.sessions}-session speed-up vs 1`, unit: '×', ours: round(gain(ours)), llamacpp: best === null ? null : round(best), ratio: best ? round(gain(ours) / best, 3) : null });
+    }
     const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: spec.dtype, node: process.version };
     if (values.json) {
       process.stdout.write(JSON.stringify({ machine, rows }) + '\n');

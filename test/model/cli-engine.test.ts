@@ -40,13 +40,13 @@ describe('resident score', () => {
 describe('resident bench', () => {
   it('measures ours and llama.cpp side by side and prints {machine, rows}', async () => {
     const m = await ensureModel('tiny', 'f32', { gguf: true });
-    const r = run('bench', '--model', m.dir, '--gguf', m.gguf!, '--prefill', '32', '--decode', '4', '--depth', '64', '--threads', '2', '--fa', 'off', '--json');
+    const r = run('bench', '--model', m.dir, '--gguf', m.gguf!, '--prefill', '32', '--decode', '4', '--depth', '64', '--sessions', '3', '--threads', '2', '--fa', 'off', '--json');
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { machine: { threads: number }; rows: { name: string; unit: string; ours: number; llamacpp: number; ratio: number }[] };
     expect(out.machine.threads).toBe(2);
-    expect(out.rows.map((x) => x.name)).toEqual(['prefill 32', 'decode 4', 'cold prefill 64', 'prefill 32 at depth 64', 'decode 4 at depth 64']);
+    expect(out.rows.map((x) => x.name)).toEqual(['prefill 32', 'decode 4', 'cold prefill 64', 'prefill 32 at depth 64', 'decode 4 at depth 64', 'decode 4 × 3 sessions (total)', '3-session speed-up vs 1']);
     for (const x of out.rows) {
-      expect(x.unit).toBe('tok/s');
+      expect(x.unit).toBe(x.name.includes('speed-up') ? '×' : 'tok/s');
       expect(x.ours).toBeGreaterThan(0);
       expect(x.llamacpp).toBeGreaterThan(0);
       expect(x.ratio).toBeCloseTo(x.ours / x.llamacpp, 1);

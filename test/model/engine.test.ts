@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '../../engine/engine-api.js';
@@ -217,6 +219,27 @@ describe('kernels, allocation, event loop, lifecycle', () => {
     expect(() => e.createSlot(10)).toThrow(DisposedError);
     await expect(e.forward([{ slot, tokens: [1] }])).rejects.toThrow(DisposedError);
     await expect(slot.readKv(0, 0)).rejects.toThrow(DisposedError);
+  });
+
+  it('loading maps the weights: peak RSS grows by at most 1.2× the weight bytes', async () => {
+    const weightBytes = spec.tensors.reduce((a, t) => a + t.nbytes, 0);
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import { loadModelSpec } from './engine/hf-model.ts';
+      import { loadEngine } from './engine/native.ts';
+      const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+      const spec = await loadModelSpec(${JSON.stringify(spec.dir)});
+      const before = process.memoryUsage().rss;
+      const e = await loadEngine(spec, { threads: 2, maxBatchTokens: 16 });
+      await e.forward([{ slot: e.createSlot(64), tokens: [1, 2, 3], logits: 'all' }]); // touches every weight
+      console.log(JSON.stringify({ before, peak: hwm() }));`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)), timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const { before, peak } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; peak: number };
+    expect(peak - before).toBeGreaterThan(0.5 * weightBytes); // the weights really were read
+    expect(peak - before).toBeLessThanOrEqual(1.2 * weightBytes);
   });
 
   it('a slot of 1,000,000 positions of the qwen3-0.6b shape commits memory only as positions are written', async () => {
