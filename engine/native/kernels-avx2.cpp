@@ -3,12 +3,16 @@
 #pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "kernels.h"
 
 namespace resident {
 namespace {
+
+constexpr int panel_min_tokens = 8;  // n at or above which matmul uses the packed-panel path (measured: 4..7 tie)
 
 template <dtype T>
 inline __m256 load8(const void* p, size_t i) {
@@ -86,8 +90,108 @@ inline void tile_tokens(const float* x, int n, int k, const void* const* wr, flo
 
 void to_f32(const void* src, dtype t, float* dst, size_t n);
 
+// ---- Packed-panel path (many tokens): W rows packed k-major into P[kc][16] (f32), then a 6×16
+// outer-product microkernel: per k, 2 panel loads + 6 broadcasts of x feed 12 FMAs; accumulators
+// stay in registers over the whole K block.
+
+inline void transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// P[kk][j] = w[row0 + j][k0 + kk] for j < nrows (zero for nrows <= j < 16), kk < kc.
+template <dtype T>
+void pack_panel(const void* w, int k, int row0, int nrows, int k0, int kc, float* P) {
+  const size_t es = dtype_size(T);
+  const char* wb = static_cast<const char*>(w);
+  for (int j0 = 0; j0 < matmul_panel_rows; j0 += 8) {
+    int kk = 0;
+    for (; kk + 8 <= kc; kk += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++)
+        r[i] = j0 + i < nrows ? load8<T>(wb + size_t(row0 + j0 + i) * k * es, size_t(k0 + kk)) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + size_t(kk + c) * matmul_panel_rows + j0, r[c]);
+    }
+    for (; kk < kc; kk++)
+      for (int i = 0; i < 8; i++)
+        P[size_t(kk) * matmul_panel_rows + j0 + i] = j0 + i < nrows ? load1<T>(wb + size_t(row0 + j0 + i) * k * es, size_t(k0 + kk)) : 0.0f;
+  }
+}
+
+// yr[0..nrows) (+)= (v0, v1); takes the accumulators by value so they stay in registers in the kernel.
+inline void store_panel_row(float* yr, __m256 v0, __m256 v1, bool accumulate, int nrows) {
+  if (nrows == 16) {
+    if (accumulate) {
+      v0 = _mm256_add_ps(v0, _mm256_loadu_ps(yr));
+      v1 = _mm256_add_ps(v1, _mm256_loadu_ps(yr + 8));
+    }
+    _mm256_storeu_ps(yr, v0);
+    _mm256_storeu_ps(yr + 8, v1);
+    return;
+  }
+  alignas(32) float buf[16];
+  _mm256_store_ps(buf, v0);
+  _mm256_store_ps(buf + 8, v1);
+  for (int j = 0; j < nrows; j++) yr[j] = accumulate ? yr[j] + buf[j] : buf[j];
+}
+
+// y[t][0..nrows) (+)= x[t][0..kc) · P, t < NT; x rows have stride ldx, y rows stride ldy.
+template <int NT>
+inline void panel_kernel(const float* x, int ldx, const float* P, int kc, float* y, int ldy, bool accumulate, int nrows) {
+  __m256 c[NT][2];
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; t++) c[t][0] = c[t][1] = _mm256_setzero_ps();
+  for (int kk = 0; kk < kc; kk++) {
+    const __m256 b0 = _mm256_loadu_ps(P + size_t(kk) * 16), b1 = _mm256_loadu_ps(P + size_t(kk) * 16 + 8);
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) {
+      const __m256 a = _mm256_broadcast_ss(x + size_t(t) * ldx + kk);
+      c[t][0] = _mm256_fmadd_ps(a, b0, c[t][0]);
+      c[t][1] = _mm256_fmadd_ps(a, b1, c[t][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; t++) store_panel_row(y + size_t(t) * ldy, c[t][0], c[t][1], accumulate, nrows);
+}
+
+template <dtype T>
+void matmul_panel(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* P) {
+  for (int rb = r0; rb < r1; rb += matmul_panel_rows) {
+    const int nrows = std::min(matmul_panel_rows, r1 - rb);
+    for (int k0 = 0; k0 < k; k0 += matmul_panel_k) {
+      const int kc = std::min(matmul_panel_k, k - k0);
+      pack_panel<T>(w, k, rb, nrows, k0, kc, P);
+      const bool acc = k0 > 0;
+      int t = 0;
+      for (; t + 6 <= n; t += 6) panel_kernel<6>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows);
+      const float* xt = x + size_t(t) * k + k0;
+      float* yt = y + size_t(t) * ldy + rb;
+      switch (n - t) {
+        case 5: panel_kernel<5>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 4: panel_kernel<4>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 3: panel_kernel<3>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 2: panel_kernel<2>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 1: panel_kernel<1>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        default: break;
+      }
+    }
+  }
+}
+
 template <dtype T>
 void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  if (n >= panel_min_tokens) return matmul_panel<T>(x, n, k, w, r0, r1, y, ldy, scratch);
   const size_t es = dtype_size(T);
   const char* wb = static_cast<const char*>(w);
   const bool packed = T != dtype::f32 && n > 3;  // convert W rows once, reuse for every token
@@ -234,7 +338,14 @@ void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, 
   for (int d0 = 0; d0 < hd16; d0 += 16) {
     int r = 0;
     for (; r + 4 <= rows; r += 4) pv_block<T, 4>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
-    for (; r < rows; r++) pv_block<T, 1>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
+    const float* pr = p + size_t(r) * ldp;
+    float* orow = out + size_t(r) * ldo;
+    switch (rows - r) {  // the GQA group's remaining rows share each V load
+      case 3: pv_block<T, 3>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      case 2: pv_block<T, 2>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      case 1: pv_block<T, 1>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      default: break;
+    }
   }
   for (int d = hd16; d < hd; d++)
     for (int r = 0; r < rows; r++) {

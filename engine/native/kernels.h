@@ -24,7 +24,12 @@ struct kernels {
 };
 
 constexpr int matmul_row_block = 4;
-inline size_t matmul_scratch_floats(int k) { return size_t(matmul_row_block) * size_t(k) + 64; }
+constexpr int matmul_panel_k = 256;     // K block of the packed-panel (prefill) path
+constexpr int matmul_panel_rows = 16;   // rows per packed panel
+inline size_t matmul_scratch_floats(int k) {
+  const size_t dot = size_t(matmul_row_block) * size_t(k), panel = size_t(matmul_panel_k) * matmul_panel_rows;
+  return (dot > panel ? dot : panel) + 64;
+}
 
 const kernels& kernels_portable();
 const kernels* kernels_avx2();  // nullptr when not compiled for this target
