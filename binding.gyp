@@ -10,6 +10,7 @@
         "engine/native/kernels-portable.cpp",
         "engine/native/kv-slot.cpp",
         "engine/native/model-load.cpp",
+        "engine/native/moe.cpp",
         "engine/native/ops.cpp",
         "engine/native/qwen3.cpp",
         "engine/native/thread-pool.cpp"

@@ -23,6 +23,7 @@ const { values: a } = parseArgs({
     long: { type: 'string', default: '16384' },
     data: { type: 'string' },
     json: { type: 'boolean', default: false },
+    'no-anchor': { type: 'boolean', default: false },
   },
 });
 const depth = Number(a.depth);
@@ -37,7 +38,7 @@ const log = (k: string, v: unknown) => {
   if (!a.json) console.log(`${k}: ${JSON.stringify(v)}`);
 };
 
-const model = await ensureModel(a.model!, a.dtype as WeightDType);
+const model = await ensureModel(a.model!, a.dtype as WeightDType, { gguf: !a['no-anchor'] });
 const engine = await loadEngine(await loadModelSpec(model.dir), { threads: Number(a.threads) });
 const dataDir = a.data ?? mkdtempSync(join(tmpdir(), 'resident-bench-'));
 const store = await SessionStore.open({ engine, dataDir, maxResidentSlots: 16, snapshotEvery: 0, slotCapacity: long + 1024 });
@@ -104,4 +105,24 @@ log('memory', { ...store.memory(), sessions: undefined });
 await store.close({ snapshot: false });
 engine.dispose();
 if (!a.data) rmSync(dataDir, { recursive: true, force: true });
+
+// 5. The same agent turn on llama.cpp (node-llama-cpp, same weights as GGUF) keeping its context:
+//    its best case, the prefix stays in its KV cache and only the 200 new tokens are evaluated.
+if (!a['no-anchor']) {
+  const { llamaBackend } = await import('../runtime/bench/llama-backend.js');
+  for (const flashAttention of [false, true]) {
+    const b = await llamaBackend(model.gguf!, { threads: Number(a.threads), flashAttention });
+    const seq = await b.open(depth + 300);
+    await seq.prefill(rand(depth));
+    t = performance.now();
+    await seq.prefill(rand(200));
+    const appendMs = ms(t);
+    t = performance.now();
+    await seq.decode(50);
+    const gen50Ms = ms(t);
+    await seq.close();
+    await b.close();
+    log(`agentTurnLlamaCpp${flashAttention ? 'FA' : ''}`, { depth, appendToolResultMs: appendMs, generate50Ms: gen50Ms, turnMs: appendMs + gen50Ms });
+  }
+}
 if (a.json) console.log(JSON.stringify(results, null, 2));

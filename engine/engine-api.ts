@@ -28,8 +28,12 @@ export interface KvSlot {
   readonly length: number;
   /** K+V bytes per position over all layers and heads. */
   readonly bytesPerToken: number;
+  /** Positions this slot's forward passes computed since creation (copies and restores not counted). */
+  readonly tokensForwarded: number;
   /** Keeps the first `n` positions (n ≤ length); later writes start at n. */
   truncate(n: number): void;
+  // Operations (forward, copyFrom, readKv, writeKv) on different slots may overlap; a second
+  // operation on a slot whose earlier one has not finished is refused (EngineArgumentError).
   /** Copies the first `n` positions of `src` into this slot (fork); this slot's length becomes n. */
   copyFrom(src: KvSlot, n: number): Promise<void>;
   /** Raw K/V of positions [start, end), laid out [layer][k|v][kv_head][pos][head_dim] in kvDtype. */
@@ -66,6 +70,21 @@ export interface EngineCounters {
   forwardAllocations: number;
 }
 
+/**
+ * Expert statistics of one MoE layer (Qwen3-MoE), one entry per expert. "Step" = the last native forward
+ * call (Engine.forward runs one per maxBatchTokens chunk).
+ */
+export interface ExpertLayerStats {
+  /** Layer index in the model. */
+  layer: number;
+  /** Tokens routed to each expert since load or the last resetExpertStats(); sums to tokens × experts-per-token. */
+  counts: number[];
+  /** Tokens routed to each expert in the last step. */
+  stepCounts: number[];
+  /** Weight bytes of each expert (gate + up + down) read in the last step: 0 = untouched, else once per step. */
+  stepBytes: number[];
+}
+
 /** A loaded model bound to a thread pool and preallocated activation buffers. */
 export interface Engine {
   readonly config: ModelConfig;
@@ -83,6 +102,10 @@ export interface Engine {
    */
   forward(entries: ForwardEntry[]): Promise<EntryLogits[]>;
   counters(): EngineCounters;
+  /** Per-MoE-layer expert activation statistics, in layer order ([] for a dense model). Optional: engines without expert statistics omit it. */
+  expertStats?(): ExpertLayerStats[];
+  /** Zeroes the cumulative expert `counts` (step figures are replaced by every forward call). */
+  resetExpertStats?(): void;
   /** Frees the model, its buffers and every slot. Idempotent; later calls throw DisposedError. */
   dispose(): void;
 }

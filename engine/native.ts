@@ -15,6 +15,7 @@ interface NativeSlot {
   readonly length: number;
   readonly capacity: number;
   readonly bytesPerToken: number;
+  readonly tokensForwarded: number;
   residentBytes(): number;
   truncate(n: number): void;
   copyFrom(src: NativeSlot, n: number): Promise<void>;
@@ -91,6 +92,7 @@ class Slot implements KvSlot {
   get capacity(): number { return this.native.capacity; }
   get length(): number { return this.native.length; }
   get bytesPerToken(): number { return this.native.bytesPerToken; }
+  get tokensForwarded(): number { return this.native.tokensForwarded; }
   truncate(n: number): void {
     if (!Number.isInteger(n) || n < 0) throw new EngineArgumentError(`truncate(n): n must be a non-negative integer, got ${n}`);
     callSync(() => this.native.truncate(n));
@@ -143,6 +145,9 @@ class NativeEngine implements Engine {
       if (seen.has(p.slot)) throw new EngineArgumentError('a slot appears twice in one forward call');
       seen.add(p.slot);
     }
+    const total = plans.reduce((a, p) => a + p.tokens.length, 0);
+    if (total <= this.maxBatchTokens) return this.forwardOnce(plans, total);
+    for (const p of plans) p.out = new Float32Array(p.rows.length * vocab);
     const done = new Array<number>(plans.length).fill(0); // tokens of each entry already run
     for (;;) {
       const pieces: { plan: EntryPlan; from: number; n: number }[] = [];
@@ -174,10 +179,33 @@ class NativeEngine implements Engine {
       });
       const logits = new Float32Array(rows.length * vocab);
       await call(() => this.model.forward(pieces.map((p) => (p.plan.slot as Slot).native), counts, tokens, Int32Array.from(rows), logits));
-      rowOwner.forEach(({ plan, r }, i) => plan.out.set(logits.subarray(i * vocab, (i + 1) * vocab), r * vocab));
+      rowOwner.forEach(({ plan, r }, i) => plan.out!.set(logits.subarray(i * vocab, (i + 1) * vocab), r * vocab));
       for (const pc of pieces) done[pc.plan.index]! += pc.n;
     }
-    return plans.map((p) => ({ positions: p.rows, data: p.out }));
+    return plans.map((p) => ({ positions: p.rows, data: p.out! }));
+  }
+
+  /** Everything fits one native call: one logits buffer, and each entry's rows are a view into it. */
+  private async forwardOnce(plans: EntryPlan[], total: number): Promise<EntryLogits[]> {
+    const vocab = this.config.vocabSize;
+    const tokens = new Int32Array(total);
+    const counts = new Int32Array(plans.length);
+    const rows: number[] = [];
+    let off = 0;
+    plans.forEach((p, i) => {
+      tokens.set(p.tokens, off);
+      counts[i] = p.tokens.length;
+      for (const idx of p.rows) rows.push(off + idx);
+      off += p.tokens.length;
+    });
+    const logits = new Float32Array(rows.length * vocab);
+    await call(() => this.model.forward(plans.map((p) => (p.slot as Slot).native), counts, tokens, Int32Array.from(rows), logits));
+    let r = 0;
+    return plans.map((p) => {
+      const data = logits.subarray(r * vocab, (r + p.rows.length) * vocab);
+      r += p.rows.length;
+      return { positions: p.rows, data };
+    });
   }
 
   counters(): EngineCounters {
@@ -212,7 +240,7 @@ interface EntryPlan {
   slot: KvSlot;
   tokens: Int32Array;
   rows: number[]; // indices into tokens whose logits are returned, ascending
-  out: Float32Array;
+  out?: Float32Array; // [rows][vocab], filled across several native calls
 }
 
 function planEntry(e: ForwardEntry, index: number, engine: NativeEngine, vocab: number): EntryPlan {
@@ -235,7 +263,7 @@ function planEntry(e: ForwardEntry, index: number, engine: NativeEngine, vocab: 
     if (rows.some((r) => !Number.isInteger(r) || r < 0 || r >= tokens.length))
       throw new EngineArgumentError(`entry ${index}: logits rows must be token indices in [0, ${tokens.length})`);
   }
-  return { index, slot: e.slot, tokens, rows, out: new Float32Array(rows.length * vocab) };
+  return { index, slot: e.slot, tokens, rows };
 }
 
 /** KV dtype that loses nothing w.r.t. the weights: the weights' own dtype (BF16, F16 or F32). */

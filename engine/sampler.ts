@@ -243,8 +243,10 @@ function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array): 
     return draw(cand.ids, (i) => probs[i]!, n, rng);
   }
 
+  // weights below e^-40 of the maximum's (which is 1) are dropped: all of them together weigh < 1e-12
+  const cut = max - 40 * t;
   let z = 0;
-  for (let i = 0; i < V; i++) z += w[i] = v[i] === -Infinity ? 0 : Math.exp((v[i]! - max) / t);
+  for (let i = 0; i < V; i++) z += w[i] = v[i]! > cut ? Math.exp((v[i]! - max) / t) : 0;
   if (topP < 1) {
     let ids = nucleus(v, w, z, max, t, topP);
     if (minP > 0) ids = ids.filter((i) => w[i]! >= minP);

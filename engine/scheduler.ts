@@ -3,10 +3,9 @@
  * overlap one, goes through it. Continuous batching: each step is one `engine.forward` carrying one
  * entry per active sequence (decodes feed 1 token, prefills a chunk, see scheduler-plan.ts).
  *
- * Requests to the engine owner (engine-api.ts), not blocking: (1) a per-slot counter of tokens
- * written would let tests assert work per session rather than per engine; (2) documenting whether
- * KvSlot.copyFrom/readKv/writeKv may overlap a forward on other slots would let snapshots run
- * without waiting for the step boundary.
+ * KvSlot.tokensForwarded counts the positions each slot computed (for per-session cost checks). Engine
+ * operations on different slots may overlap; the scheduler still runs KV copies between steps so a
+ * session's slot is never busy when its next step comes.
  */
 import type { Engine, EntryLogits, ForwardEntry, KvSlot } from './engine-api.js';
 import { EngineError, KvCapacityError } from './errors.js';

@@ -81,6 +81,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value forward(const Napi::CallbackInfo& info);
   Napi::Value create_slot(const Napi::CallbackInfo& info);
   Napi::Value info(const Napi::CallbackInfo& info);
+  Napi::Value expert_stats(const Napi::CallbackInfo& info);
+  Napi::Value reset_expert_stats(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
 };
 Napi::FunctionReference ModelWrap::ctor;
@@ -112,10 +114,19 @@ class SlotWrap : public Napi::ObjectWrap<SlotWrap> {
     throw_error(env, status::disposed, "the KV slot (or its model) was disposed");
     return false;
   }
+  // Operations on different slots may overlap; on the same slot they must not.
+  bool idle(Napi::Env env) {
+    if (busy == 0) return true;
+    throw_error(env, status::argument_error, "the KV slot is busy: an earlier forward or KV operation on it has not finished");
+    return false;
+  }
 
  private:
   Napi::Value length(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), s ? double(s->length) : 0); }
   Napi::Value capacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), s ? double(s->capacity) : 0); }
+  Napi::Value tokens_forwarded(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), s ? double(s->tokens_forwarded) : 0);
+  }
   Napi::Value bytes_per_token(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), s ? double(s->bytes_per_token()) : 0);
   }
@@ -232,6 +243,14 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
   cfg.n_head = int(num(c, "nHead")); cfg.n_kv_head = int(num(c, "nKvHead")); cfg.head_dim = int(num(c, "headDim"));
   cfg.inter = int(num(c, "inter")); cfg.eps = float(num(c, "eps")); cfg.rope_theta = float(num(c, "ropeTheta"));
   cfg.tied = c.Get("tied").ToBoolean().Value();
+  if (c.Has("moe") && c.Get("moe").IsObject()) {  // {nExpert, nExpertUsed, moeInter, normTopk, layers: 0/1 per layer}
+    Napi::Object moe = c.Get("moe").As<Napi::Object>();
+    cfg.n_expert = int(num(moe, "nExpert")); cfg.n_expert_used = int(num(moe, "nExpertUsed"));
+    cfg.moe_inter = int(num(moe, "moeInter")); cfg.norm_topk = moe.Get("normTopk").ToBoolean().Value();
+    if (!moe.Get("layers").IsArray()) return throw_error(env, status::argument_error, "config.moe.layers must be an array");
+    Napi::Array layers = moe.Get("layers").As<Napi::Array>();
+    for (uint32_t i = 0; i < layers.Length(); i++) cfg.moe_layer.push_back(layers.Get(i).ToBoolean().Value() ? 1 : 0);
+  }
   engine_options opt;
   opt.threads = int(num(o, "threads")); opt.max_tokens = int(num(o, "maxTokens"));
   opt.portable = o.Get("portable").ToBoolean().Value();
@@ -260,6 +279,8 @@ void ModelWrap::init(Napi::Env env, Napi::Object exports) {
       InstanceMethod("forward", &ModelWrap::forward),
       InstanceMethod("createSlot", &ModelWrap::create_slot),
       InstanceMethod("info", &ModelWrap::info),
+      InstanceMethod("expertStats", &ModelWrap::expert_stats),
+      InstanceMethod("resetExpertStats", &ModelWrap::reset_expert_stats),
       InstanceMethod("dispose", &ModelWrap::dispose),
   });
   ctor = Napi::Persistent(f);
@@ -291,7 +312,7 @@ Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
       return throw_error(env, status::argument_error, "forward: slots[" + std::to_string(i) + "] is not a KV slot");
     }
     SlotWrap* sw = SlotWrap::Unwrap(v.As<Napi::Object>());
-    if (!sw->usable(env) || sw->owner != this) {
+    if (!sw->usable(env) || sw->owner != this || !sw->idle(env)) {
       w->guard.release();
       delete w;
       if (sw->s && sw->owner != this) return throw_error(env, status::argument_error, "forward: a slot of another model");
@@ -352,6 +373,47 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// expertStats() → {nExpert, layers: Int32Array (MoE layer indices), counts, stepCounts, stepBytes:
+// Float64Array [layers.length][nExpert]}; null for a dense model.
+Napi::Value ModelWrap::expert_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!m) return throw_error(env, status::disposed, "the model was disposed");
+  const int E = m->cfg.n_expert, NL = m->cfg.n_layer;
+  if (E <= 0) return env.Null();
+  const size_t LE = size_t(NL) * size_t(E);
+  std::vector<uint64_t> total(LE), step(LE), bytes(LE);
+  m->read_expert_stats(total.data(), step.data(), bytes.data());
+  int n_moe = 0;
+  for (int l = 0; l < NL; l++) n_moe += m->cfg.moe_layer[size_t(l)] ? 1 : 0;
+  Napi::Int32Array layers = Napi::Int32Array::New(env, size_t(n_moe));
+  Napi::Float64Array c = Napi::Float64Array::New(env, size_t(n_moe) * E), sc = Napi::Float64Array::New(env, size_t(n_moe) * E),
+                     sb = Napi::Float64Array::New(env, size_t(n_moe) * E);
+  for (int l = 0, i = 0; l < NL; l++) {
+    if (!m->cfg.moe_layer[size_t(l)]) continue;
+    layers[size_t(i)] = l;
+    for (int e = 0; e < E; e++) {
+      const size_t src = size_t(l) * E + e, dst = size_t(i) * E + e;
+      c[dst] = double(total[src]);
+      sc[dst] = double(step[src]);
+      sb[dst] = double(bytes[src]);
+    }
+    i++;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("nExpert", E);
+  o.Set("layers", layers);
+  o.Set("counts", c);
+  o.Set("stepCounts", sc);
+  o.Set("stepBytes", sb);
+  return o;
+}
+
+Napi::Value ModelWrap::reset_expert_stats(const Napi::CallbackInfo& info) {
+  if (!m) return throw_error(info.Env(), status::disposed, "the model was disposed");
+  m->reset_expert_stats();
+  return info.Env().Undefined();
+}
+
 Napi::Value ModelWrap::dispose(const Napi::CallbackInfo& info) {
   if (busy > 0) dispose_pending = true;
   else destroy();
@@ -363,6 +425,7 @@ void SlotWrap::init(Napi::Env env, Napi::Object exports) {
       InstanceAccessor("length", &SlotWrap::length, nullptr),
       InstanceAccessor("capacity", &SlotWrap::capacity, nullptr),
       InstanceAccessor("bytesPerToken", &SlotWrap::bytes_per_token, nullptr),
+      InstanceAccessor("tokensForwarded", &SlotWrap::tokens_forwarded, nullptr),
       InstanceMethod("residentBytes", &SlotWrap::resident_bytes),
       InstanceMethod("truncate", &SlotWrap::truncate),
       InstanceMethod("copyFrom", &SlotWrap::copy_from),
@@ -391,7 +454,7 @@ Napi::Value SlotWrap::copy_from(const Napi::CallbackInfo& info) {
   if (info.Length() < 2 || !info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(ctor.Value()))
     return throw_error(env, status::argument_error, "copyFrom(srcSlot, n)");
   SlotWrap* src = Unwrap(info[0].As<Napi::Object>());
-  if (!src->usable(env)) return env.Undefined();
+  if (!src->usable(env) || !idle(env) || !src->idle(env)) return env.Undefined();
   if (src == this) return throw_error(env, status::argument_error, "copyFrom: a slot cannot copy from itself");
   auto* w = new slot_worker(env, owner, slot_worker::copy);
   w->guard.hold(this);
@@ -406,7 +469,7 @@ Napi::Value SlotWrap::copy_from(const Napi::CallbackInfo& info) {
 
 Napi::Value SlotWrap::read_kv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!usable(env)) return env.Undefined();
+  if (!usable(env) || !idle(env)) return env.Undefined();
   double a = info.Length() > 0 ? info[0].ToNumber().DoubleValue() : -1, b = info.Length() > 1 ? info[1].ToNumber().DoubleValue() : -1;
   if (!(a >= 0) || !(b >= a) || b > double(s->length))
     return throw_error(env, status::capacity_error, "readKv(start, end): range outside the slot's " + std::to_string(s->length) + " positions");
@@ -425,7 +488,7 @@ Napi::Value SlotWrap::read_kv(const Napi::CallbackInfo& info) {
 
 Napi::Value SlotWrap::write_kv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!usable(env)) return env.Undefined();
+  if (!usable(env) || !idle(env)) return env.Undefined();
   if (info.Length() < 2 || !info[1].IsTypedArray()) return throw_error(env, status::argument_error, "writeKv(start, data: Uint8Array)");
   double a = info[0].ToNumber().DoubleValue();
   Napi::TypedArray data = info[1].As<Napi::TypedArray>();

@@ -21,6 +21,7 @@ class kv_slot {
   const size_t capacity;
   const dtype type;
   size_t length = 0;  // positions [0, length) are valid
+  uint64_t tokens_forwarded = 0;  // positions this slot's forward passes computed (not copies or restores)
 
   size_t bytes_per_token() const { return size_t(shape.n_layer) * 2 * shape.n_kv_head * shape.head_dim * dtype_size(type); }
   // Start of (layer, kv, head)'s region: [capacity][head_dim] elements of `type`.

@@ -32,15 +32,14 @@ result model::map_weights(const std::vector<tensor_desc>& tensors) {
   return result::ok();
 }
 
-static const tensor_desc* find_tensor(const std::vector<tensor_desc>& tensors, const std::string& name) {
-  for (const auto& t : tensors)
-    if (t.name == name) return &t;
-  return nullptr;
+const tensor_desc* model::find_tensor(const std::string& name) const {
+  auto it = tensor_index_.find(name);
+  return it == tensor_index_.end() ? nullptr : it->second;
 }
 
 result model::bind_weight(const std::vector<tensor_desc>& tensors, const std::string& name, int rows, int cols,
                           weight* w) {
-  const tensor_desc* t = find_tensor(tensors, name);
+  const tensor_desc* t = find_tensor(name);
   if (!t) return result::fail(status::load_error, "missing tensor " + name);
   if (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols)
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " has shape " + shape_str(t->shape) +
@@ -59,7 +58,7 @@ result model::bind_weight(const std::vector<tensor_desc>& tensors, const std::st
 }
 
 result model::bind_norm(const std::vector<tensor_desc>& tensors, const std::string& name, int n, float** out) {
-  const tensor_desc* t = find_tensor(tensors, name);
+  const tensor_desc* t = find_tensor(name);
   if (!t) return result::fail(status::load_error, "missing tensor " + name);
   if (t->shape.size() != 1 || t->shape[0] != n)
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " has shape " + shape_str(t->shape) +
@@ -84,7 +83,14 @@ result model::load(const model_config& c, const std::vector<tensor_desc>& tensor
       c.inter <= 0 || c.n_head % c.n_kv_head != 0 || c.head_dim % 2 != 0)
     return result::fail(status::unsupported, "invalid model dimensions (heads must be a multiple of kv heads, head_dim even)");
   if (opt.max_tokens < 1 || opt.threads < 1) return result::fail(status::argument_error, "threads and max_tokens must be >= 1");
+  if (c.n_expert > 0) {
+    if (c.n_expert_used < 1 || c.n_expert_used > c.n_expert || c.moe_inter <= 0 || c.moe_layer.size() != size_t(c.n_layer))
+      return result::fail(status::unsupported, "invalid MoE dimensions (need 1 <= experts per token <= experts, moe_inter > 0, one flag per layer)");
+  } else if (std::any_of(c.moe_layer.begin(), c.moe_layer.end(), [](uint8_t f) { return f != 0; })) {
+    return result::fail(status::unsupported, "MoE layers without experts");
+  }
   std::unique_ptr<model> m(new model(c));
+  for (const auto& t : tensors) m->tensor_index_.emplace(t.name, &t);
   const kernels* fast = kernels_avx2();
   m->kern = (!opt.portable && fast && cpu_has_avx2_fma_f16c()) ? fast : &kernels_portable();
   if (result r = m->map_weights(tensors); !r) return r;
@@ -106,12 +112,17 @@ result model::load(const model_config& c, const std::vector<tensor_desc>& tensor
         !(r = m->bind_weight(tensors, p + "self_attn.q_proj.weight", QD, H, &L.q)) ||
         !(r = m->bind_weight(tensors, p + "self_attn.k_proj.weight", KD, H, &L.k)) ||
         !(r = m->bind_weight(tensors, p + "self_attn.v_proj.weight", KD, H, &L.v)) ||
-        !(r = m->bind_weight(tensors, p + "self_attn.o_proj.weight", H, QD, &L.o)) ||
-        !(r = m->bind_weight(tensors, p + "mlp.gate_proj.weight", c.inter, H, &L.gate)) ||
-        !(r = m->bind_weight(tensors, p + "mlp.up_proj.weight", c.inter, H, &L.up)) ||
-        !(r = m->bind_weight(tensors, p + "mlp.down_proj.weight", H, c.inter, &L.down)))
+        !(r = m->bind_weight(tensors, p + "self_attn.o_proj.weight", H, QD, &L.o)))
       return r;
+    if (c.n_expert > 0 && c.moe_layer[size_t(l)]) {
+      if (!(r = m->bind_moe_layer(tensors, l))) return r;
+    } else if (!(r = m->bind_weight(tensors, p + "mlp.gate_proj.weight", c.inter, H, &L.gate)) ||
+               !(r = m->bind_weight(tensors, p + "mlp.up_proj.weight", c.inter, H, &L.up)) ||
+               !(r = m->bind_weight(tensors, p + "mlp.down_proj.weight", H, c.inter, &L.down))) {
+      return r;
+    }
   }
+  m->tensor_index_.clear();
   m->max_tokens_ = opt.max_tokens;
   m->pool_ = std::make_unique<thread_pool>(opt.threads);
   m->alloc_buffers(opt.threads);
@@ -135,9 +146,10 @@ void model::alloc_buffers(int threads) {
   seq_of_ = reinterpret_cast<int32_t*>(f(T));
   for (size_t i = 0; i < HD2; i++)
     inv_freq_[i] = float(1.0 / std::pow(double(cfg.rope_theta), double(2 * i) / double(cfg.head_dim)));
-  const int kmax = std::max({cfg.hidden, cfg.inter, cfg.n_head * cfg.head_dim});
+  const int kmax = std::max({cfg.hidden, cfg.inter, cfg.n_head * cfg.head_dim, cfg.moe_inter});
   matmul_scratch_ = matmul_scratch_floats(kmax);
   for (int t = 0; t < threads; t++) thread_scratch_.push_back(f(matmul_scratch_ + attention_scratch_floats()));
+  if (cfg.n_expert > 0) alloc_moe_buffers();
 }
 
 model::~model() {

@@ -2,7 +2,9 @@
 // activation buffer, sized once at load for max_tokens tokens per forward call.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common.h"
@@ -16,6 +18,11 @@ struct model_config {
   int vocab = 0, hidden = 0, n_layer = 0, n_head = 0, n_kv_head = 0, head_dim = 0, inter = 0;
   float eps = 1e-6f, rope_theta = 1e6f;
   bool tied = true;
+  // Qwen3-MoE (n_expert > 0): layer l uses the sparse block when moe_layer[l] != 0, else the dense
+  // MLP of width `inter`. Router: softmax over n_expert, top n_expert_used, renormalized if norm_topk.
+  int n_expert = 0, n_expert_used = 0, moe_inter = 0;
+  bool norm_topk = false;
+  std::vector<uint8_t> moe_layer;  // [n_layer], or empty for a dense model
 };
 
 struct engine_options {
@@ -37,9 +44,16 @@ struct weight {  // [rows][cols], row-major, in `type`, pointing into an mmapped
   int rows = 0, cols = 0;
 };
 
+struct expert_weights {  // gate, up: [moe_inter][hidden]; down: [hidden][moe_inter]
+  weight gate, up, down;
+};
+
 struct layer_weights {
   float *attn_norm, *ffn_norm, *q_norm, *k_norm;  // f32 copies: [hidden], [hidden], [head_dim], [head_dim]
-  weight q, k, v, o, gate, up, down;
+  weight q, k, v, o, gate, up, down;               // gate/up/down: dense MLP layers only
+  bool moe = false;
+  weight router;                        // [n_expert][hidden] (MoE layers)
+  std::vector<expert_weights> experts;  // [n_expert] (MoE layers)
 };
 
 // One sequence of a forward call: tokens [offset, offset + count) of the batch go to positions
@@ -80,21 +94,38 @@ class model {
   int max_tokens() const { return max_tokens_; }
   int threads() const { return pool_ ? pool_->size() : 1; }
 
+  // Expert statistics, each [n_layer][n_expert] (rows of dense layers stay 0): `total` tokens routed
+  // since load / reset_expert_stats(); `step` tokens routed and `step_bytes` expert weight bytes read
+  // in the last forward call. Readable while a forward runs (relaxed atomics; values may be partial).
+  void read_expert_stats(uint64_t* total, uint64_t* step, uint64_t* step_bytes) const;
+  void reset_expert_stats();
+
  private:
   explicit model(const model_config& c) : cfg(c) {}
   result map_weights(const std::vector<tensor_desc>& tensors);
   result bind_weight(const std::vector<tensor_desc>& tensors, const std::string& name, int rows, int cols, weight* w);
+  const tensor_desc* find_tensor(const std::string& name) const;
   result bind_norm(const std::vector<tensor_desc>& tensors, const std::string& name, int n, float** out);
   void alloc_buffers(int threads);
   size_t attention_scratch_floats() const;
 
   void rmsnorm_rows(float* y, const float* x, const float* w, int n_rows);
   void matmul(const float* x, int n, const weight& w, float* y);
+  // Several matmuls of the same x in one pool run (fewer barriers): y_i = x · w_iᵀ, i < count ≤ 3.
+  void matmul_many(const float* x, int n, const weight* const* w, float* const* y, int count);
   void qk_norm_rope_store(const batch& b, int layer);
   void attention(const batch& b, int layer);
   void logits(const batch& b);
+  // MoE (moe.cpp): buffers, the per-forward counter reset, and tmp_ = MoE(xn_) for `n` tokens of `layer`.
+  void alloc_moe_buffers();
+  result bind_moe_layer(const std::vector<tensor_desc>& tensors, int layer);
+  void moe_begin_step();
+  void moe_mlp(int layer, int n);
+  void moe_chunk(int layer, const float* x, int n, float* out);  // out[n][hidden] = MoE(x[n][hidden]), n <= moe_tokens_
 
+  std::mutex forward_mu_;
   std::vector<mapped_file> files_;
+  std::unordered_map<std::string, const tensor_desc*> tensor_index_;  // by name; during load only
   std::vector<float*> owned_;  // f32 copies of norms, freed at destruction
   weight embed_, lm_head_;
   float* final_norm_ = nullptr;
@@ -108,6 +139,22 @@ class model {
   int32_t *pos_, *seq_of_;
   std::vector<float*> thread_scratch_;  // per thread: matmul scratch + attention tiles
   size_t matmul_scratch_ = 0;
+
+  // MoE work buffers, sized at load for moe_tokens_ = min(max_tokens, 1024) tokens × n_expert_used routed
+  // rows; longer calls run the sparse block in chunks of moe_tokens_ (see moe.cpp).
+  int moe_tokens_ = 0;
+  struct moe_block {  // one routed expert of a forward call: rows [row0, row0 + n) of the grouped buffers
+    int32_t expert, row0, n;
+  };
+  float *router_logits_ = nullptr;           // [max_tokens][n_expert]
+  float *route_w_ = nullptr;                 // [max_tokens][k] routing weights, rank order
+  int32_t *route_e_ = nullptr;               // [max_tokens][k] chosen experts, rank order
+  int32_t *route_row_ = nullptr;             // [max_tokens][k] grouped row of (token, rank)
+  int32_t *row_token_ = nullptr;             // [max_tokens * k] token of each grouped row
+  int32_t *expert_fill_ = nullptr;           // [n_expert] per-expert counts, then fill cursors
+  moe_block* blocks_ = nullptr;              // [n_expert] active experts, largest first
+  float *xg_ = nullptr, *gg_ = nullptr, *ug_ = nullptr;  // [rows][hidden] (also down output), [rows][moe_inter] ×2
+  std::unique_ptr<std::atomic<uint64_t>[]> exp_total_, exp_step_, exp_step_bytes_;
 };
 
 }  // namespace resident

@@ -24,6 +24,24 @@ void model::matmul(const float* x, int n, const weight& w, float* y) {
   pool_->run(n_rc * n_tb, task);
 }
 
+void model::matmul_many(const float* x, int n, const weight* const* w, float* const* y, int count) {
+  int first[4] = {0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
+  const int n_tb = (n + token_block - 1) / token_block;
+  for (int i = 0; i < count; i++) first[i + 1] = first[i] + (w[i]->rows + row_chunk - 1) / row_chunk * n_tb;
+  auto task = [&](int t, int thread) {
+    int i = 0;
+    while (t >= first[i + 1]) i++;
+    const weight& wi = *w[i];
+    const int local = t - first[i], n_rc = (wi.rows + row_chunk - 1) / row_chunk;
+    const int rc = local % n_rc, tb = local / n_rc;
+    const int r0 = rc * row_chunk, r1 = std::min(wi.rows, r0 + row_chunk);
+    const int t0 = tb * token_block, tn = std::min(n - t0, token_block);
+    kern->matmul(x + size_t(t0) * wi.cols, tn, wi.cols, wi.data, wi.type, r0, r1, y[i] + size_t(t0) * wi.rows, wi.rows,
+                 thread_scratch_[size_t(thread)]);
+  };
+  pool_->run(first[count], task);
+}
+
 // y[t] = x[t] / sqrt(mean(x[t]²) + eps) · w, over hidden-sized rows
 void model::rmsnorm_rows(float* y, const float* x, const float* w, int n_rows) {
   const int H = cfg.hidden;

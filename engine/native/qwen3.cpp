@@ -77,6 +77,7 @@ result model::forward(const batch& b) {
   }
   if (covered != n) return result::fail(status::argument_error, "sequences must cover the batch");
 
+  std::lock_guard<std::mutex> serial(forward_mu_);  // one forward at a time per model (shared buffers)
   count_allocations_scope counting;
   for (int s = 0; s < b.n_seqs; s++)
     for (int i = 0; i < b.seqs[s].count; i++) {
@@ -96,27 +97,34 @@ result model::forward(const batch& b) {
 
   auto add_residual = [&](int t, int) { kern->axpy(x_ + size_t(t) * H, 1.0f, tmp_ + size_t(t) * H, H); };
   auto swiglu = [&](int t, int) { kern->silu_mul(g_ + size_t(t) * cfg.inter, u_ + size_t(t) * cfg.inter, cfg.inter); };
+  moe_begin_step();
   for (int l = 0; l < cfg.n_layer; l++) {
     const layer_weights& L = layers_[size_t(l)];
     rmsnorm_rows(xn_, x_, L.attn_norm, n);
-    matmul(xn_, n, L.q, q_);
-    matmul(xn_, n, L.k, k_);
-    matmul(xn_, n, L.v, v_);
+    const weight* qkv[3] = {&L.q, &L.k, &L.v};
+    float* const qkv_out[3] = {q_, k_, v_};
+    matmul_many(xn_, n, qkv, qkv_out, 3);
     qk_norm_rope_store(b, l);
     attention(b, l);
     matmul(att_, n, L.o, tmp_);
     pool_->run(n, add_residual);
     rmsnorm_rows(xn_, x_, L.ffn_norm, n);
-    matmul(xn_, n, L.gate, g_);
-    matmul(xn_, n, L.up, u_);
-    pool_->run(n, swiglu);
-    matmul(g_, n, L.down, tmp_);
+    if (L.moe) {
+      moe_mlp(l, n);  // tmp_ = MoE(xn_), moe.cpp
+    } else {
+      const weight* gate_up[2] = {&L.gate, &L.up};
+      float* const gate_up_out[2] = {g_, u_};
+      matmul_many(xn_, n, gate_up, gate_up_out, 2);
+      pool_->run(n, swiglu);
+      matmul(g_, n, L.down, tmp_);
+    }
     pool_->run(n, add_residual);
   }
   for (int s = 0; s < b.n_seqs; s++) {
     kv_slot* slot = b.seqs[s].slot;
     slot->note_written(slot->length + size_t(b.seqs[s].count));
     slot->length += size_t(b.seqs[s].count);
+    slot->tokens_forwarded += uint64_t(b.seqs[s].count);
   }
   if (b.n_logits > 0) logits(b);
   forward_calls++;

@@ -1,5 +1,6 @@
 /** Our engine as a benchmark backend. */
 import type { Engine, KvSlot } from '../../engine/engine-api.js';
+import { NgramDrafter, speculativeGreedy } from '../../engine/speculative.js';
 import type { BenchBackend, BenchSequence } from './workload.js';
 
 function argmax(x: Float32Array): number {
@@ -14,11 +15,18 @@ export function residentBackend(engine: Engine): BenchBackend {
     name: 'resident',
     async open(capacity: number): Promise<BenchSequence> {
       const slot: KvSlot = engine.createSlot(capacity);
+      const drafter = new NgramDrafter();
       let next = -1;
       return {
         async prefill(tokens) {
           const [out] = await engine.forward([{ slot, tokens, logits: 'last' }]);
+          drafter.push(tokens);
           next = argmax(out!.data);
+        },
+        async decodeSpeculative(n) {
+          const { tokens, stats } = await speculativeGreedy(engine, slot, next, { maxTokens: n + 1, drafter });
+          next = tokens[tokens.length - 1]!;
+          return stats.accepted / stats.steps;
         },
         async decode(n) {
           for (let i = 0; i < n; i++) {

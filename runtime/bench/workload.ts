@@ -18,6 +18,8 @@ export interface BenchSequence {
   prefill(tokens: number[]): Promise<void>;
   /** Generates n tokens greedily after what is there (n per sequence for a group). */
   decode(n: number): Promise<void>;
+  /** Greedy decode with model-free (n-gram) speculation, where the backend has it; returns accepted drafts per forward. */
+  decodeSpeculative?(n: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,10 @@ export interface PhaseFigures {
   decodeAtDepth: number;
   decodeAtLongDepth: number;
   decodeSessions: number; // total tok/s of `sessions` sequences decoding together
+  /** Greedy decode after a repetitive prompt (a file resent with edits), plain and with n-gram speculation. */
+  decodeRepetitive: number;
+  decodeSpeculative: number;
+  acceptedPerStep: number;
 }
 
 /** Deterministic token ids below Qwen3's special tokens. */
@@ -90,6 +96,24 @@ export async function runWorkload(b: BenchBackend, o: WorkloadOptions): Promise<
     await group.prefill(benchTokens(o.prefill, 4));
     fig.decodeSessions = (o.sessions * o.decode) / (await timed(() => group.decode(o.decode)));
     await group.close();
+  }
+  fig.decodeSpeculative = fig.acceptedPerStep = NaN;
+  {
+    // a copilot-style context: the same 128-token "file" four times, as an edit session resends it
+    const file = benchTokens(128, 21);
+    const prompt = [...file, ...file, ...file, ...file];
+    const plain = await b.open(prompt.length + o.decode + 16);
+    await plain.prefill(prompt);
+    fig.decodeRepetitive = o.decode / (await timed(() => plain.decode(o.decode)));
+    await plain.close();
+    const spec = await b.open(prompt.length + o.decode + 16);
+    if (spec.decodeSpeculative) {
+      await spec.prefill(prompt);
+      let accepted = 0;
+      fig.decodeSpeculative = o.decode / (await timed(async () => { accepted = await spec.decodeSpeculative!(o.decode); }));
+      fig.acceptedPerStep = accepted;
+    }
+    await spec.close();
   }
   return fig as PhaseFigures;
 }

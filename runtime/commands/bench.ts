@@ -36,6 +36,7 @@ const ROWS: { key: keyof PhaseFigures; name: (o: Labels) => string }[] = [
   { key: 'decodeAtDepth', name: (o) => `decode ${o.d} at depth ${o.depth}` },
   { key: 'decodeAtLongDepth', name: (o) => `decode ${o.d} at depth ${o.long}` },
   { key: 'decodeSessions', name: (o) => `decode ${o.d} × ${o.s} sessions (total)` },
+  { key: 'decodeRepetitive', name: (o) => `decode ${o.d}, repetitive context` },
 ];
 
 function intFlag(v: string | undefined, name: string, def: number, min = 0): number {
@@ -54,7 +55,7 @@ async function measure(b: BenchBackend, runs: number, o: WorkloadOptions): Promi
   const all: PhaseFigures[] = [];
   for (let i = 0; i < runs; i++) all.push(await runWorkload(b, o));
   const out = {} as PhaseFigures;
-  for (const r of ROWS) out[r.key] = median(all.map((f) => f[r.key]));
+  for (const k of Object.keys(all[0]!) as (keyof PhaseFigures)[]) out[k] = median(all.map((f) => f[k]));
   return out;
 }
 
@@ -106,6 +107,12 @@ export const command: Command = {
       const v = ours[r.key];
       return { name: r.name(label), unit: 'tok/s', ours: round(v), llamacpp: best === null ? null : round(best), ratio: best ? round(v / best, 3) : null };
     });
+    if (!Number.isNaN(ours.decodeSpeculative)) {
+      // llama.cpp has no model-free speculation here: compare with its plain decode of the same context
+      const best = anchors.length ? Math.max(...anchors.map((a) => a.decodeRepetitive)) : null;
+      rows.push({ name: `decode ${o.decode}, repetitive context, n-gram speculation`, unit: 'tok/s', ours: round(ours.decodeSpeculative), llamacpp: best === null ? null : round(best), ratio: best ? round(ours.decodeSpeculative / best, 3) : null });
+      rows.push({ name: 'speculation: accepted drafts per forward', unit: 'tokens', ours: round(ours.acceptedPerStep), llamacpp: null, ratio: null });
+    }
     if (o.sessions > 1) {
       // batching gain: S sessions at once vs one session alone, for each engine
       const gain = (f: PhaseFigures) => f.decodeSessions / f.decode;

@@ -7,9 +7,12 @@ type CommandModule = { command: Command };
  * `resident --help` lists them. Add a line per new command: `'name': () => import('./name.js'),`.
  */
 export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  'serve': () => import('./serve.js'),
+  'mcp': () => import('./mcp.js'),
   'make-model': () => import('./make-model.js'),
   'score': () => import('./score.js'),
   'bench': () => import('./bench.js'),
+  'bench-grammar': () => import('./bench-grammar.js'),
 };
 
 /** Loads one command by name; undefined when there is none. */

@@ -1,0 +1,31 @@
+/** Named errors of the grammar layer (schema compiler, regex compiler, matcher). */
+
+/** Base class of grammar errors. */
+export class GrammarError extends Error {
+  override name = 'GrammarError';
+}
+
+/**
+ * A JSON Schema the compiler refuses: invalid schema, remote `$ref`, or a keyword it cannot honor.
+ * `keyword` names the keyword (e.g. `'uniqueItems'`, `'$ref'`, `'schema'` for an invalid schema);
+ * `path` is the JSON pointer of the subschema inside the root schema (e.g. `'#/properties/a'`).
+ */
+export class SchemaCompileError extends GrammarError {
+  override name = 'SchemaCompileError';
+  constructor(message: string, readonly keyword: string, readonly path: string) {
+    super(`${message} (keyword '${keyword}' at ${path})`);
+  }
+}
+
+/** A regular expression (`pattern`, `patternProperties`, format) outside the supported ECMA-262 subset. */
+export class RegexCompileError extends GrammarError {
+  override name = 'RegexCompileError';
+  constructor(message: string, readonly pattern: string) {
+    super(`${message} in pattern ${JSON.stringify(pattern)}`);
+  }
+}
+
+/** A token the matcher does not allow in its current state was accepted, or a bad rollback. */
+export class GrammarStateError extends GrammarError {
+  override name = 'GrammarStateError';
+}

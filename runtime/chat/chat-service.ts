@@ -1,0 +1,173 @@
+/**
+ * Stateless chat completions over resident sessions. Clients resend the whole history each turn;
+ * no id is needed to reuse its K/V: recent anonymous sessions are kept in an index and the one
+ * sharing the longest message-level prefix with the request (engine/tokens/prefix-match.ts) is
+ * rolled back to the divergence point, so only the rest is appended and prefilled. A rollback
+ * that drops only the last exchange (a regenerated answer, an edited last question) happens in
+ * place; one that would drop more, or keep only the system prompt (another conversation sharing
+ * it), forks the session at that point instead (K/V copied), so both branches stay reusable.
+ * A session in use by another request is not a candidate (the request would wait for that turn).
+ *
+ * `sessionName` binds a request to a named persistent session instead: it is created on first use
+ * and follows the client's history (rolled back in place), never evicted by the index.
+ */
+import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
+import { matchPrefix, type PrefixMatch } from '../../engine/tokens/prefix-match.js';
+import type { Session } from '../../sessions/session.js';
+import { conversationOf } from './conversation.js';
+import { ChatRequestError } from './errors.js';
+import type { ChatRunner } from './runner.js';
+import type { TurnEvent, TurnOptions } from './types.js';
+
+/** A chat-completions request as the service sees it. */
+export interface CompletionRequest {
+  /** The full history (system/developer/user/assistant/tool). */
+  messages: ChatMessage[];
+  tools?: ToolDefinition[];
+  /** chat_template_kwargs; `enable_thinking` applies to this turn's generation prompt only. */
+  kwargs?: Record<string, unknown>;
+  /** Binds the request to a named persistent session (the `session_id` extension). */
+  sessionName?: string;
+}
+
+export interface ChatServiceOptions {
+  /** Anonymous sessions kept for reuse (least recently used beyond this are deleted). */
+  maxSessions: number;
+  onWarning?: (message: string) => void;
+}
+
+/** How a request was placed (for logs and tests). */
+export interface Placement {
+  session: Session;
+  how: 'new' | 'continued' | 'rolled-back' | 'forked' | 'named-new' | 'named';
+  match?: PrefixMatch;
+}
+
+const ORIGIN_CHAT = 'chat-completions';
+const ORIGIN_NAMED = 'named';
+
+export class ChatService {
+  /** Anonymous session ids, least recently used first. */
+  private index = new Map<string, true>();
+
+  constructor(readonly runner: ChatRunner, readonly opts: ChatServiceOptions) {
+    const own = runner.store.list().filter((s) => s.state.settings.origin === ORIGIN_CHAT);
+    for (const s of own.sort((a, b) => a.state.lastUsedAt - b.state.lastUsedAt)) this.index.set(s.id, true);
+  }
+
+  /** Number of anonymous sessions held for reuse. */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** A named session, or undefined. */
+  findNamed(name: string): Session | undefined {
+    return this.runner.store.list().find((s) => s.state.settings.name === name);
+  }
+
+  /**
+   * Runs one completion: places the request on a session (see the module comment), appends what
+   * the session lacks and generates. Yields the turn's events; `placed` (if given) learns where it ran.
+   */
+  async *complete(req: CompletionRequest, o: TurnOptions = {}, placed?: (p: Placement) => void): AsyncGenerator<TurnEvent, void, undefined> {
+    if (!Array.isArray(req.messages) || req.messages.length === 0) throw new ChatRequestError('messages must be a non-empty array', 'messages');
+    const { enable_thinking, ...kwargs } = req.kwargs ?? {};
+    const turn: TurnOptions = { ...o, enableThinking: o.enableThinking ?? (typeof enable_thinking === 'boolean' ? enable_thinking : undefined) };
+    const incoming = { messages: req.messages, tools: req.tools ?? [], kwargs };
+    const { placement, release, append } = req.sessionName !== undefined ? await this.placeNamed(req.sessionName, incoming) : await this.placeAnonymous(incoming);
+    try {
+      placed?.(placement);
+      yield* this.runner.turnLocked(placement.session, append, turn);
+    } finally {
+      release();
+      if (req.sessionName === undefined) void this.evict();
+    }
+  }
+
+  private async placeNamed(name: string, incoming: { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> }) {
+    if (!/^[\w.:@-]{1,128}$/.test(name)) throw new ChatRequestError('session_id may hold letters, digits and . _ : @ - (1..128 characters)', 'session_id');
+    let session = this.findNamed(name);
+    let how: Placement['how'] = 'named';
+    if (!session) {
+      session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { name, origin: ORIGIN_NAMED } });
+      how = 'named-new';
+    }
+    const release = await this.runner.locks.acquire(session.id);
+    try {
+      const conv = conversationOf(session);
+      const match = matchPrefix(conv, incoming);
+      if (match.keepTokens === 0 && (match.divergence?.reason === 'tool list differs' || match.divergence?.reason === 'template kwargs differ')) {
+        await session.truncate(0);
+        await session.setMeta({ tools: incoming.tools, settings: { ...session.state.settings, kwargs: incoming.kwargs } });
+      } else if (session.tokens.length > match.keepTokens) await session.truncate(match.keepTokens);
+      return { placement: { session, how, match }, release, append: match.append };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  private async placeAnonymous(incoming: { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> }) {
+    const store = this.runner.store;
+    let best: { session: Session; match: PrefixMatch; dropped: number; onlySystem: boolean } | undefined;
+    for (const id of [...this.index.keys()].reverse()) {
+      if (this.runner.locks.isLocked(id)) continue;
+      let session: Session;
+      try {
+        session = store.get(id);
+      } catch {
+        this.index.delete(id);
+        continue;
+      }
+      const conv = conversationOf(session);
+      const match = matchPrefix(conv, incoming);
+      // Message groups (not assistant turns) the rollback would drop.
+      const dropped = conv.groups.filter((g) => g.meta.from >= match.keepTokens && g.meta.kind !== 'assistant').length;
+      const onlySystem = !!match.divergence && match.append.length > 0 && conv.messages.slice(0, match.keepMessages).every((m) => m.message.role === 'system' || m.message.role === 'developer');
+      if (match.keepTokens > 0 && (!best || match.keepTokens > best.match.keepTokens)) best = { session, match, dropped, onlySystem };
+    }
+    if (!best) {
+      const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin: ORIGIN_CHAT } });
+      const release = await this.runner.locks.acquire(session.id);
+      this.touch(session.id);
+      return { placement: { session, how: 'new' as const }, release, append: incoming.messages };
+    }
+    const { session, match } = best;
+    const release = await this.runner.locks.acquire(session.id); // free: checked above, acquired in the same tick
+    try {
+      if (best.dropped > 1 || best.onlySystem) {
+        const child = await store.fork(session.id, { at: match.keepTokens });
+        release();
+        const releaseChild = await this.runner.locks.acquire(child.id);
+        this.touch(session.id);
+        this.touch(child.id);
+        return { placement: { session: child, how: 'forked' as const, match }, release: releaseChild, append: match.append };
+      }
+      if (session.tokens.length > match.keepTokens) await session.truncate(match.keepTokens);
+      this.touch(session.id);
+      return { placement: { session, how: match.divergence ? ('rolled-back' as const) : ('continued' as const), match }, release, append: match.append };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  private touch(id: string): void {
+    this.index.delete(id);
+    this.index.set(id, true);
+  }
+
+  /** Deletes least recently used idle anonymous sessions beyond the limit. */
+  private async evict(): Promise<void> {
+    for (const id of this.index.keys()) {
+      if (this.index.size <= this.opts.maxSessions) return;
+      if (this.runner.locks.isLocked(id)) continue;
+      this.index.delete(id);
+      try {
+        await this.runner.store.delete(id);
+      } catch (e) {
+        this.opts.onWarning?.(`could not delete chat session ${id}: ${(e as Error).message}`);
+      }
+    }
+  }
+}

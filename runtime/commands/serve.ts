@@ -1,0 +1,57 @@
+/** `resident serve`: the OpenAI-compatible HTTP server (`npm start`). */
+import { UsageError, type Command } from '../command.js';
+import { ConfigError, parseServeArgs, SERVE_FLAGS_HELP } from '../config.js';
+import { Host } from '../host/host.js';
+import { startHttpServer } from '../http/server.js';
+import { agentServiceFor } from '../agent/service.js';
+import { mcpEndpointFor } from '../mcp/http.js';
+
+const usage = `Usage: resident serve [options]
+
+Serves /v1/chat/completions (OpenAI-compatible; streaming, tools, tool_choice, response_format),
+/v1/models, the session API /v1/sessions, /metrics (Prometheus) and /health. With no --model, a
+tiny random-weight demo model is generated once into the data directory and served.
+
+${SERVE_FLAGS_HELP}`;
+
+export const command: Command = {
+  name: 'serve',
+  summary: 'run the OpenAI-compatible HTTP server (default: an embedded demo model)',
+  usage,
+  async run(argv) {
+    let host: Host | undefined;
+    try {
+      const config = parseServeArgs(argv);
+      host = new Host(config);
+      const t0 = performance.now();
+      await host.start();
+      const server = await startHttpServer(host);
+      process.stderr.write(
+        `resident: serving ${host.modelId} (${host.engine.config.nLayers} layers, ${host.engine.weightDtype}, context ${host.capacity}, ${host.engine.threads} threads, ${host.engine.kernels}) ` +
+          `at ${server.url}/v1 — ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${config.apiKey ? ' (API key required)' : ''}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          process.stderr.write(`resident: ${sig}: shutting down (snapshotting resident sessions)…\n`);
+          resolve();
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      await server.close();
+      // runs in flight are recorded as interrupted (resumable); MCP child processes are closed
+      await agentServiceFor(host).close();
+      await mcpEndpointFor(host).close();
+      await host.close();
+      return 0;
+    } catch (e) {
+      await host?.close().catch(() => undefined);
+      if (e instanceof ConfigError) {
+        if (/^Unknown option|^Option '/.test(e.message)) throw new UsageError(e.message);
+        process.stderr.write(`resident serve: ${e.message}\n`);
+        return 2;
+      }
+      throw e;
+    }
+  },
+};

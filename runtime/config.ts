@@ -1,0 +1,202 @@
+/**
+ * Configuration of `resident serve`: flags (and environment) → a validated {@link ServeConfig}.
+ * Parsing is pure and synchronous; every problem is a {@link ConfigError} naming the flag.
+ * Checks that need the file system (model folder, MCP config, skills folders) run in
+ * {@link checkServePaths} and, for their contents, when the host starts.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultThreads } from '../engine/native.js';
+
+/** A bad flag value or an unusable path; `flag` names it (e.g. `--port`). The CLI exits with code 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(message: string, readonly flag?: string) {
+    super(message);
+  }
+}
+
+/** Everything the server and its host need to start. */
+export interface ServeConfig {
+  host: string;
+  /** 0 = any free port. */
+  port: number;
+  /** Root of persisted data: sessions, the generated demo model. Absolute. */
+  dataDir: string;
+  /** Hugging Face model folder (absolute); undefined = the generated demo model. */
+  model?: string;
+  /** Weight dtype of the generated demo model. */
+  demoDtype: 'f32' | 'bf16';
+  /** Model id reported by /v1/models and in responses; default the folder name. */
+  modelName?: string;
+  /** Bearer token every route but /health requires; undefined = open. */
+  apiKey?: string;
+  threads: number;
+  /** KV slots held resident at once. */
+  slots: number;
+  /** KV bytes resident sessions may hold together. */
+  kvBudgetBytes: number;
+  /** Positions per KV slot (the context window); undefined = the model's maximum. */
+  contextTokens?: number;
+  /** Largest number of tokens in one forward call. */
+  batchTokens: number;
+  /** Default completion budget when a request gives none (clamped to the room left in the slot). */
+  defaultMaxTokens: number;
+  /** Largest request body in bytes. */
+  maxBodyBytes: number;
+  /** Anonymous chat-completion sessions kept for prefix reuse (least recently used are deleted). */
+  chatSessions: number;
+  /** MCP servers config file (`mcpServers` JSON), for the agent loop. Absolute. */
+  mcpConfig?: string;
+  /** Skills folders, for the agent loop. Absolute. */
+  skills: string[];
+}
+
+/** Defaults of every optional setting. */
+export const SERVE_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataDir: './data',
+  demoDtype: 'f32',
+  slots: 8,
+  kvBudgetBytes: 4 * 2 ** 30,
+  batchTokens: 512,
+  defaultMaxTokens: 1024,
+  maxBodyBytes: 8 * 2 ** 20,
+  chatSessions: 64,
+} as const;
+
+const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+
+/**
+ * Parses a byte size: an integer or decimal with an optional binary suffix K, M, G, T (also KB/KiB…,
+ * case-insensitive): `8G` = 8·2³⁰. Throws ConfigError naming `flag`.
+ */
+export function parseByteSize(text: string, flag = 'size'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  if (!m) throw new ConfigError(`${flag} must be a byte size such as 8G, 512M or 1048576, got '${text}'`, flag);
+  const n = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${flag} must be a positive byte size, got '${text}'`, flag);
+  return n;
+}
+
+function intFlag(v: string | undefined, flag: string, def: number, min: number, max: number): number {
+  if (v === undefined) return def;
+  if (!/^\s*-?\d+\s*$/.test(v)) throw new ConfigError(`${flag} must be an integer, got '${v}'`, flag);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(`${flag} must be in [${min}, ${max}], got ${n}`, flag);
+  return n;
+}
+
+/** Flag definitions shared by the parser and the usage text. */
+const OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  model: { type: 'string' },
+  'model-name': { type: 'string' },
+  'demo-dtype': { type: 'string' },
+  'api-key': { type: 'string' },
+  threads: { type: 'string' },
+  slots: { type: 'string' },
+  'kv-budget': { type: 'string' },
+  context: { type: 'string' },
+  batch: { type: 'string' },
+  'max-tokens': { type: 'string' },
+  'max-body': { type: 'string' },
+  'chat-sessions': { type: 'string' },
+  'mcp-config': { type: 'string' },
+  skills: { type: 'string', multiple: true },
+} as const;
+
+/**
+ * Parses `resident serve` flags. `env.RESIDENT_API_KEY` is the API key when `--api-key` is absent.
+ * Relative paths resolve against `cwd`. Throws ConfigError with a message naming the flag.
+ */
+export function parseServeArgs(argv: string[], env: Record<string, string | undefined> = process.env, cwd = process.cwd()): ServeConfig {
+  let values: Record<string, string | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const str = (k: keyof typeof OPTIONS) => values[k] as string | undefined;
+  for (const [k, v] of Object.entries(values)) {
+    if (typeof v === 'string' && v.trim() === '') throw new ConfigError(`--${k} must not be empty`, `--${k}`);
+  }
+  const host = str('host') ?? SERVE_DEFAULTS.host;
+  if (!/^[A-Za-z0-9.:\-[\]]+$/.test(host)) throw new ConfigError(`--host must be a host name or IP address, got '${host}'`, '--host');
+  const demoDtype = str('demo-dtype') ?? SERVE_DEFAULTS.demoDtype;
+  if (demoDtype !== 'f32' && demoDtype !== 'bf16') throw new ConfigError(`--demo-dtype must be f32 or bf16, got '${demoDtype}'`, '--demo-dtype');
+  if (str('demo-dtype') !== undefined && str('model') !== undefined) throw new ConfigError('--demo-dtype applies only to the generated demo model; drop it or --model', '--demo-dtype');
+  const apiKey = str('api-key') ?? (env.RESIDENT_API_KEY || undefined);
+  if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) throw new ConfigError('the API key must be printable ASCII without spaces (--api-key or RESIDENT_API_KEY)', '--api-key');
+  const modelName = str('model-name');
+  if (modelName !== undefined && !/^[\w.:/@-]{1,128}$/.test(modelName)) throw new ConfigError(`--model-name may hold letters, digits and . _ : / @ - (1..128), got '${modelName}'`, '--model-name');
+  const context = str('context');
+  return {
+    host,
+    port: intFlag(str('port'), '--port', SERVE_DEFAULTS.port, 0, 65535),
+    dataDir: resolve(cwd, str('data') ?? SERVE_DEFAULTS.dataDir),
+    model: str('model') !== undefined ? resolve(cwd, str('model')!) : undefined,
+    demoDtype,
+    modelName,
+    apiKey,
+    threads: intFlag(str('threads'), '--threads', defaultThreads(), 1, 256),
+    slots: intFlag(str('slots'), '--slots', SERVE_DEFAULTS.slots, 1, 4096),
+    kvBudgetBytes: str('kv-budget') !== undefined ? parseByteSize(str('kv-budget')!, '--kv-budget') : SERVE_DEFAULTS.kvBudgetBytes,
+    contextTokens: context !== undefined ? intFlag(context, '--context', 0, 16, 1 << 24) : undefined,
+    batchTokens: intFlag(str('batch'), '--batch', SERVE_DEFAULTS.batchTokens, 1, 65536),
+    defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
+    maxBodyBytes: str('max-body') !== undefined ? parseByteSize(str('max-body')!, '--max-body') : SERVE_DEFAULTS.maxBodyBytes,
+    chatSessions: intFlag(str('chat-sessions'), '--chat-sessions', SERVE_DEFAULTS.chatSessions, 1, 100_000),
+    mcpConfig: str('mcp-config') !== undefined ? resolve(cwd, str('mcp-config')!) : undefined,
+    skills: ((values.skills as string[] | undefined) ?? []).map((d) => resolve(cwd, d)),
+  };
+}
+
+/** Builds a config from defaults and overrides (for tests and embedding); validates like the parser does for paths. */
+export function serveConfig(overrides: Partial<ServeConfig> = {}): ServeConfig {
+  return { ...parseServeArgs([], {}), ...overrides };
+}
+
+/**
+ * File-system checks of a config: the model folder holds config.json, the MCP config file exists,
+ * every skills folder is a directory, the data directory is not a file. Throws ConfigError.
+ */
+export function checkServePaths(c: ServeConfig): void {
+  const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
+  if (c.model !== undefined) {
+    if (!isDir(c.model)) throw new ConfigError(`--model ${c.model} is not a folder`, '--model');
+    if (!existsSync(resolve(c.model, 'config.json'))) throw new ConfigError(`--model ${c.model} has no config.json (expected a Hugging Face model folder)`, '--model');
+  }
+  if (existsSync(c.dataDir) && !statSync(c.dataDir).isDirectory()) throw new ConfigError(`--data ${c.dataDir} exists and is not a folder`, '--data');
+  if (c.mcpConfig !== undefined && !(existsSync(c.mcpConfig) && statSync(c.mcpConfig).isFile())) {
+    throw new ConfigError(`--mcp-config ${c.mcpConfig} is not a file`, '--mcp-config');
+  }
+  for (const d of c.skills) if (!isDir(d)) throw new ConfigError(`--skills ${d} is not a folder`, '--skills');
+}
+
+/** Flag help for `resident serve --help`. */
+export const SERVE_FLAGS_HELP = `Options:
+  --model DIR          Hugging Face Qwen3 folder to serve (default: a tiny random-weight demo model,
+                       generated once into DATA/models/)
+  --demo-dtype D       weights of the demo model: f32 or bf16 (default ${SERVE_DEFAULTS.demoDtype})
+  --model-name NAME    model id reported by /v1/models (default: the folder name)
+  --host HOST          address to listen on (default ${SERVE_DEFAULTS.host})
+  --port N             port, 0 = any free port (default ${SERVE_DEFAULTS.port})
+  --data DIR           data directory: sessions, demo model (default ${SERVE_DEFAULTS.dataDir})
+  --api-key KEY        require 'Authorization: Bearer KEY' on every route but /health
+                       (default: env RESIDENT_API_KEY; unset = no authentication)
+  --threads N          engine threads (default: ${defaultThreads()})
+  --slots N            KV slots resident at once (default ${SERVE_DEFAULTS.slots})
+  --kv-budget SIZE     KV bytes resident sessions may hold, e.g. 8G (default 4G)
+  --context N          positions per KV slot (default: the model's maximum)
+  --batch N            tokens per forward call (default ${SERVE_DEFAULTS.batchTokens})
+  --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})
+  --max-body SIZE      largest request body (default 8M)
+  --chat-sessions N    recent chat-completion histories kept for KV reuse (default ${SERVE_DEFAULTS.chatSessions})
+  --mcp-config FILE    MCP servers config ({"mcpServers": …}) for the agent loop
+  --skills DIR         skills folder for the agent loop (repeatable)
+`;

@@ -1,0 +1,221 @@
+/**
+ * The composed runtime: config → model folder (or the generated demo model) → engine (timed),
+ * scheduler, session store, tokenizer, chat template, append protocol, grammar vocabulary → chat
+ * runner and chat-completions service; plus the MCP config and skills catalog for the agent loop.
+ * One object: `await new Host(config).start()`, then `close()`.
+ */
+import { mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Engine } from '../../engine/engine-api.js';
+import { ModelLoadError } from '../../engine/errors.js';
+import { loadGrammarVocab, type GrammarVocab } from '../../engine/grammar/vocab.js';
+import { loadModelSpec } from '../../engine/hf-model.js';
+import { loadEngine } from '../../engine/native.js';
+import { Scheduler } from '../../engine/scheduler.js';
+import { AppendProtocol } from '../../engine/tokens/append-protocol.js';
+import { ChatTemplate } from '../../engine/tokens/chat-template.js';
+import { ChatTemplateError, TokenizerError } from '../../engine/tokens/errors.js';
+import { TokenBytesError } from '../../engine/tokens/token-bytes.js';
+import { loadTokenizer, type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { SessionStore } from '../../sessions/store.js';
+import { loadSkillsCatalog, type SkillsCatalog } from '../../skills/index.js';
+import { loadMcpConfig, McpConfigError, type McpConfig } from '../../tools/index.js';
+import { ChatService } from '../chat/chat-service.js';
+import { ChatRunner } from '../chat/runner.js';
+import type { TurnResult } from '../chat/types.js';
+import { checkServePaths, ConfigError, type ServeConfig } from '../config.js';
+import { demoModelName, ensureDemoModel } from './demo-model.js';
+import { LATENCY_BUCKETS, MetricsRegistry, type Counter, type Histogram } from './metrics.js';
+import { timedEngine } from './timed-engine.js';
+
+/** Counters and histograms the host keeps (rendered by GET /metrics). */
+export interface HostMetrics {
+  registry: MetricsRegistry;
+  prefilled: Counter;
+  reused: Counter;
+  generated: Counter;
+  turns: Counter;
+  stepSeconds: Histogram;
+  requests: Counter;
+  inFlight: { value: number };
+}
+
+export interface HostOptions {
+  /** Progress and warnings (default: stderr). */
+  log?: (line: string) => void;
+}
+
+/** Thrown by accessors used before start() or after close(). */
+export class HostStateError extends Error {
+  override name = 'HostStateError';
+}
+
+export class Host {
+  readonly log: (line: string) => void;
+  readonly metrics: HostMetrics;
+  private parts?: {
+    modelDir: string;
+    modelId: string;
+    engine: Engine;
+    scheduler: Scheduler;
+    store: SessionStore;
+    tokenizer: Tokenizer;
+    template: ChatTemplate;
+    protocol: AppendProtocol;
+    vocab: GrammarVocab;
+    runner: ChatRunner;
+    chat: ChatService;
+    capacity: number;
+  };
+  /** Validated MCP servers config (connected by the agent loop), if --mcp-config was given. */
+  mcp?: McpConfig;
+  /** Skills catalog, if --skills was given. */
+  skills?: SkillsCatalog;
+  readonly startedAt = Date.now();
+  private closed = false;
+
+  constructor(readonly config: ServeConfig, o: HostOptions = {}) {
+    this.log = o.log ?? ((line) => process.stderr.write(`${line}\n`));
+    const registry = new MetricsRegistry();
+    this.metrics = {
+      registry,
+      prefilled: registry.counter('resident_prompt_tokens_prefilled_total', 'Prompt tokens the engine computed'),
+      reused: registry.counter('resident_prompt_tokens_reused_total', 'Prompt tokens whose K/V was reused (resident or restored) instead of recomputed'),
+      generated: registry.counter('resident_tokens_generated_total', 'Tokens sampled'),
+      turns: registry.counter('resident_turns_total', 'Assistant turns finished, by finish reason'),
+      stepSeconds: registry.histogram('resident_step_seconds', 'Wall time of one scheduler step (one engine forward call)', LATENCY_BUCKETS),
+      requests: registry.counter('resident_http_requests_total', 'HTTP requests, by route and status'),
+      inFlight: { value: 0 },
+    };
+  }
+
+  private get p() {
+    if (!this.parts || this.closed) throw new HostStateError(this.closed ? 'the host is closed' : 'the host is not started');
+    return this.parts;
+  }
+  get modelDir(): string { return this.p.modelDir; }
+  get modelId(): string { return this.p.modelId; }
+  get engine(): Engine { return this.p.engine; }
+  get scheduler(): Scheduler { return this.p.scheduler; }
+  get store(): SessionStore { return this.p.store; }
+  get tokenizer(): Tokenizer { return this.p.tokenizer; }
+  get template(): ChatTemplate { return this.p.template; }
+  get protocol(): AppendProtocol { return this.p.protocol; }
+  get vocab(): GrammarVocab { return this.p.vocab; }
+  /** The assistant-turn runner (sessions, agent loop, MCP server). */
+  get runner(): ChatRunner { return this.p.runner; }
+  /** Stateless chat completions with prefix reuse. */
+  get chat(): ChatService { return this.p.chat; }
+  /** Positions per KV slot. */
+  get capacity(): number { return this.p.capacity; }
+  get started(): boolean { return !!this.parts && !this.closed; }
+
+  /** Loads everything; throws ConfigError for unusable flags or model folders. Resolves to this. */
+  async start(): Promise<this> {
+    if (this.parts) return this;
+    const c = this.config;
+    checkServePaths(c);
+    if (c.mcpConfig) {
+      try {
+        this.mcp = await loadMcpConfig(c.mcpConfig);
+      } catch (e) {
+        if (e instanceof McpConfigError) throw new ConfigError(`--mcp-config: ${e.message}`, '--mcp-config');
+        throw e;
+      }
+      for (const w of this.mcp.warnings) this.log(`warning: --mcp-config: ${w}`);
+    }
+    if (c.skills.length) {
+      this.skills = await loadSkillsCatalog(c.skills);
+      for (const w of this.skills.warnings) this.log(`warning: --skills: ${w.file}: ${w.message}`);
+    }
+    mkdirSync(c.dataDir, { recursive: true });
+    const modelDir = c.model ?? (await ensureDemoModel(c.dataDir, c.demoDtype, this.log));
+    const flag = c.model ? `--model ${modelDir}` : `demo model ${modelDir}`;
+    let spec;
+    try {
+      spec = await loadModelSpec(modelDir);
+    } catch (e) {
+      if (e instanceof ModelLoadError) throw new ConfigError(`${flag}: ${e.message}`, '--model');
+      throw e;
+    }
+    let tokenizer: Tokenizer, template: ChatTemplate;
+    try {
+      [tokenizer, template] = await Promise.all([loadTokenizer(modelDir), ChatTemplate.fromDir(modelDir)]);
+    } catch (e) {
+      if (e instanceof TokenizerError || e instanceof ChatTemplateError) throw new ConfigError(`${flag}: ${e.message}`, '--model');
+      throw e;
+    }
+    const capacity = Math.min(c.contextTokens ?? spec.config.maxPositionEmbeddings, spec.config.maxPositionEmbeddings);
+    let vocab: GrammarVocab;
+    try {
+      vocab = loadGrammarVocab(modelDir, spec.config.vocabSize);
+    } catch (e) {
+      if (e instanceof TokenBytesError) throw new ConfigError(`${flag}: constrained decoding needs a byte-level BPE vocabulary: ${e.message}`, '--model');
+      throw e;
+    }
+    let raw: Engine;
+    try {
+      raw = await loadEngine(spec, { threads: c.threads, maxBatchTokens: c.batchTokens });
+    } catch (e) {
+      if (e instanceof ModelLoadError) throw new ConfigError(`${flag}: ${e.message}`, '--model');
+      throw e;
+    }
+    try {
+      const engine = timedEngine(raw, (s) => this.metrics.stepSeconds.observe(s));
+      const scheduler = new Scheduler(engine);
+      const store = await SessionStore.open({
+        engine, scheduler, dataDir: c.dataDir, maxResidentSlots: c.slots, kvBudgetBytes: c.kvBudgetBytes, slotCapacity: capacity,
+        detokenize: (t) => tokenizer.decode(t), onWarning: (m) => this.log(`warning: ${m}`),
+      });
+      const protocol = new AppendProtocol(tokenizer, template);
+      const runner = new ChatRunner(store, { tokenizer, protocol, vocab, capacity, defaultMaxTokens: c.defaultMaxTokens, onFinish: (r) => this.countTurn(r) });
+      const chat = new ChatService(runner, { maxSessions: c.chatSessions, onWarning: (m) => this.log(`warning: ${m}`) });
+      const modelId = c.modelName ?? (c.model ? basename(modelDir) : demoModelName(c.demoDtype));
+      this.parts = { modelDir, modelId, engine, scheduler, store, tokenizer, template, protocol, vocab, runner, chat, capacity };
+      this.registerGauges();
+    } catch (e) {
+      raw.dispose();
+      throw e;
+    }
+    return this;
+  }
+
+  private countTurn(r: TurnResult): void {
+    this.metrics.prefilled.inc(r.usage.prefilled);
+    this.metrics.reused.inc(r.usage.reused);
+    this.metrics.generated.inc(r.usage.completionTokens);
+    this.metrics.turns.inc(1, { finish: r.finish });
+  }
+
+  private registerGauges(): void {
+    const r = this.metrics.registry;
+    const mem = () => this.store.memory();
+    r.gauge('resident_scheduler_queue_depth', 'Requests (prefills and generations) in the scheduler', () => this.scheduler.stats().active);
+    r.counterFrom('resident_scheduler_steps_total', 'Scheduler steps (engine forward calls)', () => this.scheduler.stats().steps);
+    r.counterFrom('resident_scheduler_step_tokens_total', 'Tokens carried by scheduler steps', () => this.scheduler.stats().tokens);
+    r.gauge('resident_sessions', 'Sessions by residency', () => {
+      const m = mem();
+      return [
+        { labels: { state: 'resident' }, value: m.residentSessions },
+        { labels: { state: 'spilled' }, value: m.sessions.length - m.residentSessions },
+      ];
+    });
+    r.gauge('resident_kv_bytes', 'KV bytes held by resident sessions', () => mem().kvBytes);
+    r.gauge('resident_kv_budget_bytes', 'KV byte budget of resident sessions', () => this.config.kvBudgetBytes);
+    r.gauge('resident_kv_slots_max', 'KV slots that may be resident at once', () => this.config.slots);
+    r.gauge('resident_chat_sessions', 'Anonymous chat-completion sessions kept for prefix reuse', () => this.chat.size);
+    r.gauge('resident_http_requests_in_flight', 'HTTP requests being served', () => this.metrics.inFlight.value);
+    r.gauge('resident_process_resident_memory_bytes', 'Resident set size of the process', () => process.memoryUsage().rss);
+  }
+
+  /** Stops the scheduler after snapshotting resident sessions, frees the engine. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const p = this.parts;
+    this.closed = true;
+    if (!p) return;
+    await p.store.close();
+    p.scheduler.close();
+    p.engine.dispose();
+  }
+}

@@ -1,0 +1,122 @@
+// Soundness fuzz: random walks over allowed tokens on function-call schemas (MaskBench
+// Glaiveai2K, BFCL_*, JME, MCPspec; a sample) — every completed output parses and passes ajv.
+import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { createSchemaMatcher } from '../../engine/grammar/matcher.js';
+import { listSchemaFiles } from '../../engine/grammar/maskbench.js';
+import { SchemaCompileError } from '../../engine/grammar/errors.js';
+import { validateOutput } from '../../engine/grammar/validate-output.js';
+import { loadGrammarVocab, type GrammarVocab } from '../../engine/grammar/vocab.js';
+
+const MB = fileURLToPath(new URL('../../../shared/json-schema/maskbench', import.meta.url));
+const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
+const have = existsSync(MB) && existsSync(TOK);
+if (!have) console.warn('skipping grammar fuzz: ../shared/json-schema/maskbench or ../shared/qwen3-tokenizer is missing');
+
+function allowed(mask: Uint32Array, filter?: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let w = 0; w < mask.length; w++) {
+    let bits = mask[w];
+    while (bits) {
+      const b = 31 - Math.clz32(bits);
+      bits &= ~(1 << b);
+      const id = w * 32 + b;
+      if (!filter || filter[id]) out.push(id);
+    }
+  }
+  return out;
+}
+
+/** Id of the token spelling exactly `bytes`, if any. */
+function encodeExact(vocab: GrammarVocab, bytes: Uint8Array): number | undefined {
+  const { byte, end, tok } = vocab.trie;
+  let node = 0;
+  for (const b of bytes) {
+    let c = node + 1;
+    while (c < end[node] && byte[c] !== b) c = end[c];
+    if (c >= end[node]) return undefined;
+    node = c;
+  }
+  return tok[node] >= 0 ? tok[node] : undefined;
+}
+
+describe.skipIf(!have)('random walks on function-call schemas', () => {
+  it('every completed output parses and validates', () => {
+    const vocab: GrammarVocab = loadGrammarVocab(TOK, 151936);
+    // closing tokens push long walks towards completion: first `"` followed only by `"}]`
+    // (ends a string or key), else only `}`/`]` (ends an object or array)
+    const closeA = new Uint8Array(vocab.size);
+    const closeB = new Uint8Array(vocab.size);
+    vocab.bytes.forEach((b, id) => {
+      if (vocab.special[id] || !b.length) return;
+      const rest = b.every((x) => x === 0x22 || x === 0x7d || x === 0x5d);
+      if (rest && b[0] === 0x22) closeA[id] = 1;
+      else if (b.every((x) => x === 0x7d || x === 0x5d)) closeB[id] = 1;
+    });
+    const stop = vocab.addedTokenId('<|im_end|>')!;
+    const files = listSchemaFiles(existsSync(`${MB}/data`) ? `${MB}/data` : MB)
+      .filter((f) => /\/(Glaiveai2K|BFCL_|JME|MCPspec)/.test(f))
+      .filter((_, i) => i % 500 === 0);
+    let seed = 2024;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    let completed = 0;
+    let walks = 0;
+    for (const path of files) {
+      const schema = (JSON.parse(readFileSync(path, 'utf8')) as { schema: unknown }).schema;
+      let m;
+      try {
+        m = createSchemaMatcher(schema, vocab, { stopTokens: [stop] });
+      } catch (e) {
+        expect(e).toBeInstanceOf(SchemaCompileError);
+        continue;
+      }
+      // tokens spelling part of a quoted property name: lets walks write required keys
+      const names = new Set<string>();
+      JSON.stringify(schema, (k, v) => {
+        if (k === 'properties' && v && typeof v === 'object') for (const n of Object.keys(v)) names.add(n);
+        return v;
+      });
+      const nameTok = new Uint8Array(vocab.size);
+      for (const n of names) {
+        const q = Buffer.from(JSON.stringify(n));
+        for (let start = 0; start < q.length; start++) {
+          for (let end = start + 1; end <= q.length; end++) {
+            const id = encodeExact(vocab, q.subarray(start, end));
+            if (id !== undefined && (end - start > 1 || start === q.length - 1)) nameTok[id] = 1;
+          }
+        }
+      }
+      for (let w = 0; w < 2; w++) {
+        walks++;
+        m.rollback(m.length);
+        const bytes: number[] = [];
+        for (let k = 0; k < 250 && !m.isTerminated(); k++) {
+          const mask = m.mask();
+          let pool = allowed(mask);
+          expect(pool.length, `${path}: dead end after ${Buffer.from(bytes).toString()}`).toBeGreaterThan(0);
+          if (pool.includes(stop) && rnd() < 0.8) pool = [stop];
+          else if (k > 8 && rnd() < 0.85) {
+            const named = allowed(mask, nameTok);
+            const a = named.length && rnd() < 0.7 ? named : allowed(mask, closeA);
+            const b = a.length ? a : allowed(mask, closeB);
+            if (b.length) pool = b;
+          }
+          const id = pool[Math.floor(rnd() * pool.length)];
+          expect(m.accept(id)).toBe(true);
+          if (id !== stop) bytes.push(...vocab.bytes[id]);
+        }
+        if (!m.isTerminated()) {
+          if (process.env.FUZZ_DEBUG) console.log("INCOMPLETE", path, JSON.stringify(Buffer.from(bytes).toString().slice(-150)));
+          continue;
+        }
+        completed++;
+        const text = Buffer.from(bytes).toString('utf8');
+        const check = validateOutput(schema, text);
+        expect(check.ok, `${path}: ${text} — ${check.ok ? '' : check.error}`).toBe(true);
+      }
+    }
+    console.log(`fuzz: ${files.length} schemas, ${walks} walks, ${completed} completed`);
+    expect(completed).toBeGreaterThan(walks / 3);
+  }, 300_000);
+});
