@@ -14,25 +14,13 @@ import type { Engine } from '../../engine/engine-api.js';
 import { loadModelSpec } from '../../engine/hf-model.js';
 import type { WeightDType } from '../../engine/model-spec.js';
 import { loadEngine } from '../../engine/native.js';
-import { LlamaOracle, type PositionDist } from '../support/llama-oracle.js';
+import { LlamaOracle } from '../support/llama-oracle.js';
+import { compareWithOracle, emptyStats, type OracleStats } from '../support/oracle-compare.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, logSoftmax, randomTokens, row } from '../support/numeric.js';
 
 const V = 151_936;
 
-interface Stats { positions: number; top1: number; maxDiff: number }
-
-function compare(ll: PositionDist[], ours: Float32Array, oursPositions: number[], s: Stats): void {
-  const at = new Map(oursPositions.map((p, i) => [p, i]));
-  for (const d of ll) {
-    const i = at.get(d.pos);
-    expect(i, `our logits for position ${d.pos}`).toBeDefined();
-    const lp = logSoftmax(row(ours, i!, V));
-    s.positions++;
-    if (argmax(lp) === d.top[0]!.id) s.top1++;
-    for (const e of d.top) s.maxDiff = Math.max(s.maxDiff, Math.abs(e.logprob - lp[e.id]!));
-  }
-}
 
 // The oracle runs llama.cpp with an F32 KV cache; our slots use F32 KV here too. With BF16 weights
 // llama.cpp rounds every matmul's activations to BF16 (we keep them in F32), which on these sharply
@@ -56,8 +44,8 @@ for (const { preset, dtype, lengths } of CASES) {
   describe(`engine vs llama.cpp: ${preset} ${dtype}`, () => {
     let engine: Engine;
     let gguf: string;
-    const total: Stats = { positions: 0, top1: 0, maxDiff: 0 };
-    const bar = (s: Stats) => {
+    const total: OracleStats = emptyStats();
+    const bar = (s: OracleStats) => {
       expect(s.top1 / s.positions).toBeGreaterThanOrEqual(0.99);
       expect(s.maxDiff).toBeLessThanOrEqual(2e-2);
       total.positions += s.positions;
@@ -82,8 +70,8 @@ for (const { preset, dtype, lengths } of CASES) {
         const [out] = await engine.forward([{ slot, tokens, logits: 'all' }]);
         const oracle = await LlamaOracle.open(gguf, { contextSize: 1024 });
         try {
-          const s: Stats = { positions: 0, top1: 0, maxDiff: 0 };
-          compare(await oracle.evaluate(tokens), out!.data, out!.positions, s);
+          const s: OracleStats = emptyStats();
+          compareWithOracle(await oracle.evaluate(tokens), out!.data, out!.positions, s);
           expect(s.positions).toBe(n);
           bar(s);
         } finally {
@@ -98,10 +86,10 @@ for (const { preset, dtype, lengths } of CASES) {
       const slot = engine.createSlot(1024, 'f32');
       const oracle = await LlamaOracle.open(gguf, { contextSize: 512 });
       try {
-        const s: Stats = { positions: 0, top1: 0, maxDiff: 0 };
+        const s: OracleStats = emptyStats();
         for (const [a, b] of [[0, 70], [70, 71], [71, 72], [72, 73], [73, 150]] as const) {
           const [out] = await engine.forward([{ slot, tokens: all.slice(a, b), logits: 'all' }]);
-          compare(await oracle.evaluate(all.slice(a, b)), out!.data, out!.positions.map((p) => p + a), s);
+          compareWithOracle(await oracle.evaluate(all.slice(a, b)), out!.data, out!.positions.map((p) => p + a), s);
         }
         expect(s.positions).toBe(150);
         bar(s);
