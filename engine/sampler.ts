@@ -34,6 +34,8 @@ export interface SamplingParams {
   penaltyLastN?: number;
   /** PRNG seed (default 0). */
   seed?: number;
+  /** OpenAI `logit_bias`: added to a token's logit after the mask (a masked token stays masked). Values in [−100, 100]. */
+  logitBias?: ReadonlyMap<number, number>;
 }
 
 /** Per-sequence sampling state: PRNG and the recent tokens that penalties look at. */
@@ -99,6 +101,10 @@ function checkParams(p: SamplingParams): void {
   if (p.repetitionPenalty !== undefined && !(p.repetitionPenalty > 0 && Number.isFinite(p.repetitionPenalty))) bad(`repetitionPenalty must be > 0, got ${p.repetitionPenalty}`);
   for (const k of ['presencePenalty', 'frequencyPenalty'] as const) if (p[k] !== undefined && !Number.isFinite(p[k])) bad(`${k} must be finite, got ${p[k]}`);
   if (p.penaltyLastN !== undefined && !(Number.isInteger(p.penaltyLastN) && p.penaltyLastN >= -1)) bad(`penaltyLastN must be an integer ≥ -1, got ${p.penaltyLastN}`);
+  for (const [t, b] of p.logitBias ?? []) {
+    if (!(Number.isInteger(t) && t >= 0)) bad(`logitBias token ids must be integers ≥ 0, got ${t}`);
+    if (!(b >= -100 && b <= 100)) bad(`logitBias values must be in [-100, 100], got ${b} for token ${t}`);
+  }
 }
 
 /** Copies logits into `work`, sets disallowed tokens to −∞ and applies the penalties. */
@@ -124,6 +130,7 @@ function prepare(logits: Float32Array, work: Float32Array, p: SamplingParams, re
     }
     if (!any) throw new NoAllowedTokenError('sampling: the allowed-token mask allows no token');
   }
+  for (const [t, b] of p.logitBias ?? []) if (t < V && work[t] !== -Infinity) work[t] += b;
   const rep = p.repetitionPenalty ?? 1;
   const pres = p.presencePenalty ?? 0;
   const freq = p.frequencyPenalty ?? 0;
@@ -164,7 +171,7 @@ export function sample(
 ): number {
   checkParams(params);
   prepare(logits, scratch.work, params, state.recent, opts.mask);
-  const token = choose(scratch.work, params, state.rng, scratch.weights);
+  const token = opts.mask ? chooseMasked(scratch.work, opts.mask, params, state.rng, scratch.weights) : choose(scratch.work, params, state.rng, scratch.weights);
   if (token < 0) throw new NoAllowedTokenError('sampling: no token has a finite logit');
   state.recent.push(token);
   const keep = params.penaltyLastN ?? 64;
@@ -260,6 +267,42 @@ function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array): 
   let r = rng.next() * z;
   for (let i = 0; i < V; i++) if (w[i]! > 0 && (r -= w[i]!) < 0) return i;
   return top;
+}
+
+/** A mask allowing at most this share of the vocabulary is sampled over its allowed ids only. */
+const SPARSE_SHARE = 1 / 8;
+
+/**
+ * `choose` over the allowed ids of a sparse mask, gathered in ascending id order: the same token for the same
+ * PRNG state as the dense pass (ties, sums and draws run in the same order over the same finite entries).
+ */
+function chooseMasked(v: Float32Array, mask: Uint32Array, p: SamplingParams, rng: Rng, w: Float64Array): number {
+  const V = v.length;
+  const words = Math.ceil(V / 32);
+  let n = 0;
+  for (let i = 0; i < words; i++) {
+    let x = mask[i]! - ((mask[i]! >>> 1) & 0x55555555);
+    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+    n += (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+  }
+  if (n > V * SPARSE_SHARE) return choose(v, p, rng, w);
+  const ids = new Int32Array(n);
+  const vals = new Float32Array(n);
+  let k = 0;
+  for (let i = 0; i < words; i++) {
+    let bits = mask[i]!;
+    while (bits) {
+      const b = 31 - Math.clz32(bits);
+      bits &= ~(1 << b);
+      const id = i * 32 + b;
+      if (id < V) ids[k++] = id;
+    }
+  }
+  // bits were taken high to low within a word: restore ascending order
+  const order = ids.subarray(0, k).sort();
+  for (let j = 0; j < k; j++) vals[j] = v[order[j]!]!;
+  const c = choose(vals.subarray(0, k), p, rng, w);
+  return c < 0 ? -1 : order[c]!;
 }
 
 /** Draws index k < n with probability ∝ weight(k); returns ids[k]. */

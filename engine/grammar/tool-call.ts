@@ -7,7 +7,7 @@
  * `responseFormat` json_schema / json_object constrains the whole answer to one JSON value.
  */
 import { GrammarError, SchemaCompileError } from './errors.js';
-import { Grammar, defaultStops, forcedFrom, forcedTokensOf, type TokenConstraint } from './matcher.js';
+import { Grammar, defaultStops, forcedFrom, forcedTokensOf, schemaGrammar, type TokenConstraint } from './matcher.js';
 import { compileSchema } from './schema-compiler.js';
 import type { Node, SeqNode } from './schema-node.js';
 import { stepBytes } from './mask-engine.js';
@@ -82,7 +82,7 @@ class ToolCallConstraint implements TokenConstraint {
     if (rf && rf.type !== 'text' && (choice === 'none' || tools.length === 0)) {
       this.kind = 'json';
       const schema = rf.type === 'json_object' ? { type: 'object' } : (rf.json_schema.schema ?? {});
-      this.grammar = new Grammar(compileSchema(schema).root, vocab);
+      this.grammar = schemaGrammar(schema, vocab);
       this.choice = 'required';
     } else if (tools.length === 0 || choice === 'none') {
       this.kind = 'text';
@@ -98,7 +98,7 @@ class ToolCallConstraint implements TokenConstraint {
         choice = 'required';
       }
       if (new Set(tools.map((t) => t.name)).size !== tools.length) throw new ToolConstraintError('duplicate tool names');
-      this.grammar = new Grammar(callNode(selected), vocab, undefined, false);
+      this.grammar = callGrammar(selected, vocab);
       this.choice = choice as 'auto' | 'required';
     }
     this.free = vocab.newMask();
@@ -260,6 +260,22 @@ function normTool(t: ToolSpec): { name: string; parameters: unknown } {
   const f = 'function' in t ? t.function : t;
   if (!f || typeof f.name !== 'string' || !f.name) throw new ToolConstraintError('a tool needs a name');
   return { name: f.name, parameters: f.parameters ?? { type: 'object', properties: {} } };
+}
+
+const CALL_GRAMMARS = 32;
+const callGrammars = new WeakMap<GrammarVocab, Map<string, Grammar>>();
+
+/** The call grammar of a tool list, memoized per vocabulary (LRU of CALL_GRAMMARS): an agent resends the same tools every turn, and its masks stay memoized. */
+export function callGrammar(tools: { name: string; parameters: unknown }[], vocab: GrammarVocab): Grammar {
+  let m = callGrammars.get(vocab);
+  if (!m) callGrammars.set(vocab, (m = new Map()));
+  const key = JSON.stringify(tools.map((t) => [t.name, t.parameters]));
+  let g = m.get(key);
+  if (g) m.delete(key);
+  else g = new Grammar(callNode(tools), vocab, undefined, false);
+  m.set(key, g);
+  if (m.size > CALL_GRAMMARS) m.delete(m.keys().next().value!);
+  return g;
 }
 
 /** Union over tools of `\n{"name": "<name>", "arguments": ` ARGS `}\n`. */

@@ -117,12 +117,15 @@ function plan(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o
   const thinking = enableThinking !== false;
   const constraint = turnConstraint(d.vocab, conv.tools, o, thinking);
   const s = o.sampling ?? {};
+  for (const t of s.logitBias?.keys() ?? []) {
+    if (t >= d.vocab.size) throw new ChatRequestError(`'logit_bias' names token ${t}, outside the vocabulary of ${d.vocab.size} tokens`, `logit_bias.${t}`);
+  }
   let sampler: Sampler;
   try {
     sampler = new Sampler({
       temperature: s.temperature, topP: s.topP, topK: s.topK, minP: s.minP,
       presencePenalty: s.presencePenalty, frequencyPenalty: s.frequencyPenalty, repetitionPenalty: s.repetitionPenalty,
-      seed: s.seed ?? Math.floor(Math.random() * 2 ** 32),
+      seed: s.seed ?? Math.floor(Math.random() * 2 ** 32), logitBias: s.logitBias,
     });
   } catch (e) {
     throw new ChatRequestError((e as Error).message, null);

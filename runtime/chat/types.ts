@@ -17,6 +17,8 @@ export interface TurnSampling {
   repetitionPenalty?: number;
   /** PRNG seed; default a fresh random seed per turn. */
   seed?: number;
+  /** Token id → bias added to its logit (OpenAI `logit_bias`, values in [−100, 100]); never unmasks a token the grammar forbids. */
+  logitBias?: ReadonlyMap<number, number>;
 }
 
 /** Options of one assistant turn. */

@@ -25,6 +25,7 @@ export interface GenerationBody {
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean } | null;
   chat_template_kwargs?: Record<string, unknown> | null;
+  logit_bias?: Record<string, unknown> | null;
 }
 
 export interface ChatCompletionBody extends GenerationBody {
@@ -34,7 +35,6 @@ export interface ChatCompletionBody extends GenerationBody {
   n?: number | null;
   logprobs?: boolean | null;
   top_logprobs?: number | null;
-  logit_bias?: Record<string, unknown> | null;
   session_id?: string;
 }
 
@@ -106,6 +106,18 @@ function toolChoiceOf(v: GenerationBody['tool_choice']): ToolChoice | undefined 
   return { type: 'function', function: { name: f.name } };
 }
 
+/** OpenAI `logit_bias` ({"<token id>": bias in [-100, 100]}) as a map; a bad key or value is a 400 naming it. */
+function logitBiasOf(v: GenerationBody['logit_bias']): Map<number, number> | undefined {
+  if (v == null) return undefined;
+  const out = new Map<number, number>();
+  for (const [k, b] of Object.entries(v)) {
+    if (!/^(0|[1-9]\d{0,8})$/.test(k)) throw badRequest(`'logit_bias' keys must be token ids (decimal integers), got ${JSON.stringify(k)}`, `logit_bias.${k}`);
+    if (typeof b !== 'number' || !(b >= -100 && b <= 100)) throw badRequest(`'logit_bias' values must be numbers in [-100, 100], got ${JSON.stringify(b)} for token ${k}`, `logit_bias.${k}`);
+    out.set(Number(k), b);
+  }
+  return out.size ? out : undefined;
+}
+
 /** Maps generation fields to TurnOptions. */
 export function turnOptionsOf(b: GenerationBody, signal?: AbortSignal): TurnOptions {
   if (b.max_tokens != null && b.max_completion_tokens != null && b.max_tokens !== b.max_completion_tokens) {
@@ -129,7 +141,7 @@ export function turnOptionsOf(b: GenerationBody, signal?: AbortSignal): TurnOpti
     sampling: {
       temperature: opt(b.temperature), topP: opt(b.top_p), topK: topK === undefined || topK < 0 ? undefined : topK, minP: opt(b.min_p),
       presencePenalty: opt(b.presence_penalty), frequencyPenalty: opt(b.frequency_penalty), repetitionPenalty: opt(b.repetition_penalty),
-      seed: opt(b.seed),
+      seed: opt(b.seed), logitBias: logitBiasOf(b.logit_bias),
     },
     signal,
   };
@@ -140,5 +152,4 @@ export function checkUnsupported(b: ChatCompletionBody): void {
   if (b.n != null && b.n !== 1) throw badRequest(`'n' must be 1: this server returns one choice per request (got ${b.n})`, 'n');
   if (b.logprobs === true) throw badRequest("'logprobs' is not supported", 'logprobs');
   if (b.top_logprobs != null && b.top_logprobs !== 0) throw badRequest("'top_logprobs' is not supported", 'top_logprobs');
-  if (b.logit_bias != null && Object.keys(b.logit_bias).length) throw badRequest("'logit_bias' is not supported", 'logit_bias');
 }

@@ -96,6 +96,7 @@ const generation = {
   stream: nullable('boolean'),
   stream_options: { ...nullable('object'), properties: { include_usage: { type: 'boolean' } } },
   chat_template_kwargs: nullable('object'),
+  logit_bias: { ...nullable('object'), maxProperties: 1024 },
 } as const;
 
 /** POST /v1/chat/completions. */
@@ -109,7 +110,6 @@ export const chatCompletionSchema = {
     n: { ...nullable('integer') },
     logprobs: nullable('boolean'),
     top_logprobs: nullable('integer'),
-    logit_bias: nullable('object'),
     user: { type: 'string' },
     session_id: { type: 'string', minLength: 1 },
     ...generation,

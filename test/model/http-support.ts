@@ -17,13 +17,13 @@ export interface TestServer {
 }
 
 /** Starts a server, or returns a skip reason when the native engine / model is unavailable. */
-export async function startTestServer(overrides: Partial<ServeConfig> = {}, o: { keepData?: boolean } = {}): Promise<TestServer | string> {
+export async function startTestServer(overrides: Partial<ServeConfig> = {}, o: { keepData?: boolean; dtype?: 'f32' | 'bf16' } = {}): Promise<TestServer | string> {
   let model: string;
   try {
     const { ensureModel } = await import('../support/models.js');
     const { nativeBinding } = await import('../../engine/native.js');
     nativeBinding();
-    model = (await ensureModel('tiny', 'f32')).dir;
+    model = (await ensureModel('tiny', o.dtype ?? 'f32')).dir;
   } catch (e) {
     return `tiny model / native engine unavailable: ${(e as Error).message}`;
   }

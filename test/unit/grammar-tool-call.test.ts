@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createToolCallConstraint, ToolConstraintError } from '../../engine/grammar/tool-call.js';
+import { callGrammar, createToolCallConstraint, ToolConstraintError } from '../../engine/grammar/tool-call.js';
 import { createSchemaMatcher, type TokenConstraint } from '../../engine/grammar/matcher.js';
 import { loadTokenizer } from '../../engine/grammar/maskbench.js';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
@@ -56,6 +56,17 @@ describe.skipIf(!have)('tool-call constraint (Qwen3 framing)', () => {
     feed(c, [CALL, '\n{"name": "get_weather", "arguments": {"city": "Pa']);
     expect(hasToken(c.mask(), IM_END)).toBe(false);
     expect(hasToken(c.mask(), END_CALL)).toBe(false);
+  });
+
+  it('reuses the compiled call grammar (and its memoized masks) when the same tools come again', () => {
+    const norm = tools.map((t) => ('function' in t ? t.function : t) as { name: string; parameters: unknown });
+    const g = callGrammar(norm, vocab);
+    expect(callGrammar(JSON.parse(JSON.stringify(norm)), vocab)).toBe(g);
+    expect(callGrammar(norm.slice(1), vocab)).not.toBe(g);
+    const a = createToolCallConstraint({ tools }, vocab);
+    const b = createToolCallConstraint({ tools: JSON.parse(JSON.stringify(tools)) }, vocab);
+    for (const x of [a, b]) feed(x, [CALL, '\n{"name": "get_time", "arguments": {']);
+    expect(b.mask()).toBe(a.mask());
   });
 
   it('fast-forwards forced spans', () => {

@@ -140,6 +140,37 @@ describe('sampler', () => {
     expect(sample(l, { temperature: 0 }, createSamplerState(), { mask })).toBe(best);
   });
 
+  it('a sparse mask samples over its allowed ids only, drawing exactly what the dense pass draws', () => {
+    const rng = new Rng(21);
+    const l = new Float32Array(V).map(() => rng.next() * 10);
+    const allowed = [...new Set(Array.from({ length: 700 }, () => Math.floor(rng.next() * V)))];
+    const mask = maskOf(allowed, V);
+    const masked = l.map((x, i) => (allowed.includes(i) ? x : -Infinity));
+    for (const params of [{ temperature: 1 }, { temperature: 0.7, topK: 20 }, { topP: 0.8 }, { minP: 0.1 }, { temperature: 1.3, topP: 0.9, minP: 0.02 }, { presencePenalty: 1, frequencyPenalty: 0.5 }] as SamplingParams[]) {
+      const a = new Sampler({ ...params, seed: 9 });
+      const b = new Sampler({ ...params, seed: 9 });
+      const sparse = Array.from({ length: 50 }, () => a.sample(l, { mask }));
+      const dense = Array.from({ length: 50 }, () => b.sample(masked));
+      expect(sparse).toEqual(dense);
+      for (const t of sparse) expect(allowed).toContain(t);
+    }
+  });
+
+  it('logit bias shifts logits after the mask and never unmasks a token', () => {
+    const l = logitsFor([0.5, 0.3, 0.2]);
+    expect(sample(l, { temperature: 0 }, createSamplerState())).toBe(0);
+    expect(sample(l, { temperature: 0, logitBias: new Map([[2, 5]]) }, createSamplerState())).toBe(2);
+    expect(sample(l, { temperature: 0, logitBias: new Map([[0, -100]]) }, createSamplerState())).toBe(1);
+    // a bias on a masked-out token leaves it masked
+    const mask = maskOf([0, 1], 16);
+    for (const t of counts({ logitBias: new Map([[2, 100], [9, 100]]), seed: 3 }, l, 200, mask).keys()) expect([0, 1]).toContain(t);
+    // sampled frequencies follow the biased softmax: +ln 2 doubles token 2's weight (0.4 vs 0.5 and 0.3)
+    const c = counts({ logitBias: new Map([[2, Math.log(2)]]), seed: 5 }, l, 24000);
+    expect(Math.abs(c.get(2)! / 24000 - 0.4 / 1.2)).toBeLessThan(0.015);
+    expect(() => new Sampler({ logitBias: new Map([[1, 101]]) })).toThrow(EngineArgumentError);
+    expect(() => new Sampler({ logitBias: new Map([[-1, 1]]) })).toThrow(EngineArgumentError);
+  });
+
   it('names the errors: empty mask, short mask, bad parameters', () => {
     const l = new Float32Array(64);
     expect(() => sample(l, {}, createSamplerState(), { mask: new Uint32Array(2) })).toThrow(NoAllowedTokenError);
