@@ -6,14 +6,22 @@ import type { ModelConfig, WeightDType } from './model-spec.js';
 
 export type KvDType = 'bf16' | 'f16' | 'f32';
 
+/** Kernel levels of the native engine, best first; 'auto' = the best this CPU runs. */
+export type KernelLevel = 'auto' | 'avx512' | 'avx2' | 'portable';
+
 /** Options for loading a model into the engine. */
 export interface EngineOptions {
   /** Worker threads of the persistent pool; default: physical cores. */
   threads?: number;
   /** Largest number of tokens one forward call may carry (all entries together); buffers are sized for it. Default 512. */
   maxBatchTokens?: number;
-  /** Kernel path: 'auto' picks AVX2 when the CPU has AVX2+FMA+F16C; 'portable' forces the scalar path. */
-  kernels?: 'auto' | 'portable';
+  /**
+   * Highest kernel level allowed. 'auto' (default) picks the best the CPU runs: 'avx512' (AVX-512 F/BW/VL/DQ
+   * with OS-saved zmm state), else 'avx2' (AVX2+FMA+F16C), else 'portable' (scalar). Naming a level forces
+   * that level or the best one below it. Without this option, the RESIDENT_KERNELS environment variable
+   * (same values) applies.
+   */
+  kernels?: KernelLevel;
 }
 
 /**
@@ -92,7 +100,7 @@ export interface Engine {
   readonly fingerprint: string;
   readonly threads: number;
   readonly maxBatchTokens: number;
-  /** Which kernel path is in use: 'avx2' or 'portable'. */
+  /** Which kernel path is in use: 'avx512', 'avx2' or 'portable'. */
   readonly kernels: string;
   /** Reserves a slot for `capacity` positions (address space only; pages commit as positions are written). */
   createSlot(capacity: number, kvDtype?: KvDType): KvSlot;

@@ -36,6 +36,10 @@ interface NativeBinding {
   loadModel(config: object, tensors: object[], options: object): Promise<NativeModel>;
   allocCounterProbe(): number;
   avx2Available: boolean;
+  /** Kernel levels this CPU runs, best first (always ends with 'portable'). */
+  kernelLevels: string[];
+  /** Test hook: one level's matmul, y: [n][rows] = x: [n][k] · w[r0, r1)ᵀ, other columns 0. */
+  kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number): Float32Array;
 }
 
 const DTYPE_CODE: Record<WeightDType | KvDType, number> = { f32: 0, f16: 1, bf16: 2 };
@@ -293,7 +297,10 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
       : undefined,
   };
   const tensors = spec.tensors.map((t) => ({ ...t, dtype: DTYPE_CODE[t.dtype] }));
-  const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, portable: options.kernels === 'portable' }));
+  const kernels = options.kernels ?? process.env.RESIDENT_KERNELS ?? 'auto';
+  if (!['auto', 'avx512', 'avx2', 'portable'].includes(kernels))
+    throw new EngineArgumentError(`kernels must be one of auto, avx512, avx2, portable, got '${kernels}'`);
+  const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, kernels }));
   return new NativeEngine(model, c, spec.dtype, spec.fingerprint, maxBatchTokens);
 }
 

@@ -36,6 +36,22 @@ export class Grammar {
   constructor(readonly root: Node, readonly vocab: GrammarVocab, readonly schema?: CompiledSchema, readonly leadingWs = true) {
     this.engine = new MaskEngine(vocab);
   }
+  private readonly stopMasks = new Map<string, WeakMap<Uint32Array, Uint32Array>>();
+
+  /** `mask` (from the engine) with `stops` allowed too; memoized, do not mutate. */
+  withStops(mask: Uint32Array, stops: number[]): Uint32Array {
+    const key = stops.join(',');
+    let m = this.stopMasks.get(key);
+    if (!m) this.stopMasks.set(key, (m = new WeakMap()));
+    let out = m.get(mask);
+    if (!out) {
+      out = mask.slice();
+      for (const t of stops) out[t >>> 5] |= 1 << (t & 31);
+      m.set(mask, out);
+    }
+    return out;
+  }
+
   /** Initial state set: one value of the root, then the end. */
   start(): Frame[] {
     return [valueState(this.root, undefined, this.leadingWs)];
@@ -140,9 +156,7 @@ export class GrammarMatcher implements TokenConstraint {
     if (!s) return this.grammar.vocab.newMask();
     const m = this.grammar.engine.mask(s);
     if (!s.some(canEnd) || this.stopTokens.length === 0) return m;
-    const out = m.slice();
-    for (const t of this.stopTokens) out[t >>> 5] |= 1 << (t & 31);
-    return out;
+    return this.grammar.withStops(m, this.stopTokens);
   }
 
   accept(token: number): boolean {

@@ -10,10 +10,12 @@ import { RegexCompileError, SchemaCompileError } from './errors.js';
 import { LiteralTrie, utf8 } from './literal-trie.js';
 import { checkSchema } from './ajv-check.js';
 import { applySchema, cloneFlat, deepEqual, emptyFlat, keySubs, T_ARR, T_BOOL, T_INT, T_NULL, T_NUM, T_OBJ, T_STR, type Flat } from './schema-flat.js';
-import { deref, type ArrayNode, type LiteralNode, type Node, type NumberNode, type ObjectNode, type RefNode, type StringNode } from './schema-node.js';
+import { deref, type ArrayNode, type LiteralNode, type Node, type ObjectNode, type RefNode, type StringNode } from './schema-node.js';
 import { SchemaResolver, type SchemaAt } from './schema-resolver.js';
 import { literalAccepts } from './value-matcher.js';
-import { stringLive } from './string-matcher.js';
+import { disjoint, prune, satisfiable } from './schema-prune.js';
+
+export { numberFeasible } from './schema-prune.js';
 
 const MAX_NODES = 20_000;
 /** Node ids are unique across compilations, so graphs of several schemas can be combined. */
@@ -230,6 +232,7 @@ class Compiler {
       valueFor(key: string): Node | null {
         const own = node.props.get(key);
         if (own) return own.kind === 'never' ? null : own;
+        if (node.patterns.length === 0) return node.additional;
         const m = node.patterns.filter((p) => p.re.test(key));
         if (m.length > 1) return null;
         if (m.length === 1) return m[0].node;
@@ -265,13 +268,13 @@ class Compiler {
     for (let changed = true; changed; ) {
       changed = false;
       for (const n of this.all) {
-        if (!sat.has(n) && this.satisfiable(n, isSat)) {
+        if (!sat.has(n) && satisfiable(n, isSat)) {
           sat.add(n);
           changed = true;
         }
       }
     }
-    for (const n of this.all) this.prune(n, isSat);
+    for (const n of this.all) prune(n, isSat, this.never);
     for (const { alts, path } of this.oneOfs) {
       const live = alts.filter(isSat);
       for (let i = 0; i < live.length; i++) {
@@ -281,75 +284,10 @@ class Compiler {
       }
     }
   }
-
-  private satisfiable(n: Node, isSat: (n: Node) => boolean): boolean {
-    switch (n.kind) {
-      case 'ref':
-        return isSat(n.target!);
-      case 'never':
-        return false;
-      case 'literal':
-        return n.values.length > 0;
-      case 'seq':
-        return n.parts.every((p) => p instanceof Uint8Array || isSat(p));
-      case 'string':
-        return stringLive(n);
-      case 'number':
-        return numberFeasible(n);
-      case 'union':
-        return n.alts.some(isSat);
-      case 'array': {
-        if (n.minItems > n.maxItems) return false;
-        for (let i = 0; i < n.minItems; i++) {
-          const it = i < n.prefix.length ? n.prefix[i] : n.items;
-          if (!it || !isSat(it)) return false;
-        }
-        return true;
-      }
-      case 'object': {
-        if (n.required.length > n.maxProps || n.minProps > n.maxProps) return false;
-        for (const i of n.required) if (!isSat(n.props.get(n.names[i])!) || !keyAllowed(n, n.names[i])) return false;
-        if (n.minProps > n.required.length) {
-          const open = n.additional && isSat(n.additional);
-          const extra = n.names.filter((k, i) => !n.required.includes(i) && isSat(n.props.get(k)!) && keyAllowed(n, k)).length;
-          if (!open && n.required.length + extra < n.minProps) return false;
-        }
-        return true;
-      }
-    }
-  }
-
-  private prune(n: Node, isSat: (n: Node) => boolean): void {
-    if (n.kind === 'union') n.alts = n.alts.filter(isSat);
-    else if (n.kind === 'ref' && !isSat(n.target!)) n.target = this.never;
-    else if (n.kind === 'object') {
-      for (const [k, v] of n.props) if (!isSat(v)) n.props.set(k, this.never);
-      if (n.additional && !isSat(n.additional)) n.additional = null;
-      n.patterns = n.patterns.map((p) => (isSat(p.node) ? p : { ...p, node: this.never }));
-    } else if (n.kind === 'array') {
-      const cut = n.prefix.findIndex((p) => !isSat(p));
-      if (cut >= 0) n.maxItems = Math.min(n.maxItems, cut);
-      if (n.items && !isSat(n.items)) {
-        n.items = null;
-      }
-      if (!n.items) n.maxItems = Math.min(n.maxItems, n.prefix.length);
-    }
-  }
 }
 
 function escapeRegex(s: string): string {
   return s.replace(/[\\^$.*+?()[\]{}|/-]/g, (c) => `\\${c}`);
-}
-
-function keyAllowed(n: ObjectNode, key: string): boolean {
-  return n.keyNode === null || literalAccepts(n.keyNode, key);
-}
-
-/** True when some value satisfies the number node's bounds and multipleOf. */
-export function numberFeasible(n: NumberNode): boolean {
-  if (n.lo === null || n.hi === null) return true;
-  if (n.mult === null) return n.lo < n.hi || (n.lo === n.hi && !n.loExcl && !n.hiExcl);
-  return ceilDiv(n.lo, n.mult) * n.mult <= n.hi;
 }
 
 function lcm(a: bigint, b: bigint): bigint {
@@ -357,50 +295,3 @@ function lcm(a: bigint, b: bigint): bigint {
   while (y) [x, y] = [y, x % y];
   return (a / x) * b;
 }
-
-/** Conservative disjointness of two nodes (true only when no value matches both). */
-function disjoint(a: Node, b: Node, depth: number): boolean {
-  a = deref(a);
-  b = deref(b);
-  if (a.kind === 'never' || b.kind === 'never') return true;
-  if (depth <= 0) return false;
-  if (a.kind === 'union') return a.alts.every((x) => disjoint(x, b, depth));
-  if (b.kind === 'union') return b.alts.every((x) => disjoint(a, x, depth));
-  if (a.kind === 'literal' && b.kind === 'literal') return !a.values.some((v) => b.values.some((w) => deepEqual(v, w)));
-  if (a.kind === 'literal') return !a.values.some((v) => literalAccepts(b, v));
-  if (b.kind === 'literal') return disjoint(b, a, depth);
-  if (a.kind !== b.kind) return true;
-  if (a.kind === 'number' && b.kind === 'number') {
-    const ra = toRange(a), rb = toRange(b);
-    return (ra.hi !== null && rb.lo !== null && ra.hi < rb.lo) || (rb.hi !== null && ra.lo !== null && rb.hi < ra.lo);
-  }
-  if (a.kind === 'object' && b.kind === 'object') {
-    for (const i of a.required) {
-      const k = a.names[i];
-      const vb = b.valueFor(k);
-      if (!vb) return true;
-      const va = a.props.get(k)!;
-      if (b.required.some((j) => b.names[j] === k) && disjoint(va, vb, depth - 1)) return true;
-    }
-    for (const j of b.required) if (!a.valueFor(b.names[j])) return true;
-    return false;
-  }
-  if (a.kind === 'array' && b.kind === 'array') {
-    if (a.minItems > b.maxItems || b.minItems > a.maxItems) return true;
-    const n = Math.min(a.minItems, b.minItems);
-    for (let i = 0; i < Math.max(n, 1); i++) {
-      if (i >= Math.max(a.minItems, b.minItems)) break;
-      const x = i < a.prefix.length ? a.prefix[i] : a.items;
-      const y = i < b.prefix.length ? b.prefix[i] : b.items;
-      if (x && y && disjoint(x, y, depth - 1)) return true;
-    }
-    return false;
-  }
-  return false;
-}
-
-function toRange(n: NumberNode): { lo: number | null; hi: number | null } {
-  const f = (v: bigint | null) => (v === null ? null : Number(v) / 10 ** n.scale);
-  return { lo: f(n.lo), hi: f(n.hi) };
-}
-

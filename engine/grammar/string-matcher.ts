@@ -255,11 +255,16 @@ function lengthReach(n: StringNode): Reach {
 }
 
 function reachLive(n: StringNode, s: StrInner): boolean {
+  return reachLiveAt(n, s.d[0], s.count);
+}
+
+/** For a single-DFA node: can content in DFA state `q` with `count` code points still be completed? */
+export function reachLiveAt(n: StringNode, q: number, count: number): boolean {
   const r = lengthReach(n);
-  const b = r.bits.get(s.d[0]);
+  const b = r.bits.get(q);
   if (!b) return true; // beyond the explored part: cannot decide, assume live
-  const lo = Math.max(0, n.minLength - s.count);
-  const hi = n.maxLength === Infinity ? r.C : Math.min(r.C, n.maxLength - s.count);
+  const lo = Math.max(0, n.minLength - count);
+  const hi = n.maxLength === Infinity ? r.C : Math.min(r.C, n.maxLength - count);
   for (let k = lo; k <= hi; k++) if ((b[k >> 5] >>> (k & 31)) & 1) return true;
   return false;
 }

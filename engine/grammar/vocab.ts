@@ -26,14 +26,19 @@ export class GrammarVocab {
   readonly special: Uint8Array;
   /** Trie of every non-special token. */
   readonly trie: FlatTrie;
-  /** Trie of the non-special tokens holding `"`, `\` or a control byte (not plain string content). */
-  readonly nonPlainTrie: FlatTrie;
+  /**
+   * Trie of the non-plain tokens whose first non-plain byte is `"` or `\`: the only non-plain
+   * tokens that can follow a string body (a control byte inside a string is never allowed).
+   */
+  readonly stringExitTrie: FlatTrie;
   /** Tokens whose bytes are all plain string content (no `"`, `\`, byte < 0x20). */
   readonly plain: Int32Array;
   /** Next token id with the same bytes as id i, or -1. */
   readonly dupNext: Int32Array;
   /** Code points started by each token's bytes (count of non-continuation bytes). */
   readonly charCount: Uint8Array;
+  private readonly interned = new Map<number, Uint32Array[]>();
+  private internedCount = 0;
 
   constructor(readonly tokens: TokenBytes, modelVocabSize = tokens.size) {
     this.size = Math.max(modelVocabSize, tokens.size);
@@ -43,24 +48,25 @@ export class GrammarVocab {
     this.dupNext = new Int32Array(tokens.size).fill(-1);
     this.charCount = new Uint8Array(tokens.size);
     const normal: number[] = [];
-    const nonPlain: number[] = [];
     const plain: number[] = [];
+    const exit: number[] = [];
     for (let id = 0; id < tokens.size; id++) {
       const b = tokens.bytes[id];
       if (tokens.special[id] || b.length === 0) continue;
       normal.push(id);
-      let isPlain = true;
+      let firstNonPlain = -1;
       let chars = 0;
       for (const x of b) {
-        if (x === 0x22 || x === 0x5c || x < 0x20) isPlain = false;
+        if (firstNonPlain < 0 && (x === 0x22 || x === 0x5c || x < 0x20)) firstNonPlain = x;
         if ((x & 0xc0) !== 0x80) chars++;
       }
       this.charCount[id] = Math.min(chars, 255);
-      (isPlain ? plain : nonPlain).push(id);
+      if (firstNonPlain < 0) plain.push(id);
+      if (firstNonPlain === 0x22 || firstNonPlain === 0x5c) exit.push(id);
     }
     this.plain = Int32Array.from(plain);
     this.trie = this.buildTrie(normal);
-    this.nonPlainTrie = this.buildTrie(nonPlain);
+    this.stringExitTrie = this.buildTrie(exit);
   }
 
   private buildTrie(ids: number[]): FlatTrie {
@@ -88,8 +94,9 @@ export class GrammarVocab {
         let t = tok[node];
         if (t < 0) tok[node] = id;
         else {
-          while (this.dupNext[t] >= 0) t = this.dupNext[t];
-          this.dupNext[t] = id;
+          // (the chain is shared by every trie built over this vocabulary)
+          while (t !== id && this.dupNext[t] >= 0) t = this.dupNext[t];
+          if (t !== id) this.dupNext[t] = id;
         }
         prev = b;
         continue;
@@ -115,6 +122,32 @@ export class GrammarVocab {
     return new Uint32Array(this.maskWords);
   }
 
+  /**
+   * A mask equal to `mask` that is never mutated: an earlier one with the same bits, or a copy.
+   * Fresh 19 KB buffers cost tens of µs on some hosts (page faults), far more than a hash.
+   */
+  intern(mask: Uint32Array): Uint32Array {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < mask.length; i++) if (mask[i] !== 0) h = Math.imul(h ^ mask[i] ^ i, 0x01000193);
+    const list = this.interned.get(h);
+    if (list) {
+      for (const m of list) {
+        let same = true;
+        for (let i = 0; i < m.length && same; i++) same = m[i] === mask[i];
+        if (same) return m;
+      }
+    }
+    if (this.internedCount >= MAX_INTERNED) {
+      this.interned.clear();
+      this.internedCount = 0;
+    }
+    const copy = mask.slice();
+    if (list) list.push(copy);
+    else this.interned.set(h, [copy]);
+    this.internedCount++;
+    return copy;
+  }
+
   /** Sets token `id` and the ids sharing its bytes in `mask`. */
   setToken(mask: Uint32Array, id: number): void {
     for (let t = id; t >= 0; t = this.dupNext[t]) mask[t >>> 5] |= 1 << (t & 31);
@@ -125,6 +158,9 @@ export class GrammarVocab {
     return this.tokens.addedTokenId(content);
   }
 }
+
+/** Interned masks kept per vocabulary (19 KB each for Qwen). */
+const MAX_INTERNED = 2048;
 
 const cache = new Map<string, GrammarVocab>();
 

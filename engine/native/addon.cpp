@@ -254,6 +254,7 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
   engine_options opt;
   opt.threads = int(num(o, "threads")); opt.max_tokens = int(num(o, "maxTokens"));
   opt.portable = o.Get("portable").ToBoolean().Value();
+  if (o.Get("kernels").IsString()) opt.kernels = o.Get("kernels").ToString().Utf8Value();
   std::vector<tensor_desc> tensors;
   Napi::Array arr = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -519,6 +520,29 @@ Napi::Value SlotWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Test hook: kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype, dtype, r0, r1)
+// runs one level's matmul synchronously and returns y: Float32Array [n][rows] (columns outside [r0, r1) stay 0).
+Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 8 || !info[0].IsString() || !info[1].IsTypedArray() || !info[4].IsTypedArray())
+    return throw_error(env, status::argument_error, "kernelMatmul(level, x, n, k, w, dtype, r0, r1)");
+  const kernels* kern = select_kernels(info[0].ToString().Utf8Value().c_str());
+  Napi::Float32Array x = info[1].As<Napi::Float32Array>();
+  Napi::TypedArray wa = info[4].As<Napi::TypedArray>();
+  const int n = info[2].ToNumber().Int32Value(), k = info[3].ToNumber().Int32Value();
+  const dtype wt = dtype_from(info[5].ToNumber().Uint32Value());
+  const int r0 = info[6].ToNumber().Int32Value(), r1 = info[7].ToNumber().Int32Value();
+  const size_t rows = k > 0 ? wa.ByteLength() / (size_t(k) * dtype_size(wt)) : 0;
+  if (!kern || n < 1 || k < 1 || x.ElementLength() != size_t(n) * size_t(k) || r0 < 0 || r1 <= r0 || size_t(r1) > rows)
+    return throw_error(env, status::argument_error, "kernelMatmul: bad level or shapes");
+  const uint8_t* w = static_cast<const uint8_t*>(wa.ArrayBuffer().Data()) + wa.ByteOffset();
+  Napi::Float32Array y = Napi::Float32Array::New(env, size_t(n) * rows);
+  float* scratch = static_cast<float*>(aligned_alloc_zero(matmul_scratch_floats(k) * 4));  // 64-byte aligned, as in the engine
+  kern->matmul(x.Data(), n, k, w, wt, r0, r1, y.Data(), int(rows), scratch);
+  aligned_free(scratch);
+  return y;
+}
+
 Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   ModelWrap::init(env, exports);
   SlotWrap::init(env, exports);
@@ -527,6 +551,12 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(info.Env(), double(alloc_counter_probe()));
   }));
   exports.Set("avx2Available", Napi::Boolean::New(env, kernels_avx2() != nullptr && cpu_has_avx2_fma_f16c()));
+  const kernels* levels[3];
+  const int n_levels = kernel_levels(levels);
+  Napi::Array names = Napi::Array::New(env, size_t(n_levels));
+  for (int i = 0; i < n_levels; i++) names.Set(uint32_t(i), Napi::String::New(env, levels[i]->name));
+  exports.Set("kernelLevels", names);  // levels this CPU runs, best first
+  exports.Set("kernelMatmul", Napi::Function::New(env, kernel_matmul));
   return exports;
 }
 

@@ -107,7 +107,7 @@ static void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dty
 }
 
 const kernels& kernels_portable() {
-  static const kernels k{"portable", matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv};
+  static const kernels k{"portable", 16, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv};
   return k;
 }
 
@@ -125,6 +125,31 @@ bool cpu_has_avx2_fma_f16c() {
 #else
   return false;
 #endif
+}
+
+int kernel_levels(const kernels* out[3]) {
+  int n = 0;
+  if (kernels_avx512() && cpu_has_avx512()) out[n++] = kernels_avx512();
+  if (kernels_avx2() && cpu_has_avx2_fma_f16c()) out[n++] = kernels_avx2();
+  out[n++] = &kernels_portable();
+  return n;
+}
+
+const kernels* select_kernels(const char* max_level) {
+  static const char* const order[] = {"avx512", "avx2", "portable"};
+  int cap = 0;  // index into order of the highest level allowed
+  if (max_level && *max_level && std::strcmp(max_level, "auto") != 0) {
+    cap = -1;
+    for (int i = 0; i < 3; i++)
+      if (std::strcmp(max_level, order[i]) == 0) cap = i;
+    if (cap < 0) return nullptr;
+  }
+  const kernels* levels[3];
+  const int n = kernel_levels(levels);
+  for (int i = 0; i < n; i++)
+    for (int j = cap; j < 3; j++)
+      if (std::strcmp(levels[i]->name, order[j]) == 0) return levels[i];
+  return &kernels_portable();
 }
 
 }  // namespace resident

@@ -6,6 +6,7 @@ namespace resident {
 
 struct kernels {
   const char* name;
+  int task_rows;  // weight rows per matmul task (ops.cpp, moe.cpp): a multiple of this level's panel width
   // y[t*ldy + r] = sum_i x[t*k + i] * w[r*k + i], t < n, r0 <= r < r1. w: [rows][k] in dtype wt.
   // scratch: at least matmul_scratch_floats(k) floats, private to the calling thread.
   void (*matmul)(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy,
@@ -25,14 +26,23 @@ struct kernels {
 
 constexpr int matmul_row_block = 4;
 constexpr int matmul_panel_k = 256;     // K block of the packed-panel (prefill) path
-constexpr int matmul_panel_rows = 16;   // rows per packed panel
+constexpr int matmul_panel_rows = 16;   // rows per packed panel (AVX2)
+constexpr int matmul_panel_rows_max = 32;  // widest packed panel of any level (AVX-512: 2 zmm)
 inline size_t matmul_scratch_floats(int k) {
-  const size_t dot = size_t(matmul_row_block) * size_t(k), panel = size_t(matmul_panel_k) * matmul_panel_rows;
+  const size_t dot = size_t(matmul_row_block) * size_t(k), panel = size_t(matmul_panel_k) * matmul_panel_rows_max;
   return (dot > panel ? dot : panel) + 64;
 }
 
 const kernels& kernels_portable();
-const kernels* kernels_avx2();  // nullptr when not compiled for this target
+const kernels* kernels_avx2();    // nullptr when not compiled for this target
+const kernels* kernels_avx512();  // nullptr when not compiled for this target
 bool cpu_has_avx2_fma_f16c();
+bool cpu_has_avx512();  // AVX-512 F/BW/VL/DQ with OS-saved zmm state, plus the AVX2 level
+
+// Levels this CPU can run, best first: "avx512", "avx2", "portable" (always last).
+int kernel_levels(const kernels* out[3]);
+// The best level not above max_level ("auto" or empty = best available; "avx512", "avx2", "portable");
+// nullptr for an unknown name. Dispatch order: avx512, then avx2, then portable.
+const kernels* select_kernels(const char* max_level);
 
 }  // namespace resident

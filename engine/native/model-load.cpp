@@ -24,10 +24,34 @@ result model::map_weights(const std::vector<tensor_desc>& tensors) {
     if (fd < 0) return result::fail(status::load_error, "cannot open weight file " + t.file);
     struct stat st;
     fstat(fd, &st);
-    void* p = st.st_size ? mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+    const size_t size = size_t(st.st_size);
+    void* p = MAP_FAILED;
+    size_t map_size = size;
+    const char* huge_env = getenv("RESIDENT_HUGEPAGES");
+    if (size && huge_env && *huge_env == '1' &&
+        size < size_t(sysconf(_SC_AVPHYS_PAGES)) / 2 * size_t(sysconf(_SC_PAGESIZE))) {
+      // Opt-in: read into anonymous memory backed by 2 MiB pages (the hardware prefetchers stop at 4 KiB
+      // page boundaries of the page-cache mapping). Only while the file is under half the free memory;
+      // falls back to mapping the file on any failure.
+      const size_t huge = size_t(2) << 20, len = (size + huge - 1) / huge * huge;
+      void* a = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (a != MAP_FAILED) {
+        madvise(a, len, MADV_HUGEPAGE);
+        size_t done = 0;
+        for (ssize_t got; done < size; done += size_t(got))
+          if ((got = pread(fd, static_cast<char*>(a) + done, size - done, off_t(done))) <= 0) break;
+        if (done == size && mprotect(a, len, PROT_READ) == 0) {
+          p = a;
+          map_size = len;
+        } else {
+          munmap(a, len);
+        }
+      }
+    }
+    if (p == MAP_FAILED && size) p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return result::fail(status::load_error, "cannot mmap weight file " + t.file);
-    files_.push_back({t.file, p, size_t(st.st_size)});
+    files_.push_back({t.file, p, size, map_size});
   }
   return result::ok();
 }
@@ -91,8 +115,8 @@ result model::load(const model_config& c, const std::vector<tensor_desc>& tensor
   }
   std::unique_ptr<model> m(new model(c));
   for (const auto& t : tensors) m->tensor_index_.emplace(t.name, &t);
-  const kernels* fast = kernels_avx2();
-  m->kern = (!opt.portable && fast && cpu_has_avx2_fma_f16c()) ? fast : &kernels_portable();
+  m->kern = select_kernels(opt.portable ? "portable" : opt.kernels.c_str());  // avx512 > avx2 > portable
+  if (!m->kern) return result::fail(status::argument_error, "unknown kernels level '" + opt.kernels + "' (auto, avx512, avx2, portable)");
   if (result r = m->map_weights(tensors); !r) return r;
 
   const int H = c.hidden, QD = c.n_head * c.head_dim, KD = c.n_kv_head * c.head_dim;
@@ -155,7 +179,7 @@ void model::alloc_buffers(int threads) {
 model::~model() {
   pool_.reset();
   for (float* p : owned_) aligned_free(p);
-  for (auto& f : files_) munmap(f.base, f.size);
+  for (auto& f : files_) munmap(f.base, f.map_size);
 }
 
 result model::slot_create(size_t capacity, dtype t, kv_slot** out) const {

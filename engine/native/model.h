@@ -29,6 +29,7 @@ struct engine_options {
   int threads = 1;
   int max_tokens = 512;
   bool portable = false;  // force the portable kernels
+  std::string kernels = "auto";  // highest kernel level allowed: auto | avx512 | avx2 | portable
 };
 
 struct tensor_desc {
@@ -76,7 +77,8 @@ struct batch {
 struct mapped_file {
   std::string path;
   void* base = nullptr;
-  size_t size = 0;
+  size_t size = 0;      // bytes of the file
+  size_t map_size = 0;  // bytes mapped at base (the file's mapping, or an anonymous huge-page copy)
 };
 
 class model {

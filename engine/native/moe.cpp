@@ -19,7 +19,6 @@
 namespace resident {
 
 namespace {
-constexpr int row_chunk = 16;    // weight rows per task (multiple of matmul_row_block)
 constexpr int token_block = 64;  // routed rows per kernel call inside a task
 constexpr int max_chunk = 1024;  // tokens per sparse-block pass: bounds the routed-row buffers
 }  // namespace
@@ -168,6 +167,7 @@ void model::moe_chunk(int layer, const float* x, int n, float* out) {
   };
   pool_->run(n * K, gather);
 
+  const int row_chunk = kern->task_rows;  // weight rows per task: the kernel level's panel width
   const int n_rc_mi = (MI + row_chunk - 1) / row_chunk, n_rc_h = (H + row_chunk - 1) / row_chunk;
   auto gate_up = [&](int task, int thread) {
     const moe_block& bk = blocks_[task / n_rc_mi];

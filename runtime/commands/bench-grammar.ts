@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
@@ -21,6 +22,7 @@ Options:
   --vocab-size N      mask width = model vocab size (default 151936 for Qwen, else tokenizer size)
   --limit N           only the first N files
   --every N           only every N-th file (sampling)
+  --filter REGEX      only files whose name matches REGEX (applied before --every/--limit)
   --no-anchor         skip the xgrammar anchor
   --json              print the figures as JSON
 `;
@@ -36,7 +38,7 @@ export const command: Command = {
         args: argv,
         options: {
           schemas: { type: 'string' }, tokenizer: { type: 'string' }, 'vocab-size': { type: 'string' },
-          limit: { type: 'string' }, every: { type: 'string' }, 'no-anchor': { type: 'boolean' }, json: { type: 'boolean' },
+          limit: { type: 'string' }, every: { type: 'string' }, filter: { type: 'string' }, 'no-anchor': { type: 'boolean' }, json: { type: 'boolean' },
         },
         strict: true,
       }));
@@ -55,7 +57,15 @@ export const command: Command = {
     };
     const limit = num('limit', values.limit);
     const every = num('every', values.every) ?? 1;
-    let files = listSchemaFiles(values.schemas).filter((_, i) => i % every === 0);
+    let filter: RegExp | undefined;
+    try {
+      filter = values.filter === undefined ? undefined : new RegExp(values.filter);
+    } catch (e) {
+      throw new UsageError(`--filter: ${(e as Error).message}`);
+    }
+    let files = listSchemaFiles(values.schemas)
+      .filter((f) => !filter || filter.test(basename(f)))
+      .filter((_, i) => i % every === 0);
     if (limit !== undefined) files = files.slice(0, limit);
     const encode = loadTokenizer(tokDir);
     const probe = loadGrammarVocab(tokDir);

@@ -1,0 +1,436 @@
+// AVX-512 (F/BW/VL/DQ) + FMA + F16C kernels, compiled for that target only (the pragma below covers this
+// file alone) and chosen at run time when CPUID and XCR0 report AVX-512 with OS-saved zmm state (kernels.h).
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels.h"
+
+// After the includes, so inline functions of shared headers are not emitted with AVX-512 code.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
+// GCC 12 flags the deliberate _mm512_undefined_* of its own intrinsic headers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace resident {
+namespace {
+
+constexpr int panel_min_tokens = 8;   // n at or above which matmul uses the packed-panel path
+constexpr int panel_cols = 32;        // output columns (weight rows) per packed panel: 2 zmm
+constexpr int panel_tokens = 8;       // token rows of the microkernel: 16 accumulators + 2 panel loads (12 measured the same)
+constexpr int gemv_rows = 8;          // weight rows streamed at once by the n <= 7 path
+constexpr int gemv_tokens = 3;        // token rows per pass of that path: 8 × 3 accumulators
+constexpr int prefetch_bytes = 1024;  // software prefetch distance ahead of each streamed weight row
+static_assert(matmul_panel_rows_max >= panel_cols, "scratch is sized for the widest panel");
+
+inline __mmask16 tail_mask(int m) { return __mmask16((1u << m) - 1); }  // m in [0, 16]
+
+// 16 elements of p (dtype T) from index i as f32; bf16 widens by zero-extend + shift, f16 by vcvtph2ps.
+template <dtype T>
+inline __m512 load16(const void* p, size_t i) {
+  if constexpr (T == dtype::f32) {
+    return _mm512_loadu_ps(static_cast<const float*>(p) + i);
+  } else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i));
+    if constexpr (T == dtype::f16) return _mm512_cvtph_ps(h);
+    else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+// Like load16, lanes outside mask m read as 0 (and their memory is not touched).
+template <dtype T>
+inline __m512 load16_mask(const void* p, size_t i, __mmask16 m) {
+  if constexpr (T == dtype::f32) {
+    return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(p) + i);
+    if constexpr (T == dtype::f16) return _mm512_cvtph_ps(h);
+    else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+// 8 elements as f32 (ymm), for the 8×8 transposes of panel packing.
+template <dtype T>
+inline __m256 load8(const void* p, size_t i) {
+  if constexpr (T == dtype::f32) {
+    return _mm256_loadu_ps(static_cast<const float*>(p) + i);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
+    if constexpr (T == dtype::f16) return _mm256_cvtph_ps(h);
+    else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+template <dtype T>
+inline float load1(const void* p, size_t i) {
+  if constexpr (T == dtype::f32) return static_cast<const float*>(p)[i];
+  else if constexpr (T == dtype::f16) return _cvtsh_ss(static_cast<const uint16_t*>(p)[i]);
+  else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
+}
+
+// exp(x) for x in [-88, 88]: 2^n * p(r), the Cephes-style polynomial of the AVX2 path, rel. error ~1e-7.
+inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+// ---- Row-tile path (n <= 7, decode): R weight rows × NT tokens; each weight element is loaded once
+// per pass and feeds NT FMAs. The R rows are R concurrent streams, prefetched prefetch_bytes ahead.
+// y[t * ldy + r] = x[t] · w[r], t < NT, r < R; any k >= 1 (the tail is a masked load, not scalar code).
+template <dtype T, int R, int NT>
+inline void tile(const float* x, int k, const char* w, size_t row_bytes, float* y, int ldy) {
+  __m512 acc[R][NT];
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+  const size_t es = dtype_size(T);
+  int i = 0;
+  for (; i + 16 <= k; i += 16) {
+    __m512 xv[NT];
+    for (int t = 0; t < NT; t++) xv[t] = _mm512_loadu_ps(x + size_t(t) * k + i);
+    for (int r = 0; r < R; r++) {
+      const char* wr = w + size_t(r) * row_bytes;
+      if ((i * es) % 64 == 0) _mm_prefetch(wr + i * es + prefetch_bytes, _MM_HINT_T0);
+      const __m512 wv = load16<T>(wr, size_t(i));
+      for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  if (i < k) {
+    const __mmask16 m = tail_mask(k - i);
+    __m512 xv[NT];
+    for (int t = 0; t < NT; t++) xv[t] = _mm512_maskz_loadu_ps(m, x + size_t(t) * k + i);
+    for (int r = 0; r < R; r++) {
+      const __m512 wv = load16_mask<T>(w + size_t(r) * row_bytes, size_t(i), m);
+      for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < NT; t++) y[size_t(t) * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <dtype T, int R>
+inline void tile_tokens(const float* x, int n, int k, const char* w, size_t row_bytes, float* y, int ldy) {
+  int t = 0;
+  for (; t + gemv_tokens <= n; t += gemv_tokens)
+    tile<T, R, gemv_tokens>(x + size_t(t) * k, k, w, row_bytes, y + size_t(t) * ldy, ldy);
+  if (n - t == 2) tile<T, R, 2>(x + size_t(t) * k, k, w, row_bytes, y + size_t(t) * ldy, ldy);
+  else if (n - t == 1) tile<T, R, 1>(x + size_t(t) * k, k, w, row_bytes, y + size_t(t) * ldy, ldy);
+}
+
+template <dtype T>
+void matmul_rows(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy) {
+  const size_t rb = size_t(k) * dtype_size(T);
+  const char* wb = static_cast<const char*>(w);
+  int r = r0;
+  for (; r + gemv_rows <= r1; r += gemv_rows) tile_tokens<T, gemv_rows>(x, n, k, wb + size_t(r) * rb, rb, y + r, ldy);
+  if (r + 4 <= r1) { tile_tokens<T, 4>(x, n, k, wb + size_t(r) * rb, rb, y + r, ldy); r += 4; }
+  for (; r < r1; r++) tile_tokens<T, 1>(x, n, k, wb + size_t(r) * rb, rb, y + r, ldy);
+}
+
+// ---- Packed-panel path (n >= 8, prefill): W rows packed k-major into P[kc][32] (f32), then a
+// 8×32 outer-product microkernel: per k, 2 panel loads + 8 broadcasts of x feed 16 FMAs; the 16
+// accumulators stay in zmm registers over the whole K block (ops.cpp's 64-token blocks split evenly).
+
+inline void transpose8(__m256 r[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+// P[kk][j] = w[row0 + j][k0 + kk] for j < nrows (zero for nrows <= j < 32), kk < kc.
+template <dtype T>
+void pack_panel(const void* w, int k, int row0, int nrows, int k0, int kc, float* P) {
+  const size_t rb = size_t(k) * dtype_size(T);
+  const char* wb = static_cast<const char*>(w);
+  for (int j0 = 0; j0 < panel_cols; j0 += 8) {
+    if (j0 >= nrows) {  // whole 8-column group beyond the last row: zeros
+      for (int kk = 0; kk < kc; kk++) _mm256_storeu_ps(P + size_t(kk) * panel_cols + j0, _mm256_setzero_ps());
+      continue;
+    }
+    int kk = 0;
+    for (; kk + 8 <= kc; kk += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++)
+        r[i] = j0 + i < nrows ? load8<T>(wb + size_t(row0 + j0 + i) * rb, size_t(k0 + kk)) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + size_t(kk + c) * panel_cols + j0, r[c]);
+    }
+    for (; kk < kc; kk++)
+      for (int i = 0; i < 8; i++)
+        P[size_t(kk) * panel_cols + j0 + i] = j0 + i < nrows ? load1<T>(wb + size_t(row0 + j0 + i) * rb, size_t(k0 + kk)) : 0.0f;
+  }
+}
+
+// y[t][0..nrows) (+)= x[t][0..kc) · P, t < NT; x rows have stride ldx, y rows stride ldy.
+// Columns >= nrows are never stored (masked), so y beyond the caller's row range stays untouched.
+template <int NT>
+inline void panel_kernel(const float* x, int ldx, const float* P, int kc, float* y, int ldy, bool accumulate, int nrows) {
+  __m512 c[NT][2];
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; t++) c[t][0] = c[t][1] = _mm512_setzero_ps();
+  for (int kk = 0; kk < kc; kk++) {
+    const __m512 b0 = _mm512_loadu_ps(P + size_t(kk) * panel_cols), b1 = _mm512_loadu_ps(P + size_t(kk) * panel_cols + 16);
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) {
+      const __m512 a = _mm512_set1_ps(x[size_t(t) * ldx + kk]);
+      c[t][0] = _mm512_fmadd_ps(a, b0, c[t][0]);
+      c[t][1] = _mm512_fmadd_ps(a, b1, c[t][1]);
+    }
+  }
+  const __mmask16 m0 = tail_mask(std::min(nrows, 16)), m1 = tail_mask(std::max(nrows - 16, 0));
+#pragma GCC unroll 8
+  for (int t = 0; t < NT; t++) {
+    float* yr = y + size_t(t) * ldy;
+    __m512 v0 = c[t][0], v1 = c[t][1];
+    if (accumulate) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, yr));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, yr + 16));
+    }
+    _mm512_mask_storeu_ps(yr, m0, v0);
+    _mm512_mask_storeu_ps(yr + 16, m1, v1);
+  }
+}
+
+template <dtype T>
+void matmul_panel(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* P) {
+  for (int rb = r0; rb < r1; rb += panel_cols) {
+    const int nrows = std::min(panel_cols, r1 - rb);
+    for (int k0 = 0; k0 < k; k0 += matmul_panel_k) {
+      const int kc = std::min(matmul_panel_k, k - k0);
+      pack_panel<T>(w, k, rb, nrows, k0, kc, P);
+      const bool acc = k0 > 0;
+      int t = 0;
+      for (; t + panel_tokens <= n; t += panel_tokens)
+        panel_kernel<panel_tokens>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows);
+      const float* xt = x + size_t(t) * k + k0;
+      float* yt = y + size_t(t) * ldy + rb;
+      switch (n - t) {
+        case 7: panel_kernel<7>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 6: panel_kernel<6>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 5: panel_kernel<5>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 4: panel_kernel<4>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 3: panel_kernel<3>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 2: panel_kernel<2>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 1: panel_kernel<1>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        default: break;
+      }
+    }
+  }
+}
+
+template <dtype T>
+void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  if (n >= panel_min_tokens) matmul_panel<T>(x, n, k, w, r0, r1, y, ldy, scratch);
+  else matmul_rows<T>(x, n, k, w, r0, r1, y, ldy);
+}
+
+void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+  switch (wt) {
+    case dtype::f32: return matmul_t<dtype::f32>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::f16: return matmul_t<dtype::f16>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::bf16: return matmul_t<dtype::bf16>(x, n, k, w, r0, r1, y, ldy, scratch);
+  }
+}
+
+// ---- Elementwise kernels: 16 lanes per step, the tail as one masked step.
+
+template <dtype T>
+void to_f32_t(const void* src, float* dst, size_t n) {
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load16<T>(src, i));
+  if (i < n) {
+    const __mmask16 m = tail_mask(int(n - i));
+    _mm512_mask_storeu_ps(dst + i, m, load16_mask<T>(src, i, m));
+  }
+}
+
+void to_f32(const void* src, dtype t, float* dst, size_t n) {
+  switch (t) {
+    case dtype::f32: std::memcpy(dst, src, n * 4); return;
+    case dtype::f16: return to_f32_t<dtype::f16>(src, dst, n);
+    case dtype::bf16: return to_f32_t<dtype::bf16>(src, dst, n);
+  }
+}
+
+void from_f32(const float* src, dtype t, void* dst, size_t n) {
+  if (t == dtype::f16) {
+    uint16_t* d = static_cast<uint16_t*>(dst);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) d[i] = f32_to_f16(src[i]);
+    return;
+  }
+  kernels_portable().from_f32(src, t, dst, n);  // f32 copy; bf16 rounding stays bit-identical to the reference
+}
+
+float dot(const float* a, const float* b, int n) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 32 <= n; i += 32) {
+    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+  }
+  for (; i < n; i += 16) {
+    const __mmask16 m = tail_mask(std::min(n - i, 16));
+    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+void axpy(float* y, float a, const float* x, int n) {
+  const __m512 av = _mm512_set1_ps(a);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(std::min(n - i, 16));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+void scale(float* y, float a, int n) {
+  const __m512 av = _mm512_set1_ps(a);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(std::min(n - i, 16));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(av, _mm512_maskz_loadu_ps(m, y + i)));
+  }
+}
+
+float sum_sq(const float* x, int n) { return dot(x, x, n); }
+
+void scale_mul(float* y, const float* x, const float* w, float s, int n) {
+  const __m512 sv = _mm512_set1_ps(s);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(std::min(n - i, 16));
+    _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), sv), _mm512_maskz_loadu_ps(m, w + i)));
+  }
+}
+
+void silu_mul(float* g, const float* u, int n) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(std::min(n - i, 16));
+    const __m512 gv = _mm512_maskz_loadu_ps(m, g + i);
+    const __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), gv));
+    _mm512_mask_storeu_ps(g + i, m, _mm512_mul_ps(_mm512_div_ps(gv, _mm512_add_ps(one, e)), _mm512_maskz_loadu_ps(m, u + i)));
+  }
+}
+
+float exp_sum(float* x, int n, float sub) {
+  const __m512 sv = _mm512_set1_ps(sub);
+  __m512 acc = _mm512_setzero_ps();
+  for (int i = 0; i < n; i += 16) {
+    const __mmask16 m = tail_mask(std::min(n - i, 16));
+    const __m512 e = _mm512_maskz_mov_ps(m, exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), sv)));
+    _mm512_mask_storeu_ps(x + i, m, e);
+    acc = _mm512_add_ps(acc, e);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
+// R rows × 32 dims block of P·V: accumulators stay in registers over all n positions.
+template <dtype T, int R>
+inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
+  __m512 acc[R][2];
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int i = 0; i < n; i++) {
+    const __m512 v0 = load16<T>(v, size_t(i) * hd + d0), v1 = load16<T>(v, size_t(i) * hd + d0 + 16);
+    for (int r = 0; r < R; r++) {
+      const __m512 pr = _mm512_set1_ps(p[size_t(r) * ldp + i]);
+      acc[r][0] = _mm512_fmadd_ps(pr, v0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(pr, v1, acc[r][1]);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    float* o = out + size_t(r) * ldo + d0;
+    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r][0]));
+    _mm512_storeu_ps(o + 16, _mm512_add_ps(_mm512_loadu_ps(o + 16), acc[r][1]));
+  }
+}
+
+template <dtype T>
+void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, float* out, int ldo) {
+  const int hd32 = hd / 32 * 32;
+  for (int d0 = 0; d0 < hd32; d0 += 32) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) pv_block<T, 4>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
+    const float* pr = p + size_t(r) * ldp;
+    float* orow = out + size_t(r) * ldo;
+    switch (rows - r) {  // the GQA group's remaining rows share each V load
+      case 3: pv_block<T, 3>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      case 2: pv_block<T, 2>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      case 1: pv_block<T, 1>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      default: break;
+    }
+  }
+  for (int d = hd32; d < hd; d++)
+    for (int r = 0; r < rows; r++) {
+      float s = 0;
+      for (int i = 0; i < n; i++) s += p[size_t(r) * ldp + i] * load1<T>(v, size_t(i) * hd + d);
+      out[size_t(r) * ldo + d] += s;
+    }
+}
+
+void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo) {
+  switch (vt) {
+    case dtype::f32: return attn_pv_t<dtype::f32>(p, rows, ldp, n, v, hd, out, ldo);
+    case dtype::f16: return attn_pv_t<dtype::f16>(p, rows, ldp, n, v, hd, out, ldo);
+    case dtype::bf16: return attn_pv_t<dtype::bf16>(p, rows, ldp, n, v, hd, out, ldo);
+  }
+}
+
+}  // namespace
+
+const kernels* kernels_avx512() {
+  static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv};
+  return &k;
+}
+
+}  // namespace resident
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+namespace resident {
+// AVX-512F/DQ/BW/VL (CPUID.7.0:EBX bits 16, 17, 30, 31) and XCR0 opmask + zmm state (bits 5-7) saved
+// by the OS, on top of the AVX2 level (whose check covers FMA, F16C, OSXSAVE and XMM/YMM state).
+bool cpu_has_avx512() {
+  if (!cpu_has_avx2_fma_f16c()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  const unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+  if ((b & need) != need) return false;
+  unsigned lo, hi;
+  __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (lo & 0xe6) == 0xe6;
+}
+}  // namespace resident
+
+#else
+#include "kernels.h"
+namespace resident {
+const kernels* kernels_avx512() { return nullptr; }
+bool cpu_has_avx512() { return false; }
+}  // namespace resident
+#endif
