@@ -1,11 +1,25 @@
 #include "kv-slot.h"
 
+#include <cstdint>
+#include <cstring>
 #include <sys/mman.h>
 #include <unistd.h>
 
 namespace resident {
 
 static const size_t page_size = size_t(sysconf(_SC_PAGESIZE));
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+// Commits the pages of [p, p + bytes) in one call (Linux ≥ 5.14) instead of one fault per 4 KiB page while
+// bulk copies fill a region; a kernel without it returns EINVAL and the copy faults pages in as before.
+static void populate(char* p, size_t bytes) {
+  if (!bytes) return;
+  char* a = reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t(page_size) - 1));
+  madvise(a, size_t(p + bytes - a), MADV_POPULATE_WRITE);
+}
 
 result kv_slot::create(const kv_shape& shape, size_t capacity, dtype t, kv_slot** out) {
   if (capacity == 0) return result::fail(status::argument_error, "slot capacity must be at least 1 position");
@@ -66,7 +80,10 @@ result kv_slot::copy_from(const kv_slot& src, size_t n) {
   if (length > n) truncate(n);
   for (int l = 0; l < shape.n_layer; l++)
     for (int kv = 0; kv < 2; kv++)
-      for (int h = 0; h < shape.n_kv_head; h++) std::memcpy(region(l, kv, h), src.region(l, kv, h), bytes);
+      for (int h = 0; h < shape.n_kv_head; h++) {
+        populate(region(l, kv, h), bytes);
+        std::memcpy(region(l, kv, h), src.region(l, kv, h), bytes);
+      }
   note_written(n);
   length = n;
   return result::ok();
@@ -91,7 +108,10 @@ result kv_slot::write_range(size_t start, size_t n, const void* src) {
   const char* s = static_cast<const char*>(src);
   for (int l = 0; l < shape.n_layer; l++)
     for (int kv = 0; kv < 2; kv++)
-      for (int h = 0; h < shape.n_kv_head; h++, s += bytes) std::memcpy(region(l, kv, h) + start * row, s, bytes);
+      for (int h = 0; h < shape.n_kv_head; h++, s += bytes) {
+        populate(region(l, kv, h) + start * row, bytes);
+        std::memcpy(region(l, kv, h) + start * row, s, bytes);
+      }
   note_written(start + n);
   length = start + n;
   return result::ok();
