@@ -44,8 +44,16 @@ export interface KvSlot {
   // operation on a slot whose earlier one has not finished is refused (EngineArgumentError).
   /** Copies the first `n` positions of `src` into this slot (fork); this slot's length becomes n. */
   copyFrom(src: KvSlot, n: number): Promise<void>;
-  /** Raw K/V of positions [start, end), laid out [layer][k|v][kv_head][pos][head_dim] in kvDtype. */
-  readKv(start: number, end: number): Promise<Buffer>;
+  /**
+   * Empties the slot (length and tokensForwarded 0) but keeps its committed pages, so a pooled slot's
+   * next writes (restore, fork copy, prefill) land on memory that is already mapped. residentBytes stays.
+   */
+  recycle(): void;
+  /**
+   * Raw K/V of positions [start, end), laid out [layer][k|v][kv_head][pos][head_dim] in kvDtype; written into
+   * `into` (exactly that many bytes, reused across chunks) when given, else into a new Buffer.
+   */
+  readKv(start: number, end: number, into?: Buffer): Promise<Buffer>;
   /** Writes raw K/V (as produced by readKv) at positions [start, start + n); start ≤ length; length becomes start + n. */
   writeKv(start: number, data: Uint8Array): Promise<void>;
   /** Bytes of K/V memory the slot currently holds committed (approximately, page-granular). */

@@ -18,8 +18,9 @@ interface NativeSlot {
   readonly tokensForwarded: number;
   residentBytes(): number;
   truncate(n: number): void;
+  recycle(): void;
   copyFrom(src: NativeSlot, n: number): Promise<void>;
-  readKv(start: number, end: number): Promise<Buffer>;
+  readKv(start: number, end: number, into?: Buffer): Promise<Buffer>;
   writeKv(start: number, data: Uint8Array): Promise<void>;
   dispose(): void;
 }
@@ -106,7 +107,10 @@ class Slot implements KvSlot {
     if (src.kvDtype !== this.kvDtype) throw new EngineArgumentError(`copyFrom: KV dtypes differ (${src.kvDtype} → ${this.kvDtype})`);
     return call(() => this.native.copyFrom(src.native, n));
   }
-  readKv(start: number, end: number): Promise<Buffer> { return call(() => this.native.readKv(start, end)); }
+  recycle(): void { callSync(() => this.native.recycle()); }
+  readKv(start: number, end: number, into?: Buffer): Promise<Buffer> {
+    return call(() => (into ? this.native.readKv(start, end, into) : this.native.readKv(start, end)));
+  }
   writeKv(start: number, data: Uint8Array): Promise<void> { return call(() => this.native.writeKv(start, data)); }
   residentBytes(): number { return this.native.residentBytes(); }
   dispose(): void { this.native.dispose(); }

@@ -72,7 +72,7 @@ export async function writeSnapshot(s: Session, slot: KvSlot, scheduler: Schedul
   const tokens = s.state.tokens.slice(start, end);
   const file = join(kvDir(s.dir), segmentName(start, end));
   const head = { model: f.model, bytesPerToken: f.bytesPerToken, start, end, prefixHash: prefixHash(s.state.tokens, start) };
-  await writeSegment(file, head, tokens, f.chunkPositions, (a, b) => scheduler.exclusive(() => slot.readKv(a, b)));
+  await writeSegment(file, head, tokens, f.chunkPositions, (a, b, into) => scheduler.exclusive(() => slot.readKv(a, b, into)));
   const info: SegmentInfo = {
     file,
     header: { format: 'resident-kv', ...head, chunks: Math.ceil((end - start) / f.chunkPositions), createdAt: Date.now() },

@@ -46,15 +46,16 @@ export function parseSegmentName(name: string): { start: number; end: number } |
 }
 
 /**
- * Writes a segment atomically. `readChunk(s, e)` returns the K/V of positions [s, e) (slot.readKv);
- * it is called chunk by chunk so a large segment never sits in memory whole.
+ * Writes a segment atomically. `readChunk(s, e, into)` fills `into` with the K/V of positions [s, e)
+ * (slot.readKv) and returns it; it is called chunk by chunk with one reused buffer, so a large segment
+ * never sits in memory whole and no chunk lands on freshly mapped pages.
  */
 export async function writeSegment(
   file: string,
   head: Omit<SegmentHeader, 'format' | 'chunks' | 'createdAt'>,
   tokens: ArrayLike<number>,
   chunkPositions: number,
-  readChunk: (s: number, e: number) => Promise<Uint8Array>,
+  readChunk: (s: number, e: number, into: Buffer) => Promise<Uint8Array>,
 ): Promise<number> {
   const n = head.end - head.start;
   if (tokens.length !== n) throw new RangeError(`segment [${head.start}, ${head.end}) needs ${n} tokens, got ${tokens.length}`);
@@ -74,9 +75,10 @@ export async function writeSegment(
     tc.writeUInt32LE(crc32(tb), 0);
     yield tb;
     yield tc;
+    const buf = Buffer.allocUnsafe(Math.min(n, chunkPositions) * head.bytesPerToken);
     for (let s = head.start; s < head.end; s += chunkPositions) {
       const e = Math.min(head.end, s + chunkPositions);
-      const data = await readChunk(s, e);
+      const data = await readChunk(s, e, buf.subarray(0, (e - s) * head.bytesPerToken));
       if (data.byteLength !== (e - s) * head.bytesPerToken) {
         throw new RangeError(`readKv(${s}, ${e}) gave ${data.byteLength} bytes, expected ${(e - s) * head.bytesPerToken}`);
       }
@@ -91,8 +93,9 @@ export async function writeSegment(
   return writeFileAtomic(file, parts());
 }
 
-async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
-  const b = Buffer.allocUnsafe(len);
+/** Reads `len` bytes at `pos` into `into` (when given and large enough) or a new buffer; short at end of file. */
+async function readAt(fh: FileHandle, pos: number, len: number, into?: Buffer): Promise<Buffer> {
+  const b = into && into.length >= len ? into.subarray(0, len) : Buffer.allocUnsafe(len);
   let got = 0;
   while (got < len) {
     const { bytesRead } = await fh.read(b, got, len - got, pos + got);
@@ -161,13 +164,15 @@ export async function loadSegmentData(
   try {
     let off = info.dataOffset;
     let pos = header.start;
+    let buf: Buffer | undefined; // one buffer for every chunk: each is handed over and awaited before the next read
     for (let c = 0; c < header.chunks && pos < upTo; c++) {
       const ch = await readAt(fh, off, 12);
       if (ch.length < 12) throw bad(`chunk ${c} header truncated`);
       const positions = ch.readUInt32LE(0);
       const len = ch.readUInt32LE(4);
       if (positions < 1 || pos + positions > header.end || len !== positions * header.bytesPerToken) throw bad(`chunk ${c} header invalid`);
-      const data = await readAt(fh, off + 12, len);
+      if (!buf || buf.length < len) buf = Buffer.allocUnsafe(len);
+      const data = await readAt(fh, off + 12, len, buf);
       if (data.length < len) throw bad(`chunk ${c} truncated`);
       if (crc32(data) !== ch.readUInt32LE(8)) throw bad(`chunk ${c} checksum mismatch`);
       await onChunk(pos, data);

@@ -12,6 +12,7 @@ import { JournalCorruptError, ModelMismatchError, ResidencyError, SessionArgumen
 import { createJournal, JournalWriter, readJournal } from './journal.js';
 import { kvDir, loadSegments, pruneSegments, restoreKv, writeSnapshot, coveredBy, type KvFormat } from './kv-persist.js';
 import { ResidencyPolicy } from './residency.js';
+import { SlotPool } from './slot-pool.js';
 import { Lane } from './lane.js';
 import { Session, type AppendOptions } from './session.js';
 import type { SessionHost } from './session-host.js';
@@ -55,6 +56,11 @@ export interface MemoryReport {
   kvBytes: number;
   kvBudgetBytes: number;
   bytesPerToken: number;
+  /** Recycled slots kept for the next admission (their pages stay committed), and the bytes they hold. */
+  spareSlots: number;
+  spareBytes: number;
+  /** Slots the engine created for this store (a reused spare is not a new slot). */
+  slotsCreated: number;
   sessions: { id: string; tokens: number; resident: boolean; pinned: boolean; residentBytes: number }[];
 }
 
@@ -67,6 +73,7 @@ export class SessionStore implements SessionHost {
   readonly damaged = new Map<string, Error>();
   private sessions = new Map<string, Session>();
   private policy: ResidencyPolicy;
+  private pool: SlotPool;
   private admit = new Lane();
   private snapshotQueued = new Set<string>();
   private background = new Set<Promise<unknown>>();
@@ -86,6 +93,7 @@ export class SessionStore implements SessionHost {
     this.policy = new ResidencyPolicy({ maxSlots: o.maxResidentSlots ?? 8, kvBudgetBytes: o.kvBudgetBytes ?? 8 * 2 ** 30 });
     this.capacity = Math.min(o.slotCapacity ?? o.engine.config.maxPositionEmbeddings, o.engine.config.maxPositionEmbeddings);
     this.kvDtype = probe.kvDtype;
+    this.pool = new SlotPool(o.engine, this.capacity, probe.kvDtype);
     this.snapshotEvery = o.snapshotEvery ?? 4096;
     this.format = {
       model: `${o.engine.fingerprint}/w:${o.engine.weightDtype}/kv:${probe.kvDtype}`,
@@ -262,6 +270,9 @@ export class SessionStore implements SessionHost {
       kvBytes: list.reduce((a, s) => a + s.residentBytes, 0),
       kvBudgetBytes: this.policy.limits.kvBudgetBytes,
       bytesPerToken: this.format.bytesPerToken,
+      spareSlots: this.pool.count,
+      spareBytes: this.pool.bytes,
+      slotsCreated: this.pool.created,
       sessions: list,
     };
   }
@@ -284,6 +295,7 @@ export class SessionStore implements SessionHost {
         await s.journal.close();
       });
     }
+    this.pool.dispose();
     if (this.ownScheduler) this.scheduler.close();
   }
 
@@ -327,10 +339,11 @@ export class SessionStore implements SessionHost {
         else if (this.evictable(v)) await vs.lane.run(() => this.spillLocked(vs));
       }
     }
-    const slot = this.engine.createSlot(this.capacity, this.kvDtype);
+    const slot = this.pool.take();
     s.slot = slot;
     s.lastLogits = null;
     this.policy.admit(s.id, Math.max(1, s.state.tokens.length) * this.format.bytesPerToken);
+    this.trimPool();
     if (restore) {
       try {
         s.counters.restored += await restoreKv(s, slot, this.scheduler, (m) => (s.warnings.push(m), this.warn(m)));
@@ -380,10 +393,17 @@ export class SessionStore implements SessionHost {
   }
 
   private release(s: Session): void {
-    s.slot?.dispose();
+    if (s.slot) this.pool.give(s.slot);
     s.slot = null;
     s.lastLogits = null;
     this.policy.remove(s.id);
+    this.trimPool();
+  }
+
+  /** Spares fit beside the resident sessions within the slot count and the KV byte budget. */
+  private trimPool(): void {
+    const { maxSlots, kvBudgetBytes } = this.policy.limits;
+    this.pool.trim(maxSlots - this.policy.count, kvBudgetBytes - this.policy.totalBytes);
   }
 
   private inBackground(p: Promise<unknown>): void {

@@ -134,6 +134,7 @@ class SlotWrap : public Napi::ObjectWrap<SlotWrap> {
     return Napi::Number::New(info.Env(), s ? double(s->committed_bytes()) : 0);
   }
   Napi::Value truncate(const Napi::CallbackInfo& info);
+  Napi::Value recycle(const Napi::CallbackInfo& info);
   Napi::Value copy_from(const Napi::CallbackInfo& info);
   Napi::Value read_kv(const Napi::CallbackInfo& info);
   Napi::Value write_kv(const Napi::CallbackInfo& info);
@@ -429,6 +430,7 @@ void SlotWrap::init(Napi::Env env, Napi::Object exports) {
       InstanceAccessor("tokensForwarded", &SlotWrap::tokens_forwarded, nullptr),
       InstanceMethod("residentBytes", &SlotWrap::resident_bytes),
       InstanceMethod("truncate", &SlotWrap::truncate),
+      InstanceMethod("recycle", &SlotWrap::recycle),
       InstanceMethod("copyFrom", &SlotWrap::copy_from),
       InstanceMethod("readKv", &SlotWrap::read_kv),
       InstanceMethod("writeKv", &SlotWrap::write_kv),
@@ -446,6 +448,14 @@ Napi::Value SlotWrap::truncate(const Napi::CallbackInfo& info) {
   if (!(n >= 0)) return throw_error(env, status::argument_error, "truncate(n): n must be >= 0");
   result r = s->truncate(size_t(n));
   if (!r) make_error(env, r).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value SlotWrap::recycle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!usable(env)) return env.Undefined();
+  if (busy > 0) return throw_error(env, status::argument_error, "cannot recycle a KV slot while an operation on it runs");
+  s->recycle();
   return env.Undefined();
 }
 
@@ -474,14 +484,27 @@ Napi::Value SlotWrap::read_kv(const Napi::CallbackInfo& info) {
   double a = info.Length() > 0 ? info[0].ToNumber().DoubleValue() : -1, b = info.Length() > 1 ? info[1].ToNumber().DoubleValue() : -1;
   if (!(a >= 0) || !(b >= a) || b > double(s->length))
     return throw_error(env, status::capacity_error, "readKv(start, end): range outside the slot's " + std::to_string(s->length) + " positions");
-  Napi::Buffer<char> buf = Napi::Buffer<char>::New(env, s->range_bytes(size_t(b - a)));
+  const size_t bytes = s->range_bytes(size_t(b - a));
+  Napi::Object out;  // the caller's Uint8Array (reused across reads: no fresh pages per chunk) or a new Buffer
+  char* data = nullptr;
+  if (info.Length() > 2 && info[2].IsTypedArray()) {
+    Napi::TypedArray into = info[2].As<Napi::TypedArray>();
+    if (into.ByteLength() != bytes)
+      return throw_error(env, status::argument_error, "readKv: destination holds " + std::to_string(into.ByteLength()) + " bytes, the range " + std::to_string(bytes));
+    data = static_cast<char*>(into.ArrayBuffer().Data()) + into.ByteOffset();
+    out = into;
+  } else {
+    Napi::Buffer<char> buf = Napi::Buffer<char>::New(env, bytes);
+    data = buf.Data();
+    out = buf;
+  }
   auto* w = new slot_worker(env, owner, slot_worker::read);
   w->guard.hold(this);
   w->dst = s;
   w->start = size_t(a);
   w->end = size_t(b);
-  w->data = buf.Data();
-  w->buffer = Napi::Persistent(buf.As<Napi::Object>());
+  w->data = data;
+  w->buffer = Napi::Persistent(out);
   Napi::Promise p = w->promise();
   w->Queue();
   return p;

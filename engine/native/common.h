@@ -10,7 +10,7 @@ namespace resident {
 
 enum class dtype : int { f32 = 0, f16 = 1, bf16 = 2 };
 
-inline size_t dtype_size(dtype t) { return t == dtype::f32 ? 4 : 2; }
+constexpr size_t dtype_size(dtype t) { return t == dtype::f32 ? 4 : 2; }
 
 // Status codes crossing into TS; engine/native.ts maps them to named errors.
 enum class status : int {

@@ -1,5 +1,7 @@
 // Kernel table: one implementation per instruction set, chosen at run time from CPUID.
 #pragma once
+#include <algorithm>
+
 #include "common.h"
 
 namespace resident {
@@ -28,9 +30,11 @@ constexpr int matmul_row_block = 4;
 constexpr int matmul_panel_k = 256;     // K block of the packed-panel (prefill) path
 constexpr int matmul_panel_rows = 16;   // rows per packed panel (AVX2)
 constexpr int matmul_panel_rows_max = 32;  // widest packed panel of any level (AVX-512: 2 zmm)
+constexpr int matmul_tile_tokens_max = 16;  // largest n of a row-tile path that stages x in scratch (AVX-512)
 inline size_t matmul_scratch_floats(int k) {
   const size_t dot = size_t(matmul_row_block) * size_t(k), panel = size_t(matmul_panel_k) * matmul_panel_rows_max;
-  return (dot > panel ? dot : panel) + 64;
+  const size_t tile = size_t(matmul_tile_tokens_max) * (size_t(k + 31) / 32 * 32);
+  return std::max(std::max(dot, panel), tile) + 64;
 }
 
 const kernels& kernels_portable();

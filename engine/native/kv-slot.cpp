@@ -70,6 +70,11 @@ result kv_slot::truncate(size_t n) {
   return result::ok();
 }
 
+void kv_slot::recycle() {
+  length = 0;
+  tokens_forwarded = 0;
+}
+
 result kv_slot::copy_from(const kv_slot& src, size_t n) {
   if (src.shape.n_layer != shape.n_layer || src.shape.n_kv_head != shape.n_kv_head ||
       src.shape.head_dim != shape.head_dim || src.type != type)

@@ -31,7 +31,8 @@ class kv_slot {
   }
   size_t committed_bytes() const;  // page-granular high-water estimate of touched memory
   void note_written(size_t end);   // positions below `end` were written (memory accounting only)
-  result truncate(size_t n);       // n <= length
+  result truncate(size_t n);       // n <= length; pages past the cut are given back
+  void recycle();                  // length and tokens_forwarded to 0; committed pages kept for the next writes
   result copy_from(const kv_slot& src, size_t n);
   // Raw range I/O: [layer][kv][head][pos in range][head_dim] in `type`.
   result read_range(size_t start, size_t end, void* dst) const;

@@ -141,6 +141,26 @@ describe('append, fork, truncate, batch', () => {
     slot.dispose();
   });
 
+  it('recycle empties a slot and keeps its pages; readKv fills a given buffer', async () => {
+    const a = engine.createSlot(4096, 'f16');
+    await engine.forward([{ slot: a, tokens: tokens.slice(0, 60), logits: 'none' }]);
+    const committed = a.residentBytes();
+    a.recycle();
+    expect([a.length, a.tokensForwarded, a.residentBytes()]).toEqual([0, 0, committed]);
+    const b = engine.createSlot(4096, 'f16');
+    const [x, y] = await engine.forward([
+      { slot: a, tokens: tokens.slice(20, 50), logits: 'all' },
+      { slot: b, tokens: tokens.slice(20, 50), logits: 'all' },
+    ]);
+    expect(maxAbsDiff(x!.data, y!.data)).toBe(0); // the old K/V past length is never read
+    const into = Buffer.alloc(30 * a.bytesPerToken);
+    expect(await a.readKv(0, 30, into)).toBe(into);
+    expect(Buffer.compare(into, await b.readKv(0, 30))).toBe(0);
+    await expect(a.readKv(0, 30, Buffer.alloc(7))).rejects.toThrow(/destination/);
+    a.dispose();
+    b.dispose();
+  });
+
   it('readKv / writeKv round-trips a slot', async () => {
     const a = engine.createSlot(4096, 'f16');
     await engine.forward([{ slot: a, tokens: tokens.slice(0, 60), logits: 'none' }]);
@@ -158,7 +178,8 @@ describe('append, fork, truncate, batch', () => {
       { slot: a, tokens: tokens.slice(60), logits: 'all' },
       { slot: b, tokens: tokens.slice(60), logits: 'all' },
     ]);
-    expect(maxAbsDiff(x!.data, y!.data)).toBe(0);
+    // 80 tokens > maxBatchTokens 64: b's last 16 rows run in a second chunk through the row-tile matmul, a's in the panel path
+    expect(maxAbsDiff(x!.data, y!.data) / maxAbs(x!.data)).toBeLessThan(2e-4);
     a.dispose();
     b.dispose();
   });

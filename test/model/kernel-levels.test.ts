@@ -45,7 +45,7 @@ describe('matmul kernel: every level equals portable on odd shapes', () => {
       const mm = nativeBinding().kernelMatmul;
       const rows = 45;
       for (const dt of ['f32', 'bf16', 'f16'] as const)
-        for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 17, 64])
+        for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 16, 17, 64])
           for (const k of [1, 7, 33, 100, 300, 1000]) {
             const r = rng(n * 7919 + k * 31 + DTYPE_CODE[dt]);
             const x = Float32Array.from({ length: n * k }, r);

@@ -119,6 +119,9 @@ describe('sessions on the tiny model', () => {
     const mem = store.memory();
     expect(mem.kvBytes).toBe(mem.sessions.reduce((x, s) => x + s.residentBytes, 0));
     expect(mem.kvBytes).toBeGreaterThan(0);
+    // spilled slots are recycled for the next admission (warm pages), never beyond the slot limit
+    expect(mem.slotsCreated).toBeLessThanOrEqual(2);
+    expect(mem.residentSessions + mem.spareSlots).toBeLessThanOrEqual(2);
     await store.close();
   });
 
