@@ -151,6 +151,7 @@ export async function readSegmentInfo(file: string, sessionId: string, model: st
  * Streams a segment's K/V chunks, each checked before it is handed to `onChunk(start, data)`
  * (slot.writeKv). Stops after the chunk that covers position `upTo`. On a bad chunk throws
  * SnapshotCorruptError: the chunks already delivered were good, the bad one was never delivered.
+ * `data` stays intact until onChunk's promise settles, then its buffer is reused; calls never overlap.
  */
 export async function loadSegmentData(
   info: SegmentInfo,
@@ -161,25 +162,37 @@ export async function loadSegmentData(
   const bad = (why: string) => new SnapshotCorruptError(sessionId, info.file, why);
   const { header } = info;
   const fh = await open(info.file, 'r');
+  // Two buffers in turn: chunk c + 1 is read and checked while chunk c is being written (onChunk); a
+  // buffer is refilled only after the onChunk that used it has settled.
+  const bufs: Buffer[] = [];
+  let pending: Promise<void> | null = null;
+  const settle = async () => {
+    const p = pending;
+    pending = null;
+    if (p) await p;
+  };
   try {
     let off = info.dataOffset;
     let pos = header.start;
-    let buf: Buffer | undefined; // one buffer for every chunk: each is handed over and awaited before the next read
     for (let c = 0; c < header.chunks && pos < upTo; c++) {
       const ch = await readAt(fh, off, 12);
       if (ch.length < 12) throw bad(`chunk ${c} header truncated`);
       const positions = ch.readUInt32LE(0);
       const len = ch.readUInt32LE(4);
       if (positions < 1 || pos + positions > header.end || len !== positions * header.bytesPerToken) throw bad(`chunk ${c} header invalid`);
-      if (!buf || buf.length < len) buf = Buffer.allocUnsafe(len);
-      const data = await readAt(fh, off + 12, len, buf);
+      if (!bufs[c % 2] || bufs[c % 2]!.length < len) bufs[c % 2] = Buffer.allocUnsafe(len);
+      const data = await readAt(fh, off + 12, len, bufs[c % 2]);
       if (data.length < len) throw bad(`chunk ${c} truncated`);
       if (crc32(data) !== ch.readUInt32LE(8)) throw bad(`chunk ${c} checksum mismatch`);
-      await onChunk(pos, data);
+      await settle();
+      pending = onChunk(pos, data);
+      pending.catch(() => {}); // observed by settle(); not an unhandled rejection meanwhile
       pos += positions;
       off += 12 + len;
     }
+    await settle();
   } finally {
+    await settle().catch(() => {}); // on an error, the chunk in flight finishes before the file closes
     await fh.close();
   }
 }

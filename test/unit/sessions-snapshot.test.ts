@@ -34,6 +34,14 @@ describe('KV snapshot segments', () => {
       got.push(data);
     });
     expect(Buffer.concat(got).length).toBe(40 * BPT);
+    // a slow consumer: the next chunk is read meanwhile, into the other buffer; calls never overlap
+    let active = 0;
+    await loadSegmentData(info, 'S', 45, async (at, data) => {
+      expect(++active).toBe(1);
+      await new Promise((r) => setTimeout(r, 5));
+      expect(data.equals(kvOf(at, at + data.length / BPT))).toBe(true);
+      active--;
+    });
     // upTo stops after the chunk covering it
     let n = 0;
     await loadSegmentData(info, 'S', 14, async () => void n++);
