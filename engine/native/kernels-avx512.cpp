@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "avx512-lanes.h"
 #include "kernels.h"
 
 // After the includes, so inline functions of shared headers are not emitted with AVX-512 code.
@@ -23,170 +24,11 @@ namespace {
 constexpr int panel_min_tokens = 17;  // n at or above which matmul uses the packed-panel path
 constexpr int panel_cols = 32;        // output columns (weight rows) per packed panel: 2 zmm
 constexpr int panel_tokens = 8;       // token rows of the microkernel: 16 accumulators + 2 panel loads (12 measured the same)
-constexpr int gemv_rows = 6;          // weight rows streamed at once by the row-tile path
-constexpr int gemv_tokens = 4;        // token rows per pass: 6 × 4 accumulators (measured best of 4..8 × 2..4 for n = 4..16)
-constexpr int prefetch_bytes = 1024;  // software prefetch distance ahead of each streamed weight row
 static_assert(matmul_panel_rows_max >= panel_cols, "scratch is sized for the widest panel");
-static_assert(panel_min_tokens - 1 <= matmul_tile_tokens_max, "scratch stages at most matmul_tile_tokens_max token rows");
+static_assert(panel_min_tokens - 1 <= avx512::row_tile_max_tokens, "n below the panel path goes to the row tiles");
+using namespace avx512;
 
-inline __mmask16 tail_mask(int m) { return __mmask16((1u << m) - 1); }  // m in [0, 16]
-
-// 16 elements of p (dtype T) from index i as f32; bf16 widens by zero-extend + shift, f16 by vcvtph2ps.
-template <dtype T>
-inline __m512 load16(const void* p, size_t i) {
-  if constexpr (T == dtype::f32) {
-    return _mm512_loadu_ps(static_cast<const float*>(p) + i);
-  } else {
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i));
-    if constexpr (T == dtype::f16) return _mm512_cvtph_ps(h);
-    else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  }
-}
-
-// Like load16, lanes outside mask m read as 0 (and their memory is not touched).
-template <dtype T>
-inline __m512 load16_mask(const void* p, size_t i, __mmask16 m) {
-  if constexpr (T == dtype::f32) {
-    return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
-  } else {
-    const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(p) + i);
-    if constexpr (T == dtype::f16) return _mm512_cvtph_ps(h);
-    else return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-  }
-}
-
-// 8 elements as f32 (ymm), for the 8×8 transposes of panel packing.
-template <dtype T>
-inline __m256 load8(const void* p, size_t i) {
-  if constexpr (T == dtype::f32) {
-    return _mm256_loadu_ps(static_cast<const float*>(p) + i);
-  } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
-    if constexpr (T == dtype::f16) return _mm256_cvtph_ps(h);
-    else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
-}
-
-template <dtype T>
-inline float load1(const void* p, size_t i) {
-  if constexpr (T == dtype::f32) return static_cast<const float*>(p)[i];
-  else if constexpr (T == dtype::f16) return _cvtsh_ss(static_cast<const uint16_t*>(p)[i]);
-  else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-}
-
-// exp(x) for x in [-88, 88]: 2^n * p(r), the Cephes-style polynomial of the AVX2 path, rel. error ~1e-7.
-inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
-  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
-}
-
-// ---- Row-tile path (n < panel_min_tokens, decode): R weight rows × NT tokens, 32 k per step; each weight
-// element is loaded once per pass and feeds NT FMAs; the R rows are R streams prefetched prefetch_bytes ahead.
-// x is staged in scratch as xs[t][kp] (kp = k rounded up to 32, zero padded) in the order load32 yields
-// weights: bf16 as (16 even, 16 odd) elements of each 32-block — one load, a shift and a mask widen 32 — else
-// natural order.
-
-// 32 weights from index i (m < 32: only the first m, the rest 0) as two f32 vectors in the staging order.
-template <dtype T>
-inline void load32(const void* p, size_t i, int m, __m512& a, __m512& b) {
-  if constexpr (T == dtype::bf16) {
-    const uint16_t* q = static_cast<const uint16_t*>(p) + i;
-    const __m512i v = m >= 32 ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi16(__mmask32((1ull << m) - 1), q);
-    a = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));                          // elements 2j
-    b = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(-65536)));    // elements 2j + 1
-  } else if (m >= 32) {
-    a = load16<T>(p, i), b = load16<T>(p, i + 16);
-  } else {
-    a = load16_mask<T>(p, i, tail_mask(std::min(m, 16))), b = load16_mask<T>(p, i + 16, tail_mask(std::max(m - 16, 0)));
-  }
-}
-
-// xs[t][0..kp) = x[t][0..k) in T's staging order, zero padded; t < n.
-template <dtype T>
-void stage_x(const float* x, int n, int k, float* xs, int kp) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  for (int t = 0; t < n; t++)
-    for (int i = 0; i < kp; i += 32) {
-      const float* xr = x + size_t(t) * k + i;
-      const int m = std::min(k - i, 32);
-      const __m512 lo = _mm512_maskz_loadu_ps(tail_mask(std::min(m, 16)), xr);
-      const __m512 hi = _mm512_maskz_loadu_ps(tail_mask(std::max(m - 16, 0)), xr + 16);
-      float* o = xs + size_t(t) * kp + i;
-      if constexpr (T == dtype::bf16) {
-        _mm512_storeu_ps(o, _mm512_permutex2var_ps(lo, even, hi));
-        _mm512_storeu_ps(o + 16, _mm512_permutex2var_ps(lo, odd, hi));
-      } else {
-        _mm512_storeu_ps(o, lo), _mm512_storeu_ps(o + 16, hi);
-      }
-    }
-}
-
-// acc[r][t] += (32 weights of row r from i, m of them real) · xs[t][i..i+32), r < R, t < NT.
-template <dtype T, int R, int NT, bool Tail>
-inline void tile_step(__m512 (&acc)[R][NT], const float* xs, int kp, const char* w, size_t row_bytes, int i, int m) {
-  constexpr size_t es = dtype_size(T);
-  __m512 xa[NT], xb[NT];
-  for (int t = 0; t < NT; t++) xa[t] = _mm512_loadu_ps(xs + size_t(t) * kp + i), xb[t] = _mm512_loadu_ps(xs + size_t(t) * kp + i + 16);
-  for (int r = 0; r < R; r++) {
-    const char* wr = w + size_t(r) * row_bytes;
-    if constexpr (!Tail)
-      for (size_t b = 0; b < 32 * es; b += 64) _mm_prefetch(wr + i * es + b + prefetch_bytes, _MM_HINT_T0);
-    __m512 a, b;
-    load32<T>(wr, size_t(i), Tail ? m : 32, a, b);
-    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(b, xb[t], _mm512_fmadd_ps(a, xa[t], acc[r][t]));
-  }
-}
-
-// y[t * ldy + r] = xs[t] · w[r], t < NT, r < R.
-template <dtype T, int R, int NT>
-inline void tile(const float* xs, int kp, int k, const char* w, size_t row_bytes, float* y, int ldy) {
-  __m512 acc[R][NT];
-  for (int r = 0; r < R; r++)
-    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
-  int i = 0;
-  for (; i + 32 <= k; i += 32) tile_step<T, R, NT, false>(acc, xs, kp, w, row_bytes, i, 32);
-  if (i < k) tile_step<T, R, NT, true>(acc, xs, kp, w, row_bytes, i, k - i);
-  for (int r = 0; r < R; r++)
-    for (int t = 0; t < NT; t++) y[size_t(t) * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
-}
-
-template <dtype T, int R>
-inline void tile_tokens(const float* xs, int n, int kp, int k, const char* w, size_t row_bytes, float* y, int ldy) {
-  int t = 0;
-  for (; t + gemv_tokens <= n; t += gemv_tokens)
-    tile<T, R, gemv_tokens>(xs + size_t(t) * kp, kp, k, w, row_bytes, y + size_t(t) * ldy, ldy);
-  const float* xt = xs + size_t(t) * kp;
-  float* yt = y + size_t(t) * ldy;
-  if (n - t == 3) tile<T, R, 3>(xt, kp, k, w, row_bytes, yt, ldy);
-  else if (n - t == 2) tile<T, R, 2>(xt, kp, k, w, row_bytes, yt, ldy);
-  else if (n - t == 1) tile<T, R, 1>(xt, kp, k, w, row_bytes, yt, ldy);
-}
-
-template <dtype T>
-void matmul_rows(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
-  const int kp = (k + 31) / 32 * 32;
-  stage_x<T>(x, n, k, scratch, kp);
-  const size_t rb = size_t(k) * dtype_size(T);
-  const char* wb = static_cast<const char*>(w);
-  int r = r0;
-  for (; r + gemv_rows <= r1; r += gemv_rows) tile_tokens<T, gemv_rows>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
-  for (; r + 2 <= r1; r += 2) tile_tokens<T, 2>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
-  for (; r < r1; r++) tile_tokens<T, 1>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
-}
-
-// ---- Packed-panel path (n >= 8, prefill): W rows packed k-major into P[kc][32] (f32), then a
+// ---- Packed-panel path (n >= panel_min_tokens, prefill): W rows packed k-major into P[kc][32] (f32), then a
 // 8×32 outer-product microkernel: per k, 2 panel loads + 8 broadcasts of x feed 16 FMAs; the 16
 // accumulators stay in zmm registers over the whole K block (ops.cpp's 64-token blocks split evenly).
 
@@ -289,7 +131,7 @@ void matmul_panel(const float* x, int n, int k, const void* w, int r0, int r1, f
 template <dtype T>
 void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
   if (n >= panel_min_tokens) matmul_panel<T>(x, n, k, w, r0, r1, y, ldy, scratch);
-  else matmul_rows<T>(x, n, k, w, r0, r1, y, ldy, scratch);
+  else matmul_rows(x, n, k, w, T, r0, r1, y, ldy, scratch);
 }
 
 void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {

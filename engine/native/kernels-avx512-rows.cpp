@@ -1,0 +1,132 @@
+// AVX-512 row-tile matmul (decode and batched decode, n <= 16 tokens), compiled for that target only.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "avx512-lanes.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace resident {
+namespace avx512 {
+namespace {
+
+constexpr int gemv_rows = 6;    // weight rows streamed at once
+constexpr int gemv_tokens = 4;  // token rows per pass: 6 × 4 accumulators (measured best of 4..8 × 2..4 for n = 4..16)
+
+// Row tiles (n <= row_tile_max_tokens): R weight rows × NT tokens, 32 k per step; each weight
+// element is loaded once per pass and feeds NT FMAs; the R rows are R streams prefetched prefetch_bytes ahead.
+// x is staged in scratch as xs[t][kp] (kp = k rounded up to 32, zero padded) in the order load32 yields
+// weights: bf16 as (16 even, 16 odd) elements of each 32-block — one load, a shift and a mask widen 32 — else
+// natural order.
+
+// 32 weights from index i (m < 32: only the first m, the rest 0) as two f32 vectors in the staging order.
+template <dtype T>
+inline void load32(const void* p, size_t i, int m, __m512& a, __m512& b) {
+  if constexpr (T == dtype::bf16) {
+    const uint16_t* q = static_cast<const uint16_t*>(p) + i;
+    const __m512i v = m >= 32 ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi16(__mmask32((1ull << m) - 1), q);
+    a = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));                          // elements 2j
+    b = _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32(-65536)));    // elements 2j + 1
+  } else if (m >= 32) {
+    a = load16<T>(p, i), b = load16<T>(p, i + 16);
+  } else {
+    a = load16_mask<T>(p, i, tail_mask(std::min(m, 16))), b = load16_mask<T>(p, i + 16, tail_mask(std::max(m - 16, 0)));
+  }
+}
+
+// xs[t][0..kp) = x[t][0..k) in T's staging order, zero padded; t < n.
+template <dtype T>
+void stage_x(const float* x, int n, int k, float* xs, int kp) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  for (int t = 0; t < n; t++)
+    for (int i = 0; i < kp; i += 32) {
+      const float* xr = x + size_t(t) * k + i;
+      const int m = std::min(k - i, 32);
+      const __m512 lo = _mm512_maskz_loadu_ps(tail_mask(std::min(m, 16)), xr);
+      const __m512 hi = _mm512_maskz_loadu_ps(tail_mask(std::max(m - 16, 0)), xr + 16);
+      float* o = xs + size_t(t) * kp + i;
+      if constexpr (T == dtype::bf16) {
+        _mm512_storeu_ps(o, _mm512_permutex2var_ps(lo, even, hi));
+        _mm512_storeu_ps(o + 16, _mm512_permutex2var_ps(lo, odd, hi));
+      } else {
+        _mm512_storeu_ps(o, lo), _mm512_storeu_ps(o + 16, hi);
+      }
+    }
+}
+
+// acc[r][t] += (32 weights of row r from i, m of them real) · xs[t][i..i+32), r < R, t < NT.
+template <dtype T, int R, int NT, bool Tail>
+inline void tile_step(__m512 (&acc)[R][NT], const float* xs, int kp, const char* w, size_t row_bytes, int i, int m) {
+  constexpr size_t es = dtype_size(T);
+  __m512 xa[NT], xb[NT];
+  for (int t = 0; t < NT; t++) xa[t] = _mm512_loadu_ps(xs + size_t(t) * kp + i), xb[t] = _mm512_loadu_ps(xs + size_t(t) * kp + i + 16);
+  for (int r = 0; r < R; r++) {
+    const char* wr = w + size_t(r) * row_bytes;
+    if constexpr (!Tail)
+      for (size_t b = 0; b < 32 * es; b += 64) _mm_prefetch(wr + i * es + b + prefetch_bytes, _MM_HINT_T0);
+    __m512 a, b;
+    load32<T>(wr, size_t(i), Tail ? m : 32, a, b);
+    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(b, xb[t], _mm512_fmadd_ps(a, xa[t], acc[r][t]));
+  }
+}
+
+// y[t * ldy + r] = xs[t] · w[r], t < NT, r < R.
+template <dtype T, int R, int NT>
+inline void tile(const float* xs, int kp, int k, const char* w, size_t row_bytes, float* y, int ldy) {
+  __m512 acc[R][NT];
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+  int i = 0;
+  for (; i + 32 <= k; i += 32) tile_step<T, R, NT, false>(acc, xs, kp, w, row_bytes, i, 32);
+  if (i < k) tile_step<T, R, NT, true>(acc, xs, kp, w, row_bytes, i, k - i);
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < NT; t++) y[size_t(t) * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+template <dtype T, int R>
+inline void tile_tokens(const float* xs, int n, int kp, int k, const char* w, size_t row_bytes, float* y, int ldy) {
+  int t = 0;
+  for (; t + gemv_tokens <= n; t += gemv_tokens)
+    tile<T, R, gemv_tokens>(xs + size_t(t) * kp, kp, k, w, row_bytes, y + size_t(t) * ldy, ldy);
+  const float* xt = xs + size_t(t) * kp;
+  float* yt = y + size_t(t) * ldy;
+  if (n - t == 3) tile<T, R, 3>(xt, kp, k, w, row_bytes, yt, ldy);
+  else if (n - t == 2) tile<T, R, 2>(xt, kp, k, w, row_bytes, yt, ldy);
+  else if (n - t == 1) tile<T, R, 1>(xt, kp, k, w, row_bytes, yt, ldy);
+}
+
+template <dtype T>
+void matmul_rows_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  const int kp = (k + 31) / 32 * 32;
+  stage_x<T>(x, n, k, scratch, kp);
+  const size_t rb = size_t(k) * dtype_size(T);
+  const char* wb = static_cast<const char*>(w);
+  int r = r0;
+  for (; r + gemv_rows <= r1; r += gemv_rows) tile_tokens<T, gemv_rows>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
+  for (; r + 2 <= r1; r += 2) tile_tokens<T, 2>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
+  for (; r < r1; r++) tile_tokens<T, 1>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
+}
+
+}  // namespace
+
+void matmul_rows(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+  switch (wt) {
+    case dtype::f32: return matmul_rows_t<dtype::f32>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::f16: return matmul_rows_t<dtype::f16>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::bf16: return matmul_rows_t<dtype::bf16>(x, n, k, w, r0, r1, y, ldy, scratch);
+  }
+}
+
+}  // namespace avx512
+}  // namespace resident
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
