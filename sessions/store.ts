@@ -79,8 +79,6 @@ export class SessionStore implements SessionHost {
   private background = new Set<Promise<unknown>>();
   private closed = false;
   private ownScheduler: boolean;
-  private capacity: number;
-  private kvDtype: KvDType;
   private snapshotEvery: number;
   readonly format: KvFormat;
 
@@ -91,9 +89,8 @@ export class SessionStore implements SessionHost {
     this.dataDir = resolve(o.dataDir ?? './data');
     this.detokenize = o.detokenize;
     this.policy = new ResidencyPolicy({ maxSlots: o.maxResidentSlots ?? 8, kvBudgetBytes: o.kvBudgetBytes ?? 8 * 2 ** 30 });
-    this.capacity = Math.min(o.slotCapacity ?? o.engine.config.maxPositionEmbeddings, o.engine.config.maxPositionEmbeddings);
-    this.kvDtype = probe.kvDtype;
-    this.pool = new SlotPool(o.engine, this.capacity, probe.kvDtype);
+    const capacity = Math.min(o.slotCapacity ?? o.engine.config.maxPositionEmbeddings, o.engine.config.maxPositionEmbeddings);
+    this.pool = new SlotPool(o.engine, capacity, probe.kvDtype);
     this.snapshotEvery = o.snapshotEvery ?? 4096;
     this.format = {
       model: `${o.engine.fingerprint}/w:${o.engine.weightDtype}/kv:${probe.kvDtype}`,
