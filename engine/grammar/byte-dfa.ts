@@ -202,16 +202,37 @@ export class ByteDfa {
   /** Next state after byte `b` from state `d` (>= 0), or -1 (dead). */
   step(d: number, b: number): number {
     const row = this.trans[d];
-    const t = row[b];
-    if (t !== -2) return t;
-    const seeds: number[] = [];
+    if (row[b] === -2) this.fillRow(d, row);
+    return row[b];
+  }
+
+  /**
+   * Computes every transition of state `d` at once: bytes are split into ranges on which all
+   * edges of the state's NFA states agree, and each range costs one closure.
+   */
+  private fillRow(d: number, row: Int32Array): void {
+    const cut = new Uint8Array(257);
     for (const q of this.sets[d]) {
       const ed = this.nfa.edges[q];
-      for (let k = 0; k < ed.length; k += 3) if (b >= ed[k] && b <= ed[k + 1]) seeds.push(ed[k + 2]);
+      for (let k = 0; k < ed.length; k += 3) (cut[ed[k]] = 1), (cut[ed[k + 1] + 1] = 1);
     }
-    const next = seeds.length ? this.intern(this.closure(seeds)) : -1;
-    row[b] = next;
-    return next;
+    for (let a = 0; a < 256; ) {
+      let e = a + 1;
+      while (e < 256 && !cut[e]) e++;
+      const seeds: number[] = [];
+      for (const q of this.sets[d]) {
+        const ed = this.nfa.edges[q];
+        for (let k = 0; k < ed.length; k += 3) if (a >= ed[k] && a <= ed[k + 1]) seeds.push(ed[k + 2]);
+      }
+      const next = seeds.length ? this.intern(this.closure(seeds)) : -1;
+      row.fill(next, a, e);
+      a = e;
+    }
+  }
+
+  /** Transitions of state `d` (>= 0) by byte: -2 not computed yet (call `step`), -1 dead. Read only. */
+  row(d: number): Int32Array {
+    return this.trans[d];
   }
 
   /** Number of DFA states built so far. */

@@ -1,98 +1,108 @@
 /**
- * Masks of the plain-content tokens (no `"`, `\\`, control byte) allowed inside a string body:
- * per UTF-8 state and remaining length for strings without DFAs (shared per vocabulary), by a
- * typed-array walk of the trie for strings with pattern/format DFAs (cached per string state).
+ * Masks of the plain-content tokens (no `"`, `\\`, control byte) allowed inside a string body.
+ * Strings without DFAs: per UTF-8 state and remaining length. Strings with pattern/format DFAs:
+ * per (DFAs, length bounds, string state), by a trie walk (`dfa-plain-walk.ts`), or directly as
+ * the DFA-free set when the DFA state accepts every continuation. Both are shared per
+ * vocabulary by every grammar (a DFA is one object per pattern source, see `patternDfa`).
  */
+import type { ByteDfa } from './byte-dfa.js';
+import { dfaPlainWalk } from './dfa-plain-walk.js';
+import { dfaId } from './node-sig.js';
 import type { StringNode } from './schema-node.js';
-import { reachLiveAt, strStep, utf8Step, type StrInner } from './string-matcher.js';
+import { utf8Step, type StrInner } from './string-matcher.js';
 import type { GrammarVocab } from './vocab.js';
 
-/** Plain-content masks of one grammar. */
+/** Plain-content masks over one vocabulary. */
 export class PlainMasks {
-  private readonly dfaPlain = new WeakMap<StringNode, Map<string, Uint32Array>>();
-
   constructor(readonly vocab: GrammarVocab) {
     plainByLength(vocab, 0, Infinity); // warm the shared set used by every unconstrained string
   }
 
-  /** Plain-content tokens allowed inside a string body of `n` in state `s`. */
+  /** Plain-content tokens allowed inside a string body of `n` in state `s` (shared: do not mutate). */
   get(n: StringNode, s: StrInner): Uint32Array {
     if (n.dfas.length === 0) return plainByLength(this.vocab, s.u, n.maxLength === Infinity ? Infinity : n.maxLength - s.count);
-    let m = this.dfaPlain.get(n);
-    if (!m) this.dfaPlain.set(n, (m = new Map()));
-    const key = `${s.u},${s.count},${s.d.join('.')}`;
+    const v = this.vocab;
+    let m = dfaMasks.get(v);
+    if (!m) dfaMasks.set(v, (m = new Map()));
+    const key = `${signature(n)}|${s.u},${s.count},${s.d.join('.')}`;
     let mask = m.get(key);
     if (!mask) {
-      mask = dfaPlainWalk(this.vocab, n, s);
-      if (m.size > 256) m.clear();
+      if (n.dfas.length === 1 && n.minLength === 0 && n.maxLength === Infinity && universal(n.dfas[0], s.d[0], s.u)) {
+        mask = plainByLength(v, s.u, Infinity);
+      } else {
+        let scratch = scratches.get(v);
+        if (!scratch) scratches.set(v, (scratch = v.newMask()));
+        dfaPlainWalk(v, n, s, scratch.fill(0));
+        mask = v.intern(scratch);
+      }
+      if (m.size >= MAX_DFA_MASKS) m.clear();
       m.set(key, mask);
     }
     return mask;
   }
 }
 
-/**
- * Plain-content tokens allowed in a string with DFAs (pattern/format): a walk of the whole trie
- * with the string state in typed arrays (no allocation unless the DFAs need a joint liveness check).
- */
-function dfaPlainWalk(v: GrammarVocab, n: StringNode, s: StrInner): Uint32Array {
-  const mask = v.newMask();
-  const { byte, depth, end, tok, size } = v.trie;
-  const D = n.dfas.length;
-  const joint = D > 1 || n.minLength > 0 || n.maxLength !== Infinity;
-  const maxDepth = 1024;
-  const us = new Int8Array(maxDepth);
-  const cs = new Float64Array(maxDepth);
-  const ds = new Int32Array(maxDepth * D);
-  us[0] = s.u;
-  cs[0] = s.count;
-  for (let k = 0; k < D; k++) ds[k] = s.d[k];
-  for (let i = 1; i < size; ) {
-    const b = byte[i];
-    const d = depth[i];
-    let ok = !(b === 0x22 || b === 0x5c || b < 0x20) && d < maxDepth;
-    if (ok) {
-      const pu = us[d - 1];
-      const u = utf8Step(pu, b);
-      let c = cs[d - 1];
-      if (u < 0) ok = false;
-      else if (pu === 0) {
-        c++;
-        if (c > n.maxLength) ok = false;
-      }
-      for (let k = 0; ok && k < D; k++) {
-        const x = n.dfas[k].step(ds[(d - 1) * D + k], b);
-        if (x < 0) ok = false;
-        else ds[d * D + k] = x;
-      }
-      if (ok && joint && D === 1) {
-        // a DFA and length bounds: same check as strStep's (count capped as there)
-        ok = reachLiveAt(n, ds[d], Math.min(c, n.maxLength !== Infinity ? n.maxLength + 1 : n.minLength));
-      } else if (ok && joint) {
-        // joint liveness (several DFAs): let strStep decide
-        const cap = n.maxLength !== Infinity ? n.maxLength + 1 : n.minLength;
-        const prev: StrInner = { esc: 0, hex: 0, u: pu, count: Math.min(cs[d - 1], cap), d: Array.from(ds.subarray((d - 1) * D, d * D)) };
-        ok = strStep(n, prev, b) !== null;
-      }
-      us[d] = u;
-      cs[d] = c;
-    }
-    if (!ok) {
-      i = end[i];
-      continue;
-    }
-    if (tok[i] >= 0) v.setToken(mask, tok[i]);
-    i++;
-  }
-  return mask;
+/** Cached DFA plain masks per vocabulary (most are shared interned arrays). */
+const MAX_DFA_MASKS = 4096;
+const dfaMasks = new WeakMap<GrammarVocab, Map<string, Uint32Array>>();
+/** Walk output buffers (copied by `intern`). */
+const scratches = new WeakMap<GrammarVocab, Uint32Array>();
+
+const signatures = new WeakMap<StringNode, string>();
+
+/** What a string node's plain masks depend on: its DFAs (by identity) and length bounds. */
+function signature(n: StringNode): string {
+  let sig = signatures.get(n);
+  if (sig === undefined) signatures.set(n, (sig = `${n.dfas.map(dfaId).join(',')}|${n.minLength}|${n.maxLength}`));
+  return sig;
 }
 
-/** Per UTF-8 state: plain tokens valid from it, bucketed by code point count. */
+const universalMemo = new WeakMap<ByteDfa, Map<number, boolean>>();
+/** Pairs explored by `universal` before giving up (answering false). */
+const UNIVERSAL_LIMIT = 256;
+
+/**
+ * True when from DFA state `q` and UTF-8 state `u` every plain content byte that keeps UTF-8
+ * valid keeps the DFA alive, at every (state, UTF-8 state) pair reachable that way: then the
+ * allowed plain tokens are exactly those of a string without DFAs.
+ */
+function universal(dfa: ByteDfa, q: number, u: number): boolean {
+  let memo = universalMemo.get(dfa);
+  if (!memo) universalMemo.set(dfa, (memo = new Map()));
+  const key = q * 8 + u;
+  let r = memo.get(key);
+  if (r !== undefined) return r;
+  const seen = new Set<number>([key]);
+  const queue = [key];
+  r = true;
+  for (let qi = 0; qi < queue.length && r; qi++) {
+    if (queue.length > UNIVERSAL_LIMIT) r = false;
+    const cq = queue[qi] >> 3;
+    const cu = queue[qi] & 7;
+    for (let b = 0x20; b < 0x100 && r; b++) {
+      if (b === 0x22 || b === 0x5c) continue;
+      const nu = utf8Step(cu, b);
+      if (nu < 0) continue;
+      const nq = dfa.step(cq, b);
+      const nk = nq * 8 + nu;
+      if (nq < 0) r = false;
+      else if (memo.get(nk) === false) r = false;
+      else if (!seen.has(nk) && !memo.get(nk)) seen.add(nk), queue.push(nk);
+    }
+  }
+  // on success every pair explored is universal too (what it reaches was explored or known)
+  if (r) for (const k of seen) memo.set(k, true);
+  else memo.set(key, false);
+  return r;
+}
+
+/** Per UTF-8 state: plain tokens valid from it, bucketed by code point count; masks by room. */
 const plainBuckets = new WeakMap<GrammarVocab, Map<number, { byCount: Int32Array[]; masks: Uint32Array[] }>>();
 
 /**
  * Plain tokens valid as string content from UTF-8 state `u` that start at most `room`
- * code points (shared per vocabulary; one mask per room value, built on first use).
+ * code points (shared per vocabulary; built on first use from the nearest room built before,
+ * adding or clearing the buckets between, whichever holds fewer tokens).
  */
 function plainByLength(v: GrammarVocab, u: number, room: number): Uint32Array {
   let perU = plainBuckets.get(v);
@@ -110,10 +120,24 @@ function plainByLength(v: GrammarVocab, u: number, room: number): Uint32Array {
     perU.set(u, e);
   }
   const r = room >= 255 ? 255 : Math.max(0, room);
-  if (!e.masks[r]) {
-    const mask = v.newMask();
-    for (let k = 0; k <= r; k++) for (const id of e.byCount[k]) mask[id >>> 5] |= 1 << (id & 31);
-    e.masks[r] = mask;
+  if (e.masks[r]) return e.masks[r];
+  const { byCount, masks } = e;
+  // nearest built rooms below (lo) and above (hi), with the tokens between each and r
+  let lo = r - 1;
+  let add = byCount[r].length;
+  while (lo >= 0 && !masks[lo]) add += byCount[lo--].length;
+  let hi = r + 1;
+  let drop = 0;
+  while (hi <= 255 && !masks[hi]) drop += byCount[hi++].length;
+  if (hi <= 255) drop += byCount[hi].length;
+  let mask: Uint32Array;
+  if (hi <= 255 && (lo < 0 || drop < add)) {
+    mask = masks[hi].slice();
+    for (let k = r + 1; k <= hi; k++) for (const id of byCount[k]) mask[id >>> 5] &= ~(1 << (id & 31));
+  } else {
+    mask = lo >= 0 ? masks[lo].slice() : v.newMask();
+    for (let k = lo + 1; k <= r; k++) for (const id of byCount[k]) mask[id >>> 5] |= 1 << (id & 31);
   }
-  return e.masks[r];
+  masks[r] = mask;
+  return mask;
 }

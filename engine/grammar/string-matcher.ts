@@ -4,6 +4,7 @@
  * content. The closing quote is handled by the caller through `strClose`.
  */
 import type { StringNode } from './schema-node.js';
+import { reachLiveAt } from './string-reach.js';
 
 /**
  * Inner string state. `esc`: 0 plain, 1 after `\`, 2..5 = (esc-2) hex digits of `\u` read.
@@ -194,77 +195,6 @@ export function stringLive(n: StringNode): boolean {
   return needsJoint(n) ? jointLive(n, strInit(n)) : true;
 }
 
-interface Reach {
-  /** Cap: lengths >= C are recorded as C. */
-  C: number;
-  bits: Map<number, Uint32Array>;
-}
-const reachMemo = new WeakMap<StringNode, Reach>();
-const REACH_STATES = 5000;
-
-/**
- * For a single-DFA string node: per DFA state, the set of code point counts with which the
- * content can still be completed to an accepting state (capped at C), found by a backward
- * worklist over the DFA's content-byte transitions.
- */
-function lengthReach(n: StringNode): Reach {
-  let r = reachMemo.get(n);
-  if (r) return r;
-  const dfa = n.dfas[0];
-  const C = Math.max(n.minLength, n.maxLength === Infinity ? 0 : n.maxLength) + 1;
-  const words = (C >> 5) + 1;
-  const order = [0];
-  const index = new Map<number, number>([[0, 0]]);
-  const preds: [number, number][][] = [[]];
-  for (let qi = 0; qi < order.length && order.length < REACH_STATES; qi++) {
-    const q = order[qi];
-    const seen = new Set<number>();
-    for (let b = 0x20; b < 0x100; b++) {
-      if (b === 0x22 || b === 0x5c) continue;
-      const t = dfa.step(q, b);
-      if (t < 0) continue;
-      const lead = (b & 0xc0) !== 0x80 ? 1 : 0;
-      if (seen.has(t * 2 + lead)) continue;
-      seen.add(t * 2 + lead);
-      if (!index.has(t)) index.set(t, order.length), order.push(t), preds.push([]);
-      preds[index.get(t)!].push([qi, lead]);
-    }
-  }
-  const bits = order.map(() => new Uint32Array(words));
-  const work: number[] = [];
-  order.forEach((q, i) => {
-    if (dfa.accepting[q]) (bits[i][0] |= 1), work.push(i);
-  });
-  while (work.length) {
-    const x = work.pop()!;
-    for (const [p, lead] of preds[x]) {
-      const src = bits[x];
-      const dst = bits[p];
-      let changed = false;
-      for (let k = 0; k <= C; k++) {
-        if (!((src[k >> 5] >>> (k & 31)) & 1)) continue;
-        const j = Math.min(C, k + lead);
-        if (!((dst[j >> 5] >>> (j & 31)) & 1)) (dst[j >> 5] |= 1 << (j & 31)), (changed = true);
-      }
-      if (changed) work.push(p);
-    }
-  }
-  r = { C, bits: new Map(order.map((q, i) => [q, bits[i]])) };
-  reachMemo.set(n, r);
-  return r;
-}
-
 function reachLive(n: StringNode, s: StrInner): boolean {
   return reachLiveAt(n, s.d[0], s.count);
-}
-
-/** For a single-DFA node: can content in DFA state `q` with `count` code points still be completed? */
-export function reachLiveAt(n: StringNode, q: number, count: number): boolean {
-  const r = lengthReach(n);
-  const b = r.bits.get(q);
-  if (!b) return true; // beyond the explored part: cannot decide, assume live
-  const lo = Math.max(0, n.minLength - count);
-  const hi = n.maxLength === Infinity ? r.C : Math.min(r.C, n.maxLength - count);
-  for (let k = lo; k <= hi; k++) if ((b[k >> 5] >>> (k & 31)) & 1) return true;
-  return false;
 }
