@@ -37,6 +37,13 @@ inline size_t matmul_scratch_floats(int k) {
   return std::max(std::max(dot, panel), tile) + 64;
 }
 
+// Weight rows per thread-pool task of an n-token matmul: the level's panel width for the panel path;
+// for n <= matmul_tile_tokens_max (row tiles, which stage x per task) enough rows that staging stays small.
+inline int matmul_task_rows(const kernels& k, int n) {
+  constexpr int row_tile_task_rows = 192;  // a multiple of every level's task_rows and of 6-row tiles
+  return n <= matmul_tile_tokens_max ? std::max(k.task_rows, row_tile_task_rows) : k.task_rows;
+}
+
 const kernels& kernels_portable();
 const kernels* kernels_avx2();    // nullptr when not compiled for this target
 const kernels* kernels_avx512();  // nullptr when not compiled for this target

@@ -167,7 +167,7 @@ void model::moe_chunk(int layer, const float* x, int n, float* out) {
   };
   pool_->run(n * K, gather);
 
-  const int row_chunk = kern->task_rows;  // weight rows per task: the kernel level's panel width
+  const int row_chunk = matmul_task_rows(*kern, nb ? blocks_[0].n : 1);  // blocks_[0]: the most tokens
   const int n_rc_mi = (MI + row_chunk - 1) / row_chunk, n_rc_h = (H + row_chunk - 1) / row_chunk;
   auto gate_up = [&](int task, int thread) {
     const moe_block& bk = blocks_[task / n_rc_mi];

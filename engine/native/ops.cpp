@@ -12,7 +12,7 @@ constexpr int token_block = 64;   // tokens per matmul task: keeps the x block i
 
 // y: [n][w.rows] = x: [n][w.cols] · wᵀ
 void model::matmul(const float* x, int n, const weight& w, float* y) {
-  const int row_chunk = kern->task_rows;  // weight rows per task: the kernel level's panel width
+  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block));
   const int n_rc = (w.rows + row_chunk - 1) / row_chunk, n_tb = (n + token_block - 1) / token_block;
   auto task = [&](int t, int thread) {
     const int rc = t % n_rc, tb = t / n_rc;
@@ -25,7 +25,7 @@ void model::matmul(const float* x, int n, const weight& w, float* y) {
 }
 
 void model::matmul_many(const float* x, int n, const weight* const* w, float* const* y, int count) {
-  const int row_chunk = kern->task_rows;
+  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block));
   int first[4] = {0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
   const int n_tb = (n + token_block - 1) / token_block;
   for (int i = 0; i < count; i++) first[i + 1] = first[i] + (w[i]->rows + row_chunk - 1) / row_chunk * n_tb;
