@@ -108,9 +108,7 @@ class Slot implements KvSlot {
     return call(() => this.native.copyFrom(src.native, n));
   }
   recycle(): void { callSync(() => this.native.recycle()); }
-  readKv(start: number, end: number, into?: Buffer): Promise<Buffer> {
-    return call(() => (into ? this.native.readKv(start, end, into) : this.native.readKv(start, end)));
-  }
+  readKv(start: number, end: number, into?: Buffer): Promise<Buffer> { return call(() => this.native.readKv(start, end, into)); }
   writeKv(start: number, data: Uint8Array): Promise<void> { return call(() => this.native.writeKv(start, data)); }
   residentBytes(): number { return this.native.residentBytes(); }
   dispose(): void { this.native.dispose(); }
