@@ -7,6 +7,7 @@ import type { Engine } from '../../engine/engine-api.js';
 import { SessionStore } from '../../sessions/store.js';
 import { JournalCorruptError, ModelMismatchError, SessionAbortedError } from '../../sessions/errors.js';
 import type { MessageEncoder } from '../../sessions/session.js';
+import { argmax } from '../support/numeric.js';
 
 let engine: Engine | undefined;
 let skip = '';
@@ -145,10 +146,18 @@ describe('sessions on the tiny model', () => {
     const ac = new AbortController();
     let seen = 0;
     const others = ss.slice(1, 4).map((s) => s.generate({ maxTokens: 40, stopTokens: [] }));
-    const p = ss[0]!.generate({ maxTokens: 1000, stopTokens: [], signal: ac.signal, onToken: () => { if (++seen === 3) ac.abort(); } });
+    // onToken runs after each token's journal fsync, so it may lag a few fast steps behind sampling;
+    // what must hold is that sampling stops within one step of the abort
+    let sampledAfterAbort = 0;
+    const sample = (row: Float32Array) => {
+      if (ac.signal.aborted) sampledAfterAbort++;
+      return argmax(row);
+    };
+    const p = ss[0]!.generate({ maxTokens: 1000, stopTokens: [], signal: ac.signal, sample, onToken: () => { if (++seen === 3) ac.abort(); } });
     const r = await p;
     expect(r.finish).toBe('aborted');
-    expect(r.tokens.length).toBeLessThanOrEqual(4);
+    expect(sampledAfterAbort).toBeLessThanOrEqual(1);
+    expect(r.tokens.length).toBeLessThan(40);
     for (const o of await Promise.all(others)) expect(o.tokens.length).toBe(40);
     await expect(ss[0]!.appendTokens([5], { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(SessionAbortedError);
     expect(maxDiff(await ss[0]!.logits(), await fresh(ss[0]!.tokens))).toBeLessThan(1e-3);
