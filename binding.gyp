@@ -14,6 +14,7 @@
         "engine/native/model-load.cpp",
         "engine/native/moe.cpp",
         "engine/native/ops.cpp",
+        "engine/native/quantize.cpp",
         "engine/native/qwen3.cpp",
         "engine/native/thread-pool.cpp"
       ],

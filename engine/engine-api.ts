@@ -22,7 +22,17 @@ export interface EngineOptions {
    * (same values) applies.
    */
   kernels?: KernelLevel;
+  /**
+   * 'native' (default): matmul weights stay in the file's dtype (mmapped). 'int8': projection, MLP,
+   * expert and lm_head weights are quantized at load to int8 with one f32 scale per 32 values (about
+   * half the bytes of BF16 per decode step; embeddings, router and norms keep their dtype). Without this
+   * option, the RESIDENT_WEIGHTS environment variable (same values) applies.
+   */
+  weights?: WeightMode;
 }
+
+/** How matmul weights are held: as stored ('native') or quantized to int8 at load. */
+export type WeightMode = 'native' | 'int8';
 
 /**
  * A KV slot: one sequence's K/V store, `[layer][kv_head][pos][head_dim]`, reserved for `capacity`
@@ -105,6 +115,9 @@ export interface ExpertLayerStats {
 export interface Engine {
   readonly config: ModelConfig;
   readonly weightDtype: WeightDType;
+  /** 'int8' when matmul weights were quantized at load (EngineOptions.weights). */
+  readonly weightMode: WeightMode;
+  /** Identifies the weights as computed: the model's fingerprint, suffixed '+int8' in int8 mode (KV differs). */
   readonly fingerprint: string;
   readonly threads: number;
   readonly maxBatchTokens: number;

@@ -9,7 +9,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelLoadError } from './errors.js';
-import { decodeToF32 } from './float-convert.js';
+import { bitsToF16, decodeToF32 } from './float-convert.js';
 import { isMoeLayer, loadModelSpec } from './hf-model.js';
 import type { ModelSpec, TensorRef, WeightDType } from './model-spec.js';
 
@@ -17,8 +17,11 @@ const ALIGNMENT = 32;
 const enum T {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
 }
-const GGML_TYPE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 30 };
-const FILE_TYPE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 32 };
+/** A GGUF tensor type we write: the checkpoint's float types, or Q8_0 (blocks of 32: f16 scale d, 32 int8; x ≈ d·q). */
+export type GgufDType = WeightDType | 'q8_0';
+const GGML_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, bf16: 30, q8_0: 8 };
+const FILE_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
+const Q8_0_BLOCK = 32, Q8_0_BYTES = 34;
 /** llama.cpp token types. */
 const TOKEN_NORMAL = 1, TOKEN_CONTROL = 3, TOKEN_USER_DEFINED = 4, TOKEN_UNUSED = 5;
 
@@ -94,7 +97,7 @@ interface GgufTensor {
   name: string;
   /** ggml ne[]: fastest-varying first. */
   ne: number[];
-  dtype: WeightDType;
+  dtype: GgufDType;
   sources: TensorRef[];
   nbytes: number;
 }
@@ -144,17 +147,18 @@ export function tokenizerMetadata(dir: string, vocabSize: number, ids: { bos?: n
 }
 
 /** The GGUF tensors of a spec, in llama.cpp names. */
-function ggufTensors(spec: ModelSpec, matrixDtype: WeightDType = spec.dtype): GgufTensor[] {
+function ggufTensors(spec: ModelSpec, matrixDtype: GgufDType = spec.dtype): GgufTensor[] {
   const c = spec.config;
   const byName = new Map(spec.tensors.map((t) => [t.name, t]));
   const get = (n: string) => byName.get(n)!;
   const out: GgufTensor[] = [];
-  const add = (name: string, sources: TensorRef[], dtype: WeightDType) => {
+  const add = (name: string, sources: TensorRef[], want: GgufDType) => {
     const hf = sources[0]!.shape;
     const ne = [...hf].reverse();
     if (sources.length > 1) ne.push(sources.length);
     const n = ne.reduce((a, b) => a * b, 1);
-    out.push({ name, ne, dtype, sources, nbytes: n * (dtype === 'f32' ? 4 : 2) });
+    const dtype = want === 'q8_0' && ne[0]! % Q8_0_BLOCK !== 0 ? spec.dtype : want;  // Q8_0 rows are whole blocks
+    out.push({ name, ne, dtype, sources, nbytes: dtype === 'q8_0' ? (n / Q8_0_BLOCK) * Q8_0_BYTES : n * (dtype === 'f32' ? 4 : 2) });
   };
   const mat = (name: string, hf: string) => add(name, [get(hf)], matrixDtype);
   const norm = (name: string, hf: string) => add(name, [get(hf)], 'f32');
@@ -172,7 +176,7 @@ function ggufTensors(spec: ModelSpec, matrixDtype: WeightDType = spec.dtype): Gg
     norm(`${b}ffn_norm.weight`, `${p}post_attention_layernorm.weight`);
     if (isMoeLayer(c, i)) {
       const E = c.moe!.numExperts;
-      mat(`${b}ffn_gate_inp.weight`, `${p}mlp.gate.weight`);
+      add(`${b}ffn_gate_inp.weight`, [get(`${p}mlp.gate.weight`)], matrixDtype === 'q8_0' ? spec.dtype : matrixDtype);  // the router is never quantized
       for (const [g, h] of [['gate', 'gate_proj'], ['up', 'up_proj'], ['down', 'down_proj']] as const) {
         add(`${b}ffn_${g}_exps.weight`, Array.from({ length: E }, (_, e) => get(`${p}mlp.experts.${e}.${h}.weight`)), matrixDtype);
       }
@@ -188,7 +192,7 @@ function ggufTensors(spec: ModelSpec, matrixDtype: WeightDType = spec.dtype): Gg
 }
 
 /** Model metadata for the spec's architecture. */
-function modelMetadata(spec: ModelSpec, name: string): [string, GgufValue][] {
+function modelMetadata(spec: ModelSpec, name: string, matrixDtype: GgufDType): [string, GgufValue][] {
   const c = spec.config;
   const a = c.arch;
   const u32 = (value: number): GgufValue => ({ type: 'u32', value });
@@ -196,7 +200,7 @@ function modelMetadata(spec: ModelSpec, name: string): [string, GgufValue][] {
     ['general.architecture', { type: 'string', value: a }],
     ['general.name', { type: 'string', value: name }],
     ['general.alignment', u32(ALIGNMENT)],
-    ['general.file_type', u32(FILE_TYPE[spec.dtype])],
+    ['general.file_type', u32(FILE_TYPE[matrixDtype])],
     [`${a}.context_length`, u32(c.maxPositionEmbeddings)],
     [`${a}.embedding_length`, u32(c.hiddenSize)],
     [`${a}.block_count`, u32(c.nLayers)],
@@ -225,7 +229,16 @@ function writeTensorData(fd: number, t: GgufTensor): void {
   for (const src of t.sources) {
     const sfd = openSync(src.file, 'r');
     try {
-      if (src.dtype === t.dtype) {
+      if (t.dtype === 'q8_0') {
+        const es = src.dtype === 'f32' ? 4 : 2, chunk = CHUNK_BYTES - (CHUNK_BYTES % (Q8_0_BLOCK * es));
+        const out = Buffer.alloc((chunk / es / Q8_0_BLOCK) * Q8_0_BYTES);
+        for (let done = 0; done < src.nbytes; ) {
+          const n = readSync(sfd, buf, 0, Math.min(chunk, src.nbytes - done), src.offset + done);
+          if (n === 0 || n % (Q8_0_BLOCK * es) !== 0) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
+          writeSync(fd, out, 0, quantizeQ8_0(decodeToF32(src.dtype, buf.subarray(0, n)), out));
+          done += n;
+        }
+      } else if (src.dtype === t.dtype) {
         for (let done = 0; done < src.nbytes; ) {
           const n = readSync(sfd, buf, 0, Math.min(CHUNK_BYTES, src.nbytes - done), src.offset + done);
           if (n === 0) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
@@ -245,20 +258,37 @@ function writeTensorData(fd: number, t: GgufTensor): void {
   }
 }
 
+/** Writes x (a multiple of 32 values) as Q8_0 blocks into out: d = max|x| / 127 (stored as f16), q = round(x / d). Returns bytes written. */
+export function quantizeQ8_0(x: Float32Array, out: Buffer): number {
+  const bits = new Uint32Array(new Float32Array([0]).buffer), f = new Float32Array(bits.buffer);
+  let o = 0;
+  for (let b = 0; b < x.length; b += Q8_0_BLOCK, o += Q8_0_BYTES) {
+    let amax = 0;
+    for (let i = 0; i < Q8_0_BLOCK; i++) amax = Math.max(amax, Math.abs(x[b + i]!));
+    f[0] = amax / 127;
+    const inv = f[0] ? 1 / f[0] : 0;
+    out.writeUInt16LE(bitsToF16(bits[0]!), o);
+    for (let i = 0; i < Q8_0_BLOCK; i++) out.writeInt8(Math.max(-127, Math.min(127, Math.round(x[b + i]! * inv))), o + 2 + i);
+  }
+  return o;
+}
+
 /**
  * Writes `out` (atomically: temp file + rename) as the GGUF of the Hugging Face folder `dir`.
- * `matrixDtype: 'f32'` upcasts BF16/F16 matrices exactly (same values), so llama.cpp computes in F32.
+ * `matrixDtype: 'f32'` upcasts BF16/F16 matrices exactly (same values), so llama.cpp computes in F32;
+ * `'q8_0'` quantizes every matrix whose rows are whole 32-blocks (not the MoE router) as llama-quantize's Q8_0 does.
  */
 export async function writeGgufFromFolder(
   dir: string,
   out: string,
-  opts: { name?: string; matrixDtype?: 'f32' } = {},
+  opts: { name?: string; matrixDtype?: 'f32' | 'q8_0' } = {},
 ): Promise<{ tensors: number; bytes: number }> {
   const spec = await loadModelSpec(dir);
   const c = spec.config;
-  const tensors = ggufTensors(spec, opts.matrixDtype ?? spec.dtype);
+  const matrixDtype = opts.matrixDtype ?? spec.dtype;
+  const tensors = ggufTensors(spec, matrixDtype);
   const kv = [
-    ...modelMetadata(spec, opts.name ?? 'resident-model'),
+    ...modelMetadata(spec, opts.name ?? 'resident-model', matrixDtype),
     ...tokenizerMetadata(dir, c.vocabSize, { bos: c.bosTokenId, eos: c.eosTokenIds[0] }),
   ];
   const w = new ByteWriter();

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import type { Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, KvDType, KvSlot } from './engine-api.js';
+import type { Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, KvDType, KvSlot, WeightMode } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, ModelLoadError, UnsupportedModelError } from './errors.js';
 import { isMoeLayer } from './hf-model.js';
 import type { ModelConfig, ModelSpec, WeightDType } from './model-spec.js';
@@ -122,6 +122,7 @@ class NativeEngine implements Engine {
     private readonly model: NativeModel,
     readonly config: ModelConfig,
     readonly weightDtype: WeightDType,
+    readonly weightMode: WeightMode,
     readonly fingerprint: string,
     readonly maxBatchTokens: number,
   ) {
@@ -302,8 +303,11 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
   const kernels = options.kernels ?? process.env.RESIDENT_KERNELS ?? 'auto';
   if (!['auto', 'avx512', 'avx2', 'portable'].includes(kernels))
     throw new EngineArgumentError(`kernels must be one of auto, avx512, avx2, portable, got '${kernels}'`);
-  const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, kernels }));
-  return new NativeEngine(model, c, spec.dtype, spec.fingerprint, maxBatchTokens);
+  const weights = options.weights ?? process.env.RESIDENT_WEIGHTS ?? 'native';
+  if (weights !== 'native' && weights !== 'int8') throw new EngineArgumentError(`weights must be native or int8, got '${weights}'`);
+  const int8 = weights === 'int8';
+  const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, kernels, int8 }));
+  return new NativeEngine(model, c, spec.dtype, weights, int8 ? `${spec.fingerprint}+int8` : spec.fingerprint, maxBatchTokens);
 }
 
 /** Physical cores (distinct thread-sibling sets in sysfs; logical CPUs where sysfs is absent), at least 1. */

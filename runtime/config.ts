@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultThreads } from '../engine/native.js';
+import type { WeightMode } from '../engine/engine-api.js';
 
 /** A bad flag value or an unusable path; `flag` names it (e.g. `--port`). The CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -33,6 +34,8 @@ export interface ServeConfig {
   /** Bearer token every route but /health requires; undefined = open. */
   apiKey?: string;
   threads: number;
+  /** Matmul weights as stored ('native') or quantized to int8 at load (about half the bytes per decode step). */
+  weights: WeightMode;
   /** KV slots held resident at once. */
   slots: number;
   /** KV bytes resident sessions may hold together. */
@@ -99,6 +102,7 @@ const OPTIONS = {
   'demo-dtype': { type: 'string' },
   'api-key': { type: 'string' },
   threads: { type: 'string' },
+  weights: { type: 'string' },
   slots: { type: 'string' },
   'kv-budget': { type: 'string' },
   context: { type: 'string' },
@@ -135,6 +139,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   const modelName = str('model-name');
   if (modelName !== undefined && !/^[\w.:/@-]{1,128}$/.test(modelName)) throw new ConfigError(`--model-name may hold letters, digits and . _ : / @ - (1..128), got '${modelName}'`, '--model-name');
   const context = str('context');
+  const weights = str('weights') ?? 'native';
+  if (weights !== 'native' && weights !== 'int8') throw new ConfigError(`--weights must be native or int8, got '${weights}'`, '--weights');
   return {
     host,
     port: intFlag(str('port'), '--port', SERVE_DEFAULTS.port, 0, 65535),
@@ -144,6 +150,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     modelName,
     apiKey,
     threads: intFlag(str('threads'), '--threads', defaultThreads(), 1, 256),
+    weights,
     slots: intFlag(str('slots'), '--slots', SERVE_DEFAULTS.slots, 1, 4096),
     kvBudgetBytes: str('kv-budget') !== undefined ? parseByteSize(str('kv-budget')!, '--kv-budget') : SERVE_DEFAULTS.kvBudgetBytes,
     contextTokens: context !== undefined ? intFlag(context, '--context', 0, 16, 1 << 24) : undefined,
@@ -190,6 +197,7 @@ export const SERVE_FLAGS_HELP = `Options:
   --api-key KEY        require 'Authorization: Bearer KEY' on every route but /health
                        (default: env RESIDENT_API_KEY; unset = no authentication)
   --threads N          engine threads (default: ${defaultThreads()})
+  --weights MODE       native (default) or int8: matmul weights quantized at load, 32-value blocks
   --slots N            KV slots resident at once (default ${SERVE_DEFAULTS.slots})
   --kv-budget SIZE     KV bytes resident sessions may hold, e.g. 8G (default 4G)
   --context N          positions per KV slot (default: the model's maximum)

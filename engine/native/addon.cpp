@@ -256,6 +256,7 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
   opt.threads = int(num(o, "threads")); opt.max_tokens = int(num(o, "maxTokens"));
   opt.portable = o.Get("portable").ToBoolean().Value();
   if (o.Get("kernels").IsString()) opt.kernels = o.Get("kernels").ToString().Utf8Value();
+  opt.int8 = o.Get("int8").ToBoolean().Value();
   std::vector<tensor_desc> tensors;
   Napi::Array arr = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -368,6 +369,7 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("kernels", m->kern->name);
   o.Set("threads", m->threads());
+  o.Set("int8", m->int8());
   o.Set("maxTokens", m->max_tokens());
   o.Set("forwardCalls", double(m->forward_calls));
   o.Set("tokensProcessed", double(m->tokens_processed));
@@ -543,7 +545,7 @@ Napi::Value SlotWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Test hook: kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype, dtype, r0, r1)
+// Test hook: kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype (3: q8), dtype, r0, r1)
 // runs one level's matmul synchronously and returns y: Float32Array [n][rows] (columns outside [r0, r1) stay 0).
 Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -553,10 +555,11 @@ Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   Napi::Float32Array x = info[1].As<Napi::Float32Array>();
   Napi::TypedArray wa = info[4].As<Napi::TypedArray>();
   const int n = info[2].ToNumber().Int32Value(), k = info[3].ToNumber().Int32Value();
-  const dtype wt = dtype_from(info[5].ToNumber().Uint32Value());
+  const uint32_t code = info[5].ToNumber().Uint32Value();
+  const dtype wt = code == 3 ? dtype::q8 : dtype_from(code);
   const int r0 = info[6].ToNumber().Int32Value(), r1 = info[7].ToNumber().Int32Value();
-  const size_t rows = k > 0 ? wa.ByteLength() / (size_t(k) * dtype_size(wt)) : 0;
-  if (!kern || n < 1 || k < 1 || x.ElementLength() != size_t(n) * size_t(k) || r0 < 0 || r1 <= r0 || size_t(r1) > rows)
+  const size_t rows = k > 0 && row_bytes(wt, k) > 0 ? wa.ByteLength() / row_bytes(wt, k) : 0;
+  if (!kern || n < 1 || k < 1 || (wt == dtype::q8 && k % q8_block != 0) || x.ElementLength() != size_t(n) * size_t(k) || r0 < 0 || r1 <= r0 || size_t(r1) > rows)
     return throw_error(env, status::argument_error, "kernelMatmul: bad level or shapes");
   const uint8_t* w = static_cast<const uint8_t*>(wa.ArrayBuffer().Data()) + wa.ByteOffset();
   Napi::Float32Array y = Napi::Float32Array::New(env, size_t(n) * rows);

@@ -8,9 +8,21 @@
 
 namespace resident {
 
-enum class dtype : int { f32 = 0, f16 = 1, bf16 = 2 };
+// q8: weights quantized at load (engine_options::weights = "int8"), never KV or file tensors. A q8 row of k
+// values (k % 32 == 0) is k / 32 blocks of q8_block_bytes: 32 int8 q then an f32 scale d; value = d · q.
+enum class dtype : int { f32 = 0, f16 = 1, bf16 = 2, q8 = 3 };
 
-constexpr size_t dtype_size(dtype t) { return t == dtype::f32 ? 4 : 2; }
+constexpr int q8_block = 32;
+constexpr size_t q8_block_bytes = q8_block + 4;
+constexpr size_t dtype_size(dtype t) { return t == dtype::f32 ? 4 : t == dtype::q8 ? 1 : 2; }  // q8: the int8 alone
+// Bytes of one row of k values in dtype t (q8: with its scales).
+constexpr size_t row_bytes(dtype t, int k) {
+  return t == dtype::q8 ? size_t(k) / q8_block * q8_block_bytes : size_t(k) * dtype_size(t);
+}
+// Byte offset of element i inside a row (q8: of its int8 q; the block's scale is at block start + 32).
+constexpr size_t elem_offset(dtype t, size_t i) {
+  return t == dtype::q8 ? i / q8_block * q8_block_bytes + i % q8_block : i * dtype_size(t);
+}
 
 // Status codes crossing into TS; engine/native.ts maps them to named errors.
 enum class status : int {
@@ -44,6 +56,14 @@ inline uint16_t f32_to_bf16(float f) {  // round to nearest even; NaN stays NaN
   if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);
   u += 0x7fffu + ((u >> 16) & 1u);
   return uint16_t(u >> 16);
+}
+
+// Element i of a q8 row.
+inline float q8_value(const void* row, size_t i) {
+  const char* b = static_cast<const char*>(row) + i / q8_block * q8_block_bytes;
+  float d;
+  std::memcpy(&d, b + q8_block, 4);
+  return d * float(static_cast<const int8_t*>(static_cast<const void*>(b))[i % q8_block]);
 }
 
 float f16_to_f32(uint16_t h);

@@ -14,10 +14,15 @@ namespace {
 
 constexpr int panel_min_tokens = 17;  // n at or above which matmul uses the packed-panel path (row tiles measured faster up to 24)
 
+// 8 elements from index i (i % 8 == 0 for q8: inside one block) as f32.
 template <dtype T>
 inline __m256 load8(const void* p, size_t i) {
   if constexpr (T == dtype::f32) {
     return _mm256_loadu_ps(static_cast<const float*>(p) + i);
+  } else if constexpr (T == dtype::q8) {
+    const char* b = static_cast<const char*>(p) + i / q8_block * q8_block_bytes;
+    const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i % q8_block)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_broadcast_ss(reinterpret_cast<const float*>(b + q8_block)));
   } else if constexpr (T == dtype::f16) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
   } else {
@@ -29,6 +34,7 @@ inline __m256 load8(const void* p, size_t i) {
 template <dtype T>
 inline float load1(const void* p, size_t i) {
   if constexpr (T == dtype::f32) return static_cast<const float*>(p)[i];
+  else if constexpr (T == dtype::q8) return q8_value(p, i);
   else if constexpr (T == dtype::f16) return _cvtsh_ss(static_cast<const uint16_t*>(p)[i]);
   else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
 }
@@ -112,20 +118,20 @@ inline void transpose8(__m256 r[8]) {
 // P[kk][j] = w[row0 + j][k0 + kk] for j < nrows (zero for nrows <= j < 16), kk < kc.
 template <dtype T>
 void pack_panel(const void* w, int k, int row0, int nrows, int k0, int kc, float* P) {
-  const size_t es = dtype_size(T);
+  const size_t rb = row_bytes(T, k);
   const char* wb = static_cast<const char*>(w);
   for (int j0 = 0; j0 < matmul_panel_rows; j0 += 8) {
     int kk = 0;
     for (; kk + 8 <= kc; kk += 8) {
       __m256 r[8];
       for (int i = 0; i < 8; i++)
-        r[i] = j0 + i < nrows ? load8<T>(wb + size_t(row0 + j0 + i) * k * es, size_t(k0 + kk)) : _mm256_setzero_ps();
+        r[i] = j0 + i < nrows ? load8<T>(wb + size_t(row0 + j0 + i) * rb, size_t(k0 + kk)) : _mm256_setzero_ps();
       transpose8(r);
       for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + size_t(kk + c) * matmul_panel_rows + j0, r[c]);
     }
     for (; kk < kc; kk++)
       for (int i = 0; i < 8; i++)
-        P[size_t(kk) * matmul_panel_rows + j0 + i] = j0 + i < nrows ? load1<T>(wb + size_t(row0 + j0 + i) * k * es, size_t(k0 + kk)) : 0.0f;
+        P[size_t(kk) * matmul_panel_rows + j0 + i] = j0 + i < nrows ? load1<T>(wb + size_t(row0 + j0 + i) * rb, size_t(k0 + kk)) : 0.0f;
   }
 }
 
@@ -192,14 +198,14 @@ void matmul_panel(const float* x, int n, int k, const void* w, int r0, int r1, f
 template <dtype T>
 void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
   if (n >= panel_min_tokens) return matmul_panel<T>(x, n, k, w, r0, r1, y, ldy, scratch);
-  const size_t es = dtype_size(T);
+  const size_t rb = row_bytes(T, k);
   const char* wb = static_cast<const char*>(w);
   const bool packed = T != dtype::f32 && n > 3;  // convert W rows once, reuse for every token
   int r = r0;
   for (; r + matmul_row_block <= r1; r += matmul_row_block) {
     const void* wr[matmul_row_block];
     for (int j = 0; j < matmul_row_block; j++) {
-      const void* row = wb + size_t(r + j) * k * es;
+      const void* row = wb + size_t(r + j) * rb;
       if (packed) {
         to_f32(row, T, scratch + size_t(j) * k, size_t(k));
         wr[j] = scratch + size_t(j) * k;
@@ -211,7 +217,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
     else tile_tokens<T, matmul_row_block>(x, n, k, wr, y + r, ldy);
   }
   for (; r < r1; r++) {
-    const void* wr[1] = {wb + size_t(r) * k * es};
+    const void* wr[1] = {wb + size_t(r) * rb};
     tile_tokens<T, 1>(x, n, k, wr, y + r, ldy);
   }
 }
@@ -221,6 +227,7 @@ void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r
     case dtype::f32: return matmul_t<dtype::f32>(x, n, k, w, r0, r1, y, ldy, scratch);
     case dtype::f16: return matmul_t<dtype::f16>(x, n, k, w, r0, r1, y, ldy, scratch);
     case dtype::bf16: return matmul_t<dtype::bf16>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q8: return matmul_t<dtype::q8>(x, n, k, w, r0, r1, y, ldy, scratch);
   }
 }
 
@@ -236,6 +243,7 @@ void to_f32(const void* src, dtype t, float* dst, size_t n) {
     case dtype::f32: std::memcpy(dst, src, n * 4); return;
     case dtype::f16: return to_f32_t<dtype::f16>(src, dst, n);
     case dtype::bf16: return to_f32_t<dtype::bf16>(src, dst, n);
+    case dtype::q8: return to_f32_t<dtype::q8>(src, dst, n);
   }
 }
 
@@ -360,6 +368,7 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
     case dtype::f32: return attn_pv_t<dtype::f32>(p, rows, ldp, n, v, hd, out, ldo);
     case dtype::f16: return attn_pv_t<dtype::f16>(p, rows, ldp, n, v, hd, out, ldo);
     case dtype::bf16: return attn_pv_t<dtype::bf16>(p, rows, ldp, n, v, hd, out, ldo);
+    case dtype::q8: return;  // KV is never q8
   }
 }
 

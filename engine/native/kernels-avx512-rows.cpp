@@ -16,11 +16,15 @@ namespace resident {
 namespace avx512 {
 namespace {
 
-constexpr int gemv_rows = 6;    // weight rows streamed at once
-constexpr int gemv_tokens = 4;  // token rows per pass: 6 × 4 accumulators (measured best of 4..8 × 2..4 for n = 4..16)
+constexpr int gemv_tokens = 4;   // token rows per pass over a weight row
+constexpr int batch_rows = 2;    // weight rows per pass for n >= batch_tokens (compute-bound: x loads shared by 2 rows)
+constexpr int batch_tokens = 8;  // (measured on Zen 4, per core: 1 row best up to n = 4, 2 rows from 8; 3 and 6 spill)
 
-// Row tiles (n <= row_tile_max_tokens): R weight rows × NT tokens, 32 k per step; each weight
-// element is loaded once per pass and feeds NT FMAs; the R rows are R streams prefetched prefetch_bytes ahead.
+// Row tiles (n <= row_tile_max_tokens): R weight rows × NT tokens, 32 k per step; each weight element is
+// loaded once per pass and feeds NT × 2 FMAs. Each (row, token) keeps two accumulators (the step's first
+// and second 16 weights: two dependency chains) summed at the end, whatever R and NT are, so a token's
+// result does not depend on the batch it is in. n < batch_tokens streams one row at a time: a sequential
+// stream the hardware prefetcher follows (rows interleaved within a page measured ~2× slower at n = 1).
 // x is staged in scratch as xs[t][kp] (kp = k rounded up to 32, zero padded) in the order load32 yields
 // weights: bf16 as (16 even, 16 odd) elements of each 32-block — one load, a shift and a mask widen 32 — else
 // natural order.
@@ -28,7 +32,13 @@ constexpr int gemv_tokens = 4;  // token rows per pass: 6 × 4 accumulators (mea
 // 32 weights from index i (m < 32: only the first m, the rest 0) as two f32 vectors in the staging order.
 template <dtype T>
 inline void load32(const void* p, size_t i, int m, __m512& a, __m512& b) {
-  if constexpr (T == dtype::bf16) {
+  if constexpr (T == dtype::q8) {  // i % 32 == 0: one whole block
+    const char* blk = static_cast<const char*>(p) + i / q8_block * q8_block_bytes;
+    const __m256i q = m >= 32 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)) : _mm256_maskz_loadu_epi8(__mmask32((1ull << m) - 1), blk);
+    const __m512 d = _mm512_set1_ps(*reinterpret_cast<const float*>(blk + q8_block));
+    a = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))), d);
+    b = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))), d);
+  } else if constexpr (T == dtype::bf16) {
     const uint16_t* q = static_cast<const uint16_t*>(p) + i;
     const __m512i v = m >= 32 ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi16(__mmask32((1ull << m) - 1), q);
     a = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));                          // elements 2j
@@ -61,33 +71,33 @@ void stage_x(const float* x, int n, int k, float* xs, int kp) {
     }
 }
 
-// acc[r][t] += (32 weights of row r from i, m of them real) · xs[t][i..i+32), r < R, t < NT.
+// acc[r][t][0 | 1] += (32 weights of row r from i, m of them real) · xs[t][i..i+32), r < R, t < NT.
 template <dtype T, int R, int NT, bool Tail>
-inline void tile_step(__m512 (&acc)[R][NT], const float* xs, int kp, const char* w, size_t row_bytes, int i, int m) {
-  constexpr size_t es = dtype_size(T);
-  __m512 xa[NT], xb[NT];
-  for (int t = 0; t < NT; t++) xa[t] = _mm512_loadu_ps(xs + size_t(t) * kp + i), xb[t] = _mm512_loadu_ps(xs + size_t(t) * kp + i + 16);
+inline void tile_step(__m512 (&acc)[R][NT][2], const float* xs, int kp, const char* w, size_t row_bytes, int i, int m) {
   for (int r = 0; r < R; r++) {
     const char* wr = w + size_t(r) * row_bytes;
-    if constexpr (!Tail)
-      for (size_t b = 0; b < 32 * es; b += 64) _mm_prefetch(wr + i * es + b + prefetch_bytes, _MM_HINT_T0);
+    if constexpr (!Tail && R > 1)
+      for (size_t b = 0; b < elem_offset(T, 32); b += 64) _mm_prefetch(wr + elem_offset(T, size_t(i)) + b + prefetch_bytes, _MM_HINT_T0);
     __m512 a, b;
     load32<T>(wr, size_t(i), Tail ? m : 32, a, b);
-    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_fmadd_ps(b, xb[t], _mm512_fmadd_ps(a, xa[t], acc[r][t]));
+    for (int t = 0; t < NT; t++) {
+      acc[r][t][0] = _mm512_fmadd_ps(a, _mm512_loadu_ps(xs + size_t(t) * kp + i), acc[r][t][0]);
+      acc[r][t][1] = _mm512_fmadd_ps(b, _mm512_loadu_ps(xs + size_t(t) * kp + i + 16), acc[r][t][1]);
+    }
   }
 }
 
 // y[t * ldy + r] = xs[t] · w[r], t < NT, r < R.
 template <dtype T, int R, int NT>
 inline void tile(const float* xs, int kp, int k, const char* w, size_t row_bytes, float* y, int ldy) {
-  __m512 acc[R][NT];
+  __m512 acc[R][NT][2];
   for (int r = 0; r < R; r++)
-    for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int t = 0; t < NT; t++) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
   int i = 0;
   for (; i + 32 <= k; i += 32) tile_step<T, R, NT, false>(acc, xs, kp, w, row_bytes, i, 32);
   if (i < k) tile_step<T, R, NT, true>(acc, xs, kp, w, row_bytes, i, k - i);
   for (int r = 0; r < R; r++)
-    for (int t = 0; t < NT; t++) y[size_t(t) * ldy + r] = _mm512_reduce_add_ps(acc[r][t]);
+    for (int t = 0; t < NT; t++) y[size_t(t) * ldy + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
 }
 
 template <dtype T, int R>
@@ -106,11 +116,11 @@ template <dtype T>
 void matmul_rows_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
   const int kp = (k + 31) / 32 * 32;
   stage_x<T>(x, n, k, scratch, kp);
-  const size_t rb = size_t(k) * dtype_size(T);
+  const size_t rb = row_bytes(T, k);
   const char* wb = static_cast<const char*>(w);
   int r = r0;
-  for (; r + gemv_rows <= r1; r += gemv_rows) tile_tokens<T, gemv_rows>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
-  for (; r + 2 <= r1; r += 2) tile_tokens<T, 2>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
+  if (n >= batch_tokens)
+    for (; r + batch_rows <= r1; r += batch_rows) tile_tokens<T, batch_rows>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
   for (; r < r1; r++) tile_tokens<T, 1>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
 }
 
@@ -121,6 +131,7 @@ void matmul_rows(const float* x, int n, int k, const void* w, dtype wt, int r0, 
     case dtype::f32: return matmul_rows_t<dtype::f32>(x, n, k, w, r0, r1, y, ldy, scratch);
     case dtype::f16: return matmul_rows_t<dtype::f16>(x, n, k, w, r0, r1, y, ldy, scratch);
     case dtype::bf16: return matmul_rows_t<dtype::bf16>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q8: return matmul_rows_t<dtype::q8>(x, n, k, w, r0, r1, y, ldy, scratch);
   }
 }
 

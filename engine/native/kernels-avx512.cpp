@@ -33,6 +33,10 @@ template <dtype T>
 inline __m256 load8(const void* p, size_t i) {
   if constexpr (T == dtype::f32) {
     return _mm256_loadu_ps(static_cast<const float*>(p) + i);
+  } else if constexpr (T == dtype::q8) {  // i % 8 == 0: inside one block
+    const char* b = static_cast<const char*>(p) + i / q8_block * q8_block_bytes;
+    const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i % q8_block)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_broadcast_ss(reinterpret_cast<const float*>(b + q8_block)));
   } else {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
     if constexpr (T == dtype::f16) return _mm256_cvtph_ps(h);
@@ -43,6 +47,7 @@ inline __m256 load8(const void* p, size_t i) {
 template <dtype T>
 inline float load1(const void* p, size_t i) {
   if constexpr (T == dtype::f32) return static_cast<const float*>(p)[i];
+  else if constexpr (T == dtype::q8) return q8_value(p, i);
   else if constexpr (T == dtype::f16) return _cvtsh_ss(static_cast<const uint16_t*>(p)[i]);
   else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
 }
@@ -86,7 +91,7 @@ inline void transpose8(__m256 r[8]) {
 // P[kk][j] = w[row0 + j][k0 + kk] for j < nrows (zero for nrows <= j < 32), kk < kc.
 template <dtype T>
 void pack_panel(const void* w, int k, int row0, int nrows, int k0, int kc, float* P) {
-  const size_t rb = size_t(k) * dtype_size(T);
+  const size_t rb = row_bytes(T, k);
   const char* wb = static_cast<const char*>(w);
   for (int j0 = 0; j0 < panel_cols; j0 += 8) {
     if (j0 >= nrows) {  // whole 8-column group beyond the last row: zeros
@@ -175,6 +180,7 @@ void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r
     case dtype::f32: return matmul_t<dtype::f32>(x, n, k, w, r0, r1, y, ldy, scratch);
     case dtype::f16: return matmul_t<dtype::f16>(x, n, k, w, r0, r1, y, ldy, scratch);
     case dtype::bf16: return matmul_t<dtype::bf16>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q8: return matmul_t<dtype::q8>(x, n, k, w, r0, r1, y, ldy, scratch);
   }
 }
 
@@ -195,6 +201,7 @@ void to_f32(const void* src, dtype t, float* dst, size_t n) {
     case dtype::f32: std::memcpy(dst, src, n * 4); return;
     case dtype::f16: return to_f32_t<dtype::f16>(src, dst, n);
     case dtype::bf16: return to_f32_t<dtype::bf16>(src, dst, n);
+    case dtype::q8: return kernels_portable().to_f32(src, t, dst, n);  // weights only: never on a hot path
   }
 }
 
@@ -320,6 +327,7 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
     case dtype::f32: return attn_pv_t<dtype::f32>(p, rows, ldp, n, v, hd, out, ldo);
     case dtype::f16: return attn_pv_t<dtype::f16>(p, rows, ldp, n, v, hd, out, ldo);
     case dtype::bf16: return attn_pv_t<dtype::bf16>(p, rows, ldp, n, v, hd, out, ldo);
+    case dtype::q8: return;  // KV is never q8
   }
 }
 

@@ -44,6 +44,9 @@ inline int matmul_task_rows(const kernels& k, int n) {
   return n <= matmul_tile_tokens_max ? std::max(k.task_rows, row_tile_task_rows) : k.task_rows;
 }
 
+// dst rows [r0, r1) (q8, row_bytes(q8, k) apart) = src rows (dtype t) quantized; k % q8_block == 0 (quantize.cpp).
+void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst);
+
 const kernels& kernels_portable();
 const kernels* kernels_avx2();    // nullptr when not compiled for this target
 const kernels* kernels_avx512();  // nullptr when not compiled for this target

@@ -149,6 +149,10 @@ result model::load(const model_config& c, const std::vector<tensor_desc>& tensor
   m->tensor_index_.clear();
   m->max_tokens_ = opt.max_tokens;
   m->pool_ = std::make_unique<thread_pool>(opt.threads);
+  if (opt.int8) {
+    if (result r = m->quantize_weights(); !r) return r;
+    m->int8_ = true;
+  }
   m->alloc_buffers(opt.threads);
   *out = m.release();
   return result::ok();

@@ -30,6 +30,7 @@ struct engine_options {
   int max_tokens = 512;
   bool portable = false;  // force the portable kernels
   std::string kernels = "auto";  // highest kernel level allowed: auto | avx512 | avx2 | portable
+  bool int8 = false;             // quantize matmul weights to q8 at load (quantize.cpp)
 };
 
 struct tensor_desc {
@@ -78,7 +79,7 @@ struct mapped_file {
   std::string path;
   void* base = nullptr;
   size_t size = 0;      // bytes of the file
-  size_t map_size = 0;  // bytes mapped at base (the file's mapping, or an anonymous huge-page copy)
+  size_t map_size = 0;  // bytes mapped at base (the file's mapping, an anonymous huge-page copy, or the int8 arena)
 };
 
 class model {
@@ -95,6 +96,7 @@ class model {
   uint64_t forward_calls = 0, tokens_processed = 0;
   int max_tokens() const { return max_tokens_; }
   int threads() const { return pool_ ? pool_->size() : 1; }
+  bool int8() const { return int8_; }
 
   // Expert statistics, each [n_layer][n_expert] (rows of dense layers stay 0): `total` tokens routed
   // since load / reset_expert_stats(); `step` tokens routed and `step_bytes` expert weight bytes read
@@ -109,6 +111,7 @@ class model {
   const tensor_desc* find_tensor(const std::string& name) const;
   result bind_norm(const std::vector<tensor_desc>& tensors, const std::string& name, int n, float** out);
   void alloc_buffers(int threads);
+  result quantize_weights();
   size_t attention_scratch_floats() const;
 
   void rmsnorm_rows(float* y, const float* x, const float* w, int n_rows);
@@ -134,6 +137,7 @@ class model {
   std::vector<layer_weights> layers_;
   std::unique_ptr<thread_pool> pool_;
   int max_tokens_ = 0;
+  bool int8_ = false;
 
   // Activations, [max_tokens][...]: x residual, xn normed, q/k/v projections, att attention out,
   // g/u MLP gate/up, tmp projection out; rope: [max_tokens][head_dim / 2] cos and sin; pos: positions.

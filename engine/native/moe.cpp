@@ -182,7 +182,7 @@ void model::moe_chunk(int layer, const float* x, int n, float* out) {
       kern->matmul(xg_ + first * H, tn, H, ew.up.data, ew.up.type, r0, r1, u, MI, scratch);
       for (int i = 0; i < tn; i++) kern->silu_mul(g + size_t(i) * MI + r0, u + size_t(i) * MI + r0, r1 - r0);
     }
-    const uint64_t bytes = uint64_t(r1 - r0) * uint64_t(H) * (dtype_size(ew.gate.type) + dtype_size(ew.up.type));
+    const uint64_t bytes = uint64_t(r1 - r0) * (row_bytes(ew.gate.type, H) + row_bytes(ew.up.type, H));
     exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(bytes, std::memory_order_relaxed);
   };
   pool_->run(nb * n_rc_mi, gate_up);
@@ -197,7 +197,7 @@ void model::moe_chunk(int layer, const float* x, int n, float* out) {
       const size_t first = size_t(bk.row0 + t0);
       kern->matmul(gg_ + first * MI, tn, MI, w.data, w.type, r0, r1, xg_ + first * H, H, scratch);
     }
-    exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(uint64_t(r1 - r0) * uint64_t(MI) * dtype_size(w.type),
+    exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(uint64_t(r1 - r0) * row_bytes(w.type, MI),
                                                          std::memory_order_relaxed);
   };
   pool_->run(nb * n_rc_h, down);

@@ -2,9 +2,10 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadModelSpec } from '../../engine/hf-model.js';
 import { defaultThreads, loadEngine } from '../../engine/native.js';
-import { llamaBackend } from '../bench/llama-backend.js';
+import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
+import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
 import { residentBackend } from '../bench/resident-backend.js';
-import { runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
+import { benchTokens, runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
 import { UsageError, type Command } from '../command.js';
 
 const USAGE = `resident bench --model DIR [--gguf FILE] [options]
@@ -24,6 +25,9 @@ Options:
   --sessions N       also decode N sessions at once, batched (default 8; 1 skips)
   --runs N           runs per backend; figures are medians (default 1)
   --fa on|off|both   llama.cpp flash attention (default both)
+  --weights MODE     our matmul weights: native (default) or int8 (quantized at load; pair it with a Q8_0
+                     --gguf from 'resident gguf --type q8_0'); int8 adds its KL divergence from native
+  --gguf-reference F with --weights int8: the unquantized GGUF, for llama.cpp's own Q8_0 accuracy cost
   --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio}]}
 `;
 
@@ -69,6 +73,7 @@ export const command: Command = {
       options: {
         model: { type: 'string' }, gguf: { type: 'string' }, threads: { type: 'string' }, prefill: { type: 'string' },
         decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, 'long-depth': { type: 'string' }, sessions: { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
+        weights: { type: 'string' }, 'gguf-reference': { type: 'string' },
       },
       strict: true,
     });
@@ -84,13 +89,28 @@ export const command: Command = {
     const runs = intFlag(values.runs, 'runs', 1, 1);
     const fa = values.fa ?? 'both';
     if (!['on', 'off', 'both'].includes(fa)) throw new UsageError(`--fa must be on, off or both, got '${fa}'`);
+    const weights = values.weights ?? 'native';
+    if (weights !== 'native' && weights !== 'int8') throw new UsageError(`--weights must be native or int8, got '${weights}'`);
     const log = (s: string) => process.stderr.write(s + '\n');
 
     const spec = await loadModelSpec(values.model);
-    const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill) });
-    log(`resident: ${spec.config.nLayers} layers, ${spec.dtype} weights, kernels ${engine.kernels}, ${threads} threads`);
+    const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights });
+    const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype;
+    log(`resident: ${spec.config.nLayers} layers, ${weightsLabel} weights, kernels ${engine.kernels}, ${threads} threads`);
     const ours = await measure(residentBackend(engine), runs, o);
+    let accuracy: { ours: AccuracyFigures; llamacpp?: AccuracyFigures } | undefined;
+    const accuracyTokens = benchTokens(128, 31);
+    if (weights === 'int8') {
+      const native = await loadEngine(spec, { threads, maxBatchTokens: accuracyTokens.length });
+      accuracy = { ours: compareLogProbs(await engineLogProbs(native, accuracyTokens), await engineLogProbs(engine, accuracyTokens)) };
+      native.dispose();
+    }
     engine.dispose();
+    if (accuracy && values.gguf && values['gguf-reference']) {
+      const V = spec.config.vocabSize;
+      const ref = await llamaLogProbs(values['gguf-reference'], accuracyTokens, V, threads);
+      accuracy.llamacpp = compareLogProbs(ref, await llamaLogProbs(values.gguf, accuracyTokens, V, threads));
+    }
 
     const anchors: PhaseFigures[] = [];
     if (values.gguf) {
@@ -119,11 +139,17 @@ export const command: Command = {
       const best = anchors.length ? Math.max(...anchors.map(gain)) : null;
       rows.push({ name: `${o.sessions}-session speed-up vs 1`, unit: '×', ours: round(gain(ours)), llamacpp: best === null ? null : round(best), ratio: best ? round(gain(ours) / best, 3) : null });
     }
-    const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: spec.dtype, node: process.version };
+    if (accuracy) {
+      // ours: int8 engine vs our native engine; llama.cpp: its Q8_0 GGUF vs its unquantized one (lower KL is better)
+      const { ours: a, llamacpp: b } = accuracy;
+      rows.push({ name: `int8 vs ${spec.dtype}: KL divergence (${a.positions} positions)`, unit: 'nats/token', ours: round(a.kl, 5), llamacpp: b ? round(b.kl, 5) : null, ratio: b ? round(a.kl / b.kl, 3) : null });
+      rows.push({ name: `int8 vs ${spec.dtype}: top-1 agreement`, unit: 'fraction', ours: round(a.top1, 4), llamacpp: b ? round(b.top1, 4) : null, ratio: b ? round(a.top1 / b.top1, 3) : null });
+    }
+    const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: weightsLabel, node: process.version };
     if (values.json) {
       process.stdout.write(JSON.stringify({ machine, rows }) + '\n');
     } else {
-      process.stdout.write(`${machine.cpu}, ${threads} threads, ${spec.dtype} weights, kernels ${machine.kernels}\n`);
+      process.stdout.write(`${machine.cpu}, ${threads} threads, ${weightsLabel} weights, kernels ${machine.kernels}\n`);
       process.stdout.write(`${'row'.padEnd(30)} ${'ours'.padStart(9)} ${'llama.cpp'.padStart(10)} ${'ratio'.padStart(7)}\n`);
       for (const r of rows) process.stdout.write(`${r.name.padEnd(30)} ${fmt(r.ours).padStart(9)} ${fmt(r.llamacpp).padStart(10)} ${fmt(r.ratio).padStart(7)}\n`);
     }

@@ -10,6 +10,7 @@ export const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   'serve': () => import('./serve.js'),
   'mcp': () => import('./mcp.js'),
   'make-model': () => import('./make-model.js'),
+  'gguf': () => import('./gguf.js'),
   'score': () => import('./score.js'),
   'bench': () => import('./bench.js'),
   'bench-grammar': () => import('./bench-grammar.js'),

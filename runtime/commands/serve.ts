@@ -27,7 +27,7 @@ export const command: Command = {
       await host.start();
       const server = await startHttpServer(host);
       process.stderr.write(
-        `resident: serving ${host.modelId} (${host.engine.config.nLayers} layers, ${host.engine.weightDtype}, context ${host.capacity}, ${host.engine.threads} threads, ${host.engine.kernels}) ` +
+        `resident: serving ${host.modelId} (${host.engine.config.nLayers} layers, ${host.engine.weightMode === 'int8' ? `int8 from ${host.engine.weightDtype}` : host.engine.weightDtype}, context ${host.capacity}, ${host.engine.threads} threads, ${host.engine.kernels}) ` +
           `at ${server.url}/v1 — ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${config.apiKey ? ' (API key required)' : ''}\n`,
       );
       await new Promise<void>((resolve) => {

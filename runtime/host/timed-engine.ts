@@ -10,6 +10,7 @@ export function timedEngine(inner: Engine, onStep: (seconds: number, tokens: num
     ...optional,
     get config() { return inner.config; },
     get weightDtype() { return inner.weightDtype; },
+    get weightMode() { return inner.weightMode; },
     get fingerprint() { return inner.fingerprint; },
     get threads() { return inner.threads; },
     get maxBatchTokens() { return inner.maxBatchTokens; },
