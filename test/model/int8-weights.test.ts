@@ -12,7 +12,11 @@ import { EngineArgumentError } from '../../engine/errors.js';
 import { loadModelSpec } from '../../engine/hf-model.js';
 import type { ModelSpec } from '../../engine/model-spec.js';
 import { loadEngine, nativeBinding } from '../../engine/native.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeGgufFromFolder } from '../../engine/gguf-writer.js';
 import { ensureDequantizedModel } from '../support/dequantized-model.js';
+import { llamaTopK } from '../support/llama-oracle.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, logSoftmax, maxAbs, maxAbsDiff, randomTokens, row } from '../support/numeric.js';
 
@@ -185,5 +189,24 @@ describe.each(['tiny', 'tiny-moe'] as const)('%s: int8 engine = native engine on
       expect(maxAbsDiff(got[i]!, want[i]!) / maxAbs(want[i]!), `output ${i}`).toBeLessThan(1e-4);
       for (let p = 0; p < got[i]!.length / V; p++) expect(argmax(row(got[i]!, p, V)), `output ${i}, row ${p}`).toBe(argmax(row(want[i]!, p, V)));
     }
+  });
+});
+
+describe("llama.cpp on our Q8_0 GGUF (the int8 mode's anchor)", () => {
+  it('loads it and picks mostly the same next tokens as our int8 engine (tiny model)', async () => {
+    const dir = (await ensureModel('tiny', 'bf16')).dir;
+    const gguf = join(dir, 'model-q8_0.gguf');
+    if (!existsSync(gguf)) await writeGgufFromFolder(dir, gguf, { matrixDtype: 'q8_0' });  // atomic: racing workers agree
+    const tokens = randomTokens(64, 21);
+    const ll = await llamaTopK(gguf, tokens, { topK: 1 });
+    const e = await loadEngine(await loadModelSpec(dir), { threads: 2, maxBatchTokens: 64, weights: 'int8' });
+    const slot = e.createSlot(64, 'f32');
+    const [out] = await e.forward([{ slot, tokens, logits: 'all' }]);
+    e.dispose();
+    let same = 0;
+    for (const d of ll) if (d.top[0]!.id === argmax(row(out!.data, d.pos, V))) same++;
+    console.log(`tiny model: llama.cpp Q8_0 vs our int8, top-1 agreement ${same}/${ll.length}`);
+    expect(ll.length).toBe(tokens.length);
+    expect(same / ll.length).toBeGreaterThanOrEqual(0.8);
   });
 });

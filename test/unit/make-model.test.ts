@@ -7,7 +7,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QWEN3_ADDED_TOKENS } from '../../engine/builtin-tokenizer.js';
-import { decodeToF64 } from '../../engine/float-convert.js';
+import { decodeToF64, f16ToNumber } from '../../engine/float-convert.js';
 import { writeGgufFromFolder } from '../../engine/gguf-writer.js';
 import { loadModelSpec } from '../../engine/hf-model.js';
 import { MAKE_MODEL_VERSION, makeModel, UnknownPresetError } from '../../engine/make-model.js';
@@ -143,6 +143,30 @@ describe('make-model', () => {
     const hn = spec.tensors.find((t) => t.name === 'model.layers.0.self_attn.q_norm.weight')!;
     const gn = new Float32Array(readBytes(gguf, Number(byName.get('blk.0.attn_q_norm.weight')!.fileOffset), 64 * 4).buffer.slice(0));
     expect(Array.from(gn)).toEqual(Array.from(decodeToF64('bf16', readBytes(hn.file, hn.offset, hn.nbytes))));
+  });
+
+  it('writes Q8_0 GGUF: matrices as 34-byte blocks (f16 scale, 32 int8) within half a step of the weights; norms F32', async () => {
+    const dir = join(root, 'a');
+    const gguf = join(root, 'a-q8.gguf');
+    await writeGgufFromFolder(dir, gguf, { matrixDtype: 'q8_0' });
+    const info = await readGgufFileInfo(gguf, { logWarnings: false });
+    expect((info.metadata as unknown as Record<string, Record<string, unknown>>).general).toMatchObject({ file_type: 7 });
+    const byName = new Map(info.tensorInfo!.map((t) => [t.name, t]));
+    expect(byName.get('blk.0.attn_q_norm.weight')!.ggmlType).toBe(0);
+    const q = byName.get('blk.2.attn_q.weight')!;
+    expect(q.ggmlType).toBe(8);
+    expect(byName.get('token_embd.weight')!.ggmlType).toBe(8);
+    const spec = await loadModelSpec(dir);
+    const hq = spec.tensors.find((t) => t.name === 'model.layers.2.self_attn.q_proj.weight')!;
+    const w = decodeToF64('bf16', readBytes(hq.file, hq.offset, hq.nbytes));
+    const raw = readBytes(gguf, Number(q.fileOffset), (w.length / 32) * 34);
+    for (let b = 0; b < w.length / 32; b++) {
+      const d = f16ToNumber(raw.readUInt16LE(b * 34));
+      let amax = 0;
+      for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(w[b * 32 + i]!));
+      expect(Math.abs(d - amax / 127)).toBeLessThanOrEqual((amax / 127) * 2 ** -10);
+      for (let i = 0; i < 32; i++) expect(Math.abs(raw.readInt8(b * 34 + 2 + i) * d - w[b * 32 + i]!)).toBeLessThanOrEqual(d * 0.51 + amax * 2 ** -10);
+    }
   });
 
   it('writes MoE GGUF with stacked experts (qwen3moe)', async () => {
