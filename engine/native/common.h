@@ -8,7 +8,7 @@
 
 namespace resident {
 
-// q8: weights quantized at load (engine_options::weights = "int8"), never KV or file tensors. A q8 row of k
+// q8: weights quantized at load (engine_options::int8), never KV or file tensors. A q8 row of k
 // values (k % 32 == 0) is k / 32 blocks of q8_block_bytes: 32 int8 q then an f32 scale d; value = d · q.
 enum class dtype : int { f32 = 0, f16 = 1, bf16 = 2, q8 = 3 };
 

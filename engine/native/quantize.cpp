@@ -21,8 +21,8 @@ void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst
       const float d = amax / 127.0f, inv = d > 0.0f ? 1.0f / d : 0.0f;
       int8_t* q = reinterpret_cast<int8_t*>(o);
       for (int i = 0; i < q8_block; i++) {
-        const float r = std::nearbyint(x[i] * inv);  // |r| <= 127 up to rounding of inv; NaN weights give 0
-        q[i] = int8_t(r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? int(r) : 0);
+        const float v = std::nearbyint(x[i] * inv);  // |v| <= 127 up to rounding of inv; NaN weights give 0
+        q[i] = int8_t(v >= 127.0f ? 127 : v <= -127.0f ? -127 : v == v ? int(v) : 0);
       }
       std::memcpy(o + q8_block, &d, 4);
     }
@@ -62,6 +62,7 @@ result model::quantize_weights() {
     w.data = dst;
     w.type = dtype::q8;
   }
+  mprotect(arena, total, PROT_READ);
   return result::ok();
 }
 

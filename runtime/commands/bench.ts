@@ -91,6 +91,7 @@ export const command: Command = {
     if (!['on', 'off', 'both'].includes(fa)) throw new UsageError(`--fa must be on, off or both, got '${fa}'`);
     const weights = values.weights ?? 'native';
     if (weights !== 'native' && weights !== 'int8') throw new UsageError(`--weights must be native or int8, got '${weights}'`);
+    if (values['gguf-reference'] && (weights !== 'int8' || !values.gguf)) throw new UsageError('--gguf-reference goes with --weights int8 and a Q8_0 --gguf');
     const log = (s: string) => process.stderr.write(s + '\n');
 
     const spec = await loadModelSpec(values.model);
