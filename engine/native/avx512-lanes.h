@@ -23,7 +23,7 @@ inline __mmask16 tail_mask(int m) { return __mmask16((1u << m) - 1); }  // m in 
 // 16 elements of p (dtype T) from index i as f32; bf16 widens by zero-extend + shift, f16 by vcvtph2ps.
 // q8 (i % 16 == 0: inside one block): 16 int8 sign-extended, converted, times the block's scale.
 inline __m512 q8_scaled(const char* block, __m128i q) {
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(*reinterpret_cast<const float*>(block + q8_block)));
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), _mm512_set1_ps(q8_scale(block)));
 }
 
 template <dtype T>
@@ -31,7 +31,7 @@ inline __m512 load16(const void* p, size_t i) {
   if constexpr (T == dtype::f32) {
     return _mm512_loadu_ps(static_cast<const float*>(p) + i);
   } else if constexpr (T == dtype::q8) {
-    const char* b = static_cast<const char*>(p) + i / q8_block * q8_block_bytes;
+    const char* b = q8_block_at(p, i);
     return q8_scaled(b, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i % q8_block)));
   } else {
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(p) + i));
@@ -46,7 +46,7 @@ inline __m512 load16_mask(const void* p, size_t i, __mmask16 m) {
   if constexpr (T == dtype::f32) {
     return _mm512_maskz_loadu_ps(m, static_cast<const float*>(p) + i);
   } else if constexpr (T == dtype::q8) {
-    const char* b = static_cast<const char*>(p) + i / q8_block * q8_block_bytes;
+    const char* b = q8_block_at(p, i);
     return q8_scaled(b, _mm_maskz_loadu_epi8(m, b + i % q8_block));
   } else {
     const __m256i h = _mm256_maskz_loadu_epi16(m, static_cast<const uint16_t*>(p) + i);

@@ -58,12 +58,17 @@ inline uint16_t f32_to_bf16(float f) {  // round to nearest even; NaN stays NaN
   return uint16_t(u >> 16);
 }
 
+// Start of the q8 block holding element i of a row; its scale is q8_scale(block).
+inline const char* q8_block_at(const void* row, size_t i) { return static_cast<const char*>(row) + i / q8_block * q8_block_bytes; }
+inline float q8_scale(const char* block) {
+  float d;
+  std::memcpy(&d, block + q8_block, 4);
+  return d;
+}
 // Element i of a q8 row.
 inline float q8_value(const void* row, size_t i) {
-  const char* b = static_cast<const char*>(row) + i / q8_block * q8_block_bytes;
-  float d;
-  std::memcpy(&d, b + q8_block, 4);
-  return d * float(static_cast<const int8_t*>(static_cast<const void*>(b))[i % q8_block]);
+  const char* b = q8_block_at(row, i);
+  return q8_scale(b) * float(static_cast<const int8_t*>(static_cast<const void*>(b))[i % q8_block]);
 }
 
 float f16_to_f32(uint16_t h);

@@ -33,9 +33,9 @@ constexpr int batch_tokens = 8;  // (measured on Zen 4, per core: 1 row best up 
 template <dtype T>
 inline void load32(const void* p, size_t i, int m, __m512& a, __m512& b) {
   if constexpr (T == dtype::q8) {  // i % 32 == 0: one whole block
-    const char* blk = static_cast<const char*>(p) + i / q8_block * q8_block_bytes;
+    const char* blk = q8_block_at(p, i);
     const __m256i q = m >= 32 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)) : _mm256_maskz_loadu_epi8(__mmask32((1ull << m) - 1), blk);
-    const __m512 d = _mm512_set1_ps(*reinterpret_cast<const float*>(blk + q8_block));
+    const __m512 d = _mm512_set1_ps(q8_scale(blk));
     a = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q))), d);
     b = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1))), d);
   } else if constexpr (T == dtype::bf16) {

@@ -34,9 +34,9 @@ inline __m256 load8(const void* p, size_t i) {
   if constexpr (T == dtype::f32) {
     return _mm256_loadu_ps(static_cast<const float*>(p) + i);
   } else if constexpr (T == dtype::q8) {  // i % 8 == 0: inside one block
-    const char* b = static_cast<const char*>(p) + i / q8_block * q8_block_bytes;
+    const char* b = q8_block_at(p, i);
     const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i % q8_block)));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_broadcast_ss(reinterpret_cast<const float*>(b + q8_block)));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(q8_scale(b)));
   } else {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
     if constexpr (T == dtype::f16) return _mm256_cvtph_ps(h);

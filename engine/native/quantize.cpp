@@ -32,9 +32,7 @@ void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst
 // Every matmul weight with a multiple of 32 columns (projections, MLPs, experts, lm_head) becomes q8 in
 // one anonymous huge-page arena; embeddings (row lookups), the router and norms keep their dtype.
 result model::quantize_weights() {
-  std::vector<weight*> ws;
-  if (cfg.tied) lm_head_ = embed_;  // own q8 copy below; the lookup keeps the original
-  ws.push_back(&lm_head_);
+  std::vector<weight*> ws{&lm_head_};  // tied: lm_head_ starts as embed_ and gets its own q8 copy; lookups keep embed_
   for (layer_weights& L : layers_) {
     for (weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) ws.push_back(w);
     for (expert_weights& e : L.experts)

@@ -25,7 +25,8 @@ export function logSoftmax(x: ArrayLike<number>): Float64Array {
   return out;
 }
 
-function argmax(x: Float64Array): number {
+/** Index of the largest value (the first on ties). */
+export function argmax(x: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
   return best;

@@ -1,13 +1,8 @@
 /** Our engine as a benchmark backend. */
 import type { Engine, KvSlot } from '../../engine/engine-api.js';
 import { NgramDrafter, speculativeGreedy } from '../../engine/speculative.js';
+import { argmax } from './accuracy.js';
 import type { BenchBackend, BenchSequence } from './workload.js';
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
-}
 
 /** Wraps a loaded engine; each sequence is one KV slot. */
 export function residentBackend(engine: Engine): BenchBackend {
