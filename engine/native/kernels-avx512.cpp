@@ -279,42 +279,55 @@ float exp_sum(float* x, int n, float sub) {
   return _mm512_reduce_add_ps(acc);
 }
 
-// R rows × 32 dims block of P·V: accumulators stay in registers over all n positions.
-template <dtype T, int R>
+// R rows × 16·D dims block of P·V: accumulators stay in registers over all n positions; each position's
+// 16·D values of V are loaded once for the R rows. Every (row, dim) sums over i in order from 0 and is then
+// added to out, whatever R and D: the result does not depend on the blocking.
+template <dtype T, int R, int D>
 inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
-  __m512 acc[R][2];
-  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  __m512 acc[R][D];
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < D; j++) acc[r][j] = _mm512_setzero_ps();
   for (int i = 0; i < n; i++) {
-    const __m512 v0 = load16<T>(v, size_t(i) * hd + d0), v1 = load16<T>(v, size_t(i) * hd + d0 + 16);
+    __m512 vi[D];
+    for (int j = 0; j < D; j++) vi[j] = load16<T>(v, size_t(i) * hd + d0 + 16 * j);
     for (int r = 0; r < R; r++) {
       const __m512 pr = _mm512_set1_ps(p[size_t(r) * ldp + i]);
-      acc[r][0] = _mm512_fmadd_ps(pr, v0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(pr, v1, acc[r][1]);
+      for (int j = 0; j < D; j++) acc[r][j] = _mm512_fmadd_ps(pr, vi[j], acc[r][j]);
     }
   }
-  for (int r = 0; r < R; r++) {
-    float* o = out + size_t(r) * ldo + d0;
-    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r][0]));
-    _mm512_storeu_ps(o + 16, _mm512_add_ps(_mm512_loadu_ps(o + 16), acc[r][1]));
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < D; j++) {
+      float* o = out + size_t(r) * ldo + d0 + 16 * j;
+      _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r][j]));
+    }
+}
+
+// Dims [d0, d0 + 16·D) of all rows, R_max = 16 / D rows per block (16 accumulators).
+template <dtype T, int D>
+void pv_slice(const float* p, int rows, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
+  constexpr int R = 16 / D > 4 ? 4 : 16 / D;
+  int r = 0;
+  for (; r + R <= rows; r += R) pv_block<T, R, D>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
+  const float* pr = p + size_t(r) * ldp;
+  float* orow = out + size_t(r) * ldo;
+  switch (rows - r) {  // the GQA group's remaining rows share each V load
+    case 3: pv_block<T, 3, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+    case 2: pv_block<T, 2, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+    case 1: pv_block<T, 1, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+    default: break;
   }
 }
 
+// Few rows (decode: one token's GQA group) take whole 128-dim slices, so each V row is one sequential read;
+// more rows take 64-dim slices of 4 rows (the V tile stays in L1 across row blocks).
 template <dtype T>
 void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, float* out, int ldo) {
-  const int hd32 = hd / 32 * 32;
-  for (int d0 = 0; d0 < hd32; d0 += 32) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) pv_block<T, 4>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
-    const float* pr = p + size_t(r) * ldp;
-    float* orow = out + size_t(r) * ldo;
-    switch (rows - r) {  // the GQA group's remaining rows share each V load
-      case 3: pv_block<T, 3>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      case 2: pv_block<T, 2>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      case 1: pv_block<T, 1>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      default: break;
-    }
-  }
-  for (int d = hd32; d < hd; d++)
+  int d0 = 0;
+  if (rows <= 2)
+    for (; d0 + 128 <= hd; d0 += 128) pv_slice<T, 8>(p, rows, ldp, n, v, hd, d0, out, ldo);
+  for (; d0 + 64 <= hd; d0 += 64) pv_slice<T, 4>(p, rows, ldp, n, v, hd, d0, out, ldo);
+  for (; d0 + 32 <= hd; d0 += 32) pv_slice<T, 2>(p, rows, ldp, n, v, hd, d0, out, ldo);
+  for (int d = d0; d < hd; d++)
     for (int r = 0; r < rows; r++) {
       float s = 0;
       for (int i = 0; i < n; i++) s += p[size_t(r) * ldp + i] * load1<T>(v, size_t(i) * hd + d);
