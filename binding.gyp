@@ -8,6 +8,7 @@
         "engine/native/attention.cpp",
         "engine/native/kernels-avx2.cpp",
         "engine/native/kernels-avx512.cpp",
+        "engine/native/kernels-avx512-bf16.cpp",
         "engine/native/kernels-avx512-rows.cpp",
         "engine/native/kernels-portable.cpp",
         "engine/native/kv-slot.cpp",

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import type { Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, KvDType, KvSlot, WeightMode } from './engine-api.js';
+import type { ActivationMode, Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, KvDType, KvSlot, WeightMode } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, ModelLoadError, UnsupportedModelError } from './errors.js';
 import { isMoeLayer } from './hf-model.js';
 import type { ModelConfig, ModelSpec, WeightDType } from './model-spec.js';
@@ -41,6 +41,8 @@ interface NativeBinding {
   kernelLevels: string[];
   /** Test hook: one level's matmul, y: [n][rows] = x: [n][k] · w[r0, r1)ᵀ, other columns 0. */
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number): Float32Array;
+  /** x rounded to bf16 through the level's bf16 × bf16 matmul; null where the level (or CPU) has none. */
+  kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, bf16x: true): Float32Array | null;
 }
 
 const DTYPE_CODE: Record<WeightDType | KvDType, number> = { f32: 0, f16: 1, bf16: 2 };
@@ -123,6 +125,7 @@ class NativeEngine implements Engine {
     readonly config: ModelConfig,
     readonly weightDtype: WeightDType,
     readonly weightMode: WeightMode,
+    readonly activationMode: ActivationMode,
     readonly fingerprint: string,
     readonly maxBatchTokens: number,
   ) {
@@ -306,8 +309,12 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
   const weights = options.weights ?? process.env.RESIDENT_WEIGHTS ?? 'native';
   if (weights !== 'native' && weights !== 'int8') throw new EngineArgumentError(`weights must be native or int8, got '${weights}'`);
   const int8 = weights === 'int8';
-  const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, kernels, int8 }));
-  return new NativeEngine(model, c, spec.dtype, weights, int8 ? `${spec.fingerprint}+int8` : spec.fingerprint, maxBatchTokens);
+  const activations = options.activations ?? process.env.RESIDENT_ACTIVATIONS ?? 'f32';
+  if (activations !== 'f32' && activations !== 'bf16') throw new EngineArgumentError(`activations must be f32 or bf16, got '${activations}'`);
+  const bf16Activations = activations === 'bf16' && spec.dtype === 'bf16' && !int8; // only BF16 weights take bf16 inputs
+  const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, kernels, int8, bf16Activations }));
+  const fingerprint = spec.fingerprint + (int8 ? '+int8' : '') + (bf16Activations ? '+bf16act' : '');
+  return new NativeEngine(model, c, spec.dtype, weights, bf16Activations ? 'bf16' : 'f32', fingerprint, maxBatchTokens);
 }
 
 /** Physical cores (distinct thread-sibling sets in sysfs; logical CPUs where sysfs is absent), at least 1. */

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultThreads } from '../engine/native.js';
-import type { WeightMode } from '../engine/engine-api.js';
+import type { ActivationMode, WeightMode } from '../engine/engine-api.js';
 
 /** A bad flag value or an unusable path; `flag` names it (e.g. `--port`). The CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -36,6 +36,8 @@ export interface ServeConfig {
   threads: number;
   /** Matmul weights as stored ('native') or quantized to int8 at load (about half the bytes per decode step). */
   weights: WeightMode;
+  /** Matmul inputs with BF16 weights: f32 (default) or rounded to bf16 (vdpbf16ps: faster prefill and batching). */
+  activations: ActivationMode;
   /** KV slots held resident at once. */
   slots: number;
   /** KV bytes resident sessions may hold together. */
@@ -103,6 +105,7 @@ const OPTIONS = {
   'api-key': { type: 'string' },
   threads: { type: 'string' },
   weights: { type: 'string' },
+  activations: { type: 'string' },
   slots: { type: 'string' },
   'kv-budget': { type: 'string' },
   context: { type: 'string' },
@@ -141,6 +144,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   const context = str('context');
   const weights = str('weights') ?? 'native';
   if (weights !== 'native' && weights !== 'int8') throw new ConfigError(`--weights must be native or int8, got '${weights}'`, '--weights');
+  const activations = str('activations') ?? 'f32';
+  if (activations !== 'f32' && activations !== 'bf16') throw new ConfigError(`--activations must be f32 or bf16, got '${activations}'`, '--activations');
   return {
     host,
     port: intFlag(str('port'), '--port', SERVE_DEFAULTS.port, 0, 65535),
@@ -151,6 +156,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     apiKey,
     threads: intFlag(str('threads'), '--threads', defaultThreads(), 1, 256),
     weights,
+    activations,
     slots: intFlag(str('slots'), '--slots', SERVE_DEFAULTS.slots, 1, 4096),
     kvBudgetBytes: str('kv-budget') !== undefined ? parseByteSize(str('kv-budget')!, '--kv-budget') : SERVE_DEFAULTS.kvBudgetBytes,
     contextTokens: context !== undefined ? intFlag(context, '--context', 0, 16, 1 << 24) : undefined,
@@ -198,6 +204,8 @@ export const SERVE_FLAGS_HELP = `Options:
                        (default: env RESIDENT_API_KEY; unset = no authentication)
   --threads N          engine threads (default: ${defaultThreads()})
   --weights MODE       native (default) or int8: matmul weights quantized at load, 32-value blocks
+  --activations MODE   f32 (default) or bf16: with BF16 weights, matmul inputs rounded to bf16 as
+                       llama.cpp does (AVX512_BF16 CPUs: ~1.9x prefill, faster batched decode)
   --slots N            KV slots resident at once (default ${SERVE_DEFAULTS.slots})
   --kv-budget SIZE     KV bytes resident sessions may hold, e.g. 8G (default 4G)
   --context N          positions per KV slot (default: the model's maximum)

@@ -257,6 +257,7 @@ Napi::Value load_model(const Napi::CallbackInfo& info) {
   opt.portable = o.Get("portable").ToBoolean().Value();
   if (o.Get("kernels").IsString()) opt.kernels = o.Get("kernels").ToString().Utf8Value();
   opt.int8 = o.Get("int8").ToBoolean().Value();
+  opt.bf16_activations = o.Get("bf16Activations").ToBoolean().Value();
   std::vector<tensor_desc> tensors;
   Napi::Array arr = info[1].As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) {
@@ -370,6 +371,8 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
   o.Set("kernels", m->kern->name);
   o.Set("threads", m->threads());
   o.Set("int8", m->int8());
+  o.Set("bf16Activations", m->bf16_activations());
+  o.Set("bf16Dot", m->bf16_activations() && m->kern->matmul_bf16 != nullptr);  // vdpbf16ps, not rounded f32
   o.Set("maxTokens", m->max_tokens());
   o.Set("forwardCalls", double(m->forward_calls));
   o.Set("tokensProcessed", double(m->tokens_processed));
@@ -545,8 +548,9 @@ Napi::Value SlotWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// Test hook: kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype (3: q8), dtype, r0, r1)
-// runs one level's matmul synchronously and returns y: Float32Array [n][rows] (columns outside [r0, r1) stay 0).
+// Test hook: kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype (3: q8), dtype, r0, r1,
+// bf16x?) runs one level's matmul synchronously and returns y: Float32Array [n][rows] (columns outside [r0, r1)
+// stay 0). bf16x: x rounded to bf16 and the level's matmul_bf16 (bf16 weights; null where the level has none).
 Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 8 || !info[0].IsString() || !info[1].IsTypedArray() || !info[4].IsTypedArray())
@@ -564,7 +568,17 @@ Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   const uint8_t* w = static_cast<const uint8_t*>(wa.ArrayBuffer().Data()) + wa.ByteOffset();
   Napi::Float32Array y = Napi::Float32Array::New(env, size_t(n) * rows);
   float* scratch = static_cast<float*>(aligned_alloc_zero(matmul_scratch_floats(k) * 4));  // 64-byte aligned, as in the engine
-  kern->matmul(x.Data(), n, k, w, wt, r0, r1, y.Data(), int(rows), scratch);
+  if (info.Length() > 8 && info[8].ToBoolean().Value()) {
+    if (!kern->matmul_bf16 || wt != dtype::bf16 || k % 32 != 0) {
+      aligned_free(scratch);
+      return env.Null();
+    }
+    std::vector<uint16_t> xb(size_t(n) * size_t(k));
+    kern->from_f32(x.Data(), dtype::bf16, xb.data(), xb.size());
+    kern->matmul_bf16(xb.data(), n, k, w, r0, r1, y.Data(), int(rows), scratch);
+  } else {
+    kern->matmul(x.Data(), n, k, w, wt, r0, r1, y.Data(), int(rows), scratch);
+  }
   aligned_free(scratch);
   return y;
 }

@@ -16,15 +16,14 @@ namespace resident {
 namespace avx512 {
 namespace {
 
-constexpr int gemv_tokens = 4;   // token rows per pass over a weight row
-constexpr int batch_rows = 2;    // weight rows per pass for n >= batch_tokens (compute-bound: x loads shared by 2 rows)
-constexpr int batch_tokens = 8;  // (measured on Zen 4, per core: 1 row best up to n = 4, 2 rows from 8; 3 and 6 spill)
+constexpr int gemv_tokens = 8;  // token rows per pass over a weight row (16 accumulators)
 
-// Row tiles (n <= row_tile_max_tokens): R weight rows × NT tokens, 32 k per step; each weight element is
+// Row tiles (n <= row_tile_max_tokens): one weight row × NT tokens, 32 k per step; each weight element is
 // loaded once per pass and feeds NT × 2 FMAs. Each (row, token) keeps two accumulators (the step's first
-// and second 16 weights: two dependency chains) summed at the end, whatever R and NT are, so a token's
-// result does not depend on the batch it is in. n < batch_tokens streams one row at a time: a sequential
-// stream the hardware prefetcher follows (rows interleaved within a page measured ~2× slower at n = 1).
+// and second 16 weights: two dependency chains) summed at the end, whatever NT is, so a token's result
+// does not depend on the batch it is in. Rows stream one at a time: a sequential stream the hardware
+// prefetcher follows (rows interleaved within a page measured ~2× slower at n = 1; 2 rows per pass lost
+// to one row plus software prefetch at n = 8).
 // x is staged in scratch as xs[t][kp] (kp = k rounded up to 32, zero padded) in the order load32 yields
 // weights: bf16 as (16 even, 16 odd) elements of each 32-block — one load, a shift and a mask widen 32 — else
 // natural order.
@@ -71,45 +70,46 @@ void stage_x(const float* x, int n, int k, float* xs, int kp) {
     }
 }
 
-// acc[r][t][0 | 1] += (32 weights of row r from i, m of them real) · xs[t][i..i+32), r < R, t < NT.
-template <dtype T, int R, int NT, bool Tail>
-inline void tile_step(__m512 (&acc)[R][NT][2], const float* xs, int kp, const char* w, size_t row_bytes, int i, int m) {
-  for (int r = 0; r < R; r++) {
-    const char* wr = w + size_t(r) * row_bytes;
-    if constexpr (!Tail && R > 1)
-      for (size_t b = 0; b < elem_offset(T, 32); b += 64) _mm_prefetch(wr + elem_offset(T, size_t(i)) + b + prefetch_bytes, _MM_HINT_T0);
-    __m512 a, b;
-    load32<T>(wr, size_t(i), Tail ? m : 32, a, b);
-    for (int t = 0; t < NT; t++) {
-      acc[r][t][0] = _mm512_fmadd_ps(a, _mm512_loadu_ps(xs + size_t(t) * kp + i), acc[r][t][0]);
-      acc[r][t][1] = _mm512_fmadd_ps(b, _mm512_loadu_ps(xs + size_t(t) * kp + i + 16), acc[r][t][1]);
-    }
+// acc[t][0 | 1] += (32 weights of the row from i, m of them real) · xs[t][i..i+32), t < NT.
+template <dtype T, int NT, bool Tail>
+inline void tile_step(__m512 (&acc)[NT][2], const float* xs, int kp, const char* w, int i, int m) {
+  if constexpr (!Tail && NT >= prefetch_min_tokens)
+    for (size_t b = 0; b < elem_offset(T, 32); b += 64) _mm_prefetch(w + elem_offset(T, size_t(i)) + b + prefetch_ahead, _MM_HINT_T0);
+  __m512 a, b;
+  load32<T>(w, size_t(i), Tail ? m : 32, a, b);
+  for (int t = 0; t < NT; t++) {
+    acc[t][0] = _mm512_fmadd_ps(a, _mm512_loadu_ps(xs + size_t(t) * kp + i), acc[t][0]);
+    acc[t][1] = _mm512_fmadd_ps(b, _mm512_loadu_ps(xs + size_t(t) * kp + i + 16), acc[t][1]);
   }
 }
 
-// y[t * ldy + r] = xs[t] · w[r], t < NT, r < R.
-template <dtype T, int R, int NT>
-inline void tile(const float* xs, int kp, int k, const char* w, size_t row_bytes, float* y, int ldy) {
-  __m512 acc[R][NT][2];
-  for (int r = 0; r < R; r++)
-    for (int t = 0; t < NT; t++) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_ps();
+// y[t * ldy] = xs[t] · w, t < NT.
+template <dtype T, int NT>
+inline void tile(const float* xs, int kp, int k, const char* w, float* y, int ldy) {
+  __m512 acc[NT][2];
+  for (int t = 0; t < NT; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
   int i = 0;
-  for (; i + 32 <= k; i += 32) tile_step<T, R, NT, false>(acc, xs, kp, w, row_bytes, i, 32);
-  if (i < k) tile_step<T, R, NT, true>(acc, xs, kp, w, row_bytes, i, k - i);
-  for (int r = 0; r < R; r++)
-    for (int t = 0; t < NT; t++) y[size_t(t) * ldy + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[r][t][0], acc[r][t][1]));
+  for (; i + 32 <= k; i += 32) tile_step<T, NT, false>(acc, xs, kp, w, i, 32);
+  if (i < k) tile_step<T, NT, true>(acc, xs, kp, w, i, k - i);
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(acc[t][0], acc[t][1]));
 }
 
-template <dtype T, int R>
-inline void tile_tokens(const float* xs, int n, int kp, int k, const char* w, size_t row_bytes, float* y, int ldy) {
+template <dtype T>
+void row_tokens(const float* xs, int n, int kp, int k, const char* w, float* y, int ldy) {
   int t = 0;
-  for (; t + gemv_tokens <= n; t += gemv_tokens)
-    tile<T, R, gemv_tokens>(xs + size_t(t) * kp, kp, k, w, row_bytes, y + size_t(t) * ldy, ldy);
+  for (; t + gemv_tokens <= n; t += gemv_tokens) tile<T, gemv_tokens>(xs + size_t(t) * kp, kp, k, w, y + size_t(t) * ldy, ldy);
   const float* xt = xs + size_t(t) * kp;
   float* yt = y + size_t(t) * ldy;
-  if (n - t == 3) tile<T, R, 3>(xt, kp, k, w, row_bytes, yt, ldy);
-  else if (n - t == 2) tile<T, R, 2>(xt, kp, k, w, row_bytes, yt, ldy);
-  else if (n - t == 1) tile<T, R, 1>(xt, kp, k, w, row_bytes, yt, ldy);
+  switch (n - t) {
+    case 7: return tile<T, 7>(xt, kp, k, w, yt, ldy);
+    case 6: return tile<T, 6>(xt, kp, k, w, yt, ldy);
+    case 5: return tile<T, 5>(xt, kp, k, w, yt, ldy);
+    case 4: return tile<T, 4>(xt, kp, k, w, yt, ldy);
+    case 3: return tile<T, 3>(xt, kp, k, w, yt, ldy);
+    case 2: return tile<T, 2>(xt, kp, k, w, yt, ldy);
+    case 1: return tile<T, 1>(xt, kp, k, w, yt, ldy);
+    default: return;
+  }
 }
 
 template <dtype T>
@@ -118,10 +118,7 @@ void matmul_rows_t(const float* x, int n, int k, const void* w, int r0, int r1, 
   stage_x<T>(x, n, k, scratch, kp);
   const size_t rb = row_bytes(T, k);
   const char* wb = static_cast<const char*>(w);
-  int r = r0;
-  if (n >= batch_tokens)
-    for (; r + batch_rows <= r1; r += batch_rows) tile_tokens<T, batch_rows>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
-  for (; r < r1; r++) tile_tokens<T, 1>(scratch, n, kp, k, wb + size_t(r) * rb, rb, y + r, ldy);
+  for (int r = r0; r < r1; r++) row_tokens<T>(scratch, n, kp, k, wb + size_t(r) * rb, y + r, ldy);
 }
 
 }  // namespace

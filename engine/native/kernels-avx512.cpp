@@ -73,21 +73,6 @@ inline __m512 exp16(__m512 x) {
 // 8×32 outer-product microkernel: per k, 2 panel loads + 8 broadcasts of x feed 16 FMAs; the 16
 // accumulators stay in zmm registers over the whole K block (ops.cpp's 64-token blocks split evenly).
 
-inline void transpose8(__m256 r[8]) {
-  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
 // P[kk][j] = w[row0 + j][k0 + kk] for j < nrows (zero for nrows <= j < 32), kk < kc.
 template <dtype T>
 void pack_panel(const void* w, int k, int row0, int nrows, int k0, int kc, float* P) {
@@ -347,7 +332,8 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
 }  // namespace
 
 const kernels* kernels_avx512() {
-  static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv};
+  static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv,
+                         cpu_has_avx512_bf16() ? avx512::matmul_bf16 : nullptr};
   return &k;
 }
 

@@ -24,6 +24,9 @@ struct kernels {
   float (*exp_sum)(float* x, int n, float sub);                               // x = exp(x - sub); returns sum
   // out[r * ldo + d] += sum_{i < n} p[r * ldp + i] * v[i * hd + d], r < rows, d < hd; v: [n][hd] in dtype vt
   void (*attn_pv)(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo);
+  // Like matmul for bf16 weights and bf16 activations xb: [n][k], k % 32 == 0 (vdpbf16ps); nullptr on levels
+  // or CPUs without it, where bf16 activations run as f32 values rounded to bf16 through matmul.
+  void (*matmul_bf16)(const uint16_t* xb, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch);
 };
 
 constexpr int matmul_row_block = 4;
@@ -52,6 +55,10 @@ const kernels* kernels_avx2();    // nullptr when not compiled for this target
 const kernels* kernels_avx512();  // nullptr when not compiled for this target
 bool cpu_has_avx2_fma_f16c();
 bool cpu_has_avx512();  // AVX-512 F/BW/VL/DQ with OS-saved zmm state, plus the AVX2 level
+bool cpu_has_avx512_bf16();  // AVX512_BF16 on top of the AVX-512 level (kernels-avx512-bf16.cpp)
+namespace avx512 {  // kernels::matmul_bf16 of the AVX-512 level where cpu_has_avx512_bf16(); declared without a target
+void matmul_bf16(const uint16_t* xb, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch);
+}  // namespace avx512
 
 // Levels this CPU can run, best first: "avx512", "avx2", "portable" (always last).
 int kernel_levels(const kernels* out[3]);

@@ -153,6 +153,7 @@ result model::load(const model_config& c, const std::vector<tensor_desc>& tensor
     if (result r = m->quantize_weights(); !r) return r;
     m->int8_ = true;
   }
+  m->bf16_act_ = opt.bf16_activations;
   m->alloc_buffers(opt.threads);
   *out = m.release();
   return result::ok();
@@ -178,6 +179,10 @@ void model::alloc_buffers(int threads) {
   matmul_scratch_ = matmul_scratch_floats(kmax);
   for (int t = 0; t < threads; t++) thread_scratch_.push_back(f(matmul_scratch_ + attention_scratch_floats()));
   if (cfg.n_expert > 0) alloc_moe_buffers();
+  if (bf16_act_ && kern->matmul_bf16) {
+    const size_t rows = std::max(T, size_t(moe_tokens_) * size_t(std::max(cfg.n_expert_used, 1)));
+    xb_ = reinterpret_cast<uint16_t*>(f((rows * size_t(kmax) + 1) / 2));
+  }
 }
 
 model::~model() {

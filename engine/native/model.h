@@ -31,6 +31,7 @@ struct engine_options {
   bool portable = false;  // force the portable kernels
   std::string kernels = "auto";  // highest kernel level allowed: auto | avx512 | avx2 | portable
   bool int8 = false;             // quantize matmul weights to q8 at load (quantize.cpp)
+  bool bf16_activations = false;  // round activations to bf16 before every bf16-weight matmul (ops.cpp)
 };
 
 struct tensor_desc {
@@ -97,6 +98,7 @@ class model {
   int max_tokens() const { return max_tokens_; }
   int threads() const { return pool_ ? pool_->size() : 1; }
   bool int8() const { return int8_; }
+  bool bf16_activations() const { return bf16_act_; }
 
   // Expert statistics, each [n_layer][n_expert] (rows of dense layers stay 0): `total` tokens routed
   // since load / reset_expert_stats(); `step` tokens routed and `step_bytes` expert weight bytes read
@@ -115,9 +117,15 @@ class model {
   size_t attention_scratch_floats() const;
 
   void rmsnorm_rows(float* y, const float* x, const float* w, int n_rows);
-  void matmul(const float* x, int n, const weight& w, float* y);
+  // y: [n][w.rows] = x: [n][w.cols] · wᵀ. With bf16 activations x may be rounded in place (ops.cpp).
+  void matmul(float* x, int n, const weight& w, float* y);
   // Several matmuls of the same x in one pool run (fewer barriers): y_i = x · w_iᵀ, i < count ≤ 3.
-  void matmul_many(const float* x, int n, const weight* const* w, float* const* y, int count);
+  void matmul_many(float* x, int n, const weight* const* w, float* const* y, int count);
+  // bf16 activations: x [n][k] as bf16 in xb_ when the level has matmul_bf16 (k % 32 == 0), else x rounded
+  // to bf16 values in place and nullptr. Without bf16 activations or a bf16 weight: nullptr, x untouched.
+  const uint16_t* bf16_input(float* x, int n, int k, bool bf16_weight);
+  // One task's rows [r0, r1) of y = x · wᵀ for n tokens; xb: bf16_input's result for this x (or nullptr).
+  void matmul_rows(const float* x, const uint16_t* xb, int n, const weight& w, int r0, int r1, float* y, int ldy, float* scratch) const;
   void qk_norm_rope_store(const batch& b, int layer);
   void attention(const batch& b, int layer);
   void logits(const batch& b);
@@ -126,7 +134,7 @@ class model {
   result bind_moe_layer(const std::vector<tensor_desc>& tensors, int layer);
   void moe_begin_step();
   void moe_mlp(int layer, int n);
-  void moe_chunk(int layer, const float* x, int n, float* out);  // out[n][hidden] = MoE(x[n][hidden]), n <= moe_tokens_
+  void moe_chunk(int layer, float* x, int n, float* out);  // out[n][hidden] = MoE(x[n][hidden]), n <= moe_tokens_
 
   std::mutex forward_mu_;
   std::vector<mapped_file> files_;
@@ -138,6 +146,8 @@ class model {
   std::unique_ptr<thread_pool> pool_;
   int max_tokens_ = 0;
   bool int8_ = false;
+  bool bf16_act_ = false;
+  uint16_t* xb_ = nullptr;  // bf16 copy of a matmul's x: [max(max_tokens, MoE rows)][max k], with bf16 activations
 
   // Activations, [max_tokens][...]: x residual, xn normed, q/k/v projections, att attention out,
   // g/u MLP gate/up, tmp projection out; rope: [max_tokens][head_dim / 2] cos and sin; pos: positions.

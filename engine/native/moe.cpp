@@ -103,7 +103,7 @@ void model::moe_mlp(int layer, int n) {
     moe_chunk(layer, xn_ + size_t(t0) * cfg.hidden, std::min(moe_tokens_, n - t0), tmp_ + size_t(t0) * cfg.hidden);
 }
 
-void model::moe_chunk(int layer, const float* x, int n, float* out) {
+void model::moe_chunk(int layer, float* x, int n, float* out) {
   const layer_weights& L = layers_[size_t(layer)];
   const int H = cfg.hidden, E = cfg.n_expert, K = cfg.n_expert_used, MI = cfg.moe_inter;
   const size_t stat0 = size_t(layer) * size_t(E);
@@ -166,6 +166,8 @@ void model::moe_chunk(int layer, const float* x, int n, float* out) {
     std::copy(src, src + H, xg_ + size_t(r) * H);
   };
   pool_->run(n * K, gather);
+  const bool bf16_experts = L.experts.front().gate.type == dtype::bf16;  // one dtype for all experts of a model
+  const uint16_t* xgb = bf16_input(xg_, n * K, H, bf16_experts);
 
   const int row_chunk = matmul_task_rows(*kern, nb ? blocks_[0].n : 1);  // blocks_[0]: the most tokens
   const int n_rc_mi = (MI + row_chunk - 1) / row_chunk, n_rc_h = (H + row_chunk - 1) / row_chunk;
@@ -178,14 +180,16 @@ void model::moe_chunk(int layer, const float* x, int n, float* out) {
       const int tn = std::min(token_block, bk.n - t0);
       const size_t first = size_t(bk.row0 + t0);
       float *g = gg_ + first * MI, *u = ug_ + first * MI;
-      kern->matmul(xg_ + first * H, tn, H, ew.gate.data, ew.gate.type, r0, r1, g, MI, scratch);
-      kern->matmul(xg_ + first * H, tn, H, ew.up.data, ew.up.type, r0, r1, u, MI, scratch);
+      const uint16_t* xb = xgb ? xgb + first * H : nullptr;
+      matmul_rows(xg_ + first * H, xb, tn, ew.gate, r0, r1, g, MI, scratch);
+      matmul_rows(xg_ + first * H, xb, tn, ew.up, r0, r1, u, MI, scratch);
       for (int i = 0; i < tn; i++) kern->silu_mul(g + size_t(i) * MI + r0, u + size_t(i) * MI + r0, r1 - r0);
     }
     const uint64_t bytes = uint64_t(r1 - r0) * (row_bytes(ew.gate.type, H) + row_bytes(ew.up.type, H));
     exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(bytes, std::memory_order_relaxed);
   };
   pool_->run(nb * n_rc_mi, gate_up);
+  const uint16_t* ggb = bf16_input(gg_, n * K, MI, bf16_experts);  // xgb's buffer: no longer needed
 
   auto down = [&](int task, int thread) {
     const moe_block& bk = blocks_[task / n_rc_h];
@@ -195,7 +199,7 @@ void model::moe_chunk(int layer, const float* x, int n, float* out) {
     for (int t0 = 0; t0 < bk.n; t0 += token_block) {
       const int tn = std::min(token_block, bk.n - t0);
       const size_t first = size_t(bk.row0 + t0);
-      kern->matmul(gg_ + first * MI, tn, MI, w.data, w.type, r0, r1, xg_ + first * H, H, scratch);
+      matmul_rows(gg_ + first * MI, ggb ? ggb + first * MI : nullptr, tn, w, r0, r1, xg_ + first * H, H, scratch);
     }
     exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(uint64_t(r1 - r0) * row_bytes(w.type, MI),
                                                          std::memory_order_relaxed);

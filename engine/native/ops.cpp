@@ -10,21 +10,42 @@ namespace {
 constexpr int token_block = 64;   // tokens per matmul task: keeps the x block in L2
 }  // namespace
 
-// y: [n][w.rows] = x: [n][w.cols] · wᵀ
-void model::matmul(const float* x, int n, const weight& w, float* y) {
+const uint16_t* model::bf16_input(float* x, int n, int k, bool bf16_weight) {
+  if (!bf16_act_ || !bf16_weight) return nullptr;
+  if (kern->matmul_bf16 && xb_ && k % 32 == 0) {
+    pool_->run(n, [&](int t, int) { kern->from_f32(x + size_t(t) * k, dtype::bf16, xb_ + size_t(t) * k, size_t(k)); });
+    return xb_;
+  }
+  pool_->run(n, [&](int t, int) {
+    for (float* v = x + size_t(t) * k; v < x + size_t(t + 1) * k; v++) *v = bf16_to_f32(f32_to_bf16(*v));
+  });
+  return nullptr;
+}
+
+void model::matmul_rows(const float* x, const uint16_t* xb, int n, const weight& w, int r0, int r1, float* y, int ldy,
+                        float* scratch) const {
+  if (xb && w.type == dtype::bf16) kern->matmul_bf16(xb, n, w.cols, w.data, r0, r1, y, ldy, scratch);
+  else kern->matmul(x, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
+}
+
+void model::matmul(float* x, int n, const weight& w, float* y) {
+  const uint16_t* xb = bf16_input(x, n, w.cols, w.type == dtype::bf16);
   const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block));
   const int n_rc = (w.rows + row_chunk - 1) / row_chunk, n_tb = (n + token_block - 1) / token_block;
   auto task = [&](int t, int thread) {
     const int rc = t % n_rc, tb = t / n_rc;
     const int r0 = rc * row_chunk, r1 = std::min(w.rows, r0 + row_chunk);
     const int t0 = tb * token_block, tn = std::min(n - t0, token_block);
-    kern->matmul(x + size_t(t0) * w.cols, tn, w.cols, w.data, w.type, r0, r1, y + size_t(t0) * w.rows, w.rows,
-                 thread_scratch_[size_t(thread)]);
+    const size_t xo = size_t(t0) * w.cols;
+    matmul_rows(x + xo, xb ? xb + xo : nullptr, tn, w, r0, r1, y + size_t(t0) * w.rows, w.rows, thread_scratch_[size_t(thread)]);
   };
   pool_->run(n_rc * n_tb, task);
 }
 
-void model::matmul_many(const float* x, int n, const weight* const* w, float* const* y, int count) {
+void model::matmul_many(float* x, int n, const weight* const* w, float* const* y, int count) {
+  bool any_bf16 = false;  // the weights share x and its width
+  for (int i = 0; i < count; i++) any_bf16 = any_bf16 || w[i]->type == dtype::bf16;
+  const uint16_t* xb = bf16_input(x, n, w[0]->cols, any_bf16);
   const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block));
   int first[4] = {0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
   const int n_tb = (n + token_block - 1) / token_block;
@@ -37,8 +58,8 @@ void model::matmul_many(const float* x, int n, const weight* const* w, float* co
     const int rc = local % n_rc, tb = local / n_rc;
     const int r0 = rc * row_chunk, r1 = std::min(wi.rows, r0 + row_chunk);
     const int t0 = tb * token_block, tn = std::min(n - t0, token_block);
-    kern->matmul(x + size_t(t0) * wi.cols, tn, wi.cols, wi.data, wi.type, r0, r1, y[i] + size_t(t0) * wi.rows, wi.rows,
-                 thread_scratch_[size_t(thread)]);
+    const size_t xo = size_t(t0) * wi.cols;
+    matmul_rows(x + xo, xb ? xb + xo : nullptr, tn, wi, r0, r1, y[i] + size_t(t0) * wi.rows, wi.rows, thread_scratch_[size_t(thread)]);
   };
   pool_->run(first[count], task);
 }

@@ -27,6 +27,8 @@ Options:
   --fa on|off|both   llama.cpp flash attention (default both)
   --weights MODE     our matmul weights: native (default) or int8 (quantized at load; pair it with a Q8_0
                      --gguf from 'resident gguf --type q8_0'); int8 adds its KL divergence from native
+  --activations MODE f32 (default) or bf16: with BF16 weights, matmul inputs rounded to bf16 (as llama.cpp's
+                     BF16 path does; vdpbf16ps where the CPU has AVX512_BF16); adds its KL divergence from f32
   --gguf-reference F with --weights int8: the unquantized GGUF, for llama.cpp's own Q8_0 accuracy cost
   --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio}]}
 `;
@@ -73,7 +75,7 @@ export const command: Command = {
       options: {
         model: { type: 'string' }, gguf: { type: 'string' }, threads: { type: 'string' }, prefill: { type: 'string' },
         decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, 'long-depth': { type: 'string' }, sessions: { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
-        weights: { type: 'string' }, 'gguf-reference': { type: 'string' },
+        weights: { type: 'string' }, activations: { type: 'string' }, 'gguf-reference': { type: 'string' },
       },
       strict: true,
     });
@@ -91,18 +93,21 @@ export const command: Command = {
     if (!['on', 'off', 'both'].includes(fa)) throw new UsageError(`--fa must be on, off or both, got '${fa}'`);
     const weights = values.weights ?? 'native';
     if (weights !== 'native' && weights !== 'int8') throw new UsageError(`--weights must be native or int8, got '${weights}'`);
+    const activations = values.activations ?? 'f32';
+    if (activations !== 'f32' && activations !== 'bf16') throw new UsageError(`--activations must be f32 or bf16, got '${activations}'`);
     if (values['gguf-reference'] && (weights !== 'int8' || !values.gguf)) throw new UsageError('--gguf-reference goes with --weights int8 and a Q8_0 --gguf');
     const log = (s: string) => process.stderr.write(s + '\n');
 
     const spec = await loadModelSpec(values.model);
-    const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights });
-    const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype;
+    const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
+    const weightsLabel = (weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype) + (engine.activationMode === 'bf16' ? ', bf16 activations' : '');
     log(`resident: ${spec.config.nLayers} layers, ${weightsLabel} weights, kernels ${engine.kernels}, ${threads} threads`);
     const ours = await measure(residentBackend(engine), runs, o);
     let accuracy: { ours: AccuracyFigures; llamacpp?: AccuracyFigures } | undefined;
     const accuracyTokens = benchTokens(128, 31);
-    if (weights === 'int8') {
-      const native = await loadEngine(spec, { threads, maxBatchTokens: accuracyTokens.length });
+    const lossy = weights === 'int8' ? 'int8' : engine.activationMode === 'bf16' ? 'bf16 activations' : undefined;
+    if (lossy) {
+      const native = await loadEngine(spec, { threads, maxBatchTokens: accuracyTokens.length, activations: 'f32' });
       accuracy = { ours: compareLogProbs(await engineLogProbs(native, accuracyTokens), await engineLogProbs(engine, accuracyTokens)) };
       native.dispose();
     }
@@ -143,8 +148,8 @@ export const command: Command = {
     if (accuracy) {
       // ours: int8 engine vs our native engine; llama.cpp: its Q8_0 GGUF vs its unquantized one (lower KL is better)
       const { ours: a, llamacpp: b } = accuracy;
-      rows.push({ name: `int8 vs ${spec.dtype}: KL divergence (${a.positions} positions)`, unit: 'nats/token', ours: round(a.kl, 5), llamacpp: b ? round(b.kl, 5) : null, ratio: b ? round(a.kl / b.kl, 3) : null });
-      rows.push({ name: `int8 vs ${spec.dtype}: top-1 agreement`, unit: 'fraction', ours: round(a.top1, 4), llamacpp: b ? round(b.top1, 4) : null, ratio: b ? round(a.top1 / b.top1, 3) : null });
+      rows.push({ name: `${lossy} vs ${spec.dtype}: KL divergence (${a.positions} positions)`, unit: 'nats/token', ours: round(a.kl, 5), llamacpp: b ? round(b.kl, 5) : null, ratio: b ? round(a.kl / b.kl, 3) : null });
+      rows.push({ name: `${lossy} vs ${spec.dtype}: top-1 agreement`, unit: 'fraction', ours: round(a.top1, 4), llamacpp: b ? round(b.top1, 4) : null, ratio: b ? round(a.top1 / b.top1, 3) : null });
     }
     const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: weightsLabel, node: process.version };
     if (values.json) {

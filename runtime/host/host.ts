@@ -155,7 +155,7 @@ export class Host {
     }
     let raw: Engine;
     try {
-      raw = await loadEngine(spec, { threads: c.threads, maxBatchTokens: c.batchTokens, weights: c.weights });
+      raw = await loadEngine(spec, { threads: c.threads, maxBatchTokens: c.batchTokens, weights: c.weights, activations: c.activations });
     } catch (e) {
       if (e instanceof ModelLoadError) throw new ConfigError(`${flag}: ${e.message}`, '--model');
       throw e;

@@ -11,6 +11,7 @@ export function timedEngine(inner: Engine, onStep: (seconds: number, tokens: num
     get config() { return inner.config; },
     get weightDtype() { return inner.weightDtype; },
     get weightMode() { return inner.weightMode; },
+    get activationMode() { return inner.activationMode; },
     get fingerprint() { return inner.fingerprint; },
     get threads() { return inner.threads; },
     get maxBatchTokens() { return inner.maxBatchTokens; },

@@ -30,7 +30,7 @@ describe('parseByteSize', () => {
 describe('parseServeArgs', () => {
   it('has documented defaults', () => {
     const c = parse([]);
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: '/srv/data', demoDtype: 'f32', weights: 'native', slots: SERVE_DEFAULTS.slots, kvBudgetBytes: 4 * 2 ** 30, skills: [] });
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: '/srv/data', demoDtype: 'f32', weights: 'native', activations: 'f32', slots: SERVE_DEFAULTS.slots, kvBudgetBytes: 4 * 2 ** 30, skills: [] });
     expect(c.model).toBeUndefined();
     expect(c.apiKey).toBeUndefined();
     expect(c.threads).toBeGreaterThanOrEqual(1);
@@ -39,11 +39,11 @@ describe('parseServeArgs', () => {
   it('reads every flag', () => {
     const c = parse([
       '--host', '0.0.0.0', '--port', '0', '--data', 'd', '--model', '/m/qwen', '--api-key', 'sk-1', '--threads', '3', '--slots', '16',
-      '--weights', 'int8', '--kv-budget', '8G', '--context', '4096', '--batch', '256', '--max-tokens', '77', '--max-body', '1M', '--chat-sessions', '5',
+      '--weights', 'int8', '--activations', 'bf16', '--kv-budget', '8G', '--context', '4096', '--batch', '256', '--max-tokens', '77', '--max-body', '1M', '--chat-sessions', '5',
       '--mcp-config', 'mcp.json', '--skills', 'a', '--skills', '/b', '--model-name', 'qwen3-0.6b',
     ]);
     expect(c).toMatchObject({
-      host: '0.0.0.0', port: 0, dataDir: '/srv/d', model: '/m/qwen', apiKey: 'sk-1', threads: 3, weights: 'int8', slots: 16, kvBudgetBytes: 8 * 2 ** 30,
+      host: '0.0.0.0', port: 0, dataDir: '/srv/d', model: '/m/qwen', apiKey: 'sk-1', threads: 3, weights: 'int8', activations: 'bf16', slots: 16, kvBudgetBytes: 8 * 2 ** 30,
       contextTokens: 4096, batchTokens: 256, defaultMaxTokens: 77, maxBodyBytes: 2 ** 20, chatSessions: 5, mcpConfig: '/srv/mcp.json',
       skills: ['/srv/a', '/b'], modelName: 'qwen3-0.6b',
     });
@@ -60,6 +60,7 @@ describe('parseServeArgs', () => {
     fails(['--port', 'http'], '--port', /--port must be an integer, got 'http'/);
     fails(['--threads', '0'], '--threads', /--threads must be in \[1, 256\]/);
     fails(['--weights', 'int4'], '--weights', /--weights must be native or int8, got 'int4'/);
+    fails(['--activations', 'f16'], '--activations', /--activations must be f32 or bf16, got 'f16'/);
     fails(['--slots', '1.5'], '--slots', /--slots must be an integer/);
     fails(['--kv-budget', 'lots'], '--kv-budget', /--kv-budget must be a byte size/);
     fails(['--max-body', '0'], '--max-body', /--max-body must be a positive byte size/);

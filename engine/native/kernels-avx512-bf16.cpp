@@ -1,0 +1,166 @@
+// AVX-512 BF16 matmul (vdpbf16ps) for BF16 weights times activations rounded to BF16 (engine_options::
+// bf16_activations), compiled for that target only and used when CPUID reports avx512_bf16. Each
+// instruction multiplies 16 pairs of bf16 (exact in f32) and adds both products to 16 f32 lanes: twice
+// the multiply-adds of an f32 FMA. k % 32 == 0 (ops.cpp falls back to f32 kernels otherwise).
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "avx512-lanes.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace resident {
+namespace avx512 {
+namespace {
+
+constexpr int tile_tokens = 8;  // token rows per pass over a weight row (row tiles)
+constexpr int panel_tokens_min = 17;  // n from which weights are packed into panels (prefill)
+constexpr int panel_cols = 32;        // weight rows per panel: 2 zmm of 16 (k, k+1) pairs
+constexpr int panel_tokens = 8;       // token rows of the panel microkernel: 16 accumulators
+
+inline __m512 dot2(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
+
+// ---- Row tiles (n < panel_tokens_min): one weight row × NT tokens, 32 k per step, rows streamed one at a
+// time (as the f32 row tiles). Each (row, token) has one accumulator over all of k (vdpbf16ps's latency
+// hides behind the other tokens and rows) whatever NT is: a token's result does not depend on the batch.
+template <int NT>
+inline void tile(const uint16_t* xb, int k, const uint16_t* w, float* y, int ldy) {
+  __m512 acc[NT];
+  for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
+  for (int i = 0; i < k; i += 32) {
+    if constexpr (NT >= prefetch_min_tokens) _mm_prefetch(reinterpret_cast<const char*>(w + i) + prefetch_ahead, _MM_HINT_T0);
+    const __m512i wv = _mm512_loadu_si512(w + i);
+    for (int t = 0; t < NT; t++) acc[t] = dot2(acc[t], wv, _mm512_loadu_si512(xb + size_t(t) * k + i));
+  }
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]);
+}
+
+void row_tokens(const uint16_t* xb, int n, int k, const uint16_t* w, float* y, int ldy) {
+  int t = 0;
+  for (; t + tile_tokens <= n; t += tile_tokens) tile<tile_tokens>(xb + size_t(t) * k, k, w, y + t * size_t(ldy), ldy);
+  const uint16_t* xt = xb + size_t(t) * k;
+  float* yt = y + size_t(t) * ldy;
+  switch (n - t) {
+    case 7: return tile<7>(xt, k, w, yt, ldy);
+    case 6: return tile<6>(xt, k, w, yt, ldy);
+    case 5: return tile<5>(xt, k, w, yt, ldy);
+    case 4: return tile<4>(xt, k, w, yt, ldy);
+    case 3: return tile<3>(xt, k, w, yt, ldy);
+    case 2: return tile<2>(xt, k, w, yt, ldy);
+    case 1: return tile<1>(xt, k, w, yt, ldy);
+    default: return;
+  }
+}
+
+// ---- Packed panels (n >= panel_tokens_min): P[kp][j] = the pair (w[row0 + j][k0 + 2kp], w[..][k0 + 2kp + 1])
+// as one 32-bit lane, j < 32 (zero beyond nrows), kp < kc / 2; then an 8 × 32 microkernel: per pair, 2 panel
+// loads and 8 broadcast x pairs feed 16 vdpbf16ps.
+void pack_panel_bf16(const uint16_t* w, int k, int row0, int nrows, int k0, int kc, uint32_t* P) {
+  const int pairs = kc / 2;  // kc % 32 == 0
+  for (int j0 = 0; j0 < panel_cols; j0 += 8)
+    for (int kp = 0; kp < pairs; kp += 8) {
+      __m256 r[8];
+      for (int i = 0; i < 8; i++)
+        r[i] = j0 + i < nrows ? _mm256_loadu_ps(reinterpret_cast<const float*>(w + size_t(row0 + j0 + i) * k + k0 + 2 * kp))
+                              : _mm256_setzero_ps();
+      transpose8(r);
+      for (int c = 0; c < 8; c++) _mm256_storeu_ps(reinterpret_cast<float*>(P + size_t(kp + c) * panel_cols + j0), r[c]);
+    }
+}
+
+// y[t][0..nrows) (+)= xb[t][k0..k0 + kc) · panel, t < NT; xb rows have stride k.
+template <int NT>
+inline void panel_kernel(const uint16_t* xb, int k, const uint32_t* P, int pairs, float* y, int ldy, bool accumulate, int nrows) {
+  __m512 c[NT][2];
+  for (int t = 0; t < NT; t++) c[t][0] = c[t][1] = _mm512_setzero_ps();
+  const uint32_t* x32 = reinterpret_cast<const uint32_t*>(xb);
+  for (int kp = 0; kp < pairs; kp++) {
+    const __m512i b0 = _mm512_loadu_si512(P + size_t(kp) * panel_cols), b1 = _mm512_loadu_si512(P + size_t(kp) * panel_cols + 16);
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) {
+      const __m512i a = _mm512_set1_epi32(int(x32[size_t(t) * (k / 2) + kp]));
+      c[t][0] = dot2(c[t][0], a, b0);
+      c[t][1] = dot2(c[t][1], a, b1);
+    }
+  }
+  const __mmask16 m0 = tail_mask(std::min(nrows, 16)), m1 = tail_mask(std::max(nrows - 16, 0));
+  for (int t = 0; t < NT; t++) {
+    float* yr = y + size_t(t) * ldy;
+    __m512 v0 = c[t][0], v1 = c[t][1];
+    if (accumulate) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, yr));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, yr + 16));
+    }
+    _mm512_mask_storeu_ps(yr, m0, v0);
+    _mm512_mask_storeu_ps(yr + 16, m1, v1);
+  }
+}
+
+void matmul_panel_bf16(const uint16_t* xb, int n, int k, const uint16_t* w, int r0, int r1, float* y, int ldy, uint32_t* P) {
+  for (int rb = r0; rb < r1; rb += panel_cols) {
+    const int nrows = std::min(panel_cols, r1 - rb);
+    for (int k0 = 0; k0 < k; k0 += matmul_panel_k) {
+      const int kc = std::min(matmul_panel_k, k - k0), pairs = kc / 2;
+      pack_panel_bf16(w, k, rb, nrows, k0, kc, P);
+      const bool acc = k0 > 0;
+      int t = 0;
+      for (; t + panel_tokens <= n; t += panel_tokens)
+        panel_kernel<panel_tokens>(xb + size_t(t) * k + k0, k, P, pairs, y + size_t(t) * ldy + rb, ldy, acc, nrows);
+      const uint16_t* xt = xb + size_t(t) * k + k0;
+      float* yt = y + size_t(t) * ldy + rb;
+      switch (n - t) {
+        case 7: panel_kernel<7>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
+        case 6: panel_kernel<6>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
+        case 5: panel_kernel<5>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
+        case 4: panel_kernel<4>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
+        case 3: panel_kernel<3>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
+        case 2: panel_kernel<2>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
+        case 1: panel_kernel<1>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
+        default: break;
+      }
+    }
+  }
+}
+
+void matmul_bf16_target(const uint16_t* xb, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  const uint16_t* wb = static_cast<const uint16_t*>(w);
+  if (n >= panel_tokens_min) matmul_panel_bf16(xb, n, k, wb, r0, r1, y, ldy, reinterpret_cast<uint32_t*>(scratch));
+  else
+    for (int r = r0; r < r1; r++) row_tokens(xb, n, k, wb + size_t(r) * k, y + r, ldy);
+}
+
+}  // namespace
+}  // namespace avx512
+
+}  // namespace resident
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+namespace resident {
+// Declared in kernels.h without a target: defined outside the pragma, calling the target code.
+void avx512::matmul_bf16(const uint16_t* xb, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  matmul_bf16_target(xb, n, k, w, r0, r1, y, ldy, scratch);
+}
+
+// CPUID.(EAX=7, ECX=1):EAX bit 5 (AVX512_BF16), on top of the AVX-512 level.
+bool cpu_has_avx512_bf16() {
+  if (!cpu_has_avx512()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+  return (a & (1u << 5)) != 0;
+}
+}  // namespace resident
+#else
+#include "kernels.h"
+namespace resident {
+bool cpu_has_avx512_bf16() { return false; }
+}  // namespace resident
+#endif
