@@ -117,8 +117,8 @@ class model {
   size_t attention_scratch_floats() const;
 
   void rmsnorm_rows(float* y, const float* x, const float* w, int n_rows);
-  // y: [n][w.rows] = x: [n][w.cols] · wᵀ. With bf16 activations x may be rounded in place (ops.cpp).
-  void matmul(float* x, int n, const weight& w, float* y);
+  // y: [n][w.rows] = x: [n][w.cols] · wᵀ. With bf16 activations (unless f32_input) x may be rounded in place.
+  void matmul(float* x, int n, const weight& w, float* y, bool f32_input = false);
   // Several matmuls of the same x in one pool run (fewer barriers): y_i = x · w_iᵀ, i < count ≤ 3.
   void matmul_many(float* x, int n, const weight* const* w, float* const* y, int count);
   // bf16 activations: x [n][k] as bf16 in xb_ when the level has matmul_bf16 (k % 32 == 0), else x rounded

@@ -109,7 +109,7 @@ void model::moe_chunk(int layer, float* x, int n, float* out) {
   const size_t stat0 = size_t(layer) * size_t(E);
 
   // Router: probabilities over all experts, then the k best in rank order.
-  matmul(x, n, L.router, router_logits_);
+  matmul(x, n, L.router, router_logits_, true);  // f32 inputs whatever the mode: routing is discontinuous
   auto route = [&](int t, int) {
     float* p = router_logits_ + size_t(t) * E;
     float mx = p[0];

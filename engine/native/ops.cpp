@@ -8,18 +8,24 @@ namespace resident {
 
 namespace {
 constexpr int token_block = 64;   // tokens per matmul task: keeps the x block in L2
+constexpr int decode_tokens = 16;  // up to this many rows, bf16_input converts on the calling thread
 }  // namespace
 
 const uint16_t* model::bf16_input(float* x, int n, int k, bool bf16_weight) {
   if (!bf16_act_ || !bf16_weight) return nullptr;
-  if (kern->matmul_bf16 && xb_ && k % 32 == 0) {
-    pool_->run(n, [&](int t, int) { kern->from_f32(x + size_t(t) * k, dtype::bf16, xb_ + size_t(t) * k, size_t(k)); });
-    return xb_;
+  const bool dot = kern->matmul_bf16 && xb_ && k % 32 == 0;
+  auto convert = [&](int t, int) {
+    float* xr = x + size_t(t) * k;
+    if (dot) kern->from_f32(xr, dtype::bf16, xb_ + size_t(t) * k, size_t(k));
+    else
+      for (float* v = xr; v < xr + k; v++) *v = bf16_to_f32(f32_to_bf16(*v));
+  };
+  if (n <= decode_tokens) {  // a few rows: not worth a pool run (one barrier per matmul)
+    for (int t = 0; t < n; t++) convert(t, 0);
+  } else {
+    pool_->run(n, convert);
   }
-  pool_->run(n, [&](int t, int) {
-    for (float* v = x + size_t(t) * k; v < x + size_t(t + 1) * k; v++) *v = bf16_to_f32(f32_to_bf16(*v));
-  });
-  return nullptr;
+  return dot ? xb_ : nullptr;
 }
 
 void model::matmul_rows(const float* x, const uint16_t* xb, int n, const weight& w, int r0, int r1, float* y, int ldy,
@@ -28,8 +34,8 @@ void model::matmul_rows(const float* x, const uint16_t* xb, int n, const weight&
   else kern->matmul(x, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
 }
 
-void model::matmul(float* x, int n, const weight& w, float* y) {
-  const uint16_t* xb = bf16_input(x, n, w.cols, w.type == dtype::bf16);
+void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
+  const uint16_t* xb = bf16_input(x, n, w.cols, w.type == dtype::bf16 && !f32_input);
   const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block));
   const int n_rc = (w.rows + row_chunk - 1) / row_chunk, n_tb = (n + token_block - 1) / token_block;
   auto task = [&](int t, int thread) {

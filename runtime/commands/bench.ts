@@ -100,8 +100,9 @@ export const command: Command = {
 
     const spec = await loadModelSpec(values.model);
     const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
-    const weightsLabel = (weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype) + (engine.activationMode === 'bf16' ? ', bf16 activations' : '');
-    log(`resident: ${spec.config.nLayers} layers, ${weightsLabel} weights, kernels ${engine.kernels}, ${threads} threads`);
+    const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype;
+    const setup = `${weightsLabel} weights, ${engine.activationMode} activations, kernels ${engine.kernels}`;
+    log(`resident: ${spec.config.nLayers} layers, ${setup}, ${threads} threads`);
     const ours = await measure(residentBackend(engine), runs, o);
     let accuracy: { ours: AccuracyFigures; llamacpp?: AccuracyFigures } | undefined;
     const accuracyTokens = benchTokens(128, 31);
@@ -151,11 +152,11 @@ export const command: Command = {
       rows.push({ name: `${lossy} vs ${spec.dtype}: KL divergence (${a.positions} positions)`, unit: 'nats/token', ours: round(a.kl, 5), llamacpp: b ? round(b.kl, 5) : null, ratio: b ? round(a.kl / b.kl, 3) : null });
       rows.push({ name: `${lossy} vs ${spec.dtype}: top-1 agreement`, unit: 'fraction', ours: round(a.top1, 4), llamacpp: b ? round(b.top1, 4) : null, ratio: b ? round(a.top1 / b.top1, 3) : null });
     }
-    const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: weightsLabel, node: process.version };
+    const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: weightsLabel, activations: engine.activationMode, node: process.version };
     if (values.json) {
       process.stdout.write(JSON.stringify({ machine, rows }) + '\n');
     } else {
-      process.stdout.write(`${machine.cpu}, ${threads} threads, ${weightsLabel} weights, kernels ${machine.kernels}\n`);
+      process.stdout.write(`${machine.cpu}, ${threads} threads, ${setup}\n`);
       process.stdout.write(`${'row'.padEnd(30)} ${'ours'.padStart(9)} ${'llama.cpp'.padStart(10)} ${'ratio'.padStart(7)}\n`);
       for (const r of rows) process.stdout.write(`${r.name.padEnd(30)} ${fmt(r.ours).padStart(9)} ${fmt(r.llamacpp).padStart(10)} ${fmt(r.ratio).padStart(7)}\n`);
     }
