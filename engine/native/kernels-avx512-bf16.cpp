@@ -24,6 +24,8 @@ constexpr int tile_tokens = 8;  // token rows per pass over a weight row (row ti
 constexpr int panel_tokens_min = 17;  // n from which weights are packed into panels (prefill)
 constexpr int panel_cols = 32;        // weight rows per panel: 2 zmm of 16 (k, k+1) pairs
 constexpr int panel_tokens = 8;       // token rows of the panel microkernel: 16 accumulators
+// a whole-k panel (panel_cols × k bf16) fits the scratch that matmul_scratch_floats(k) sizes for row tiles
+static_assert(panel_cols * 2 <= matmul_tile_tokens_max * 4, "bf16 panel exceeds the matmul scratch");
 
 inline __m512 dot2(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
 
@@ -59,29 +61,30 @@ void row_tokens(const uint16_t* xb, int n, int k, const uint16_t* w, float* y, i
   }
 }
 
-// ---- Packed panels (n >= panel_tokens_min): P[kp][j] = the pair (w[row0 + j][k0 + 2kp], w[..][k0 + 2kp + 1])
-// as one 32-bit lane, j < 32 (zero beyond nrows), kp < kc / 2; then an 8 × 32 microkernel: per pair, 2 panel
-// loads and 8 broadcast x pairs feed 16 vdpbf16ps.
-void pack_panel_bf16(const uint16_t* w, int k, int row0, int nrows, int k0, int kc, uint32_t* P) {
-  const int pairs = kc / 2;  // kc % 32 == 0
+// ---- Packed panels (n >= panel_tokens_min): P[kp][j] = the pair (w[row0 + j][2kp], w[row0 + j][2kp + 1]) as
+// one 32-bit lane, j < 32 (zero beyond nrows), kp < k / 2: the whole of k, so each weight row is read once,
+// sequentially (32 rows × k bf16 = 16k floats: within matmul_scratch_floats). Then an 8 × 32 microkernel: per
+// pair, 2 panel loads and 8 broadcast x pairs feed 16 vdpbf16ps.
+void pack_panel_bf16(const uint16_t* w, int k, int row0, int nrows, uint32_t* P) {
+  const int pairs = k / 2;  // k % 32 == 0
   for (int j0 = 0; j0 < panel_cols; j0 += 8)
     for (int kp = 0; kp < pairs; kp += 8) {
       __m256 r[8];
       for (int i = 0; i < 8; i++)
-        r[i] = j0 + i < nrows ? _mm256_loadu_ps(reinterpret_cast<const float*>(w + size_t(row0 + j0 + i) * k + k0 + 2 * kp))
+        r[i] = j0 + i < nrows ? _mm256_loadu_ps(reinterpret_cast<const float*>(w + size_t(row0 + j0 + i) * k + 2 * kp))
                               : _mm256_setzero_ps();
       transpose8(r);
       for (int c = 0; c < 8; c++) _mm256_storeu_ps(reinterpret_cast<float*>(P + size_t(kp + c) * panel_cols + j0), r[c]);
     }
 }
 
-// y[t][0..nrows) (+)= xb[t][k0..k0 + kc) · panel, t < NT; xb rows have stride k.
+// y[t][0..nrows) = xb[t] · panel, t < NT; xb rows have stride k.
 template <int NT>
-inline void panel_kernel(const uint16_t* xb, int k, const uint32_t* P, int pairs, float* y, int ldy, bool accumulate, int nrows) {
+inline void panel_kernel(const uint16_t* xb, int k, const uint32_t* P, float* y, int ldy, int nrows) {
   __m512 c[NT][2];
   for (int t = 0; t < NT; t++) c[t][0] = c[t][1] = _mm512_setzero_ps();
   const uint32_t* x32 = reinterpret_cast<const uint32_t*>(xb);
-  for (int kp = 0; kp < pairs; kp++) {
+  for (int kp = 0; kp < k / 2; kp++) {
     const __m512i b0 = _mm512_loadu_si512(P + size_t(kp) * panel_cols), b1 = _mm512_loadu_si512(P + size_t(kp) * panel_cols + 16);
 #pragma GCC unroll 8
     for (int t = 0; t < NT; t++) {
@@ -92,39 +95,28 @@ inline void panel_kernel(const uint16_t* xb, int k, const uint32_t* P, int pairs
   }
   const __mmask16 m0 = tail_mask(std::min(nrows, 16)), m1 = tail_mask(std::max(nrows - 16, 0));
   for (int t = 0; t < NT; t++) {
-    float* yr = y + size_t(t) * ldy;
-    __m512 v0 = c[t][0], v1 = c[t][1];
-    if (accumulate) {
-      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, yr));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, yr + 16));
-    }
-    _mm512_mask_storeu_ps(yr, m0, v0);
-    _mm512_mask_storeu_ps(yr + 16, m1, v1);
+    _mm512_mask_storeu_ps(y + size_t(t) * ldy, m0, c[t][0]);
+    _mm512_mask_storeu_ps(y + size_t(t) * ldy + 16, m1, c[t][1]);
   }
 }
 
 void matmul_panel_bf16(const uint16_t* xb, int n, int k, const uint16_t* w, int r0, int r1, float* y, int ldy, uint32_t* P) {
   for (int rb = r0; rb < r1; rb += panel_cols) {
     const int nrows = std::min(panel_cols, r1 - rb);
-    for (int k0 = 0; k0 < k; k0 += matmul_panel_k) {
-      const int kc = std::min(matmul_panel_k, k - k0), pairs = kc / 2;
-      pack_panel_bf16(w, k, rb, nrows, k0, kc, P);
-      const bool acc = k0 > 0;
-      int t = 0;
-      for (; t + panel_tokens <= n; t += panel_tokens)
-        panel_kernel<panel_tokens>(xb + size_t(t) * k + k0, k, P, pairs, y + size_t(t) * ldy + rb, ldy, acc, nrows);
-      const uint16_t* xt = xb + size_t(t) * k + k0;
-      float* yt = y + size_t(t) * ldy + rb;
-      switch (n - t) {
-        case 7: panel_kernel<7>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
-        case 6: panel_kernel<6>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
-        case 5: panel_kernel<5>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
-        case 4: panel_kernel<4>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
-        case 3: panel_kernel<3>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
-        case 2: panel_kernel<2>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
-        case 1: panel_kernel<1>(xt, k, P, pairs, yt, ldy, acc, nrows); break;
-        default: break;
-      }
+    pack_panel_bf16(w, k, rb, nrows, P);
+    int t = 0;
+    for (; t + panel_tokens <= n; t += panel_tokens) panel_kernel<panel_tokens>(xb + size_t(t) * k, k, P, y + size_t(t) * ldy + rb, ldy, nrows);
+    const uint16_t* xt = xb + size_t(t) * k;
+    float* yt = y + size_t(t) * ldy + rb;
+    switch (n - t) {
+      case 7: panel_kernel<7>(xt, k, P, yt, ldy, nrows); break;
+      case 6: panel_kernel<6>(xt, k, P, yt, ldy, nrows); break;
+      case 5: panel_kernel<5>(xt, k, P, yt, ldy, nrows); break;
+      case 4: panel_kernel<4>(xt, k, P, yt, ldy, nrows); break;
+      case 3: panel_kernel<3>(xt, k, P, yt, ldy, nrows); break;
+      case 2: panel_kernel<2>(xt, k, P, yt, ldy, nrows); break;
+      case 1: panel_kernel<1>(xt, k, P, yt, ldy, nrows); break;
+      default: break;
     }
   }
 }

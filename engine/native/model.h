@@ -34,6 +34,10 @@ struct engine_options {
   bool bf16_activations = false;  // round activations to bf16 before every bf16-weight matmul (ops.cpp)
 };
 
+// Token rows per matmul kernel call: f32 activations in blocks of 64 that stay in L2; the bf16 dot path
+// packs each weight panel once per call, so it takes every row at once (bf16 x is half the size).
+inline int matmul_token_block(bool bf16_dot) { return bf16_dot ? 1 << 30 : 64; }
+
 struct tensor_desc {
   std::string name, file;
   size_t offset = 0, nbytes = 0;

@@ -19,7 +19,6 @@
 namespace resident {
 
 namespace {
-constexpr int token_block = 64;  // routed rows per kernel call inside a task
 constexpr int max_chunk = 1024;  // tokens per sparse-block pass: bounds the routed-row buffers
 }  // namespace
 
@@ -168,6 +167,7 @@ void model::moe_chunk(int layer, float* x, int n, float* out) {
   pool_->run(n * K, gather);
   const bool bf16_experts = L.experts.front().gate.type == dtype::bf16;  // one dtype for all experts of a model
   const uint16_t* xgb = bf16_input(xg_, n * K, H, bf16_experts);
+  const int token_block = matmul_token_block(xgb != nullptr);  // routed rows per kernel call inside a task
 
   const int row_chunk = matmul_task_rows(*kern, nb ? blocks_[0].n : 1);  // blocks_[0]: the most tokens
   const int n_rc_mi = (MI + row_chunk - 1) / row_chunk, n_rc_h = (H + row_chunk - 1) / row_chunk;
