@@ -68,6 +68,19 @@ describe('bf16 × bf16 matmul kernel', () => {
         }
     });
   }
+  for (const level of dotLevels)
+    it(`${level} rounds activations to bf16 exactly as the reference (ties to even, either side of a tie)`, () => {
+      // x · identity picks each rounded activation out exactly (one product by 1.0, the rest zeros); finite
+      // inputs only, as a NaN or an infinity would spread through the zeros of its row
+      const k = 64;
+      const u = [0x3f808000, 0x3f818000, 0x3f807fff, 0x3f808001, 0xbf808000, 0xc0418000, 0x7f7f7fff, 0xff7e8000, 0x00800000, 0x3f800000, 0x4effffff];
+      const bitsIn = Uint32Array.from({ length: 2 * k }, (_, i) => u[i % u.length]!);
+      const x = new Float32Array(bitsIn.buffer);
+      const eye = new Uint16Array(k * k);
+      for (let i = 0; i < k; i++) eye[i * k + i] = 0x3f80;
+      const y = nb.kernelMatmul(level, x, 2, k, new Uint8Array(eye.buffer), BF16, 0, k, true)!;
+      for (let i = 0; i < 2 * k; i++) expect(y[i], `x = 0x${bitsIn[i]!.toString(16)}`).toBe(fromBf16(toBf16(x[i]!)));
+    });
   it('is not offered for other weight dtypes or k not a multiple of 32', () => {
     for (const level of nb.kernelLevels) {
       expect(nb.kernelMatmul(level, new Float32Array(32), 1, 32, new Uint8Array(128), 0, 0, 1, true)).toBeNull();
