@@ -205,10 +205,10 @@ void from_f32(const float* src, dtype t, void* dst, size_t n) {
     const __m512i inf = _mm512_set1_epi32(0x7f800000), quiet = _mm512_set1_epi32(0x40);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-      const __m512i u = _mm512_loadu_si512(src + i);
+      const __m512i u = _mm512_loadu_si512(src + i), hi = _mm512_srli_epi32(u, 16);
       const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, abs), inf);
-      const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(u, 16), one))), 16);
-      const __m512i v = _mm512_mask_or_epi32(r, nan, _mm512_srli_epi32(u, 16), quiet);
+      const __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(half, _mm512_and_si512(hi, one))), 16);
+      const __m512i v = _mm512_mask_or_epi32(r, nan, hi, quiet);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), _mm512_cvtepi32_epi16(v));
     }
     for (; i < n; i++) d[i] = f32_to_bf16(src[i]);
