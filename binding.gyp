@@ -17,7 +17,8 @@
         "engine/native/ops.cpp",
         "engine/native/quantize.cpp",
         "engine/native/qwen3.cpp",
-        "engine/native/thread-pool.cpp"
+        "engine/native/thread-pool.cpp",
+        "engine/native/weight-arena.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

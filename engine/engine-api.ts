@@ -130,6 +130,12 @@ export interface Engine {
   readonly weightMode: WeightMode;
   /** 'bf16' when BF16 weights multiply activations rounded to BF16 (EngineOptions.activations), else 'f32'. */
   readonly activationMode: ActivationMode;
+  /**
+   * True when bf16 activations run on BF16 weights repacked at load into the dot kernel's panels (an
+   * anonymous copy that replaces the mmapped rows in memory; same results as packing per call). Off with
+   * RESIDENT_BF16_PACK=0, or when the copy would take over 3/4 of the available memory.
+   */
+  readonly packedWeights: boolean;
   /** Identifies the weights as computed: the model's fingerprint, suffixed '+int8' in int8 mode and '+bf16act' with bf16 activations (KV differs). */
   readonly fingerprint: string;
   readonly threads: number;

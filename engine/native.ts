@@ -27,7 +27,7 @@ interface NativeSlot {
 interface NativeModel {
   forward(slots: NativeSlot[], counts: Int32Array, tokens: Int32Array, rows: Int32Array, logits: Float32Array): Promise<void>;
   createSlot(capacity: number, dtype: number): NativeSlot;
-  info(): { kernels: string; threads: number; maxTokens: number; forwardCalls: number; tokensProcessed: number; forwardAllocations: number };
+  info(): { kernels: string; threads: number; packedWeights: boolean; maxTokens: number; forwardCalls: number; tokensProcessed: number; forwardAllocations: number };
   /** null for a dense model; arrays are [layers.length][nExpert]. */
   expertStats(): { nExpert: number; layers: Int32Array; counts: Float64Array; stepCounts: Float64Array; stepBytes: Float64Array } | null;
   resetExpertStats(): void;
@@ -41,8 +41,8 @@ interface NativeBinding {
   kernelLevels: string[];
   /** Test hook: one level's matmul, y: [n][rows] = x: [n][k] · w[r0, r1)ᵀ, other columns 0. */
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number): Float32Array;
-  /** x rounded to bf16 through the level's bf16 × bf16 matmul; null where the level (or CPU) has none. */
-  kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, bf16x: true): Float32Array | null;
+  /** x rounded to bf16 through the level's bf16 × bf16 matmul ('packed': on weights packed as at load); null where the level (or CPU) has none. */
+  kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, bf16x: true | 'packed'): Float32Array | null;
 }
 
 const DTYPE_CODE: Record<WeightDType | KvDType, number> = { f32: 0, f16: 1, bf16: 2 };
@@ -120,6 +120,7 @@ class NativeEngine implements Engine {
   private disposed = false;
   readonly kernels: string;
   readonly threads: number;
+  readonly packedWeights: boolean;
   constructor(
     private readonly model: NativeModel,
     readonly config: ModelConfig,
@@ -132,6 +133,7 @@ class NativeEngine implements Engine {
     const info = model.info();
     this.kernels = info.kernels;
     this.threads = info.threads;
+    this.packedWeights = info.packedWeights;
   }
 
   private check(): void {

@@ -373,6 +373,7 @@ Napi::Value ModelWrap::info(const Napi::CallbackInfo& info) {
   o.Set("int8", m->int8());
   o.Set("bf16Activations", m->bf16_activations());
   o.Set("bf16Dot", m->bf16_activations() && m->kern->matmul_bf16 != nullptr);  // vdpbf16ps, not rounded f32
+  o.Set("packedWeights", m->packed_weights());
   o.Set("maxTokens", m->max_tokens());
   o.Set("forwardCalls", double(m->forward_calls));
   o.Set("tokensProcessed", double(m->tokens_processed));
@@ -550,7 +551,8 @@ Napi::Value SlotWrap::dispose(const Napi::CallbackInfo& info) {
 
 // Test hook: kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype (3: q8), dtype, r0, r1,
 // bf16x?) runs one level's matmul synchronously and returns y: Float32Array [n][rows] (columns outside [r0, r1)
-// stay 0). bf16x: x rounded to bf16 and the level's matmul_bf16 (bf16 weights; null where the level has none).
+// stay 0). bf16x: x rounded to bf16 and the level's matmul_bf16 (bf16 weights; null where the level has none);
+// 'packed': its pack_bf16 then matmul_bf16_packed, as with weights packed at load.
 Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 8 || !info[0].IsString() || !info[1].IsTypedArray() || !info[4].IsTypedArray())
@@ -575,7 +577,18 @@ Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
     }
     std::vector<uint16_t> xb(size_t(n) * size_t(k));
     kern->from_f32(x.Data(), dtype::bf16, xb.data(), xb.size());
-    kern->matmul_bf16(xb.data(), n, k, w, r0, r1, y.Data(), int(rows), scratch);
+    if (info[8].IsString() && info[8].ToString().Utf8Value() == "packed") {  // through panels packed as at load
+      if (r0 % bf16_panel_rows != 0) {
+        aligned_free(scratch);
+        return throw_error(env, status::argument_error, "kernelMatmul: packed weights take r0 % 32 == 0");
+      }
+      void* wp = aligned_alloc_zero(bf16_packed_bytes(int(rows), k));
+      kern->pack_bf16(reinterpret_cast<const uint16_t*>(w), int(rows), k, 0, int((rows + bf16_panel_rows - 1) / bf16_panel_rows), wp);
+      kern->matmul_bf16_packed(xb.data(), n, k, wp, int(rows), r0, r1, y.Data(), int(rows));
+      aligned_free(wp);
+    } else {
+      kern->matmul_bf16(xb.data(), n, k, w, r0, r1, y.Data(), int(rows), scratch);
+    }
   } else {
     kern->matmul(x.Data(), n, k, w, wt, r0, r1, y.Data(), int(rows), scratch);
   }

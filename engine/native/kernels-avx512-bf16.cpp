@@ -26,6 +26,7 @@ constexpr int panel_cols = 32;        // weight rows per panel: 2 zmm of 16 (k, 
 constexpr int panel_tokens = 8;       // token rows of the panel microkernel: 16 accumulators
 // a whole-k panel (panel_cols × k bf16) fits the scratch that matmul_scratch_floats(k) sizes for row tiles
 static_assert(panel_cols * 2 <= matmul_tile_tokens_max * 4, "bf16 panel exceeds the matmul scratch");
+static_assert(panel_cols == bf16_panel_rows, "pack_bf16 panels are the panel kernel's width");
 
 inline __m512 dot2(__m512 acc, __m512i a, __m512i b) { return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)b); }
 
@@ -100,24 +101,29 @@ inline void panel_kernel(const uint16_t* xb, int k, const uint32_t* P, float* y,
   }
 }
 
+// y[t][rb..rb + nrows) = xb[t] · panel P, t < n.
+void panel_tokens_run(const uint16_t* xb, int n, int k, const uint32_t* P, float* y, int ldy, int rb, int nrows) {
+  int t = 0;
+  for (; t + panel_tokens <= n; t += panel_tokens) panel_kernel<panel_tokens>(xb + size_t(t) * k, k, P, y + size_t(t) * ldy + rb, ldy, nrows);
+  const uint16_t* xt = xb + size_t(t) * k;
+  float* yt = y + size_t(t) * ldy + rb;
+  switch (n - t) {
+    case 7: return panel_kernel<7>(xt, k, P, yt, ldy, nrows);
+    case 6: return panel_kernel<6>(xt, k, P, yt, ldy, nrows);
+    case 5: return panel_kernel<5>(xt, k, P, yt, ldy, nrows);
+    case 4: return panel_kernel<4>(xt, k, P, yt, ldy, nrows);
+    case 3: return panel_kernel<3>(xt, k, P, yt, ldy, nrows);
+    case 2: return panel_kernel<2>(xt, k, P, yt, ldy, nrows);
+    case 1: return panel_kernel<1>(xt, k, P, yt, ldy, nrows);
+    default: return;
+  }
+}
+
 void matmul_panel_bf16(const uint16_t* xb, int n, int k, const uint16_t* w, int r0, int r1, float* y, int ldy, uint32_t* P) {
   for (int rb = r0; rb < r1; rb += panel_cols) {
     const int nrows = std::min(panel_cols, r1 - rb);
     pack_panel_bf16(w, k, rb, nrows, P);
-    int t = 0;
-    for (; t + panel_tokens <= n; t += panel_tokens) panel_kernel<panel_tokens>(xb + size_t(t) * k, k, P, y + size_t(t) * ldy + rb, ldy, nrows);
-    const uint16_t* xt = xb + size_t(t) * k;
-    float* yt = y + size_t(t) * ldy + rb;
-    switch (n - t) {
-      case 7: panel_kernel<7>(xt, k, P, yt, ldy, nrows); break;
-      case 6: panel_kernel<6>(xt, k, P, yt, ldy, nrows); break;
-      case 5: panel_kernel<5>(xt, k, P, yt, ldy, nrows); break;
-      case 4: panel_kernel<4>(xt, k, P, yt, ldy, nrows); break;
-      case 3: panel_kernel<3>(xt, k, P, yt, ldy, nrows); break;
-      case 2: panel_kernel<2>(xt, k, P, yt, ldy, nrows); break;
-      case 1: panel_kernel<1>(xt, k, P, yt, ldy, nrows); break;
-      default: break;
-    }
+    panel_tokens_run(xb, n, k, P, y, ldy, rb, nrows);
   }
 }
 
@@ -126,6 +132,20 @@ void matmul_bf16_target(const uint16_t* xb, int n, int k, const void* w, int r0,
   if (n >= panel_tokens_min) matmul_panel_bf16(xb, n, k, wb, r0, r1, y, ldy, reinterpret_cast<uint32_t*>(scratch));
   else
     for (int r = r0; r < r1; r++) row_tokens(xb, n, k, wb + size_t(r) * k, y + r, ldy);
+}
+
+// Pre-packed weights (pack_bf16 at load): panel p = rows [32p, 32p + 32) at wp + p · 16k lanes; r0 % 32 == 0.
+// Every n runs the panel kernel, so a token's result does not depend on the batch (nor on decode vs prefill).
+void matmul_bf16_packed_target(const uint16_t* xb, int n, int k, const void* wp, int rows, int r0, int r1, float* y, int ldy) {
+  const uint32_t* panels = static_cast<const uint32_t*>(wp);
+  for (int rb = r0; rb < r1; rb += panel_cols)
+    panel_tokens_run(xb, n, k, panels + size_t(rb / panel_cols) * (k / 2) * panel_cols, y, ldy, rb, std::min({panel_cols, r1 - rb, rows - rb}));
+}
+
+void pack_bf16_target(const uint16_t* w, int rows, int k, int p0, int p1, void* wp) {
+  uint32_t* panels = static_cast<uint32_t*>(wp);
+  for (int p = p0; p < p1; p++)
+    pack_panel_bf16(w, k, p * panel_cols, std::min(panel_cols, rows - p * panel_cols), panels + size_t(p) * (k / 2) * panel_cols);
 }
 
 }  // namespace
@@ -141,6 +161,10 @@ namespace resident {
 void avx512::matmul_bf16(const uint16_t* xb, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
   matmul_bf16_target(xb, n, k, w, r0, r1, y, ldy, scratch);
 }
+void avx512::matmul_bf16_packed(const uint16_t* xb, int n, int k, const void* wp, int rows, int r0, int r1, float* y, int ldy) {
+  matmul_bf16_packed_target(xb, n, k, wp, rows, r0, r1, y, ldy);
+}
+void avx512::pack_bf16(const uint16_t* w, int rows, int k, int p0, int p1, void* wp) { pack_bf16_target(w, rows, k, p0, p1, wp); }
 
 // CPUID.(EAX=7, ECX=1):EAX bit 5 (AVX512_BF16), on top of the AVX-512 level.
 bool cpu_has_avx512_bf16() {

@@ -27,7 +27,14 @@ struct kernels {
   // Like matmul for bf16 weights and bf16 activations xb: [n][k], k % 32 == 0 (vdpbf16ps); nullptr on levels
   // or CPUs without it, where bf16 activations run as f32 values rounded to bf16 through matmul.
   void (*matmul_bf16)(const uint16_t* xb, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch);
+  // bf16 panels packed once at load (bf16 activations): pack_bf16 writes panels [p0, p1) of w: [rows][k] to wp,
+  // panel p = rows [32p, 32p + 32) (zero beyond rows) as k / 2 × 32 lanes, each lane the pair (w[r][2i], w[r][2i + 1]);
+  // matmul_bf16_packed is matmul_bf16 on them, r0 % 32 == 0. Both nullptr where matmul_bf16 is.
+  void (*pack_bf16)(const uint16_t* w, int rows, int k, int p0, int p1, void* wp);
+  void (*matmul_bf16_packed)(const uint16_t* xb, int n, int k, const void* wp, int rows, int r0, int r1, float* y, int ldy);
 };
+constexpr int bf16_panel_rows = 32;  // rows per packed bf16 panel (pack_bf16)
+inline size_t bf16_packed_bytes(int rows, int k) { return size_t(rows + bf16_panel_rows - 1) / bf16_panel_rows * bf16_panel_rows * size_t(k) * 2; }
 
 constexpr int matmul_row_block = 4;
 constexpr int matmul_panel_k = 256;     // K block of the packed-panel (prefill) path
@@ -58,6 +65,8 @@ bool cpu_has_avx512();  // AVX-512 F/BW/VL/DQ with OS-saved zmm state, plus the 
 bool cpu_has_avx512_bf16();  // AVX512_BF16 on top of the AVX-512 level (kernels-avx512-bf16.cpp)
 namespace avx512 {  // kernels::matmul_bf16 of the AVX-512 level where cpu_has_avx512_bf16(); declared without a target
 void matmul_bf16(const uint16_t* xb, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch);
+void matmul_bf16_packed(const uint16_t* xb, int n, int k, const void* wp, int rows, int r0, int r1, float* y, int ldy);
+void pack_bf16(const uint16_t* w, int rows, int k, int p0, int p1, void* wp);
 }  // namespace avx512
 
 // Levels this CPU can run, best first: "avx512", "avx2", "portable" (always last).

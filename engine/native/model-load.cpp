@@ -27,6 +27,7 @@ result model::map_weights(const std::vector<tensor_desc>& tensors) {
     const size_t size = size_t(st.st_size);
     void* p = MAP_FAILED;
     size_t map_size = size;
+    bool anonymous = false;
     const char* huge_env = getenv("RESIDENT_HUGEPAGES");
     if (size && huge_env && *huge_env == '1' &&
         size < size_t(sysconf(_SC_AVPHYS_PAGES)) / 2 * size_t(sysconf(_SC_PAGESIZE))) {
@@ -43,6 +44,7 @@ result model::map_weights(const std::vector<tensor_desc>& tensors) {
         if (done == size && mprotect(a, len, PROT_READ) == 0) {
           p = a;
           map_size = len;
+          anonymous = true;
         } else {
           munmap(a, len);
         }
@@ -51,7 +53,7 @@ result model::map_weights(const std::vector<tensor_desc>& tensors) {
     if (p == MAP_FAILED && size) p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
     close(fd);
     if (p == MAP_FAILED) return result::fail(status::load_error, "cannot mmap weight file " + t.file);
-    files_.push_back({t.file, p, size, map_size});
+    files_.push_back({t.file, p, size, map_size, anonymous});
   }
   return result::ok();
 }
@@ -154,6 +156,8 @@ result model::load(const model_config& c, const std::vector<tensor_desc>& tensor
     m->int8_ = true;
   }
   m->bf16_act_ = opt.bf16_activations;
+  if (m->bf16_act_)
+    if (result r = m->pack_bf16_weights(); !r) return r;
   m->alloc_buffers(opt.threads);
   *out = m.release();
   return result::ok();

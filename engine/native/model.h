@@ -1,6 +1,7 @@
 // A loaded Qwen3 model: mmapped weights, f32 copies of the norm vectors, the thread pool and every
 // activation buffer, sized once at load for max_tokens tokens per forward call.
 #pragma once
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -45,10 +46,20 @@ struct tensor_desc {
   std::vector<int64_t> shape;
 };
 
-struct weight {  // [rows][cols], row-major, in `type`, pointing into an mmapped file
+struct weight {  // [rows][cols], row-major, in `type`, pointing into an mmapped file or the weight arena
   const void* data = nullptr;
   dtype type = dtype::f32;
   int rows = 0, cols = 0;
+  bool packed = false;  // bf16 panels (kernels::pack_bf16), not rows: only for bf16 activations' dot kernels
+};
+
+// A load-time rewrite of matmul weights into the weight arena (weight-arena.cpp); bytes(w) == 0 keeps w.
+struct weight_rewrite {
+  const char* what = "";
+  int rows_per_task = 64;
+  std::function<size_t(const weight&)> bytes;
+  std::function<void(const weight&, int r0, int r1, void* dst)> fill;  // rows [r0, r1) of w's copy at dst, r0 % rows_per_task == 0
+  std::function<void(weight&, void* dst)> retype;                      // w now describes its copy at dst
 };
 
 struct expert_weights {  // gate, up: [moe_inter][hidden]; down: [hidden][moe_inter]
@@ -84,7 +95,8 @@ struct mapped_file {
   std::string path;
   void* base = nullptr;
   size_t size = 0;      // bytes of the file
-  size_t map_size = 0;  // bytes mapped at base (the file's mapping, an anonymous huge-page copy, or the int8 arena)
+  size_t map_size = 0;  // bytes mapped at base (the file's mapping, an anonymous huge-page copy, or the weight arena)
+  bool anonymous = false;  // not backed by the file (huge-page copy, weight arena)
 };
 
 class model {
@@ -103,6 +115,7 @@ class model {
   int threads() const { return pool_ ? pool_->size() : 1; }
   bool int8() const { return int8_; }
   bool bf16_activations() const { return bf16_act_; }
+  bool packed_weights() const { return packed_; }  // bf16 panels packed at load (pack_bf16_weights)
 
   // Expert statistics, each [n_layer][n_expert] (rows of dense layers stay 0): `total` tokens routed
   // since load / reset_expert_stats(); `step` tokens routed and `step_bytes` expert weight bytes read
@@ -117,7 +130,9 @@ class model {
   const tensor_desc* find_tensor(const std::string& name) const;
   result bind_norm(const std::vector<tensor_desc>& tensors, const std::string& name, int n, float** out);
   void alloc_buffers(int threads);
+  result rewrite_weights(const weight_rewrite& r, size_t* total_out = nullptr);
   result quantize_weights();
+  result pack_bf16_weights();
   size_t attention_scratch_floats() const;
 
   void rmsnorm_rows(float* y, const float* x, const float* w, int n_rows);
@@ -151,6 +166,7 @@ class model {
   int max_tokens_ = 0;
   bool int8_ = false;
   bool bf16_act_ = false;
+  bool packed_ = false;
   uint16_t* xb_ = nullptr;  // bf16 copy of a matmul's x: [max(max_tokens, MoE rows)][max k], with bf16 activations
 
   // Activations, [max_tokens][...]: x residual, xn normed, q/k/v projections, att attention out,

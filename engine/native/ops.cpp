@@ -29,7 +29,9 @@ const uint16_t* model::bf16_input(float* x, int n, int k, bool bf16_weight) {
 
 void model::matmul_rows(const float* x, const uint16_t* xb, int n, const weight& w, int r0, int r1, float* y, int ldy,
                         float* scratch) const {
-  if (xb && w.type == dtype::bf16) kern->matmul_bf16(xb, n, w.cols, w.data, r0, r1, y, ldy, scratch);
+  // packed weights exist only where bf16_input gives xb (bf16 activations, matmul_bf16, k % 32 == 0)
+  if (xb && w.packed) kern->matmul_bf16_packed(xb, n, w.cols, w.data, w.rows, r0, r1, y, ldy);
+  else if (xb && w.type == dtype::bf16) kern->matmul_bf16(xb, n, w.cols, w.data, r0, r1, y, ldy, scratch);
   else kern->matmul(x, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
 }
 

@@ -1,7 +1,5 @@
 // Int8 weight mode: load-time quantization of weight rows into the q8 layout (common.h): per block of 32
 // values, d = max|x| / 127 and q = round(x / d) (nearest, ties to even), so |x - d·q| <= d / 2.
-#include <sys/mman.h>
-
 #include <cmath>
 
 #include "model.h"
@@ -30,38 +28,18 @@ void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst
 }
 
 // Every matmul weight with a multiple of 32 columns (projections, MLPs, experts, lm_head) becomes q8 in
-// one anonymous huge-page arena; embeddings (row lookups), the router and norms keep their dtype.
+// the weight arena (weight-arena.cpp); embeddings (row lookups), the router and norms keep their dtype.
 result model::quantize_weights() {
-  std::vector<weight*> ws{&lm_head_};  // tied: lm_head_ starts as embed_ and gets its own q8 copy; lookups keep embed_
-  for (layer_weights& L : layers_) {
-    for (weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) ws.push_back(w);
-    for (expert_weights& e : L.experts)
-      for (weight* w : {&e.gate, &e.up, &e.down}) ws.push_back(w);
-  }
-  size_t total = 0;
-  std::vector<size_t> at;
-  for (weight* w : ws) {
-    at.push_back(total);
-    if (w->data && w->cols % q8_block == 0) total += (size_t(w->rows) * row_bytes(dtype::q8, w->cols) + 63) / 64 * 64;
-  }
-  if (total == 0) return result::ok();
-  void* arena = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (arena == MAP_FAILED) return result::fail(status::load_error, "cannot allocate " + std::to_string(total >> 20) + " MiB for int8 weights");
-  madvise(arena, total, MADV_HUGEPAGE);
-  files_.push_back({"<int8 weights>", arena, total, total});
-  for (size_t i = 0; i < ws.size(); i++) {
-    weight& w = *ws[i];
-    if (!w.data || w.cols % q8_block != 0) continue;
-    char* dst = static_cast<char*>(arena) + at[i];
-    constexpr int rows_per_task = 64;
-    pool_->run((w.rows + rows_per_task - 1) / rows_per_task, [&](int t, int) {
-      q8_quantize_rows(w.data, w.type, w.cols, t * rows_per_task, std::min(w.rows, (t + 1) * rows_per_task), dst);
-    });
+  weight_rewrite r;
+  r.what = "int8 weights";
+  r.rows_per_task = 64;
+  r.bytes = [](const weight& w) { return w.cols % q8_block == 0 ? size_t(w.rows) * row_bytes(dtype::q8, w.cols) : 0; };
+  r.fill = [](const weight& w, int r0, int r1, void* dst) { q8_quantize_rows(w.data, w.type, w.cols, r0, r1, dst); };
+  r.retype = [](weight& w, void* dst) {
     w.data = dst;
     w.type = dtype::q8;
-  }
-  mprotect(arena, total, PROT_READ);
-  return result::ok();
+  };
+  return rewrite_weights(r);
 }
 
 }  // namespace resident

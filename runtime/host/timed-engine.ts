@@ -12,6 +12,7 @@ export function timedEngine(inner: Engine, onStep: (seconds: number, tokens: num
     get weightDtype() { return inner.weightDtype; },
     get weightMode() { return inner.weightMode; },
     get activationMode() { return inner.activationMode; },
+    get packedWeights() { return inner.packedWeights; },
     get fingerprint() { return inner.fingerprint; },
     get threads() { return inner.threads; },
     get maxBatchTokens() { return inner.maxBatchTokens; },

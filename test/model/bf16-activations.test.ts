@@ -2,8 +2,9 @@
  * BF16 activations (EngineOptions.activations = 'bf16'): with BF16 weights every matmul input is rounded
  * to bf16 first. On AVX512_BF16 CPUs the AVX-512 level multiplies bf16 pairs (vdpbf16ps); elsewhere the
  * rounded values go through the f32 kernels. Checked here: the bf16 × bf16 kernel equals a float64
- * reference on the rounded inputs; whole-model logits of the vdpbf16ps path agree with the portable
- * path (dense and MoE); a token's logits do not depend on the batch it decodes in; the mode stays close
+ * reference on the rounded inputs (weights packed at load or per call); whole-model logits of the vdpbf16ps
+ * path agree with the portable path (dense and MoE) and packed weights with per-call packing, whose copy
+ * replaces the mapped pages in memory; a token's logits do not depend on the batch it decodes in; the mode stays close
  * to f32 activations and is closer than them to llama.cpp's BF16 path (which rounds the same way); the
  * mode shows in activationMode and the fingerprint.
  */
@@ -14,6 +15,7 @@ import { loadModelSpec } from '../../engine/hf-model.js';
 import type { ModelSpec } from '../../engine/model-spec.js';
 import { loadEngine, nativeBinding } from '../../engine/native.js';
 import { LlamaOracle } from '../support/llama-oracle.js';
+import { loadPeakRss } from '../support/load-rss.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, logSoftmax, maxAbs, maxAbsDiff, randomTokens, row } from '../support/numeric.js';
 
@@ -43,7 +45,7 @@ describe('bf16 × bf16 matmul kernel', () => {
     expect(dotLevels.every((l) => l === 'avx512')).toBe(true);
   });
   for (const level of dotLevels) {
-    it(`${level} equals a float64 reference on the rounded inputs (row tiles and panels, row ranges)`, () => {
+    it(`${level} equals a float64 reference on the rounded inputs (row tiles and panels, row ranges; packed at load or per call)`, () => {
       const rows = 45;
       for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 64])
         for (const k of [32, 96, 320, 1024]) {
@@ -51,20 +53,24 @@ describe('bf16 × bf16 matmul kernel', () => {
           const x = Float32Array.from({ length: n * k }, r);
           const bits = Uint16Array.from({ length: rows * k }, () => toBf16(r()));
           const w = new Uint8Array(bits.buffer);
-          for (const [r0, r1] of [[0, rows], [3, 40], [5, 6], [17, rows]] as const) {
-            const y = nb.kernelMatmul(level, x, n, k, w, BF16, r0, r1, true)!;
-            const what = `${level} n=${n} k=${k} rows [${r0}, ${r1})`;
-            const ref = new Float64Array(n * rows);
-            for (let t = 0; t < n; t++)
-              for (let c = r0; c < r1; c++) {
-                let s = 0;
-                for (let i = 0; i < k; i++) s += fromBf16(toBf16(x[t * k + i]!)) * fromBf16(bits[c * k + i]!);
-                ref[t * rows + c] = s;
-              }
-            expect(maxAbsDiff(y, ref) / Math.max(maxAbs(ref), 1e-30), what).toBeLessThan(1e-5);
-            for (let t = 0; t < n; t++)
-              for (let c = 0; c < rows; c++) if (c < r0 || c >= r1) expect(y[t * rows + c], `${what}: column ${c} written`).toBe(0);
-          }
+          const ranges = { rows: [[0, rows], [3, 40], [5, 6], [17, rows]], packed: [[0, rows], [32, rows], [0, 17], [32, 33]] } as const;
+          for (const mode of ['rows', 'packed'] as const)
+            for (const [r0, r1] of ranges[mode]) {
+              const y = nb.kernelMatmul(level, x, n, k, w, BF16, r0, r1, mode === 'packed' ? 'packed' : true)!;
+              const what = `${level} ${mode} n=${n} k=${k} rows [${r0}, ${r1})`;
+              const ref = new Float64Array(n * rows);
+              for (let t = 0; t < n; t++)
+                for (let c = r0; c < r1; c++) {
+                  let s = 0;
+                  for (let i = 0; i < k; i++) s += fromBf16(toBf16(x[t * k + i]!)) * fromBf16(bits[c * k + i]!);
+                  ref[t * rows + c] = s;
+                }
+              expect(maxAbsDiff(y, ref) / Math.max(maxAbs(ref), 1e-30), what).toBeLessThan(1e-5);
+              for (let t = 0; t < n; t++)
+                for (let c = 0; c < rows; c++) if (c < r0 || c >= r1) expect(y[t * rows + c], `${what}: column ${c} written`).toBe(0);
+              // from 17 tokens the per-call path packs the same panels and runs the same kernel: equal bits
+              if (mode === 'packed' && n >= 17) expect(Array.from(y), what).toEqual(Array.from(nb.kernelMatmul(level, x, n, k, w, BF16, r0, r1, true)!));
+            }
         }
     });
   }
@@ -158,6 +164,28 @@ describe.each(['tiny', 'tiny-moe'] as const)('%s bf16 in bf16-activation mode', 
     expect(worst).toBeLessThan(2e-2);
     expect(kl).toBeLessThan(1e-3);
     expect(top1).toBeGreaterThanOrEqual(0.97);
+  });
+
+  it.skipIf(!dotLevels.includes('avx512'))('weights packed at load (the default) compute what per-call panels do', async () => {
+    const packed = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, activations: 'bf16' });
+    process.env.RESIDENT_BF16_PACK = '0';
+    const perCall = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, activations: 'bf16' }).finally(() => delete process.env.RESIDENT_BF16_PACK);
+    expect([packed.packedWeights, perCall.packedWeights, portable.packedWeights]).toEqual([true, false, false]);
+    const got = await workload(packed, tokens), want = await workload(perCall, tokens);
+    packed.dispose();
+    perCall.dispose();
+    // dense prefill: every matmul has 64 token rows, so both run the same panels through the same kernel; the
+    // MoE's experts see fewer tokens each, where per-call runs row tiles (another order of the same sums)
+    if (preset === 'tiny') expect(Array.from(got[0]!)).toEqual(Array.from(want[0]!));
+    for (let i = 0; i < got.length; i++) expect(maxAbsDiff(got[i]!, want[i]!) / maxAbs(want[i]!), `output ${i}`).toBeLessThan(2e-2);
+  });
+
+  it.skipIf(!dotLevels.includes('avx512'))('packing at load replaces the mapped pages: peak RSS grows by at most 1.25× the weight bytes', () => {
+    const weightBytes = spec.tensors.reduce((a, t) => a + t.nbytes, 0);
+    const { before, peak, packed } = loadPeakRss(spec.dir, { threads: 2, maxBatchTokens: 16, activations: 'bf16' });
+    expect(packed).toBe(true);
+    expect(peak - before).toBeGreaterThan(0.5 * weightBytes);
+    expect(peak - before).toBeLessThanOrEqual(1.25 * weightBytes);
   });
 
   it("a token's logits do not depend on the batch it decodes in (9 sessions together = each alone)", async () => {

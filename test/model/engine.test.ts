@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine } from '../../engine/engine-api.js';
@@ -10,6 +8,7 @@ import { loadModelSpec } from '../../engine/hf-model.js';
 import { getPreset } from '../../engine/model-presets.js';
 import type { ModelSpec } from '../../engine/model-spec.js';
 import { loadEngine, nativeBinding } from '../../engine/native.js';
+import { loadPeakRss } from '../support/load-rss.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, maxAbs, maxAbsDiff, randomTokens, row } from '../support/numeric.js';
 import { loadReference, referenceForward, type ReferenceModel } from '../support/reference-forward.js';
@@ -275,21 +274,7 @@ describe('kernels, allocation, event loop, lifecycle', () => {
 
   it('loading maps the weights: peak RSS grows by at most 1.2× the weight bytes', async () => {
     const weightBytes = spec.tensors.reduce((a, t) => a + t.nbytes, 0);
-    const script = `
-      import { readFileSync } from 'node:fs';
-      import { loadModelSpec } from './engine/hf-model.ts';
-      import { loadEngine } from './engine/native.ts';
-      const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
-      const spec = await loadModelSpec(${JSON.stringify(spec.dir)});
-      const before = process.memoryUsage().rss;
-      const e = await loadEngine(spec, { threads: 2, maxBatchTokens: 16 });
-      await e.forward([{ slot: e.createSlot(64), tokens: [1, 2, 3], logits: 'all' }]); // touches every weight
-      console.log(JSON.stringify({ before, peak: hwm() }));`;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)), timeout: 120_000,
-    });
-    expect(r.status, r.stderr).toBe(0);
-    const { before, peak } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; peak: number };
+    const { before, peak } = loadPeakRss(spec.dir, { threads: 2, maxBatchTokens: 16 });
     expect(peak - before).toBeGreaterThan(0.5 * weightBytes); // the weights really were read
     expect(peak - before).toBeLessThanOrEqual(1.2 * weightBytes);
   });
