@@ -6,6 +6,7 @@
         "engine/native/addon.cpp",
         "engine/native/alloc-counter.cpp",
         "engine/native/attention.cpp",
+        "engine/native/bandwidth.cpp",
         "engine/native/kernels-avx2.cpp",
         "engine/native/kernels-avx512.cpp",
         "engine/native/kernels-avx512-bf16.cpp",

@@ -43,6 +43,8 @@ interface NativeBinding {
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number): Float32Array;
   /** x rounded to bf16 through the level's bf16 × bf16 matmul ('packed': on weights packed as at load); null where the level (or CPU) has none. */
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, bf16x: true | 'packed'): Float32Array | null;
+  /** Best read rate in GB/s of `threads` threads over a fresh buffer of `mib` MiB in `reps` passes (off the event loop). */
+  memoryReadRate(mib: number, threads: number, reps: number): Promise<number>;
 }
 
 const DTYPE_CODE: Record<WeightDType | KvDType, number> = { f32: 0, f16: 1, bf16: 2 };
@@ -330,4 +332,12 @@ export function defaultThreads(): number {
   } catch {
     return Math.max(1, logical);
   }
+}
+
+/**
+ * The machine's memory read rate in GB/s: the best of `reps` passes of `threads` threads each summing its own
+ * slice of a fresh `mib` MiB buffer (off the event loop). The limit that memory-bound decode runs against.
+ */
+export async function memoryReadRate(mib = 1024, threads = defaultThreads(), reps = 5): Promise<number> {
+  return call(() => nativeBinding().memoryReadRate(mib, threads, reps));
 }

@@ -596,6 +596,31 @@ Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   return y;
 }
 
+// memoryReadRate(mib, threads, reps): Promise<GB/s>, the machine's memory read rate (bench's limit row).
+class bandwidth_worker : public promise_worker {
+ public:
+  bandwidth_worker(Napi::Env env, size_t bytes, int threads, int reps) : promise_worker(env), bytes_(bytes), threads_(threads), reps_(reps) {}
+
+ protected:
+  result work() override { return memory_read_rate(bytes_, threads_, reps_, &gbps_); }
+  Napi::Value done(Napi::Env env) override { return Napi::Number::New(env, gbps_); }
+
+ private:
+  size_t bytes_;
+  int threads_, reps_;
+  double gbps_ = 0;
+};
+
+Napi::Value memory_read_rate_js(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber())
+    return throw_error(env, status::argument_error, "memoryReadRate(mib, threads, reps)");
+  auto* w = new bandwidth_worker(env, size_t(info[0].ToNumber().Int64Value()) << 20, info[1].ToNumber().Int32Value(), info[2].ToNumber().Int32Value());
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
 Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   ModelWrap::init(env, exports);
   SlotWrap::init(env, exports);
@@ -610,6 +635,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   for (int i = 0; i < n_levels; i++) names.Set(uint32_t(i), Napi::String::New(env, levels[i]->name));
   exports.Set("kernelLevels", names);  // levels this CPU runs, best first
   exports.Set("kernelMatmul", Napi::Function::New(env, kernel_matmul));
+  exports.Set("memoryReadRate", Napi::Function::New(env, memory_read_rate_js));
   return exports;
 }
 

@@ -80,6 +80,9 @@ extern thread_local bool t_count_allocations;
 extern std::atomic<uint64_t> g_forward_allocations;
 uint64_t alloc_counter_probe();
 
+// Best read rate of `threads` threads over a fresh `bytes` buffer in `reps` passes, GB/s (bandwidth.cpp).
+result memory_read_rate(size_t bytes, int threads, int reps, double* gbps);
+
 // 64-byte aligned zeroed buffer owned by the engine (allocated at load, never per token).
 void* aligned_alloc_zero(size_t bytes);
 void aligned_free(void* p);

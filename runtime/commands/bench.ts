@@ -1,8 +1,9 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadModelSpec } from '../../engine/hf-model.js';
-import { defaultThreads, loadEngine } from '../../engine/native.js';
+import { defaultKvDtype, defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
+import { decodeBytesPerToken } from '../bench/decode-bytes.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
 import { residentBackend } from '../bench/resident-backend.js';
 import { benchTokens, runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
@@ -99,6 +100,7 @@ export const command: Command = {
     const log = (s: string) => process.stderr.write(s + '\n');
 
     const spec = await loadModelSpec(values.model);
+    const readRate = await memoryReadRate(1024, threads); // before any model is loaded: the machine's limit
     const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
     const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype;
     const setup = `${weightsLabel} weights${engine.packedWeights ? ' (bf16 panels packed at load)' : ''}, ${engine.activationMode} activations, kernels ${engine.kernels}`;
@@ -134,6 +136,17 @@ export const command: Command = {
       const v = ours[r.key];
       return { name: r.name(label), unit: 'tok/s', ours: round(v), llamacpp: best === null ? null : round(best), ratio: best ? round(v / best, 3) : null };
     });
+    {
+      // memory-bound decode against the machine: bytes per token at the decode phase's mean depth
+      const valueBytes = weights === 'int8' ? 36 / 32 : spec.dtype === 'f32' ? 4 : 2;
+      const kvBytes = defaultKvDtype(spec.dtype) === 'f32' ? 4 : 2;
+      const gb = decodeBytesPerToken(spec.config, valueBytes, kvBytes, o.prefill + o.decode / 2) / 1e9;
+      const best = anchors.length ? Math.max(...anchors.map((a) => a.decode)) : null;
+      rows.push({ name: 'machine: memory read rate (probe)', unit: 'GB/s', ours: round(readRate), llamacpp: null, ratio: null });
+      rows.push({ name: `decode ${o.decode}: weight + KV bytes per token`, unit: 'GB', ours: round(gb, 4), llamacpp: null, ratio: null });
+      rows.push({ name: `decode ${o.decode}: bytes × tok/s`, unit: 'GB/s', ours: round(gb * ours.decode), llamacpp: best === null ? null : round(gb * best), ratio: best ? round(ours.decode / best, 3) : null });
+      rows.push({ name: `decode ${o.decode}: limit at the probed rate`, unit: 'tok/s', ours: round(readRate / gb), llamacpp: null, ratio: null });
+    }
     if (!Number.isNaN(ours.decodeSpeculative)) {
       // llama.cpp has no model-free speculation here: compare with its plain decode of the same context
       const best = anchors.length ? Math.max(...anchors.map((a) => a.decodeRepetitive)) : null;

@@ -46,14 +46,24 @@ describe('resident bench', () => {
     expect(out.machine.threads).toBe(2);
     expect(out.rows.map((x) => x.name)).toEqual([
       'prefill 32', 'decode 4', 'cold prefill 64', 'prefill 32 at depth 64', 'decode 4 at depth 64', 'decode 4 × 3 sessions (total)',
-      'decode 4, repetitive context', 'decode 4, repetitive context, n-gram speculation', 'speculation: accepted drafts per forward', '3-session speed-up vs 1',
+      'decode 4, repetitive context', 'machine: memory read rate (probe)', 'decode 4: weight + KV bytes per token', 'decode 4: bytes × tok/s',
+      'decode 4: limit at the probed rate', 'decode 4, repetitive context, n-gram speculation', 'speculation: accepted drafts per forward',
+      '3-session speed-up vs 1',
     ]);
+    const byName = new Map(out.rows.map((x) => [x.name, x]));
+    const oursOnly = ['machine: memory read rate (probe)', 'decode 4: weight + KV bytes per token', 'decode 4: limit at the probed rate', 'speculation: accepted drafts per forward'];
     for (const x of out.rows) {
-      if (x.name.startsWith('speculation')) continue; // ours only
-      expect(x.unit).toBe(x.name.includes('speed-up') ? '×' : 'tok/s');
+      if (oursOnly.includes(x.name)) continue;
+      expect(x.unit).toBe(x.name.includes('speed-up') ? '×' : x.name.includes('bytes ×') ? 'GB/s' : 'tok/s');
       expect(x.ours).toBeGreaterThan(0);
       expect(x.llamacpp).toBeGreaterThan(0);
       expect(Math.abs(x.ratio - x.ours / x.llamacpp) / x.ratio).toBeLessThan(0.02); // from unrounded figures
     }
+    // decode against the machine: a real probe (> 1 GB/s), the tiny model's bytes, the rate they allow
+    const rate = byName.get('machine: memory read rate (probe)')!.ours, gb = byName.get('decode 4: weight + KV bytes per token')!.ours;
+    expect(rate).toBeGreaterThan(1);
+    expect(gb).toBeGreaterThan(0);
+    expect(byName.get('decode 4: bytes × tok/s')!.ratio).toBe(byName.get('decode 4')!.ratio);
+    expect(byName.get('decode 4: limit at the probed rate')!.ours / (rate / gb)).toBeCloseTo(1, 1);
   });
 });

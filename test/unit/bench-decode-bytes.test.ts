@@ -1,0 +1,31 @@
+/** decodeBytesPerToken: the bytes `resident bench` divides the probed memory read rate by. */
+import { describe, expect, it } from 'vitest';
+import { expectedTensors } from '../../engine/hf-model.js';
+import { getPreset } from '../../engine/model-presets.js';
+import { decodeBytesPerToken } from '../../runtime/bench/decode-bytes.js';
+
+const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+describe('decode bytes per token', () => {
+  it('dense: every matrix of the checkpoint once (tied lm_head = the embedding), plus K and V at depth', () => {
+    const c = getPreset('qwen3-0.6b')!.config;
+    const matrices = expectedTensors(c).filter((t) => t.kind === 'matrix').reduce((a, t) => a + count(t.shape), 0);
+    expect(c.tieWordEmbeddings).toBe(true);
+    expect(decodeBytesPerToken(c, 2, 2, 0)).toBe(matrices * 2);
+    // K and V: layers × 2 × kv heads × head_dim values per position
+    expect(decodeBytesPerToken(c, 2, 2, 1000) - decodeBytesPerToken(c, 2, 2, 0)).toBe(c.nLayers * 2 * c.nKvHeads * c.headDim * 1000 * 2);
+    expect(decodeBytesPerToken(c, 2, 2, 0)).toBeGreaterThan(1.1e9); // Qwen3-0.6B in BF16: ≈ 1.19 GB
+  });
+
+  it('MoE: the router and the routed experts of each sparse layer, not all experts', () => {
+    const c = getPreset('qwen3-30b-a3b-8l')!.config;
+    const m = c.moe!;
+    const all = expectedTensors(c).filter((t) => t.kind === 'matrix');
+    const expertValues = all.filter((t) => t.name.includes('.experts.')).reduce((a, t) => a + count(t.shape), 0);
+    const rest = all.filter((t) => !t.name.includes('.experts.')).reduce((a, t) => a + count(t.shape), 0);
+    const lmHead = c.tieWordEmbeddings ? c.vocabSize * c.hiddenSize : 0; // untied: lm_head is among `rest`, the embedding is not read
+    const embedding = c.vocabSize * c.hiddenSize;
+    const used = expertValues * (m.numExpertsPerTok / m.numExperts);
+    expect(decodeBytesPerToken(c, 1, 1, 0)).toBe(rest - embedding + lmHead + used);
+  });
+});
