@@ -1,7 +1,8 @@
 /**
  * A computer-use MCP server over stdio (official SDK, low-level Server) driving the fake browser:
  * open_page, click, type, read_screen. Every tool answers with the screen text. Failures (no such
- * element…) are `isError` results. Logs go to stderr.
+ * element…) are `isError` results. Every action takes a few milliseconds, as a page render would (so a
+ * client's tool timeout below that always fires). Logs go to stderr.
  *
  * Run: node --import tsx examples/computer-use-mcp/browser-server.ts
  */
@@ -21,13 +22,14 @@ export const BROWSER_TOOLS = [
   { name: 'read_screen', description: 'Return the current screen: URL, title, text and numbered elements.', inputSchema: obj({}) },
 ];
 
-/** A server over one browser. */
-export function createBrowserServer(browser = new FakeBrowser(), log: (line: string) => void = () => {}): Server {
+/** A server over one browser; each tool call answers after `latencyMs`. */
+export function createBrowserServer(browser = new FakeBrowser(), log: (line: string) => void = () => {}, latencyMs = 5): Server {
   const server = new Server({ name: 'fake-browser', version: '1.0.0' }, { capabilities: { tools: {} } });
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: BROWSER_TOOLS }));
   server.setRequestHandler(CallToolRequestSchema, async (req) => {
     const a = (req.params.arguments ?? {}) as Record<string, unknown>;
     log(`${req.params.name} ${JSON.stringify(a)}`);
+    await new Promise((resolve) => setTimeout(resolve, latencyMs));
     try {
       switch (req.params.name) {
         case 'open_page': browser.open(String(a.url)); break;

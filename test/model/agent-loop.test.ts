@@ -67,6 +67,7 @@ describe('agent loop (HTTP agent-run API)', () => {
 
   it('turns failing tools into error results, not exceptions', async (ctx) => {
     if (skip) return ctx.skip(skip);
+    // 1 ms: below the fake browser's 5 ms per action, so every call that reaches the browser times out
     const r = await (await post('/v1/agent/runs', { ...AGENT_RUN_ARGS, seed: 4, tool_timeout_ms: 1, wait: true })).json() as { status: string; sessionId: string; toolCalls: { ok: boolean; error?: string; isError: boolean }[]; steps: number };
     expect(['done', 'max_steps']).toContain(r.status);
     expect(r.toolCalls.length).toBeGreaterThan(0);
