@@ -57,6 +57,7 @@ struct weight {  // [rows][cols], row-major, in `type`, pointing into an mmapped
 struct weight_rewrite {
   const char* what = "";
   int rows_per_task = 64;
+  size_t max_bytes = SIZE_MAX;  // a larger arena is not made (weights unchanged, done = false)
   std::function<size_t(const weight&)> bytes;
   std::function<void(const weight&, int r0, int r1, void* dst)> fill;  // rows [r0, r1) of w's copy at dst, r0 % rows_per_task == 0
   std::function<void(weight&, void* dst)> retype;                      // w now describes its copy at dst
@@ -130,7 +131,7 @@ class model {
   const tensor_desc* find_tensor(const std::string& name) const;
   result bind_norm(const std::vector<tensor_desc>& tensors, const std::string& name, int n, float** out);
   void alloc_buffers(int threads);
-  result rewrite_weights(const weight_rewrite& r, size_t* total_out = nullptr);
+  result rewrite_weights(const weight_rewrite& r, bool* done = nullptr);
   result quantize_weights();
   result pack_bf16_weights();
   size_t attention_scratch_floats() const;

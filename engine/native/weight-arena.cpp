@@ -15,9 +15,11 @@ namespace resident {
 // written by fill over pool tasks of rows_per_task rows, slab by slab of source_slab_bytes; retype(w, dst)
 // then points w at its copy. A tied lm_head gets its own copy; embedding lookups keep embed_. Each slab's
 // source pages leave this process's resident set once copied (file mappings only; they stay in the page
-// cache), so loading peaks near the arena's size. Fails without changing any weight if the arena cannot
-// be allocated; with total_out set, sizes the arena and returns before allocating.
-result model::rewrite_weights(const weight_rewrite& r, size_t* total_out) {
+// cache), so loading peaks near the arena's size. *done tells whether any weight was rewritten: not when
+// none qualifies or the arena would exceed max_bytes. Fails without changing any weight if the arena
+// cannot be allocated.
+result model::rewrite_weights(const weight_rewrite& r, bool* done) {
+  if (done) *done = false;
   std::vector<weight*> ws{&lm_head_};
   for (layer_weights& L : layers_) {
     for (weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) ws.push_back(w);
@@ -31,11 +33,7 @@ result model::rewrite_weights(const weight_rewrite& r, size_t* total_out) {
     size.push_back(w->data ? r.bytes(*w) : 0);
     total += (size.back() + 63) / 64 * 64;
   }
-  if (total_out) {
-    *total_out = total;
-    return result::ok();
-  }
-  if (total == 0) return result::ok();
+  if (total == 0 || total > r.max_bytes) return result::ok();
   void* arena = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (arena == MAP_FAILED) return result::fail(status::load_error, "cannot allocate " + std::to_string(total >> 20) + " MiB for " + r.what);
   madvise(arena, total, MADV_HUGEPAGE);
@@ -66,6 +64,7 @@ result model::rewrite_weights(const weight_rewrite& r, size_t* total_out) {
   }
   mprotect(arena, total, PROT_READ);
   files_.push_back({std::string("<") + r.what + ">", arena, total, total, true});
+  if (done) *done = true;
   return result::ok();
 }
 
@@ -98,11 +97,8 @@ result model::pack_bf16_weights() {
     w.data = dst;
     w.packed = true;
   };
-  size_t total = 0;
-  rewrite_weights(r, &total);
-  if (total == 0 || total > memory_available() / 4 * 3) return result::ok();
-  if (!rewrite_weights(r)) return result::ok();  // no arena: the weights stay mapped, packed per call
-  packed_ = true;
+  r.max_bytes = memory_available() / 4 * 3;
+  rewrite_weights(r, &packed_);  // without an arena (failure ignored) the weights stay mapped, packed per call
   return result::ok();
 }
 

@@ -5,10 +5,10 @@ import type { ModelConfig } from '../../engine/model-spec.js';
 /**
  * Bytes one single-session decode token reads at context `depth`: every matmul weight it uses (attention
  * projections; the dense MLP or the router and the `numExpertsPerTok` routed experts; lm_head) at
- * `weightBytes` per value, plus the K and V of `depth` positions at `kvBytes` per value. Norms, the embedding
- * row and activations are left out (under 0.1%).
+ * `weightBytes` per value, plus `depth` positions of K and V at `kvBytesPerPosition` (KvSlot.bytesPerToken).
+ * Norms, the embedding row and activations are left out (under 0.1%).
  */
-export function decodeBytesPerToken(c: ModelConfig, weightBytes: number, kvBytes: number, depth: number): number {
+export function decodeBytesPerToken(c: ModelConfig, weightBytes: number, kvBytesPerPosition: number, depth: number): number {
   const H = c.hiddenSize, QD = c.nHeads * c.headDim, KD = c.nKvHeads * c.headDim;
   let values = c.vocabSize * H; // lm_head
   for (let l = 0; l < c.nLayers; l++) {
@@ -17,5 +17,5 @@ export function decodeBytesPerToken(c: ModelConfig, weightBytes: number, kvBytes
       ? c.moe.numExperts * H + c.moe.numExpertsPerTok * 3 * H * c.moe.moeIntermediateSize
       : 3 * H * c.intermediateSize;
   }
-  return values * weightBytes + c.nLayers * 2 * KD * depth * kvBytes;
+  return values * weightBytes + depth * kvBytesPerPosition;
 }

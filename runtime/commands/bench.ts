@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadModelSpec } from '../../engine/hf-model.js';
-import { defaultKvDtype, defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
+import { defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
 import { decodeBytesPerToken } from '../bench/decode-bytes.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
@@ -106,6 +106,9 @@ export const command: Command = {
     const setup = `${weightsLabel} weights${engine.packedWeights ? ' (bf16 panels packed at load)' : ''}, ${engine.activationMode} activations, kernels ${engine.kernels}`;
     log(`resident: ${spec.config.nLayers} layers, ${setup}, ${threads} threads`);
     const ours = await measure(residentBackend(engine), runs, o);
+    const probeSlot = engine.createSlot(1);
+    const kvBytesPerPosition = probeSlot.bytesPerToken; // the KV layout the decode rows read
+    probeSlot.dispose();
     let accuracy: { ours: AccuracyFigures; llamacpp?: AccuracyFigures } | undefined;
     const accuracyTokens = benchTokens(128, 31);
     const lossy = weights === 'int8' ? 'int8' : engine.activationMode === 'bf16' ? 'bf16 activations' : undefined;
@@ -139,8 +142,7 @@ export const command: Command = {
     {
       // memory-bound decode against the machine: bytes per token at the decode phase's mean depth
       const valueBytes = weights === 'int8' ? 36 / 32 : spec.dtype === 'f32' ? 4 : 2;
-      const kvBytes = defaultKvDtype(spec.dtype) === 'f32' ? 4 : 2;
-      const gb = decodeBytesPerToken(spec.config, valueBytes, kvBytes, o.prefill + o.decode / 2) / 1e9;
+      const gb = decodeBytesPerToken(spec.config, valueBytes, kvBytesPerPosition, o.prefill + o.decode / 2) / 1e9;
       const best = anchors.length ? Math.max(...anchors.map((a) => a.decode)) : null;
       rows.push({ name: 'machine: memory read rate (probe)', unit: 'GB/s', ours: round(readRate), llamacpp: null, ratio: null });
       rows.push({ name: `decode ${o.decode}: weight + KV bytes per token`, unit: 'GB', ours: round(gb, 4), llamacpp: null, ratio: null });

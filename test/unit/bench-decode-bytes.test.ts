@@ -9,12 +9,13 @@ const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 describe('decode bytes per token', () => {
   it('dense: every matrix of the checkpoint once (tied lm_head = the embedding), plus K and V at depth', () => {
     const c = getPreset('qwen3-0.6b')!.config;
+    const kv = c.nLayers * 2 * c.nKvHeads * c.headDim * 2; // BF16 K and V of one position
     const matrices = expectedTensors(c).filter((t) => t.kind === 'matrix').reduce((a, t) => a + count(t.shape), 0);
     expect(c.tieWordEmbeddings).toBe(true);
-    expect(decodeBytesPerToken(c, 2, 2, 0)).toBe(matrices * 2);
+    expect(decodeBytesPerToken(c, 2, kv, 0)).toBe(matrices * 2);
     // K and V: layers × 2 × kv heads × head_dim values per position
-    expect(decodeBytesPerToken(c, 2, 2, 1000) - decodeBytesPerToken(c, 2, 2, 0)).toBe(c.nLayers * 2 * c.nKvHeads * c.headDim * 1000 * 2);
-    expect(decodeBytesPerToken(c, 2, 2, 0)).toBeGreaterThan(1.1e9); // Qwen3-0.6B in BF16: ≈ 1.19 GB
+    expect(decodeBytesPerToken(c, 2, kv, 1000) - decodeBytesPerToken(c, 2, kv, 0)).toBe(c.nLayers * 2 * c.nKvHeads * c.headDim * 1000 * 2);
+    expect(decodeBytesPerToken(c, 2, kv, 0)).toBeGreaterThan(1.1e9); // Qwen3-0.6B in BF16: ≈ 1.19 GB
   });
 
   it('MoE: the router and the routed experts of each sparse layer, not all experts', () => {
@@ -26,6 +27,6 @@ describe('decode bytes per token', () => {
     const lmHead = c.tieWordEmbeddings ? c.vocabSize * c.hiddenSize : 0; // untied: lm_head is among `rest`, the embedding is not read
     const embedding = c.vocabSize * c.hiddenSize;
     const used = expertValues * (m.numExpertsPerTok / m.numExperts);
-    expect(decodeBytesPerToken(c, 1, 1, 0)).toBe(rest - embedding + lmHead + used);
+    expect(decodeBytesPerToken(c, 1, 0, 0)).toBe(rest - embedding + lmHead + used);
   });
 });
