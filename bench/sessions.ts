@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureModel } from '../test/support/models.js';
-import { loadModelSpec } from '../engine/hf-model.js';
+import { loadModelSpec } from '../engine/model/hf-model.js';
 import { loadEngine } from '../engine/native.js';
-import type { WeightDType } from '../engine/model-spec.js';
+import type { WeightDType } from '../engine/model/model-spec.js';
 import { SessionStore } from '../sessions/store.js';
 
 const { values: a } = parseArgs({

@@ -2,7 +2,7 @@
  * The engine's public contract, implemented by `engine/native.ts` (the only door to the binary).
  * Sessions and the scheduler program against these types.
  */
-import type { ModelConfig, WeightDType } from './model-spec.js';
+import type { ModelConfig, WeightDType } from './model/model-spec.js';
 
 export type KvDType = 'bf16' | 'f16' | 'f32';
 

@@ -8,8 +8,8 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import type { ActivationMode, Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, KvDType, KvSlot, WeightMode } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, ModelLoadError, UnsupportedModelError } from './errors.js';
-import { isMoeLayer } from './hf-model.js';
-import type { ModelConfig, ModelSpec, WeightDType } from './model-spec.js';
+import { isMoeLayer } from './model/hf-model.js';
+import type { ModelConfig, ModelSpec, WeightDType } from './model/model-spec.js';
 
 interface NativeSlot {
   readonly length: number;

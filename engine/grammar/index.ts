@@ -10,11 +10,11 @@
  * - `validateOutput(schema, text)` — ajv backstop with process-wide counters `outputValidation`.
  */
 export { GrammarError, GrammarStateError, RegexCompileError, SchemaCompileError } from './errors.js';
-export { compileSchema, type CompiledSchema } from './schema-compiler.js';
-export { GrammarVocab, hasToken, loadGrammarVocab } from './vocab.js';
-export { createSchemaMatcher, Grammar, GrammarMatcher, schemaGrammar, type MatcherOptions, type TokenConstraint } from './matcher.js';
+export { compileSchema, type CompiledSchema } from './schema/schema-compiler.js';
+export { GrammarVocab, hasToken, loadGrammarVocab } from './mask/vocab.js';
+export { createSchemaMatcher, Grammar, GrammarMatcher, schemaGrammar, type MatcherOptions, type TokenConstraint } from './mask/matcher.js';
 export {
   createToolCallConstraint, ToolConstraintError,
   type ResponseFormat, type ToolCallOptions, type ToolChoice, type ToolSpec,
-} from './tool-call.js';
-export { outputValidation, validateOutput, type OutputCheck } from './validate-output.js';
+} from './tool-call/tool-call.js';
+export { outputValidation, validateOutput, type OutputCheck } from './schema/validate-output.js';

@@ -1,6 +1,6 @@
 /** Bytes a decode step reads per token: the memory-bound decode's cost model for `resident bench`. */
-import { isMoeLayer } from '../../engine/hf-model.js';
-import type { ModelConfig } from '../../engine/model-spec.js';
+import { isMoeLayer } from '../../engine/model/hf-model.js';
+import type { ModelConfig } from '../../engine/model/model-spec.js';
 
 /**
  * Bytes one single-session decode token reads at context `depth`: every matmul weight it uses (attention

@@ -1,6 +1,6 @@
 /** Our engine as a benchmark backend. */
 import type { Engine, KvSlot } from '../../engine/engine-api.js';
-import { NgramDrafter, speculativeGreedy } from '../../engine/speculative.js';
+import { NgramDrafter, speculativeGreedy } from '../../engine/decode/speculative.js';
 import { argmax } from './accuracy.js';
 import type { BenchBackend, BenchSequence } from './workload.js';
 

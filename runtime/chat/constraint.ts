@@ -5,10 +5,10 @@
  * Also the backstop: completed calls and JSON answers are re-validated with ajv.
  */
 import { GrammarError } from '../../engine/grammar/errors.js';
-import type { TokenConstraint } from '../../engine/grammar/matcher.js';
-import { createToolCallConstraint, ToolConstraintError, type ToolChoice } from '../../engine/grammar/tool-call.js';
-import { validateOutput } from '../../engine/grammar/validate-output.js';
-import type { GrammarVocab } from '../../engine/grammar/vocab.js';
+import type { TokenConstraint } from '../../engine/grammar/mask/matcher.js';
+import { createToolCallConstraint, ToolConstraintError, type ToolChoice } from '../../engine/grammar/tool-call/tool-call.js';
+import { validateOutput } from '../../engine/grammar/schema/validate-output.js';
+import type { GrammarVocab } from '../../engine/grammar/mask/vocab.js';
 import type { ToolDefinition } from '../../engine/tokens/messages.js';
 import type { ParsedToolCall } from '../../engine/tokens/tool-call-parser.js';
 import { ChatRequestError } from './errors.js';

@@ -14,9 +14,9 @@
  *      the next append cuts it.
  */
 import { GrammarStateError } from '../../engine/grammar/errors.js';
-import type { TokenConstraint } from '../../engine/grammar/matcher.js';
-import type { GrammarVocab } from '../../engine/grammar/vocab.js';
-import { Sampler } from '../../engine/sampler.js';
+import type { TokenConstraint } from '../../engine/grammar/mask/matcher.js';
+import type { GrammarVocab } from '../../engine/grammar/mask/vocab.js';
+import { Sampler } from '../../engine/decode/sampler.js';
 import { AppendProtocolError, MessageFormatError } from '../../engine/tokens/errors.js';
 import type { AppendProtocol, AppendResult } from '../../engine/tokens/append-protocol.js';
 import type { ChatMessage } from '../../engine/tokens/messages.js';

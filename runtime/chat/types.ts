@@ -1,9 +1,9 @@
 /** Types of the assistant-turn runner: what a turn takes, the events it yields, what it returns. */
-import type { ResponseFormat, ToolChoice } from '../../engine/grammar/tool-call.js';
+import type { ResponseFormat, ToolChoice } from '../../engine/grammar/tool-call/tool-call.js';
 import type { ChatMessage } from '../../engine/tokens/messages.js';
 import type { ParsedToolCall } from '../../engine/tokens/tool-call-parser.js';
 
-export type { ResponseFormat, ToolChoice } from '../../engine/grammar/tool-call.js';
+export type { ResponseFormat, ToolChoice } from '../../engine/grammar/tool-call/tool-call.js';
 
 /** Sampling parameters of a turn (OpenAI names mapped to the sampler's). */
 export interface TurnSampling {

@@ -3,9 +3,9 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
-import { listSchemaFiles, loadTokenizer, runMaskBench } from '../../engine/grammar/maskbench.js';
-import { runXgrammarAnchor } from '../../engine/grammar/xgrammar-anchor.js';
-import { loadGrammarVocab } from '../../engine/grammar/vocab.js';
+import { listSchemaFiles, loadTokenizer, runMaskBench } from '../bench/grammar/maskbench.js';
+import { runXgrammarAnchor } from '../bench/grammar/xgrammar-anchor.js';
+import { loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
 
 const DEFAULT_TOKENIZER = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
 

@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadModelSpec } from '../../engine/hf-model.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
 import { defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
 import { decodeBytesPerToken } from '../bench/decode-bytes.js';

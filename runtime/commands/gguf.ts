@@ -1,7 +1,7 @@
 /** `resident gguf`: converts a Hugging Face Qwen3 / Qwen3-MoE folder to GGUF for llama.cpp (the benchmark anchor). */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { writeGgufFromFolder } from '../../engine/gguf-writer.js';
+import { writeGgufFromFolder } from '../../engine/synth/gguf-writer.js';
 import { UsageError, type Command } from '../command.js';
 
 const usage = `Usage: resident gguf --model DIR --out FILE [--type native|f32|q8_0]

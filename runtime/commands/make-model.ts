@@ -1,9 +1,9 @@
 /** `resident make-model`: writes a Hugging Face Qwen3 folder with deterministic random weights (and optionally GGUF). */
 import { existsSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { makeModel } from '../../engine/make-model.js';
-import type { WeightDType } from '../../engine/model-spec.js';
-import { getPreset, presetNames } from '../../engine/model-presets.js';
+import { makeModel } from '../../engine/synth/make-model.js';
+import type { WeightDType } from '../../engine/model/model-spec.js';
+import { getPreset, presetNames } from '../../engine/synth/model-presets.js';
 import { UsageError, type Command } from '../command.js';
 
 const usage = `Usage: resident make-model --preset <name> --dtype bf16|f16|f32 --out DIR [--seed N] [--gguf FILE] [--tokenizer DIR]

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { loadModelSpec } from '../../engine/hf-model.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
 import { defaultThreads, loadEngine } from '../../engine/native.js';
-import { logSoftmaxTopK } from '../../engine/sampler.js';
+import { logSoftmaxTopK } from '../../engine/decode/sampler.js';
 import { UsageError, type Command } from '../command.js';
 
 const USAGE = `resident score --model DIR --tokens 1,2,3… [--top 10] [--json] [--threads N]

@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAKE_MODEL_VERSION, makeModel, sharedTokenizerDir } from '../../engine/make-model.js';
+import { MAKE_MODEL_VERSION, makeModel, sharedTokenizerDir } from '../../engine/synth/make-model.js';
 
 /** Folder name of the demo model for a dtype (changes when the generator or tokenizer source changes). */
 export function demoModelName(dtype: 'f32' | 'bf16'): string {

@@ -11,8 +11,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine-api.js';
 import { EngineArgumentError } from '../../engine/errors.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
-import type { ModelSpec } from '../../engine/model-spec.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
+import type { ModelSpec } from '../../engine/model/model-spec.js';
 import { loadEngine, nativeBinding } from '../../engine/native.js';
 import { LlamaOracle } from '../support/llama-oracle.js';
 import { loadPeakRss } from '../support/load-rss.js';

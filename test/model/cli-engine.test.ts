@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadModelSpec } from '../../engine/hf-model.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
 import { loadEngine } from '../../engine/native.js';
 import { ensureModel } from '../support/models.js';
 import { logSoftmax, row } from '../support/numeric.js';

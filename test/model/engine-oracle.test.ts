@@ -8,11 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeGgufFromFolder } from '../../engine/gguf-writer.js';
+import { writeGgufFromFolder } from '../../engine/synth/gguf-writer.js';
 import { loadReference, referenceForward } from '../support/reference-forward.js';
 import type { Engine } from '../../engine/engine-api.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
-import type { WeightDType } from '../../engine/model-spec.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
+import type { WeightDType } from '../../engine/model/model-spec.js';
 import { loadEngine } from '../../engine/native.js';
 import { LlamaOracle } from '../support/llama-oracle.js';
 import { compareWithOracle, emptyStats, type OracleStats } from '../support/oracle-compare.js';

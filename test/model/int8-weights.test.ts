@@ -9,12 +9,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, KernelLevel } from '../../engine/engine-api.js';
 import { EngineArgumentError } from '../../engine/errors.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
-import type { ModelSpec } from '../../engine/model-spec.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
+import type { ModelSpec } from '../../engine/model/model-spec.js';
 import { loadEngine, nativeBinding } from '../../engine/native.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeGgufFromFolder } from '../../engine/gguf-writer.js';
+import { writeGgufFromFolder } from '../../engine/synth/gguf-writer.js';
 import { ensureDequantizedModel } from '../support/dequantized-model.js';
 import { llamaTopK } from '../support/llama-oracle.js';
 import { ensureModel } from '../support/models.js';

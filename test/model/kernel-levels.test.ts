@@ -8,8 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, KernelLevel } from '../../engine/engine-api.js';
 import { EngineArgumentError } from '../../engine/errors.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
-import type { ModelSpec, WeightDType } from '../../engine/model-spec.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
+import type { ModelSpec, WeightDType } from '../../engine/model/model-spec.js';
 import { loadEngine, nativeBinding } from '../../engine/native.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, maxAbs, maxAbsDiff, randomTokens, row } from '../support/numeric.js';

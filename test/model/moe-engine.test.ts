@@ -10,12 +10,12 @@ import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Engine, ExpertLayerStats } from '../../engine/engine-api.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
-import { initFor, WeightStream } from '../../engine/make-model.js';
-import type { ModelSpec } from '../../engine/model-spec.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
+import { initFor, WeightStream } from '../../engine/synth/make-model.js';
+import type { ModelSpec } from '../../engine/model/model-spec.js';
 import { loadEngine } from '../../engine/native.js';
-import { getPreset } from '../../engine/model-presets.js';
-import { buildSafetensorsHeader } from '../../engine/safetensors.js';
+import { getPreset } from '../../engine/synth/model-presets.js';
+import { buildSafetensorsHeader } from '../../engine/model/safetensors.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, logSoftmax, maxAbs, maxAbsDiff, randomTokens, row } from '../support/numeric.js';
 import { loadReference, referenceForward } from '../support/reference-forward.js';

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine-api.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
 import { loadEngine } from '../../engine/native.js';
 import { LlamaOracle } from '../support/llama-oracle.js';
 import { compareWithOracle, emptyStats, type OracleStats } from '../support/oracle-compare.js';

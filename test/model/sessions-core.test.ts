@@ -15,7 +15,7 @@ let skip = '';
 beforeAll(async () => {
   try {
     const { ensureModel } = await import('../support/models.js');
-    const { loadModelSpec } = await import('../../engine/hf-model.js');
+    const { loadModelSpec } = await import('../../engine/model/hf-model.js');
     const { loadEngine } = await import('../../engine/native.js');
     const m = await ensureModel('tiny', 'f32');
     engine = await loadEngine(await loadModelSpec(m.dir), { threads: 2, maxBatchTokens: 512 });

@@ -24,7 +24,7 @@ let skip = '';
 beforeAll(async () => {
   try {
     const { ensureModel } = await import('../support/models.js');
-    const { loadModelSpec } = await import('../../engine/hf-model.js');
+    const { loadModelSpec } = await import('../../engine/model/hf-model.js');
     const { loadEngine } = await import('../../engine/native.js');
     modelDir = (await ensureModel('tiny', 'f32')).dir;
     engine = await loadEngine(await loadModelSpec(modelDir), { threads: 2 });

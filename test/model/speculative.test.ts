@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine-api.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
 import { loadEngine } from '../../engine/native.js';
-import { NgramDrafter, speculativeGreedy } from '../../engine/speculative.js';
+import { NgramDrafter, speculativeGreedy } from '../../engine/decode/speculative.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, randomTokens } from '../support/numeric.js';
 

@@ -15,7 +15,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileSchema } from '../../engine/grammar/schema-compiler.js';
+import { compileSchema } from '../../engine/grammar/schema/schema-compiler.js';
 import { startTestServer, type TestServer } from './http-support.js';
 
 type AjvCtor = new (o: object) => { compile(s: object): ((v: unknown) => boolean) & { errors?: unknown } };

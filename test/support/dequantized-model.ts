@@ -8,9 +8,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeToF32 } from '../../engine/float-convert.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
-import { buildSafetensorsHeader } from '../../engine/safetensors.js';
+import { decodeToF32 } from '../../engine/model/float-convert.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
+import { buildSafetensorsHeader } from '../../engine/model/safetensors.js';
 
 function rintEven(x: number): number {
   const r = Math.round(x);

@@ -5,8 +5,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAKE_MODEL_VERSION, makeModel, sharedTokenizerDir } from '../../engine/make-model.js';
-import type { WeightDType } from '../../engine/model-spec.js';
+import { MAKE_MODEL_VERSION, makeModel, sharedTokenizerDir } from '../../engine/synth/make-model.js';
+import type { WeightDType } from '../../engine/model/model-spec.js';
 
 /** Repo-root `.cache/models`. */
 export const MODELS_CACHE = fileURLToPath(new URL('../../.cache/models', import.meta.url));
@@ -48,7 +48,7 @@ export async function ensureModel(preset: string, dtype: WeightDType, opts: { se
     }
   }
   if (opts.gguf && !existsSync(gguf)) {
-    const { writeGgufFromFolder } = await import('../../engine/gguf-writer.js');
+    const { writeGgufFromFolder } = await import('../../engine/synth/gguf-writer.js');
     await writeGgufFromFolder(dir, gguf, { name: `resident-${preset}-s${seed}` }); // atomic (temp file + rename)
   }
   return opts.gguf ? { dir, gguf, tokenizer } : { dir, tokenizer };

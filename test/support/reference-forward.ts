@@ -5,9 +5,9 @@
  * → o_proj → residual → RMSNorm → SwiGLU MLP (or top-k MoE) → residual] → RMSNorm → lm_head (or tied embedding).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { decodeToF64 } from '../../engine/float-convert.js';
-import { isMoeLayer, loadModelSpec } from '../../engine/hf-model.js';
-import type { ModelConfig, ModelSpec, TensorRef } from '../../engine/model-spec.js';
+import { decodeToF64 } from '../../engine/model/float-convert.js';
+import { isMoeLayer, loadModelSpec } from '../../engine/model/hf-model.js';
+import type { ModelConfig, ModelSpec, TensorRef } from '../../engine/model/model-spec.js';
 
 /** A model's weights decoded to float64, keyed by Hugging Face tensor name (row-major, HF shapes). */
 export interface ReferenceModel {

@@ -4,10 +4,10 @@
  */
 import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { expectedTensors } from '../../engine/hf-model.js';
-import { hfConfigJson } from '../../engine/make-model.js';
-import type { ModelConfig } from '../../engine/model-spec.js';
-import { buildSafetensorsHeader } from '../../engine/safetensors.js';
+import { expectedTensors } from '../../engine/model/hf-model.js';
+import { hfConfigJson } from '../../engine/synth/make-model.js';
+import type { ModelConfig } from '../../engine/model/model-spec.js';
+import { buildSafetensorsHeader } from '../../engine/model/safetensors.js';
 
 /** Writes config.json and a sparse all-zero F32 model.safetensors for `config` into `dir`. */
 export function writeZeroModel(dir: string, config: ModelConfig): void {

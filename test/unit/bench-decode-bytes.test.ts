@@ -1,7 +1,7 @@
 /** decodeBytesPerToken: the bytes `resident bench` divides the probed memory read rate by. */
 import { describe, expect, it } from 'vitest';
-import { expectedTensors } from '../../engine/hf-model.js';
-import { getPreset } from '../../engine/model-presets.js';
+import { expectedTensors } from '../../engine/model/hf-model.js';
+import { getPreset } from '../../engine/synth/model-presets.js';
 import { decodeBytesPerToken } from '../../runtime/bench/decode-bytes.js';
 
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);

@@ -3,11 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createSchemaMatcher } from '../../engine/grammar/matcher.js';
-import { listSchemaFiles } from '../../engine/grammar/maskbench.js';
+import { createSchemaMatcher } from '../../engine/grammar/mask/matcher.js';
+import { listSchemaFiles } from '../../runtime/bench/grammar/maskbench.js';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
-import { validateOutput } from '../../engine/grammar/validate-output.js';
-import { loadGrammarVocab, type GrammarVocab } from '../../engine/grammar/vocab.js';
+import { validateOutput } from '../../engine/grammar/schema/validate-output.js';
+import { loadGrammarVocab, type GrammarVocab } from '../../engine/grammar/mask/vocab.js';
 
 const MB = fileURLToPath(new URL('../../../shared/json-schema/maskbench', import.meta.url));
 const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));

@@ -4,8 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { listSchemaFiles, loadTokenizer, runMaskBench } from '../../engine/grammar/maskbench.js';
-import { loadGrammarVocab } from '../../engine/grammar/vocab.js';
+import { listSchemaFiles, loadTokenizer, runMaskBench } from '../../runtime/bench/grammar/maskbench.js';
+import { loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
 
 const MB = fileURLToPath(new URL('../../../shared/json-schema/maskbench', import.meta.url));
 const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));

@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { GrammarMatcher, schemaGrammar } from '../../engine/grammar/matcher.js';
-import { TrieWalker } from '../../engine/grammar/trie-walk.js';
-import { loadGrammarVocab } from '../../engine/grammar/vocab.js';
+import { GrammarMatcher, schemaGrammar } from '../../engine/grammar/mask/matcher.js';
+import { TrieWalker } from '../../engine/grammar/mask/trie-walk.js';
+import { loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
 
 const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
 const have = existsSync(TOK);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { patternDfa, utf8Sequences } from '../../engine/grammar/byte-dfa.js';
+import { patternDfa, utf8Sequences } from '../../engine/grammar/regex/byte-dfa.js';
 import { RegexCompileError } from '../../engine/grammar/errors.js';
 
 const enc = new TextEncoder();

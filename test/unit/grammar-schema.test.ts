@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { compileSchema } from '../../engine/grammar/schema-compiler.js';
+import { compileSchema } from '../../engine/grammar/schema/schema-compiler.js';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
-import { acceptsBytes, canEnd, step, valueState, type Frame } from '../../engine/grammar/value-matcher.js';
-import { patternDfa } from '../../engine/grammar/byte-dfa.js';
-import { FORMATS } from '../../engine/grammar/formats.js';
-import { validateOutput, outputValidation } from '../../engine/grammar/validate-output.js';
+import { acceptsBytes, canEnd, step, valueState, type Frame } from '../../engine/grammar/match/value-matcher.js';
+import { patternDfa } from '../../engine/grammar/regex/byte-dfa.js';
+import { FORMATS } from '../../engine/grammar/regex/formats.js';
+import { validateOutput, outputValidation } from '../../engine/grammar/schema/validate-output.js';
 
 const enc = new TextEncoder();
 const accepts = (schema: unknown, text: string) => acceptsBytes(valueState(compileSchema(schema).root), enc.encode(text));

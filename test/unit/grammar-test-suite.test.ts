@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
-import { GrammarMatcher, schemaGrammar } from '../../engine/grammar/matcher.js';
-import { loadTokenizer, sameBytes } from '../../engine/grammar/maskbench.js';
-import { hasToken, loadGrammarVocab } from '../../engine/grammar/vocab.js';
+import { GrammarMatcher, schemaGrammar } from '../../engine/grammar/mask/matcher.js';
+import { loadTokenizer, sameBytes } from '../../runtime/bench/grammar/maskbench.js';
+import { hasToken, loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
 
 const SUITE = fileURLToPath(new URL('../../../shared/json-schema/test-suite/tests/draft2020-12', import.meta.url));
 const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));

@@ -5,11 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { callGrammar, createToolCallConstraint, ToolConstraintError } from '../../engine/grammar/tool-call.js';
-import { createSchemaMatcher, type TokenConstraint } from '../../engine/grammar/matcher.js';
-import { loadTokenizer } from '../../engine/grammar/maskbench.js';
+import { callGrammar, createToolCallConstraint, ToolConstraintError } from '../../engine/grammar/tool-call/tool-call.js';
+import { createSchemaMatcher, type TokenConstraint } from '../../engine/grammar/mask/matcher.js';
+import { loadTokenizer } from '../../runtime/bench/grammar/maskbench.js';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
-import { hasToken, loadGrammarVocab } from '../../engine/grammar/vocab.js';
+import { hasToken, loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
 
 const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/resident.js', import.meta.url));

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelLoadError, UnsupportedModelError } from '../../engine/errors.js';
-import { expectedTensors, loadModelSpec, parseModelConfig } from '../../engine/hf-model.js';
-import type { WeightDType } from '../../engine/model-spec.js';
-import { buildSafetensorsHeader } from '../../engine/safetensors.js';
+import { expectedTensors, loadModelSpec, parseModelConfig } from '../../engine/model/hf-model.js';
+import type { WeightDType } from '../../engine/model/model-spec.js';
+import { buildSafetensorsHeader } from '../../engine/model/safetensors.js';
 
 const root = mkdtempSync(join(tmpdir(), 'resident-hf-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 /** The per-token decoding pipeline of assistant turns (stop strings, reasoning, tool calls) and the metrics registry. */
 import { describe, expect, it } from 'vitest';
-import { writeBuiltinTokenizer } from '../../engine/builtin-tokenizer.js';
+import { writeBuiltinTokenizer } from '../../engine/synth/builtin-tokenizer.js';
 import { Tokenizer } from '../../engine/tokens/tokenizer.js';
 import { StopFilter, TurnDecoder } from '../../runtime/chat/decoder.js';
 import { MetricsRegistry } from '../../runtime/host/metrics.js';

@@ -6,12 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { QWEN3_ADDED_TOKENS } from '../../engine/builtin-tokenizer.js';
-import { decodeToF64, f16ToNumber } from '../../engine/float-convert.js';
-import { writeGgufFromFolder } from '../../engine/gguf-writer.js';
-import { loadModelSpec } from '../../engine/hf-model.js';
-import { MAKE_MODEL_VERSION, makeModel, UnknownPresetError } from '../../engine/make-model.js';
-import { getPreset } from '../../engine/model-presets.js';
+import { QWEN3_ADDED_TOKENS } from '../../engine/synth/builtin-tokenizer.js';
+import { decodeToF64, f16ToNumber } from '../../engine/model/float-convert.js';
+import { writeGgufFromFolder } from '../../engine/synth/gguf-writer.js';
+import { loadModelSpec } from '../../engine/model/hf-model.js';
+import { MAKE_MODEL_VERSION, makeModel, UnknownPresetError } from '../../engine/synth/make-model.js';
+import { getPreset } from '../../engine/synth/model-presets.js';
 import { main } from '../../runtime/cli.js';
 import { loadReference, referenceForward, topK } from '../support/reference-forward.js';
 

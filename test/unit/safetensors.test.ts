@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelLoadError, UnsupportedModelError } from '../../engine/errors.js';
-import { buildSafetensorsHeader, readSafetensorsHeader } from '../../engine/safetensors.js';
+import { buildSafetensorsHeader, readSafetensorsHeader } from '../../engine/model/safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'resident-st-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EngineArgumentError } from '../../engine/errors.js';
-import { createSamplerState, logSoftmaxTopK, NoAllowedTokenError, Rng, sample, Sampler, type SamplingParams } from '../../engine/sampler.js';
+import { createSamplerState, logSoftmaxTopK, NoAllowedTokenError, Rng, sample, Sampler, type SamplingParams } from '../../engine/decode/sampler.js';
 
 const V = 151936;
 

@@ -1,0 +1,329 @@
+/**
+ * Converts a Hugging Face Qwen3 / Qwen3-MoE folder to GGUF v3 for llama.cpp (arch `qwen3` / `qwen3moe`),
+ * streaming the weights. Layout: "GGUF", u32 version 3, u64 n_tensors, u64 n_kv, the key/values,
+ * the tensor infos (name, n_dims, ne[] with ne[0] = HF's last dim, ggml type, offset), padding to
+ * `general.alignment`, then the tensor data (each at an aligned offset). Matrices keep the checkpoint's
+ * dtype (same bytes, no transposition; Qwen3 uses NEOX RoPE in llama.cpp so Q/K are not permuted);
+ * norm weights are written as F32; MoE experts are stacked into one 3-D tensor per projection.
+ */
+import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ModelLoadError } from '../errors.js';
+import { bitsToF16, decodeToF32 } from '../model/float-convert.js';
+import { isMoeLayer, loadModelSpec } from '../model/hf-model.js';
+import type { ModelSpec, TensorRef, WeightDType } from '../model/model-spec.js';
+
+const ALIGNMENT = 32;
+const enum T {
+  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
+}
+/** A GGUF tensor type we write: the checkpoint's float types, or Q8_0 (blocks of 32: f16 scale d, 32 int8; x ≈ d·q). */
+export type GgufDType = WeightDType | 'q8_0';
+const GGML_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, bf16: 30, q8_0: 8 };
+const FILE_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
+const Q8_0_BLOCK = 32, Q8_0_BYTES = 34;
+/** llama.cpp token types. */
+const TOKEN_NORMAL = 1, TOKEN_CONTROL = 3, TOKEN_USER_DEFINED = 4, TOKEN_UNUSED = 5;
+
+/** Accumulates GGUF bytes in little-endian order. */
+class ByteWriter {
+  private chunks: Buffer[] = [];
+  length = 0;
+  private push(b: Buffer): void {
+    this.chunks.push(b);
+    this.length += b.length;
+  }
+  u32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v);
+    this.push(b);
+  }
+  i32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    this.push(b);
+  }
+  u64(v: number): void {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    this.push(b);
+  }
+  f32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(v);
+    this.push(b);
+  }
+  bool(v: boolean): void {
+    this.push(Buffer.from([v ? 1 : 0]));
+  }
+  str(s: string): void {
+    const b = Buffer.from(s, 'utf8');
+    this.u64(b.length);
+    this.push(b);
+  }
+  pad(to: number): void {
+    const n = (to - (this.length % to)) % to;
+    if (n) this.push(Buffer.alloc(n));
+  }
+  buffer(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** A GGUF metadata value. */
+export type GgufValue =
+  | { type: 'u32' | 'i32' | 'f32' | 'u64'; value: number }
+  | { type: 'bool'; value: boolean }
+  | { type: 'string'; value: string }
+  | { type: 'strings'; value: string[] }
+  | { type: 'i32s'; value: ArrayLike<number> };
+
+function writeKv(w: ByteWriter, key: string, v: GgufValue): void {
+  w.str(key);
+  switch (v.type) {
+    case 'u32': w.u32(T.U32); w.u32(v.value); break;
+    case 'i32': w.u32(T.I32); w.i32(v.value); break;
+    case 'u64': w.u32(T.U64); w.u64(v.value); break;
+    case 'f32': w.u32(T.F32); w.f32(v.value); break;
+    case 'bool': w.u32(T.BOOL); w.bool(v.value); break;
+    case 'string': w.u32(T.STRING); w.str(v.value); break;
+    case 'strings': w.u32(T.ARRAY); w.u32(T.STRING); w.u64(v.value.length); for (const s of v.value) w.str(s); break;
+    case 'i32s': w.u32(T.ARRAY); w.u32(T.I32); w.u64(v.value.length); for (let i = 0; i < v.value.length; i++) w.i32(v.value[i]!); break;
+  }
+}
+
+/** One GGUF tensor: its data is the concatenation of `sources` (HF tensors), converted to `dtype`. */
+interface GgufTensor {
+  name: string;
+  /** ggml ne[]: fastest-varying first. */
+  ne: number[];
+  dtype: GgufDType;
+  sources: TensorRef[];
+  nbytes: number;
+}
+
+/** Tokenizer metadata (llama.cpp's `gpt2` BPE with `qwen2` pre-tokenizer) from tokenizer.json / tokenizer_config.json. */
+export function tokenizerMetadata(dir: string, vocabSize: number, ids: { bos?: number; eos?: number }): [string, GgufValue][] {
+  const tokFile = join(dir, 'tokenizer.json');
+  const cfgFile = join(dir, 'tokenizer_config.json');
+  if (!existsSync(tokFile)) throw new ModelLoadError(`${dir}: no tokenizer.json (needed for GGUF)`, tokFile);
+  const tok = JSON.parse(readFileSync(tokFile, 'utf8')) as {
+    model: { vocab: Record<string, number>; merges: (string | [string, string])[] };
+    added_tokens?: { id: number; content: string; special: boolean }[];
+  };
+  const cfg = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>) : {};
+  const tokens: string[] = Array.from({ length: vocabSize }, (_, i) => `[PAD${i}]`);
+  const types = new Int32Array(vocabSize).fill(TOKEN_UNUSED);
+  for (const [s, id] of Object.entries(tok.model.vocab)) {
+    if (id >= vocabSize) throw new ModelLoadError(`${tokFile}: token id ${id} ≥ vocab_size ${vocabSize}`, tokFile);
+    tokens[id] = s;
+    types[id] = TOKEN_NORMAL;
+  }
+  for (const a of tok.added_tokens ?? []) {
+    if (a.id >= vocabSize) throw new ModelLoadError(`${tokFile}: added token id ${a.id} ≥ vocab_size ${vocabSize}`, tokFile);
+    tokens[a.id] = a.content;
+    types[a.id] = a.special || /^<\|.*\|>$/.test(a.content) ? TOKEN_CONTROL : TOKEN_USER_DEFINED;
+  }
+  const byContent = (v: unknown): number | undefined => {
+    const s = typeof v === 'string' ? v : (v as { content?: string } | null)?.content;
+    return s === undefined ? undefined : tok.added_tokens?.find((a) => a.content === s)?.id;
+  };
+  const kv: [string, GgufValue][] = [
+    ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
+    ['tokenizer.ggml.pre', { type: 'string', value: 'qwen2' }],
+    ['tokenizer.ggml.tokens', { type: 'strings', value: tokens }],
+    ['tokenizer.ggml.token_type', { type: 'i32s', value: types }],
+    ['tokenizer.ggml.merges', { type: 'strings', value: tok.model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m)) }],
+  ];
+  const eos = byContent(cfg.eos_token) ?? ids.eos;
+  const pad = byContent(cfg.pad_token);
+  const bos = byContent(cfg.bos_token) ?? ids.bos;
+  if (eos !== undefined) kv.push(['tokenizer.ggml.eos_token_id', { type: 'u32', value: eos }]);
+  if (pad !== undefined) kv.push(['tokenizer.ggml.padding_token_id', { type: 'u32', value: pad }]);
+  if (bos !== undefined) kv.push(['tokenizer.ggml.bos_token_id', { type: 'u32', value: bos }]);
+  kv.push(['tokenizer.ggml.add_bos_token', { type: 'bool', value: cfg.add_bos_token === true }]);
+  if (typeof cfg.chat_template === 'string') kv.push(['tokenizer.chat_template', { type: 'string', value: cfg.chat_template }]);
+  return kv;
+}
+
+/** The GGUF tensors of a spec, in llama.cpp names. */
+function ggufTensors(spec: ModelSpec, matrixDtype: GgufDType = spec.dtype): GgufTensor[] {
+  const c = spec.config;
+  const byName = new Map(spec.tensors.map((t) => [t.name, t]));
+  const get = (n: string) => byName.get(n)!;
+  const out: GgufTensor[] = [];
+  const add = (name: string, sources: TensorRef[], want: GgufDType) => {
+    const hf = sources[0]!.shape;
+    const ne = [...hf].reverse();
+    if (sources.length > 1) ne.push(sources.length);
+    const n = ne.reduce((a, b) => a * b, 1);
+    const dtype = want === 'q8_0' && ne[0]! % Q8_0_BLOCK !== 0 ? spec.dtype : want;  // Q8_0 rows are whole blocks
+    out.push({ name, ne, dtype, sources, nbytes: dtype === 'q8_0' ? (n / Q8_0_BLOCK) * Q8_0_BYTES : n * (dtype === 'f32' ? 4 : 2) });
+  };
+  const mat = (name: string, hf: string) => add(name, [get(hf)], matrixDtype);
+  const norm = (name: string, hf: string) => add(name, [get(hf)], 'f32');
+  mat('token_embd.weight', 'model.embed_tokens.weight');
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = `model.layers.${i}.`;
+    const b = `blk.${i}.`;
+    norm(`${b}attn_norm.weight`, `${p}input_layernorm.weight`);
+    mat(`${b}attn_q.weight`, `${p}self_attn.q_proj.weight`);
+    mat(`${b}attn_k.weight`, `${p}self_attn.k_proj.weight`);
+    mat(`${b}attn_v.weight`, `${p}self_attn.v_proj.weight`);
+    mat(`${b}attn_output.weight`, `${p}self_attn.o_proj.weight`);
+    norm(`${b}attn_q_norm.weight`, `${p}self_attn.q_norm.weight`);
+    norm(`${b}attn_k_norm.weight`, `${p}self_attn.k_norm.weight`);
+    norm(`${b}ffn_norm.weight`, `${p}post_attention_layernorm.weight`);
+    if (isMoeLayer(c, i)) {
+      const E = c.moe!.numExperts;
+      add(`${b}ffn_gate_inp.weight`, [get(`${p}mlp.gate.weight`)], matrixDtype === 'q8_0' ? spec.dtype : matrixDtype);  // the router is never quantized
+      for (const [g, h] of [['gate', 'gate_proj'], ['up', 'up_proj'], ['down', 'down_proj']] as const) {
+        add(`${b}ffn_${g}_exps.weight`, Array.from({ length: E }, (_, e) => get(`${p}mlp.experts.${e}.${h}.weight`)), matrixDtype);
+      }
+    } else {
+      mat(`${b}ffn_gate.weight`, `${p}mlp.gate_proj.weight`);
+      mat(`${b}ffn_up.weight`, `${p}mlp.up_proj.weight`);
+      mat(`${b}ffn_down.weight`, `${p}mlp.down_proj.weight`);
+    }
+  }
+  norm('output_norm.weight', 'model.norm.weight');
+  if (!c.tieWordEmbeddings) mat('output.weight', 'lm_head.weight');
+  return out;
+}
+
+/** Model metadata for the spec's architecture. */
+function modelMetadata(spec: ModelSpec, name: string, matrixDtype: GgufDType): [string, GgufValue][] {
+  const c = spec.config;
+  const a = c.arch;
+  const u32 = (value: number): GgufValue => ({ type: 'u32', value });
+  const kv: [string, GgufValue][] = [
+    ['general.architecture', { type: 'string', value: a }],
+    ['general.name', { type: 'string', value: name }],
+    ['general.alignment', u32(ALIGNMENT)],
+    ['general.file_type', u32(FILE_TYPE[matrixDtype])],
+    [`${a}.context_length`, u32(c.maxPositionEmbeddings)],
+    [`${a}.embedding_length`, u32(c.hiddenSize)],
+    [`${a}.block_count`, u32(c.nLayers)],
+    [`${a}.feed_forward_length`, u32(c.intermediateSize)],
+    [`${a}.attention.head_count`, u32(c.nHeads)],
+    [`${a}.attention.head_count_kv`, u32(c.nKvHeads)],
+    [`${a}.attention.key_length`, u32(c.headDim)],
+    [`${a}.attention.value_length`, u32(c.headDim)],
+    [`${a}.rope.dimension_count`, u32(c.headDim)],
+    [`${a}.rope.freq_base`, { type: 'f32', value: c.ropeTheta }],
+    [`${a}.attention.layer_norm_rms_epsilon`, { type: 'f32', value: c.rmsNormEps }],
+  ];
+  if (c.moe) {
+    kv.push([`${a}.expert_count`, u32(c.moe.numExperts)]);
+    kv.push([`${a}.expert_used_count`, u32(c.moe.numExpertsPerTok)]);
+    kv.push([`${a}.expert_feed_forward_length`, u32(c.moe.moeIntermediateSize)]);
+  }
+  return kv;
+}
+
+const CHUNK_BYTES = 8 << 20;
+
+/** Copies (and converts, for F32 norm targets) the source tensors' data to `fd`. */
+function writeTensorData(fd: number, t: GgufTensor): void {
+  const buf = Buffer.alloc(CHUNK_BYTES);
+  for (const src of t.sources) {
+    const sfd = openSync(src.file, 'r');
+    try {
+      if (t.dtype === 'q8_0') {
+        const es = src.dtype === 'f32' ? 4 : 2, chunk = CHUNK_BYTES - (CHUNK_BYTES % (Q8_0_BLOCK * es));
+        const out = Buffer.alloc((chunk / es / Q8_0_BLOCK) * Q8_0_BYTES);
+        for (let done = 0; done < src.nbytes; ) {
+          const n = readSync(sfd, buf, 0, Math.min(chunk, src.nbytes - done), src.offset + done);
+          if (n === 0 || n % (Q8_0_BLOCK * es) !== 0) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
+          writeSync(fd, out, 0, quantizeQ8_0(decodeToF32(src.dtype, buf.subarray(0, n)), out));
+          done += n;
+        }
+      } else if (src.dtype === t.dtype) {
+        for (let done = 0; done < src.nbytes; ) {
+          const n = readSync(sfd, buf, 0, Math.min(CHUNK_BYTES, src.nbytes - done), src.offset + done);
+          if (n === 0) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
+          writeSync(fd, buf, 0, n);
+          done += n;
+        }
+      } else {
+        if (t.dtype !== 'f32') throw new ModelLoadError(`cannot convert '${src.name}' from ${src.dtype} to ${t.dtype}`, src.file, src.name);
+        const raw = Buffer.alloc(src.nbytes); // norms, or matrices upcast for tests: one tensor at a time
+        if (readSync(sfd, raw, 0, src.nbytes, src.offset) !== src.nbytes) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
+        const f = decodeToF32(src.dtype, raw);
+        writeSync(fd, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
+      }
+    } finally {
+      closeSync(sfd);
+    }
+  }
+}
+
+/** Writes x (a multiple of 32 values) as Q8_0 blocks into out: d = max|x| / 127 (stored as f16), q = round(x / d). Returns bytes written. */
+export function quantizeQ8_0(x: Float32Array, out: Buffer): number {
+  const bits = new Uint32Array(new Float32Array([0]).buffer), f = new Float32Array(bits.buffer);
+  let o = 0;
+  for (let b = 0; b < x.length; b += Q8_0_BLOCK, o += Q8_0_BYTES) {
+    let amax = 0;
+    for (let i = 0; i < Q8_0_BLOCK; i++) amax = Math.max(amax, Math.abs(x[b + i]!));
+    f[0] = amax / 127;
+    const inv = f[0] ? 1 / f[0] : 0;
+    out.writeUInt16LE(bitsToF16(bits[0]!), o);
+    for (let i = 0; i < Q8_0_BLOCK; i++) out.writeInt8(Math.max(-127, Math.min(127, Math.round(x[b + i]! * inv))), o + 2 + i);
+  }
+  return o;
+}
+
+/**
+ * Writes `out` (atomically: temp file + rename) as the GGUF of the Hugging Face folder `dir`.
+ * `matrixDtype: 'f32'` upcasts BF16/F16 matrices exactly (same values), so llama.cpp computes in F32;
+ * `'q8_0'` quantizes every matrix whose rows are whole 32-blocks (not the MoE router) as llama-quantize's Q8_0 does.
+ */
+export async function writeGgufFromFolder(
+  dir: string,
+  out: string,
+  opts: { name?: string; matrixDtype?: 'f32' | 'q8_0' } = {},
+): Promise<{ tensors: number; bytes: number }> {
+  const spec = await loadModelSpec(dir);
+  const c = spec.config;
+  const matrixDtype = opts.matrixDtype ?? spec.dtype;
+  const tensors = ggufTensors(spec, matrixDtype);
+  const kv = [
+    ...modelMetadata(spec, opts.name ?? 'resident-model', matrixDtype),
+    ...tokenizerMetadata(dir, c.vocabSize, { bos: c.bosTokenId, eos: c.eosTokenIds[0] }),
+  ];
+  const w = new ByteWriter();
+  w.u32(0x46554747); // "GGUF"
+  w.u32(3);
+  w.u64(tensors.length);
+  w.u64(kv.length);
+  for (const [k, v] of kv) writeKv(w, k, v);
+  let offset = 0;
+  for (const t of tensors) {
+    w.str(t.name);
+    w.u32(t.ne.length);
+    for (const d of t.ne) w.u64(d);
+    w.u32(GGML_TYPE[t.dtype]);
+    w.u64(offset);
+    offset += t.nbytes;
+    offset += (ALIGNMENT - (offset % ALIGNMENT)) % ALIGNMENT;
+  }
+  w.pad(ALIGNMENT);
+  const tmp = `${out}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, w.buffer());
+    const zeros = Buffer.alloc(ALIGNMENT);
+    for (const t of tensors) {
+      writeTensorData(fd, t);
+      const pad = (ALIGNMENT - (t.nbytes % ALIGNMENT)) % ALIGNMENT;
+      if (pad) writeSync(fd, zeros, 0, pad);
+    }
+  } catch (err) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(tmp, out);
+  return { tensors: tensors.length, bytes: w.length + offset };
+}
