@@ -25,20 +25,6 @@ export interface GenerateOutcome {
   text?: string;
 }
 
-/** Greedy choice: index of the largest logit. */
-export function argmax(row: Float32Array): number {
-  let best = 0;
-  let bv = -Infinity;
-  for (let i = 0; i < row.length; i++) {
-    const v = row[i]!;
-    if (v > bv) {
-      bv = v;
-      best = i;
-    }
-  }
-  return best;
-}
-
 /**
  * Returns a predicate "stop after this token?" over the growing list of generated tokens.
  * Stop strings are checked on the decoded tail (window wide enough for the longest stop string).

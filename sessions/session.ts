@@ -5,6 +5,7 @@
  * slot.length ≤ tokens.length; the tail is fed lazily by the next operation that needs logits.
  * Every state change is journaled (fsync) before the operation resolves.
  */
+import { argmax } from '../engine/decode/logit-math.js';
 import type { KvSlot } from '../engine/engine-api.js';
 import { SchedulerAbortError } from '../engine/scheduler.js';
 import { JournalWriter } from './journal.js';
@@ -12,7 +13,7 @@ import { encodeJson, encodeRecord, encodeTokens, encodeTruncate, RecordType } fr
 import { SessionAbortedError, SessionArgumentError } from './errors.js';
 import { truncateState, type MessageSpan, type SessionState } from './session-state.js';
 import { Lane } from './lane.js';
-import { argmax, stopChecker, type GenerateOptions, type GenerateOutcome } from './generate-options.js';
+import { stopChecker, type GenerateOptions, type GenerateOutcome } from './generate-options.js';
 import type { StoredSegment } from './kv-persist.js';
 import type { SessionHost } from './session-host.js';
 

@@ -5,6 +5,7 @@
  * No full sort of the vocabulary: top-k uses a k-heap; top-p alone buckets the weights and sorts only the boundary bucket.
  */
 import { EngineArgumentError, EngineError } from '../errors.js';
+import { argmax } from './logit-math.js';
 import { selectTop } from './top-k.js';
 
 export { logSoftmaxTopK } from './top-k.js';
@@ -150,14 +151,6 @@ function prepare(logits: Float32Array, work: Float32Array, p: SamplingParams, re
   }
 }
 
-/** Index of the largest finite entry (lowest id on ties); −1 if none. */
-function argmax(v: Float32Array): number {
-  let best = -1;
-  let bv = -Infinity;
-  for (let i = 0; i < v.length; i++) if (v[i]! > bv) [bv, best] = [v[i]!, i];
-  return best;
-}
-
 /**
  * Samples one token from `logits` (one row, vocabulary-sized) with `params`; appends it to `state.recent`.
  * Throws NoAllowedTokenError if the mask allows nothing, EngineArgumentError for bad parameters.
@@ -221,7 +214,8 @@ function nucleus(v: Float32Array, w: Float64Array, z: number, max: number, t: nu
 function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array): number {
   const t = p.temperature ?? 1;
   const top = argmax(v);
-  if (t === 0 || top < 0) return top;
+  if (!(v[top]! > -Infinity)) return -1; // no finite logit
+  if (t === 0) return top;
   const V = v.length;
   const topK = p.topK && p.topK > 0 ? Math.min(p.topK, V) : 0;
   const topP = p.topP ?? 1;

@@ -5,6 +5,7 @@
  * one-token-at-a-time greedy decoding produces; only the number of forward passes changes.
  */
 import type { Engine, KvSlot } from '../engine-api.js';
+import { argmax } from './logit-math.js';
 
 /** Suffix-match drafter over a growing token history; n-grams of length minN..maxN are indexed. */
 export class NgramDrafter {
@@ -58,12 +59,6 @@ export class NgramDrafter {
     for (let i = 0; i < n; i++) if (this.history[a + i] !== this.history[b + i]) return false;
     return true;
   }
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
 }
 
 export interface SpeculativeStats {

@@ -1,4 +1,5 @@
 /** Partial selection over a vocabulary row: the k best entries without sorting the whole row. */
+import { logSumExp } from './logit-math.js';
 
 /** Top-k (ids, values) of `v` (−∞ entries skipped), best first, ties by lower id. Partial selection with a k-heap. */
 export function selectTop(v: Float32Array, k: number): { ids: Int32Array; vals: Float32Array } {
@@ -50,11 +51,7 @@ export function selectTop(v: Float32Array, k: number): { ids: Int32Array; vals: 
 
 /** Log-softmax (float64 normaliser) of `logits`, top `k` entries best first (ties by lower id). For `resident score`. */
 export function logSoftmaxTopK(logits: Float32Array, k: number): { id: number; logprob: number }[] {
-  let max = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (logits[i]! > max) max = logits[i]!;
-  let z = 0;
-  for (let i = 0; i < logits.length; i++) z += Math.exp(logits[i]! - max);
-  const lse = max + Math.log(z);
+  const lse = logSumExp(logits);
   const { ids, vals } = selectTop(logits, Math.min(k, logits.length));
   return Array.from(ids, (id, i) => ({ id, logprob: vals[i]! - lse }));
 }

@@ -2,6 +2,7 @@
  * Accuracy cost of a weight mode: next-token distributions of a reference and a quantized model on the
  * same tokens (ours: native vs int8 engine; llama.cpp: its BF16 vs Q8_0 GGUF), compared position by position.
  */
+import { argmax, logSoftmax } from '../../engine/decode/logit-math.js';
 import type { Engine } from '../../engine/engine-api.js';
 
 /** Mean KL(reference ‖ other) in nats per position and the fraction of positions whose top-1 token agrees. */
@@ -13,24 +14,6 @@ export interface AccuracyFigures {
 
 /** Next-token log-probs of every position: [positions][vocab], float64. */
 export type LogProbs = Float64Array[];
-
-/** Full-vocabulary log-softmax of one logit row. */
-export function logSoftmax(x: ArrayLike<number>): Float64Array {
-  let m = -Infinity;
-  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
-  const lse = m + Math.log(s), out = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i]! - lse;
-  return out;
-}
-
-/** Index of the largest value (the first on ties). */
-export function argmax(x: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
-}
 
 /** Log-probs of every position of `tokens` from our engine (one forward, all logits). */
 export async function engineLogProbs(e: Engine, tokens: number[]): Promise<LogProbs> {

@@ -1,7 +1,7 @@
 /** Our engine as a benchmark backend. */
 import type { Engine, KvSlot } from '../../engine/engine-api.js';
+import { argmax } from '../../engine/decode/logit-math.js';
 import { NgramDrafter, speculativeGreedy } from '../../engine/decode/speculative.js';
-import { argmax } from './accuracy.js';
 import type { BenchBackend, BenchSequence } from './workload.js';
 
 /** Wraps a loaded engine; each sequence is one KV slot. */

@@ -1,26 +1,10 @@
-/** Small numeric helpers for comparing logit rows in tests. */
+/** Small numeric helpers for comparing logit rows in tests (argmax and logSoftmax are the engine's own). */
+
+export { argmax, logSoftmax } from '../../engine/decode/logit-math.js';
 
 /** Row r of a [rows][vocab] logits buffer. */
 export function row(data: Float32Array, r: number, vocab: number): Float32Array {
   return data.subarray(r * vocab, (r + 1) * vocab);
-}
-
-/** Full-vocabulary log-softmax in float64. */
-export function logSoftmax(x: ArrayLike<number>): Float64Array {
-  let m = -Infinity;
-  for (let i = 0; i < x.length; i++) m = Math.max(m, x[i]!);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
-  const lse = m + Math.log(s);
-  const out = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) out[i] = x[i]! - lse;
-  return out;
-}
-
-export function argmax(x: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < x.length; i++) if (x[i]! > x[best]!) best = i;
-  return best;
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

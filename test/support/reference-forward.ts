@@ -5,6 +5,7 @@
  * → o_proj → residual → RMSNorm → SwiGLU MLP (or top-k MoE) → residual] → RMSNorm → lm_head (or tied embedding).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import { logSoftmax } from '../../engine/decode/logit-math.js';
 import { decodeToF64 } from '../../engine/model/float-convert.js';
 import { isMoeLayer, loadModelSpec } from '../../engine/model/hf-model.js';
 import type { ModelConfig, ModelSpec, TensorRef } from '../../engine/model/model-spec.js';
@@ -151,18 +152,6 @@ function headLogits(head: Float64Array, hs: Float64Array[], V: number, H: number
       od[r] = sd;
     }
   }
-  return out;
-}
-
-function logSoftmax(logits: Float64Array): Float64Array {
-  const n = logits.length;
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
-  let s = 0;
-  for (let i = 0; i < n; i++) s += Math.exp(logits[i]! - max);
-  const lse = max + Math.log(s);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) out[i] = logits[i]! - lse;
   return out;
 }
 
