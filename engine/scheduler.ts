@@ -10,6 +10,7 @@
 import type { Engine, EntryLogits, ForwardEntry, KvSlot } from './engine-api.js';
 import { EngineError, KvCapacityError } from './errors.js';
 import { planStep, type PlanJob, type PlanOptions } from './scheduler-plan.js';
+import { Lane } from './util/lane.js';
 
 /** A request was cancelled through its AbortSignal (or the scheduler was closed). */
 export class SchedulerAbortError extends EngineError {
@@ -82,21 +83,12 @@ interface Work {
   prep?: Promise<void> | void;
 }
 
-/** FIFO mutex: one engine user at a time (a step, or an exclusive KV operation). */
-class Lane {
-  private tail: Promise<void> = Promise.resolve();
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const r = this.tail.then(fn);
-    this.tail = r.then(() => undefined, () => undefined);
-    return r;
-  }
-}
-
 export class Scheduler {
   private jobs = new Map<number, Job>();
   private nextId = 1;
   private running = false;
   private closed = false;
+  /** One engine user at a time: a step, or an exclusive KV operation. */
   private lane = new Lane();
   private plan: PlanOptions;
   private st: SchedulerStats = { steps: 0, entries: 0, tokens: 0, maxEntries: 0, active: 0 };

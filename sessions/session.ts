@@ -8,11 +8,11 @@
 import { argmax } from '../engine/decode/logit-math.js';
 import type { KvSlot } from '../engine/engine-api.js';
 import { SchedulerAbortError } from '../engine/scheduler.js';
+import { Lane } from '../engine/util/lane.js';
 import { JournalWriter } from './journal.js';
 import { encodeJson, encodeRecord, encodeTokens, encodeTruncate, RecordType } from './journal-format.js';
 import { SessionAbortedError, SessionArgumentError } from './errors.js';
 import { truncateState, type MessageSpan, type SessionState } from './session-state.js';
-import { Lane } from './lane.js';
 import { stopChecker, type GenerateOptions, type GenerateOutcome } from './generate-options.js';
 import type { StoredSegment } from './kv-persist.js';
 import type { SessionHost } from './session-host.js';

@@ -13,7 +13,7 @@ import { createJournal, JournalWriter, readJournal } from './journal.js';
 import { kvDir, loadSegments, pruneSegments, restoreKv, writeSnapshot, coveredBy, type KvFormat } from './kv-persist.js';
 import { ResidencyPolicy } from './residency.js';
 import { SlotPool } from './slot-pool.js';
-import { Lane } from './lane.js';
+import { Lane } from '../engine/util/lane.js';
 import { Session, type AppendOptions } from './session.js';
 import type { SessionHost } from './session-host.js';
 import { replay, stateRecords, type SessionState } from './session-state.js';

@@ -1,4 +1,4 @@
-/** A FIFO mutex: operations on one session run one at a time, in arrival order. */
+/** A FIFO mutex: operations run one at a time, in arrival order; a failed one does not block the next. */
 export class Lane {
   private tail: Promise<void> = Promise.resolve();
   private depth = 0;
@@ -8,6 +8,7 @@ export class Lane {
     return this.depth > 0;
   }
 
+  /** Runs `fn` after every operation queued before it has settled; resolves or rejects with `fn`'s result. */
   run<T>(fn: () => Promise<T>): Promise<T> {
     this.depth++;
     const r = this.tail.then(fn);
