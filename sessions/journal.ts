@@ -1,6 +1,6 @@
 /** Journal I/O: read (with torn-tail handling) and an append writer with group commit. */
 import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../engine/util/atomic-file.js';
 import { decodeJournal, encodeJournalHeader, type DecodedJournal } from './journal-format.js';
 import { StoreClosedError } from './errors.js';
 

@@ -3,7 +3,7 @@ import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KvSlot } from '../engine/engine-api.js';
 import type { Scheduler } from '../engine/scheduler.js';
-import { isAtomicTemp } from './atomic-file.js';
+import { isAtomicTemp } from '../engine/util/atomic-file.js';
 import { prefixHash } from './checksum.js';
 import { planRestore, unusedSegments, type SegmentRef } from './kv-plan.js';
 import { loadSegmentData, parseSegmentName, readSegmentInfo, segmentName, writeSegment, type SegmentInfo } from './snapshot.js';

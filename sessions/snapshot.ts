@@ -9,7 +9,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32, tokenBytes } from './checksum.js';
 import { ModelMismatchError, SnapshotCorruptError } from './errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../engine/util/atomic-file.js';
 
 export const SNAPSHOT_MAGIC = 'RSKV';
 export const SNAPSHOT_VERSION = 1;

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import { Scheduler } from '../engine/scheduler.js';
-import { fsyncDir } from './atomic-file.js';
+import { fsyncDir } from '../engine/util/atomic-file.js';
 import { JournalCorruptError, ModelMismatchError, ResidencyError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
 import { createJournal, JournalWriter, readJournal } from './journal.js';
 import { kvDir, loadSegments, pruneSegments, restoreKv, writeSnapshot, coveredBy, type KvFormat } from './kv-persist.js';

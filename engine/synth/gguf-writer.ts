@@ -6,12 +6,13 @@
  * dtype (same bytes, no transposition; Qwen3 uses NEOX RoPE in llama.cpp so Q/K are not permuted);
  * norm weights are written as F32; MoE experts are stacked into one 3-D tensor per projection.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelLoadError } from '../errors.js';
 import { bitsToF16, decodeToF32 } from '../model/float-convert.js';
 import { isMoeLayer, loadModelSpec } from '../model/hf-model.js';
 import type { ModelSpec, TensorRef, WeightDType } from '../model/model-spec.js';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 const ALIGNMENT = 32;
 const enum T {
@@ -223,8 +224,8 @@ function modelMetadata(spec: ModelSpec, name: string, matrixDtype: GgufDType): [
 
 const CHUNK_BYTES = 8 << 20;
 
-/** Copies (and converts, for F32 norm targets) the source tensors' data to `fd`. */
-function writeTensorData(fd: number, t: GgufTensor): void {
+/** The source tensors' data, copied (or converted, for F32 norm targets and Q8_0), chunk by chunk; buffers are reused. */
+function* tensorData(t: GgufTensor): Generator<Uint8Array> {
   const buf = Buffer.alloc(CHUNK_BYTES);
   for (const src of t.sources) {
     const sfd = openSync(src.file, 'r');
@@ -235,14 +236,14 @@ function writeTensorData(fd: number, t: GgufTensor): void {
         for (let done = 0; done < src.nbytes; ) {
           const n = readSync(sfd, buf, 0, Math.min(chunk, src.nbytes - done), src.offset + done);
           if (n === 0 || n % (Q8_0_BLOCK * es) !== 0) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
-          writeSync(fd, out, 0, quantizeQ8_0(decodeToF32(src.dtype, buf.subarray(0, n)), out));
+          yield out.subarray(0, quantizeQ8_0(decodeToF32(src.dtype, buf.subarray(0, n)), out));
           done += n;
         }
       } else if (src.dtype === t.dtype) {
         for (let done = 0; done < src.nbytes; ) {
           const n = readSync(sfd, buf, 0, Math.min(CHUNK_BYTES, src.nbytes - done), src.offset + done);
           if (n === 0) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
-          writeSync(fd, buf, 0, n);
+          yield buf.subarray(0, n);
           done += n;
         }
       } else {
@@ -250,7 +251,7 @@ function writeTensorData(fd: number, t: GgufTensor): void {
         const raw = Buffer.alloc(src.nbytes); // norms, or matrices upcast for tests: one tensor at a time
         if (readSync(sfd, raw, 0, src.nbytes, src.offset) !== src.nbytes) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
         const f = decodeToF32(src.dtype, raw);
-        writeSync(fd, Buffer.from(f.buffer, f.byteOffset, f.byteLength));
+        yield new Uint8Array(f.buffer, f.byteOffset, f.byteLength);
       }
     } finally {
       closeSync(sfd);
@@ -274,7 +275,7 @@ export function quantizeQ8_0(x: Float32Array, out: Buffer): number {
 }
 
 /**
- * Writes `out` (atomically: temp file + rename) as the GGUF of the Hugging Face folder `dir`.
+ * Writes `out` (atomically, engine/util/atomic-file.ts) as the GGUF of the Hugging Face folder `dir`.
  * `matrixDtype: 'f32'` upcasts BF16/F16 matrices exactly (same values), so llama.cpp computes in F32;
  * `'q8_0'` quantizes every matrix whose rows are whole 32-blocks (not the MoE router) as llama-quantize's Q8_0 does.
  */
@@ -308,22 +309,15 @@ export async function writeGgufFromFolder(
     offset += (ALIGNMENT - (offset % ALIGNMENT)) % ALIGNMENT;
   }
   w.pad(ALIGNMENT);
-  const tmp = `${out}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, w.buffer());
+  function* chunks(): Generator<Uint8Array> {
+    yield w.buffer();
     const zeros = Buffer.alloc(ALIGNMENT);
     for (const t of tensors) {
-      writeTensorData(fd, t);
+      yield* tensorData(t);
       const pad = (ALIGNMENT - (t.nbytes % ALIGNMENT)) % ALIGNMENT;
-      if (pad) writeSync(fd, zeros, 0, pad);
+      if (pad) yield zeros.subarray(0, pad);
     }
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
   }
-  closeSync(fd);
-  renameSync(tmp, out);
+  writeFileAtomicSync(out, chunks());
   return { tensors: tensors.length, bytes: w.length + offset };
 }

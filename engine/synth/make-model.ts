@@ -7,7 +7,7 @@
  * attention clearly non-uniform (q/k norm gains ≈ 1.8 → attention-logit spread ≈ 3), while every
  * activation stays O(1..100), far below the f16 limit.
  */
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelLoadError } from '../errors.js';
@@ -17,6 +17,7 @@ import type { ModelConfig, WeightDType } from '../model/model-spec.js';
 import { getPreset, presetNames } from './model-presets.js';
 import { buildSafetensorsHeader, DTYPE_SIZE } from '../model/safetensors.js';
 import { writeBuiltinTokenizer } from './builtin-tokenizer.js';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 
 /** Bumped whenever the generated weights or files change (caches key on it). */
 export const MAKE_MODEL_VERSION = 1;
@@ -25,7 +26,7 @@ export const MAKE_MODEL_VERSION = 1;
 export interface MakeModelOptions {
   preset: string;
   dtype: WeightDType;
-  /** Output folder; created if missing. Files are written atomically (temp file + rename). */
+  /** Output folder; created if missing. Files are written atomically (engine/util/atomic-file.ts). */
   out: string;
   seed?: number;
   /** Also write the weights as GGUF to this path. */
@@ -177,42 +178,29 @@ export function hfConfigJson(c: ModelConfig, dtype: WeightDType): Record<string,
   return j;
 }
 
-function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
-
 const CHUNK = 1 << 20;
 
 /** Streams the weights of every expected tensor into `file` (safetensors); returns the parameter count. */
 function writeWeights(file: string, c: ModelConfig, dtype: WeightDType, seed: number): number {
   const tensors = expectedTensors(c).map((t) => ({ name: t.name, shape: t.shape, dtype }));
   const { prefix } = buildSafetensorsHeader(tensors, { format: 'pt' });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  let params = 0;
-  try {
-    writeSync(fd, prefix);
+  function* chunks(): Generator<Uint8Array> {
+    yield prefix;
     const vals = new Float32Array(CHUNK);
     const bytes = Buffer.alloc(CHUNK * DTYPE_SIZE[dtype]);
     for (const t of tensors) {
       const n = t.shape.reduce((a, b) => a * b, 1);
-      params += n;
       const { mean, std } = initFor(t.name, c);
       const stream = new WeightStream(seed, t.name);
       for (let done = 0; done < n; done += CHUNK) {
         const part = vals.subarray(0, Math.min(CHUNK, n - done));
         stream.fill(part, mean, std);
-        const len = encodeInto(dtype, part, bytes);
-        writeSync(fd, bytes, 0, len);
+        yield bytes.subarray(0, encodeInto(dtype, part, bytes));
       }
     }
-  } finally {
-    closeSync(fd);
   }
-  renameSync(tmp, file);
-  return params;
+  writeFileAtomicSync(file, chunks());
+  return tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
 }
 
 /** Generates the model folder (and GGUF file) described by `opts`. Deterministic for a given preset, dtype and seed. */
@@ -224,7 +212,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
   const dir = resolve(opts.out);
   mkdirSync(dir, { recursive: true });
 
-  writeFileAtomic(join(dir, 'config.json'), JSON.stringify(hfConfigJson(c, opts.dtype), null, 2) + '\n');
+  writeFileAtomicSync(join(dir, 'config.json'), JSON.stringify(hfConfigJson(c, opts.dtype), null, 2) + '\n');
   const gen = {
     bos_token_id: c.bosTokenId ?? 151643,
     do_sample: true,
@@ -235,7 +223,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
     top_p: 0.95,
     transformers_version: '4.51.0',
   };
-  writeFileAtomic(join(dir, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
+  writeFileAtomicSync(join(dir, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
 
   const tokDir = opts.tokenizerDir === false ? undefined : (opts.tokenizerDir ?? sharedTokenizerDir());
   let tokenizer: MakeModelResult['tokenizer'];
@@ -243,16 +231,13 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
       const src = join(tokDir, f);
       if (!existsSync(src)) throw new ModelLoadError(`tokenizer folder ${tokDir} has no ${f}`, src);
-      const tmp = join(dir, `${f}.tmp-${process.pid}`);
-      copyFileSync(src, tmp);
-      chmodSync(tmp, 0o644); // the source may be read-only
-      renameSync(tmp, join(dir, f));
+      writeFileAtomicSync(join(dir, f), readFileSync(src), { mode: 0o644 }); // the source may be read-only
     }
     tokenizer = 'copied';
   } else {
     const files = writeBuiltinTokenizer();
-    writeFileAtomic(join(dir, 'tokenizer.json'), files.tokenizerJson);
-    writeFileAtomic(join(dir, 'tokenizer_config.json'), files.tokenizerConfigJson);
+    writeFileAtomicSync(join(dir, 'tokenizer.json'), files.tokenizerJson);
+    writeFileAtomicSync(join(dir, 'tokenizer_config.json'), files.tokenizerConfigJson);
     tokenizer = 'builtin';
   }
 

@@ -1,11 +1,11 @@
 /**
  * `read_file`, `list_files`, `write_file` confined to one root folder (see `ConfinedRoot`).
- * Reads are size-limited and paged by byte offset; writes are atomic (temp file in the same
- * folder, fsync, rename, fsync of the folder) and size-limited.
+ * Reads are size-limited and paged by byte offset; writes are atomic (engine/util/atomic-file.ts)
+ * and size-limited.
  */
-import { randomBytes } from 'node:crypto';
-import { lstat, open, readdir, readlink, rename, rm, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../engine/util/atomic-file.js';
 import { FileToolError } from '../errors.js';
 import type { Tool } from '../tool.js';
 import { ConfinedRoot } from './confined-root.js';
@@ -146,7 +146,7 @@ function writeFileTool(root: ConfinedRoot, maxBytes: number): Tool {
         data = Buffer.concat([await readWhole(target.real), data]);
       }
       if (data.length > maxBytes) throw new FileToolError(`content is ${data.length} bytes; the limit is ${maxBytes}`);
-      await atomicWrite(target.real, data, existing?.mode);
+      await writeFileAtomic(target.real, data, { mode: existing ? existing.mode & 0o777 : 0o644 });
       return `wrote ${data.length} bytes to ${target.relative}`;
     },
   };
@@ -158,28 +158,5 @@ async function readWhole(file: string): Promise<Buffer> {
     return await fh.readFile();
   } finally {
     await fh.close();
-  }
-}
-
-/** Writes `data` to a fresh temp file beside `file` (O_EXCL), fsyncs, renames over `file`, fsyncs the folder. */
-export async function atomicWrite(file: string, data: Buffer, mode?: number): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode !== undefined ? mode & 0o777 : 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, file);
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
   }
 }

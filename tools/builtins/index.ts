@@ -4,7 +4,7 @@ import { createFetchUrlTool, type FetchUrlToolOptions } from './fetch-url.js';
 import { createFileTools, type FileToolsOptions } from './file-tools.js';
 
 export { createFetchUrlTool, fetchUrl, type FetchedDocument, type FetchUrlOptions, type FetchUrlToolOptions } from './fetch-url.js';
-export { atomicWrite, createFileTools, type FileToolsOptions } from './file-tools.js';
+export { createFileTools, type FileToolsOptions } from './file-tools.js';
 export { AddressGuard, type AddressPolicy, type CheckedAddress, type Resolver } from './address-guard.js';
 
 /** Which built-ins to create; a section left out (or `false`) is not created. */
