@@ -6,11 +6,12 @@
  * Embeddings (row lookups), the MoE router and norms are copied unchanged; a tied lm_head becomes an
  * untied quantized copy of the embeddings, as the engine holds it.
  */
-import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, openSync, readFileSync, readSync, closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeToF32 } from '../../engine/model/float-convert.js';
 import { loadModelSpec } from '../../engine/model/hf-model.js';
 import { buildSafetensorsHeader } from '../../engine/model/safetensors.js';
+import { buildFolderOnce } from '../../engine/synth/generated-folder.js';
 
 function rintEven(x: number): number {
   const r = Math.round(x);
@@ -35,14 +36,11 @@ export function q8RoundTrip(x: Float32Array): Float32Array {
 const quantized = (name: string, shape: number[]) =>
   shape.length === 2 && shape[1]! % 32 === 0 && name !== 'model.embed_tokens.weight' && !name.endsWith('.mlp.gate.weight');
 
-/** Writes (once) `<dir>-int8ref`: the F32 reference folder of `dir` described above; returns its path. */
+/** Writes (once, engine/synth/generated-folder.ts) `<dir>-int8ref`: the F32 reference folder of `dir` described above; returns its path. */
 export async function ensureDequantizedModel(dir: string): Promise<string> {
   const out = `${dir}-int8ref`;
-  if (existsSync(join(out, 'model.safetensors'))) return out;
-  const spec = await loadModelSpec(dir);
-  const tmp = `${out}.tmp-${process.pid}`;
-  mkdirSync(tmp, { recursive: true });
-  try {
+  await buildFolderOnce(out, 'model.safetensors', async (tmp) => {
+    const spec = await loadModelSpec(dir);
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'generation_config.json'])
       if (existsSync(join(dir, f))) copyFileSync(join(dir, f), join(tmp, f));
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
@@ -67,14 +65,6 @@ export async function ensureDequantizedModel(dir: string): Promise<string> {
     }
     const { prefix } = buildSafetensorsHeader(tensors.map((t) => ({ name: t.name, dtype: 'f32' as const, shape: t.shape })));
     writeFileSync(join(tmp, 'model.safetensors'), Buffer.concat([prefix, ...tensors.map((t) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))]));
-    try {
-      renameSync(tmp, out);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;  // another worker wrote it first
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  });
   return out;
 }

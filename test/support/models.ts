@@ -1,11 +1,12 @@
 /**
  * Generated test models, cached in `.cache/models/<preset>-<dtype>-s<seed>-v<version>/` (built once,
- * atomically: into a temp folder, then renamed; two workers racing both succeed and agree).
+ * engine/synth/generated-folder.ts: two workers racing both succeed and agree).
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAKE_MODEL_VERSION, makeModel, sharedTokenizerDir } from '../../engine/synth/make-model.js';
+import { buildFolderOnce, generatedModelName } from '../../engine/synth/generated-folder.js';
+import { makeModel, sharedTokenizerDir } from '../../engine/synth/make-model.js';
 import type { WeightDType } from '../../engine/model/model-spec.js';
 
 /** Repo-root `.cache/models`. */
@@ -27,29 +28,14 @@ export async function ensureModel(preset: string, dtype: WeightDType, opts: { se
   const seed = opts.seed ?? 0;
   const tokDir = sharedTokenizerDir();
   const tokenizer = tokDir ? 'qwen3' : 'builtin';
-  const name = `${preset}-${dtype}-s${seed}-v${MAKE_MODEL_VERSION}${tokDir ? '' : '-builtintok'}`;
-  const dir = join(MODELS_CACHE, name);
+  const dir = join(MODELS_CACHE, generatedModelName(`${preset}-${dtype}-s${seed}`));
   const gguf = join(dir, 'model.gguf');
-  mkdirSync(MODELS_CACHE, { recursive: true });
-  const tag = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-
-  if (!existsSync(join(dir, 'model.safetensors'))) {
-    const tmp = join(MODELS_CACHE, `.tmp-${name}-${tag}`);
-    try {
-      await makeModel({ preset, dtype, seed, out: tmp, gguf: opts.gguf ? join(tmp, 'model.gguf') : undefined, tokenizerDir: tokDir });
-      try {
-        renameSync(tmp, dir);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err; // another worker won the race: use its folder
-      }
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  }
+  await buildFolderOnce(dir, 'model.safetensors', (tmp) =>
+    makeModel({ preset, dtype, seed, out: tmp, gguf: opts.gguf ? join(tmp, 'model.gguf') : undefined, tokenizerDir: tokDir }),
+  );
   if (opts.gguf && !existsSync(gguf)) {
     const { writeGgufFromFolder } = await import('../../engine/synth/gguf-writer.js');
-    await writeGgufFromFolder(dir, gguf, { name: `resident-${preset}-s${seed}` }); // atomic (temp file + rename)
+    await writeGgufFromFolder(dir, gguf, { name: `resident-${preset}-s${seed}` }); // atomic
   }
   return opts.gguf ? { dir, gguf, tokenizer } : { dir, tokenizer };
 }
