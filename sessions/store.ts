@@ -1,6 +1,7 @@
 /**
- * The session store: every session under `<dataDir>/sessions/<id>/` (journal.rsj + kv/*.rkv),
- * residency (LRU spill/restore within a slot count and a KV byte budget), create/fork/delete.
+ * The session store: the directory lifecycle of every session under `<dataDir>/sessions/<id>/`
+ * (open/load, create, fork, delete, repair, close; layout in docs/formats.md), composed with the
+ * ResidentSet that decides which sessions hold a KV slot.
  */
 import { link, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -8,61 +9,18 @@ import { ulid } from 'ulid';
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import { Scheduler } from '../engine/scheduler.js';
 import { fsyncDir } from '../engine/util/atomic-file.js';
-import { JournalCorruptError, ModelMismatchError, ResidencyError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
+import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
 import { createJournal, JournalWriter, readJournal } from './journal.js';
-import { kvDir, loadSegments, pruneSegments, restoreKv, writeSnapshot, coveredBy, type KvFormat } from './kv-persist.js';
-import { ResidencyPolicy } from './residency.js';
-import { SlotPool } from './slot-pool.js';
-import { Lane } from '../engine/util/lane.js';
-import { Session, type AppendOptions } from './session.js';
+import { kvDir, loadSegments, pruneSegments, coveredBy, type KvFormat } from './kv-persist.js';
+import { ResidentSet } from './resident-set.js';
+import { Session } from './session.js';
 import type { SessionHost } from './session-host.js';
 import { replay, stateRecords, type SessionState } from './session-state.js';
 import { compactIfLarge, repairJournal } from './store-maintenance.js';
 
-export interface StoreOptions {
-  engine: Engine;
-  /** Root of persisted data (default ./data). */
-  dataDir?: string;
-  /** Shared scheduler; default one owned by the store. */
-  scheduler?: Scheduler;
-  /** Engine slots held at once (default 8). */
-  maxResidentSlots?: number;
-  /** KV bytes resident sessions may hold together (default 8 GiB). */
-  kvBudgetBytes?: number;
-  /** Positions reserved per slot (default the model's max positions). */
-  slotCapacity?: number;
-  kvDtype?: KvDType;
-  /** Write a snapshot segment once this many slot positions are not on disk (default 4096; 0 = only on spill/close). */
-  snapshotEvery?: number;
-  /** Target bytes per snapshot chunk (default 16 MiB). */
-  snapshotChunkBytes?: number;
-  /** Token ids → text, for stop strings and GenerateOutcome.text. */
-  detokenize?: (tokens: number[]) => string;
-  /** Receives load/restore problems that were handled (corrupt snapshot dropped, torn tail cut). */
-  onWarning?: (message: string) => void;
-}
+import type { CreateOptions, MemoryReport, StoreOptions } from './store-options.js';
 
-export interface CreateOptions extends AppendOptions {
-  tools?: unknown[];
-  settings?: Record<string, unknown>;
-  /** Initial tokens (e.g. the encoded system prompt). */
-  tokens?: number[];
-  pinned?: boolean;
-}
-
-export interface MemoryReport {
-  residentSessions: number;
-  maxResidentSlots: number;
-  kvBytes: number;
-  kvBudgetBytes: number;
-  bytesPerToken: number;
-  /** Recycled slots kept for the next admission (their pages stay committed), and the bytes they hold. */
-  spareSlots: number;
-  spareBytes: number;
-  /** Slots the engine created for this store (a reused spare is not a new slot). */
-  slotsCreated: number;
-  sessions: { id: string; tokens: number; resident: boolean; pinned: boolean; residentBytes: number }[];
-}
+export type { CreateOptions, MemoryReport, StoreOptions };
 
 export class SessionStore implements SessionHost {
   readonly engine: Engine;
@@ -72,14 +30,9 @@ export class SessionStore implements SessionHost {
   /** Sessions that could not be loaded (corrupt journal, other model), with the error. */
   readonly damaged = new Map<string, Error>();
   private sessions = new Map<string, Session>();
-  private policy: ResidencyPolicy;
-  private pool: SlotPool;
-  private admit = new Lane();
-  private snapshotQueued = new Set<string>();
-  private background = new Set<Promise<unknown>>();
+  private residents: ResidentSet;
   private closed = false;
   private ownScheduler: boolean;
-  private snapshotEvery: number;
   readonly format: KvFormat;
 
   private constructor(private o: StoreOptions, probe: { kvDtype: KvDType; bytesPerToken: number }) {
@@ -88,15 +41,22 @@ export class SessionStore implements SessionHost {
     this.ownScheduler = !o.scheduler;
     this.dataDir = resolve(o.dataDir ?? './data');
     this.detokenize = o.detokenize;
-    this.policy = new ResidencyPolicy({ maxSlots: o.maxResidentSlots ?? 8, kvBudgetBytes: o.kvBudgetBytes ?? 8 * 2 ** 30 });
-    const capacity = Math.min(o.slotCapacity ?? o.engine.config.maxPositionEmbeddings, o.engine.config.maxPositionEmbeddings);
-    this.pool = new SlotPool(o.engine, capacity, probe.kvDtype);
-    this.snapshotEvery = o.snapshotEvery ?? 4096;
     this.format = {
       model: `${o.engine.fingerprint}/w:${o.engine.weightDtype}/kv:${probe.kvDtype}`,
       bytesPerToken: probe.bytesPerToken,
       chunkPositions: Math.max(1, Math.floor((o.snapshotChunkBytes ?? 16 * 2 ** 20) / probe.bytesPerToken)),
     };
+    this.residents = new ResidentSet({
+      engine: o.engine,
+      scheduler: this.scheduler,
+      format: this.format,
+      limits: { maxSlots: o.maxResidentSlots ?? 8, kvBudgetBytes: o.kvBudgetBytes ?? 8 * 2 ** 30 },
+      slotCapacity: Math.min(o.slotCapacity ?? o.engine.config.maxPositionEmbeddings, o.engine.config.maxPositionEmbeddings),
+      kvDtype: probe.kvDtype,
+      snapshotEvery: o.snapshotEvery ?? 4096,
+      lookup: (id) => this.sessions.get(id),
+      warn: (m) => this.warn(m),
+    });
   }
 
   /** Opens (creating if needed) the data directory and loads every session's journal and snapshot heads. */
@@ -215,19 +175,14 @@ export class SessionStore implements SessionHost {
       const src = p.slot;
       const n = Math.min(at, src?.length ?? 0);
       // Room for the child now? If not, its K/V goes through disk (parent snapshot, hard links): still not recomputed.
-      let room = true;
-      try {
-        this.policy.victims(`fork-of-${id}`, Math.max(1, at) * this.format.bytesPerToken, (v) => this.evictable(v));
-      } catch {
-        room = false;
-      }
+      const room = this.residents.hasRoom(`fork-of-${id}`, Math.max(1, at) * this.format.bytesPerToken);
       if (!room && src) await this.snapshot(p);
       const links = p.segments.filter((g) => g.start < at).map((g) => ({ file: g.file, name: g.file.slice(kvDir(p.dir).length + 1) }));
       const c = await this.materialize(state, links);
       c.pinned = o.pinned ?? false;
       if (room && src && n > 0) {
         await c.op(async () => {
-          const slot = await this.resident(c, false, false).catch(() => null);
+          const slot = await this.residents.resident(c, false, false).catch(() => null);
           if (!slot) return;
           await this.scheduler.exclusive(() => slot.copyFrom(src, n));
           if (n === p.state.tokens.length && n === at && p.lastLogits) c.lastLogits = Float32Array.from(p.lastLogits);
@@ -245,7 +200,7 @@ export class SessionStore implements SessionHost {
     return s.op(async () => {
       s.deleted = true;
       this.sessions.delete(id);
-      this.release(s);
+      this.residents.release(s);
       await s.journal.close();
       const trash = join(this.root, `.trash-${id}`);
       await rename(s.dir, trash);
@@ -263,13 +218,9 @@ export class SessionStore implements SessionHost {
     const list = this.list().map((s) => ({ id: s.id, tokens: s.state.tokens.length, resident: !!s.slot, pinned: s.pinned, residentBytes: s.slot?.residentBytes() ?? 0 }));
     return {
       residentSessions: list.filter((s) => s.resident).length,
-      maxResidentSlots: this.policy.limits.maxSlots,
       kvBytes: list.reduce((a, s) => a + s.residentBytes, 0),
-      kvBudgetBytes: this.policy.limits.kvBudgetBytes,
       bytesPerToken: this.format.bytesPerToken,
-      spareSlots: this.pool.count,
-      spareBytes: this.pool.bytes,
-      slotsCreated: this.pool.created,
+      ...this.residents.figures(),
       sessions: list,
     };
   }
@@ -277,22 +228,22 @@ export class SessionStore implements SessionHost {
   /** Spills a session now (snapshot + free slot). */
   spill(id: string): Promise<void> {
     const s = this.get(id);
-    return s.op(() => this.spillLocked(s));
+    return s.op(() => this.residents.spill(s));
   }
 
   /** Waits for background snapshots; snapshots resident sessions (unless `snapshot: false`), closes files. */
   async close(o: { snapshot?: boolean } = {}): Promise<void> {
     if (this.closed) return;
-    await Promise.allSettled([...this.background]);
+    await this.residents.settle();
     this.closed = true;
     for (const s of this.list()) {
       await s.lane.run(async () => {
         if (s.slot && o.snapshot !== false) await this.snapshot(s).catch((e) => this.warn(`snapshot of ${s.id} on close failed: ${e}`));
-        this.release(s);
+        this.residents.release(s);
         await s.journal.close();
       });
     }
-    this.pool.dispose();
+    this.residents.dispose();
     if (this.ownScheduler) this.scheduler.close();
   }
 
@@ -303,66 +254,12 @@ export class SessionStore implements SessionHost {
     if (s.deleted) throw new SessionNotFoundError(s.id);
   }
 
-  /**
-   * The session's slot, admitting it if needed: LRU idle sessions are spilled to make room. While
-   * the only candidates are busy (not pinned) it waits for one to finish; with `wait: false` it
-   * returns null instead of waiting.
-   */
-  async resident(s: Session, restore = true, wait = true): Promise<KvSlot> {
-    for (;;) {
-      if (s.slot) {
-        this.policy.touch(s.id);
-        return s.slot;
-      }
-      try {
-        return await this.admit.run(() => this.admitLocked(s, restore));
-      } catch (e) {
-        const waitable = this.policy.ids().some((id) => id !== s.id && !this.sessions.get(id)?.pinned);
-        if (!(e instanceof ResidencyError) || !wait || !waitable || /whole budget/.test(e.message)) throw e;
-        await new Promise((r) => setTimeout(r, 2));
-      }
-    }
-  }
-
-  private async admitLocked(s: Session, restore: boolean): Promise<KvSlot> {
-    if (s.slot) return s.slot;
-    for (;;) {
-      const need = Math.max(1, s.state.tokens.length) * this.format.bytesPerToken;
-      const victims = this.policy.victims(s.id, need, (v) => this.evictable(v));
-      if (!victims.length) break;
-      for (const v of victims) {
-        const vs = this.sessions.get(v);
-        if (!vs) this.policy.remove(v);
-        else if (this.evictable(v)) await vs.lane.run(() => this.spillLocked(vs));
-      }
-    }
-    const slot = this.pool.take();
-    s.slot = slot;
-    s.lastLogits = null;
-    this.policy.admit(s.id, Math.max(1, s.state.tokens.length) * this.format.bytesPerToken);
-    this.trimPool();
-    if (restore) {
-      try {
-        s.counters.restored += await restoreKv(s, slot, this.scheduler, (m) => (s.warnings.push(m), this.warn(m)));
-      } catch (e) {
-        this.release(s);
-        throw e;
-      }
-    }
-    return slot;
+  resident(s: Session): Promise<KvSlot> {
+    return this.residents.resident(s);
   }
 
   touched(s: Session): void {
-    if (!s.slot) return;
-    this.policy.touch(s.id, s.slot.residentBytes());
-    if (this.snapshotEvery > 0 && s.slot.length - s.covered >= this.snapshotEvery && !this.snapshotQueued.has(s.id)) {
-      this.snapshotQueued.add(s.id);
-      this.inBackground(s.op(() => this.snapshot(s)).finally(() => this.snapshotQueued.delete(s.id)));
-    }
-    if (this.policy.totalBytes > this.policy.limits.kvBudgetBytes) {
-      const v = this.policy.ids().reverse().find((id) => this.evictable(id));
-      if (v) this.inBackground(this.spill(v));
-    }
+    this.residents.touched(s);
   }
 
   async truncated(s: Session): Promise<void> {
@@ -370,43 +267,11 @@ export class SessionStore implements SessionHost {
     s.journal = await compactIfLarge(s.journal, s.state);
   }
 
-  async snapshot(s: Session): Promise<number> {
-    if (!s.slot) return 0;
-    return writeSnapshot(s, s.slot, this.scheduler, this.format);
+  snapshot(s: Session): Promise<number> {
+    return this.residents.snapshot(s);
   }
 
   // ---- internals ----
-
-  private evictable(id: string): boolean {
-    const s = this.sessions.get(id);
-    return !!s && !s.pinned && !s.lane.busy;
-  }
-
-  private async spillLocked(s: Session): Promise<void> {
-    if (!s.slot) return;
-    await this.snapshot(s);
-    this.release(s);
-    s.counters.spills++;
-  }
-
-  private release(s: Session): void {
-    if (s.slot) this.pool.give(s.slot);
-    s.slot = null;
-    s.lastLogits = null;
-    this.policy.remove(s.id);
-    this.trimPool();
-  }
-
-  /** Spares fit beside the resident sessions within the slot count and the KV byte budget. */
-  private trimPool(): void {
-    const { maxSlots, kvBudgetBytes } = this.policy.limits;
-    this.pool.trim(maxSlots - this.policy.count, kvBudgetBytes - this.policy.totalBytes);
-  }
-
-  private inBackground(p: Promise<unknown>): void {
-    const q = p.catch((e) => this.warn(`background task failed: ${(e as Error).message}`)).finally(() => this.background.delete(q));
-    this.background.add(q);
-  }
 
   private checkOpen(): void {
     if (this.closed) throw new StoreClosedError('session store is closed');
