@@ -1,4 +1,4 @@
-/** Checksums and hashes for persisted formats: CRC32 (node:zlib, IEEE polynomial) per record, SHA-256 for token prefixes. */
+/** Checksums and hashes for persisted formats (docs/formats.md): CRC32 (node:zlib, IEEE polynomial) per record, SHA-256 for token prefixes. */
 import { createHash } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 

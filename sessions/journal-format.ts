@@ -1,11 +1,6 @@
 /**
- * Journal framing (pure, no I/O). A journal file is
- *   header  16 B: "RSJ1" | u32 version | u32 flags(0) | u32 crc32(first 12 bytes)
- *   records  12 B head: u32 len | u32 crc32(len bytes) | u32 crc32(payload)   then payload (len bytes)
- * payload = u8 record type | body. All integers little-endian.
- * Torn tail (a crash mid-write leaves a prefix of the last write): fewer than 12 bytes of head, or a
- * good head whose payload runs past the end of file. Dropped on read. Any other failed check is
- * corruption and raises JournalCorruptError.
+ * Journal framing (pure, no I/O): header, checksummed records, torn-tail rule, record bodies.
+ * Layout, checks and atomicity: docs/formats.md.
  */
 import { crc32 } from './checksum.js';
 import { JournalCorruptError } from './errors.js';
@@ -18,7 +13,7 @@ export const RECORD_HEAD_BYTES = 12;
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
 export enum RecordType {
-  /** JSON {id, fingerprint, createdAt, parent?: {id, at}}: must be the first record. */
+  /** JSON {id, model, createdAt, parent?: {id, at}}: must be the first record. */
   Open = 1,
   /** f64 time | u8 source (0 input, 1 generated) | i32 tokens…: appended to the session. */
   Tokens = 2,

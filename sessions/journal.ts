@@ -1,4 +1,4 @@
-/** Journal I/O: read (with torn-tail handling) and an append writer with group commit. */
+/** Journal I/O: read (with torn-tail handling) and an append writer with group commit (docs/formats.md). */
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from '../engine/util/atomic-file.js';
 import { decodeJournal, encodeJournalHeader, type DecodedJournal } from './journal-format.js';

@@ -1,4 +1,4 @@
-/** A session's KV on disk: loading segment heads, writing a snapshot segment, restoring a slot. */
+/** A session's KV on disk (`<session>/kv/`, docs/formats.md): loading segment heads, writing a snapshot segment, restoring a slot. */
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KvSlot } from '../engine/engine-api.js';

@@ -1,10 +1,6 @@
 /**
- * KV snapshot segments. A segment holds the K/V of positions [start, end) of one session, valid for
- * exactly the token prefix it was computed from. File layout (little-endian):
- *   "RSKV" | u32 version | u32 json length | u32 crc32(json) | json SegmentHeader
- *   i32 tokens[start, end) | u32 crc32(tokens)
- *   chunks: u32 positions | u32 byte length | u32 crc32(data) | data (slot.readKv layout)
- * and nothing after the last chunk. Written atomically; every part is checked on load.
+ * KV snapshot segment files: the K/V of positions [start, end) of one session, valid for exactly the
+ * token prefix it was computed from. Layout, checks and atomicity: docs/formats.md.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { crc32, tokenBytes } from './checksum.js';

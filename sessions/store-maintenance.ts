@@ -1,4 +1,4 @@
-/** Journal upkeep: compaction after many rollbacks, repair of a damaged journal. */
+/** Journal upkeep: compaction after many rollbacks, repair of a damaged journal (docs/formats.md). */
 import { open, readFile } from 'node:fs/promises';
 import { JournalCorruptError } from './errors.js';
 import { createJournal, JournalWriter } from './journal.js';

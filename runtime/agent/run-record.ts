@@ -1,7 +1,7 @@
 /**
- * The run record inside the session (`settings.agentRun`, see types.ts) and what a session's
- * conversation says about where an interrupted run stands. The conversation is the truth for
- * progress (steps, pending calls); the record adds the goal, options and accounting.
+ * The run record inside the session (`settings.agentRun`, see types.ts; on disk: docs/formats.md) and
+ * what a session's conversation says about where an interrupted run stands. The conversation is the
+ * truth for progress (steps, pending calls); the record adds the goal, options and accounting.
  */
 import type { ChatMessage } from '../../engine/tokens/messages.js';
 import type { Session } from '../../sessions/session.js';
