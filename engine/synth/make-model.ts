@@ -17,6 +17,9 @@ import type { ModelConfig, WeightDType } from '../model/model-spec.js';
 import { getPreset, presetNames } from './model-presets.js';
 import { buildSafetensorsHeader, DTYPE_SIZE } from '../model/safetensors.js';
 import { writeBuiltinTokenizer } from './builtin-tokenizer.js';
+import { mtpTensors, type ExpectedTensor } from '../model/qwen35-tensors.js';
+import { hybridConfigJson } from './hybrid-config-json.js';
+import { hybridInitFor } from './hybrid-init.js';
 
 /** Bumped whenever the generated weights or files change (caches key on it). */
 export const MAKE_MODEL_VERSION = 1;
@@ -131,8 +134,12 @@ export class WeightStream {
   }
 }
 
+/** True for Qwen3.5 / 3.6 hybrid configs. */
+const isHybrid = (c: ModelConfig) => c.arch === 'qwen35' || c.arch === 'qwen35moe';
+
 /** config.json contents in Hugging Face's form. */
 export function hfConfigJson(c: ModelConfig, dtype: WeightDType): Record<string, unknown> {
+  if (isHybrid(c)) return hybridConfigJson(c, dtype);
   const torchDtype = { bf16: 'bfloat16', f16: 'float16', f32: 'float32' }[dtype];
   const j: Record<string, unknown> = {
     architectures: [c.arch === 'qwen3' ? 'Qwen3ForCausalLM' : 'Qwen3MoeForCausalLM'],
@@ -185,9 +192,15 @@ function writeFileAtomic(file: string, data: string | Uint8Array): void {
 
 const CHUNK = 1 << 20;
 
-/** Streams the weights of every expected tensor into `file` (safetensors); returns the parameter count. */
+/** The tensors make-model writes: every expected one, plus the MTP head of hybrids (as the real checkpoints ship it). */
+function tensorsToWrite(c: ModelConfig): ExpectedTensor[] {
+  return isHybrid(c) ? [...expectedTensors(c), ...mtpTensors(c)] : expectedTensors(c);
+}
+
+/** Streams the weights of every tensor to write into `file` (safetensors); returns the parameter count. */
 function writeWeights(file: string, c: ModelConfig, dtype: WeightDType, seed: number): number {
-  const tensors = expectedTensors(c).map((t) => ({ name: t.name, shape: t.shape, dtype }));
+  const specs = new Map(tensorsToWrite(c).map((t) => [t.name, t]));
+  const tensors = [...specs.values()].map((t) => ({ name: t.name, shape: t.shape, dtype }));
   const { prefix } = buildSafetensorsHeader(tensors, { format: 'pt' });
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
@@ -199,7 +212,7 @@ function writeWeights(file: string, c: ModelConfig, dtype: WeightDType, seed: nu
     for (const t of tensors) {
       const n = t.shape.reduce((a, b) => a * b, 1);
       params += n;
-      const { mean, std } = initFor(t.name, c);
+      const { mean, std } = isHybrid(c) ? hybridInitFor(specs.get(t.name)!, c) : initFor(t.name, c);
       const stream = new WeightStream(seed, t.name);
       for (let done = 0; done < n; done += CHUNK) {
         const part = vals.subarray(0, Math.min(CHUNK, n - done));
@@ -229,7 +242,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
     bos_token_id: c.bosTokenId ?? 151643,
     do_sample: true,
     eos_token_id: c.eosTokenIds,
-    pad_token_id: 151643,
+    pad_token_id: c.bosTokenId ?? 151643,
     temperature: 0.6,
     top_k: 20,
     top_p: 0.95,
