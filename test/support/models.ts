@@ -21,11 +21,11 @@ export interface TestModel {
 
 /**
  * Returns the cached model for (preset, dtype, seed), generating it on first use. With `gguf: true` the folder
- * also holds `model.gguf`. Uses ../shared/qwen3-tokenizer when present, else the built-in tokenizer.
+ * also holds `model.gguf`. Uses ../shared/qwen3-tokenizer when present (and `builtinTokenizer` is not set), else the built-in tokenizer.
  */
-export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean } = {}): Promise<TestModel> {
+export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean; builtinTokenizer?: boolean } = {}): Promise<TestModel> {
   const seed = opts.seed ?? 0;
-  const tokDir = sharedTokenizerDir();
+  const tokDir = opts.builtinTokenizer ? undefined : sharedTokenizerDir();
   const tokenizer = tokDir ? 'qwen3' : 'builtin';
   const name = `${preset}-${dtype}-s${seed}-v${MAKE_MODEL_VERSION}${tokDir ? '' : '-builtintok'}`;
   const dir = join(MODELS_CACHE, name);
@@ -36,7 +36,7 @@ export async function ensureModel(preset: string, dtype: WeightDType, opts: { se
   if (!existsSync(join(dir, 'model.safetensors'))) {
     const tmp = join(MODELS_CACHE, `.tmp-${name}-${tag}`);
     try {
-      await makeModel({ preset, dtype, seed, out: tmp, gguf: opts.gguf ? join(tmp, 'model.gguf') : undefined, tokenizerDir: tokDir });
+      await makeModel({ preset, dtype, seed, out: tmp, gguf: opts.gguf ? join(tmp, 'model.gguf') : undefined, tokenizerDir: tokDir ?? false });
       try {
         renameSync(tmp, dir);
       } catch (err) {
