@@ -98,6 +98,17 @@ const hybridBase = {
   weightPrefix: 'model.language_model.',
   mtpLayers: 1,
 };
+/** The real Qwen3.5 / 3.6 checkpoints' shared settings: their vocabulary and ids, 256-dim heads with 64 rotated. */
+const realHybrid = {
+  ...hybridBase,
+  vocabSize: QWEN35_VOCAB,
+  maxPositionEmbeddings: 262144,
+  eosTokenIds: QWEN35_EOS,
+  bosTokenId: QWEN35_BOS,
+  headDim: 256,
+  ropeDim: 64,
+  mropeSection: [11, 11, 10],
+};
 const kinds = (n: number): LayerKind[] => Array.from({ length: n }, (_, i) => ((i + 1) % 4 === 0 ? 'attention' : 'linear'));
 
 /**
@@ -106,17 +117,10 @@ const kinds = (n: number): LayerKind[] => Array.from({ length: n }, (_, i) => ((
  * 2 key heads / 4 value heads × 32 (grouped values, reordered for llama.cpp), conv kernel 4.
  */
 const tinyHybrid: ModelConfig = {
-  ...base,
+  ...tiny, // hidden 128, 4 layers, 4/2 heads × 64, intermediate 384, tied, θ 1e6
   ...hybridBase,
-  ropeTheta: 1_000_000,
+  ropeTheta: tiny.ropeTheta,
   arch: 'qwen35',
-  hiddenSize: 128,
-  nLayers: 4,
-  nHeads: 4,
-  nKvHeads: 2,
-  headDim: 64,
-  intermediateSize: 384,
-  tieWordEmbeddings: true,
   layerKinds: kinds(4),
   linearAttention: { convKernel: 4, numKeyHeads: 2, numValueHeads: 4, keyHeadDim: 32, valueHeadDim: 32 },
   ropeDim: 16,
@@ -141,23 +145,16 @@ const HYBRID_PRESETS: ModelPreset[] = [
     summary: 'the real Qwen3.5-0.8B text shapes: hidden 1024, 24 layers (18 DeltaNet 16/16 × 128, 6 attention 8/2 × 256), intermediate 3584, tied',
     vocabulary: 'qwen35',
     config: {
-      ...hybridBase,
+      ...realHybrid,
       arch: 'qwen35',
-      vocabSize: QWEN35_VOCAB,
-      maxPositionEmbeddings: 262144,
-      eosTokenIds: QWEN35_EOS,
-      bosTokenId: QWEN35_BOS,
       hiddenSize: 1024,
       nLayers: 24,
       nHeads: 8,
       nKvHeads: 2,
-      headDim: 256,
       intermediateSize: 3584,
       tieWordEmbeddings: true,
       layerKinds: kinds(24),
       linearAttention: { convKernel: 4, numKeyHeads: 16, numValueHeads: 16, keyHeadDim: 128, valueHeadDim: 128 },
-      ropeDim: 64,
-      mropeSection: [11, 11, 10],
     },
   },
   {
@@ -165,23 +162,16 @@ const HYBRID_PRESETS: ModelPreset[] = [
     summary: 'Qwen3.6-35B-A3B shapes cut to 8 layers (two DeltaNet×3 + attention groups): hidden 2048, 16/2 heads × 256, DeltaNet 16/32 × 128, 256 experts (8 active) × 512 + shared 512',
     vocabulary: 'qwen35',
     config: {
-      ...hybridBase,
+      ...realHybrid,
       arch: 'qwen35moe',
-      vocabSize: QWEN35_VOCAB,
-      maxPositionEmbeddings: 262144,
-      eosTokenIds: QWEN35_EOS,
-      bosTokenId: QWEN35_BOS,
       hiddenSize: 2048,
       nLayers: 8,
       nHeads: 16,
       nKvHeads: 2,
-      headDim: 256,
       intermediateSize: 0,
       tieWordEmbeddings: false,
       layerKinds: kinds(8),
       linearAttention: { convKernel: 4, numKeyHeads: 16, numValueHeads: 32, keyHeadDim: 128, valueHeadDim: 128 },
-      ropeDim: 64,
-      mropeSection: [11, 11, 10],
       moe: { numExperts: 256, numExpertsPerTok: 8, normTopkProb: true, moeIntermediateSize: 512, decoderSparseStep: 1, mlpOnlyLayers: [], sharedExpertIntermediateSize: 512 },
     },
   },

@@ -12,39 +12,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../runtime/cli.js';
-import { LlamaOracle, type PositionDist } from '../support/llama-oracle.js';
+import { LlamaOracle } from '../support/llama-oracle.js';
+import { compareWithRows, emptyStats, type OracleStats } from '../support/oracle-compare.js';
 import { ensureModel } from '../support/models.js';
 import { randomTokens } from '../support/numeric.js';
 import { hybridForward, newHybridState } from '../support/hybrid-reference.js';
 import { loadReference, topK, type ReferenceModel } from '../support/reference-forward.js';
 
-/** Comparison totals over a set of positions. */
-interface Stats {
-  positions: number;
-  top1Agree: number;
-  maxAbsDiff: number;
-}
-const empty = (): Stats => ({ positions: 0, top1Agree: 0, maxAbsDiff: 0 });
-const total = empty();
+const total = emptyStats();
 
-function compare(ll: PositionDist[], refPositions: number[], refRows: Float64Array[], s: Stats): void {
-  const byPos = new Map(refPositions.map((p, i) => [p, refRows[i]!]));
-  for (const d of ll) {
-    const row = byPos.get(d.pos);
-    expect(row, `reference has position ${d.pos}`).toBeDefined();
-    s.positions++;
-    if (topK(row!, 1)[0]!.id === d.top[0]!.id) s.top1Agree++;
-    for (const e of d.top) s.maxAbsDiff = Math.max(s.maxAbsDiff, Math.abs(e.logprob - row![e.id]!));
-  }
-}
-
-function accept(s: Stats, positions: number): void {
+function accept(s: OracleStats, positions: number): void {
   expect(s.positions).toBe(positions);
   total.positions += s.positions;
-  total.top1Agree += s.top1Agree;
-  total.maxAbsDiff = Math.max(total.maxAbsDiff, s.maxAbsDiff);
-  expect(s.top1Agree).toBe(s.positions);
-  expect(s.maxAbsDiff).toBeLessThanOrEqual(5e-4);
+  total.top1 += s.top1;
+  total.maxDiff = Math.max(total.maxDiff, s.maxDiff);
+  expect(s.top1).toBe(s.positions);
+  expect(s.maxDiff).toBeLessThanOrEqual(5e-4);
 }
 
 let gguf: string;
@@ -58,7 +41,7 @@ beforeAll(async () => {
   expect(ref.config.layerKinds).toEqual(['linear', 'linear', 'linear', 'attention']);
 });
 afterAll(() => {
-  console.log(`hybrid oracle self-check: llama.cpp vs float64 reference: ${total.top1Agree}/${total.positions} top-1 agree, max |Δ logprob| ${total.maxAbsDiff.toExponential(2)}`);
+  console.log(`hybrid oracle self-check: llama.cpp vs float64 reference: ${total.top1}/${total.positions} top-1 agree, max |Δ logprob| ${total.maxDiff.toExponential(2)}`);
 });
 
 describe('hybrid oracle self-check: llama.cpp vs float64 reference (tiny-hybrid, F32)', () => {
@@ -69,8 +52,8 @@ describe('hybrid oracle self-check: llama.cpp vs float64 reference (tiny-hybrid,
       try {
         const ll = await oracle.evaluate(tokens);
         const r = hybridForward(ref, tokens);
-        const s = empty();
-        compare(ll, r.positions, r.logprobs, s);
+        const s = emptyStats();
+        compareWithRows(ll, r.positions, r.logprobs, s);
         accept(s, n);
       } finally {
         await oracle.dispose();
@@ -83,13 +66,13 @@ describe('hybrid oracle self-check: llama.cpp vs float64 reference (tiny-hybrid,
     const oracle = await LlamaOracle.open(gguf, { contextSize: 256 });
     const state = newHybridState(ref.config);
     try {
-      const s = empty();
+      const s = emptyStats();
       const rows: Float64Array[] = [];
       for (const [a, b] of [[0, 50], [50, 51], [51, 52], [52, 53], [53, 90]] as const) {
         const ll = await oracle.evaluate(all.slice(a, b));
         const r = hybridForward(ref, all.slice(a, b), { state });
         expect(r.positions[0]).toBe(a);
-        compare(ll, r.positions, r.logprobs, s);
+        compareWithRows(ll, r.positions, r.logprobs, s);
         rows.push(...r.logprobs);
       }
       expect(oracle.length).toBe(90);
@@ -114,8 +97,8 @@ describe('hybrid oracle self-check: llama.cpp vs float64 reference (tiny-hybrid,
     try {
       const ll = await oracle.evaluate(tokens);
       const r = hybridForward(moe, tokens);
-      const s = empty();
-      compare(ll, r.positions, r.logprobs, s);
+      const s = emptyStats();
+      compareWithRows(ll, r.positions, r.logprobs, s);
       accept(s, 100);
     } finally {
       await oracle.dispose();
@@ -156,8 +139,8 @@ describe('resident make-model --preset tiny-hybrid --gguf', () => {
     try {
       const ll = await oracle.evaluate(tokens);
       const r = hybridForward(await loadReference(out), tokens);
-      const s = empty();
-      compare(ll, r.positions, r.logprobs, s);
+      const s = emptyStats();
+      compareWithRows(ll, r.positions, r.logprobs, s);
       accept(s, 12);
     } finally {
       await oracle.dispose();

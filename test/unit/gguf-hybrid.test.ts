@@ -3,7 +3,7 @@
  * qwen35 / qwen35moe keys, and the value transforms (1 + w norms, −exp(A_log), grouped → tiled value heads,
  * gate_up split) checked on the bytes against the safetensors.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readGgufFileInfo } from 'node-llama-cpp';
@@ -13,20 +13,10 @@ import { loadModelSpec } from '../../engine/model/hf-model.js';
 import type { ModelSpec } from '../../engine/model/model-spec.js';
 import { tiledVHeadOrder } from '../../engine/synth/gguf-hybrid.js';
 import { makeModel } from '../../engine/synth/make-model.js';
+import { readBytes } from '../support/read-bytes.js';
 
 const root = mkdtempSync(join(tmpdir(), 'resident-gguf-hybrid-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function readBytes(file: string, offset: number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, b, 0, n, offset);
-  } finally {
-    closeSync(fd);
-  }
-  return b;
-}
 
 type Info = Awaited<ReturnType<typeof readGgufFileInfo>>;
 let spec: ModelSpec;
