@@ -7,12 +7,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ModelLoadError, UnsupportedModelError } from '../errors.js';
-import type { ModelConfig, ModelSpec, TensorRef, WeightDType } from './model-spec.js';
+import type { ExpectedTensor, ModelConfig, ModelSpec, TensorRef, WeightDType } from './model-spec.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
 import { HYBRID_ARCHITECTURES, hybridDefaults, mergeTextConfig, parseHybridConfig } from './qwen35-config.js';
-import { hybridExpectedTensors, isIgnoredHybridTensor, type ExpectedTensor } from './qwen35-tensors.js';
+import { hybridExpectedTensors, isIgnoredHybridTensor } from './qwen35-tensors.js';
 
-export type { ExpectedTensor } from './qwen35-tensors.js';
+export type { ExpectedTensor } from './model-spec.js';
 
 /** True when layer `i` of the model uses the sparse MoE block (HF's Qwen3Moe rule; every layer of a Qwen3.5-MoE). */
 export function isMoeLayer(config: ModelConfig, i: number): boolean {

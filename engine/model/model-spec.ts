@@ -63,6 +63,16 @@ export interface ModelConfig {
   mtpLayers?: number;
 }
 
+/** A tensor the architecture needs, with its Hugging Face name and shape. */
+export interface ExpectedTensor {
+  name: string;
+  shape: number[];
+  /** Norm weights (1-D); matrices (matmul weights, any rank); params: small non-matmul parameters (conv kernel, decay, dt bias). */
+  kind: 'norm' | 'matrix' | 'param';
+  /** Norm whose scale is (1 + w) (Qwen3.5's zero-centred RMSNorm); absent: the scale is w. */
+  zeroCentred?: boolean;
+}
+
 /** One tensor inside a safetensors file. `offset` is the absolute byte offset of its data in `file`. */
 export interface TensorRef {
   name: string;

@@ -15,17 +15,7 @@
  *   {prefix}norm.weight [H] (zero-centred); lm_head.weight [V, H] unless tied.
  * Vision (`model.visual.*`) and MTP (`mtp.*`) tensors are recognised and left out.
  */
-import type { ModelConfig } from './model-spec.js';
-
-/** A tensor the architecture needs, with its Hugging Face name and shape. */
-export interface ExpectedTensor {
-  name: string;
-  shape: number[];
-  /** Norm weights (1-D); matrices (matmul weights, any rank); params: small non-matmul parameters (conv kernel, decay, dt bias). */
-  kind: 'norm' | 'matrix' | 'param';
-  /** Norm whose scale is (1 + w) (Qwen3.5's zero-centred RMSNorm); absent: the scale is w. */
-  zeroCentred?: boolean;
-}
+import type { ExpectedTensor, ModelConfig } from './model-spec.js';
 
 /** Text-model tensor name prefix of a config ('model.' unless the checkpoint nests it). */
 export function weightPrefix(c: ModelConfig): string {

@@ -6,8 +6,7 @@
  * w for a scale of (1 + w).
  */
 import { ModelLoadError } from '../errors.js';
-import type { ModelConfig } from '../model/model-spec.js';
-import type { ExpectedTensor } from '../model/qwen35-tensors.js';
+import type { ExpectedTensor, ModelConfig } from '../model/model-spec.js';
 
 /** Std of the output logits over the vocabulary. */
 const LOGIT_SPREAD = 10;

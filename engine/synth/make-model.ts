@@ -1,7 +1,7 @@
 /**
- * Generates a complete Hugging Face Qwen3 folder with deterministic random weights (for tests and
+ * Generates a complete Hugging Face Qwen3 / Qwen3.5 folder with deterministic random weights (for tests and
  * benchmarks): config.json, generation_config.json, model.safetensors (streamed), tokenizer files,
- * and optionally the same weights as GGUF for llama.cpp.
+ * and optionally the same weights as GGUF for llama.cpp. Hybrids: see hybrid-config-json.ts and hybrid-init.ts.
  *
  * Init (see `initFor`): the scales make outputs peaked (top-1 probability usually > 0.3) and
  * attention clearly non-uniform (q/k norm gains ≈ 1.8 → attention-logit spread ≈ 3), while every
@@ -13,11 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { ModelLoadError } from '../errors.js';
 import { encodeInto } from '../model/float-convert.js';
 import { expectedTensors } from '../model/hf-model.js';
-import type { ModelConfig, WeightDType } from '../model/model-spec.js';
+import type { ExpectedTensor, ModelConfig, WeightDType } from '../model/model-spec.js';
 import { getPreset, presetNames } from './model-presets.js';
 import { buildSafetensorsHeader, DTYPE_SIZE } from '../model/safetensors.js';
 import { writeBuiltinTokenizer } from './builtin-tokenizer.js';
-import { mtpTensors, type ExpectedTensor } from '../model/qwen35-tensors.js';
+import { mtpTensors } from '../model/qwen35-tensors.js';
 import { hybridConfigJson } from './hybrid-config-json.js';
 import { hybridInitFor } from './hybrid-init.js';
 
