@@ -1,5 +1,5 @@
 /**
- * Loads a Hugging Face Qwen3 / Qwen3-MoE model folder into a validated ModelSpec:
+ * Loads a Hugging Face Qwen3 / Qwen3-MoE / Qwen3.5 (-MoE) model folder into a validated ModelSpec:
  * config.json (+ generation_config.json), model.safetensors or a sharded model.safetensors.index.json.
  * Only headers are read; the native engine mmaps the tensor data through the returned TensorRefs.
  */
@@ -7,26 +7,23 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ModelLoadError, UnsupportedModelError } from '../errors.js';
-import type { ModelConfig, ModelSpec, TensorRef, WeightDType } from './model-spec.js';
+import type { ExpectedTensor, ModelConfig, ModelSpec, TensorRef, WeightDType } from './model-spec.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
+import { HYBRID_ARCHITECTURES, hybridDefaults, mergeTextConfig, parseHybridConfig } from './qwen35-config.js';
+import { hybridExpectedTensors, isIgnoredHybridTensor } from './qwen35-tensors.js';
 
-/** A tensor the architecture needs, with its Hugging Face name and shape. */
-export interface ExpectedTensor {
-  name: string;
-  shape: number[];
-  /** Norm weights (1-D) vs. matrices. */
-  kind: 'norm' | 'matrix';
-}
+export type { ExpectedTensor } from './model-spec.js';
 
-/** True when layer `i` of the model uses the sparse MoE block (HF's Qwen3Moe rule). */
+/** True when layer `i` of the model uses the sparse MoE block (HF's Qwen3Moe rule; every layer of a Qwen3.5-MoE). */
 export function isMoeLayer(config: ModelConfig, i: number): boolean {
   const m = config.moe;
   if (!m || m.numExperts <= 0) return false;
   return !m.mlpOnlyLayers.includes(i) && (i + 1) % m.decoderSparseStep === 0;
 }
 
-/** Every tensor a Qwen3 / Qwen3-MoE checkpoint must hold, in canonical order (embedding, layers, norm, head). */
+/** Every tensor a checkpoint must hold, in canonical order (embedding, layers, norm, head); hybrids: see qwen35-tensors.ts. */
 export function expectedTensors(config: ModelConfig): ExpectedTensor[] {
+  if (config.arch === 'qwen35' || config.arch === 'qwen35moe') return hybridExpectedTensors(config);
   const { vocabSize: V, hiddenSize: H, nHeads, nKvHeads, headDim: D, intermediateSize: I } = config;
   const out: ExpectedTensor[] = [{ name: 'model.embed_tokens.weight', shape: [V, H], kind: 'matrix' }];
   const mat = (name: string, shape: number[]) => out.push({ name, shape, kind: 'matrix' });
@@ -84,19 +81,25 @@ function idList(v: unknown): number[] {
 }
 
 /**
- * Parses config.json (+ generation_config.json contents, if any) into a ModelConfig with Qwen3Config's defaults.
+ * Parses config.json (+ generation_config.json contents, if any) into a ModelConfig with Qwen3Config's defaults
+ * (Qwen3_5TextConfig's for hybrids, whose text settings may sit under `text_config`).
  * Throws UnsupportedModelError for other architectures or options the engine cannot honor.
  */
-export function parseModelConfig(raw: Record<string, unknown>, file: string, gen?: Record<string, unknown>): ModelConfig {
-  const archs = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]).map(String) : [];
+export function parseModelConfig(rawIn: Record<string, unknown>, file: string, gen?: Record<string, unknown>): ModelConfig {
+  const archs = Array.isArray(rawIn.architectures) ? (rawIn.architectures as unknown[]).map(String) : [];
   let arch: ModelConfig['arch'];
+  const hybrid = archs.map((a) => HYBRID_ARCHITECTURES[a]).find((h) => h !== undefined);
   if (archs.includes('Qwen3ForCausalLM')) arch = 'qwen3';
   else if (archs.includes('Qwen3MoeForCausalLM')) arch = 'qwen3moe';
+  else if (hybrid) arch = hybrid.arch;
   else {
-    const what = archs.length ? archs.join(', ') : `none (model_type ${String(raw.model_type ?? 'missing')})`;
-    throw new UnsupportedModelError(`${file}: unsupported architecture ${what}; supported: Qwen3ForCausalLM, Qwen3MoeForCausalLM`, file);
+    const what = archs.length ? archs.join(', ') : `none (model_type ${String(rawIn.model_type ?? 'missing')})`;
+    const known = ['Qwen3ForCausalLM', 'Qwen3MoeForCausalLM', ...Object.keys(HYBRID_ARCHITECTURES)].join(', ');
+    throw new UnsupportedModelError(`${file}: unsupported architecture ${what}; supported: ${known}`, file);
   }
+  const raw = hybrid ? mergeTextConfig(rawIn) : rawIn;
   const moeDefaults = arch === 'qwen3moe';
+  const hd = hybrid ? hybridDefaults(hybrid.arch) : undefined;
   const int = (key: string, def: number, min = 1): number => {
     const v = raw[key] ?? def;
     if (!Number.isSafeInteger(v) || (v as number) < min) throw new ModelLoadError(`${file}: ${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`, file);
@@ -111,10 +114,10 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string, gen
     throw new UnsupportedModelError(`${file}: ${what} is not supported`, file);
   };
 
-  const hiddenSize = int('hidden_size', moeDefaults ? 2048 : 4096);
-  const nHeads = int('num_attention_heads', 32);
-  const nKvHeads = int('num_key_value_heads', moeDefaults ? 4 : nHeads);
-  const headDim = raw.head_dim == null ? Math.floor(hiddenSize / nHeads) : int('head_dim', 0);
+  const hiddenSize = int('hidden_size', hd?.hidden ?? (moeDefaults ? 2048 : 4096));
+  const nHeads = int('num_attention_heads', hd?.heads ?? 32);
+  const nKvHeads = int('num_key_value_heads', hd?.kvHeads ?? (moeDefaults ? 4 : nHeads));
+  const headDim = raw.head_dim == null ? (hd?.headDim ?? Math.floor(hiddenSize / nHeads)) : int('head_dim', 0);
   if (nHeads % nKvHeads !== 0) throw new ModelLoadError(`${file}: num_attention_heads ${nHeads} is not a multiple of num_key_value_heads ${nKvHeads}`, file);
   if (headDim % 2 !== 0 || headDim <= 0) throw new ModelLoadError(`${file}: head_dim ${headDim} must be even and positive`, file);
 
@@ -122,38 +125,52 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string, gen
   if (act !== 'silu') unsupported(`hidden_act '${String(act)}'`);
   if (raw.attention_bias === true) unsupported('attention_bias: true');
   if (raw.use_sliding_window === true) unsupported('use_sliding_window: true');
-  if (Array.isArray(raw.layer_types) && raw.layer_types.some((t) => t !== 'full_attention')) unsupported(`layer_types other than full_attention`);
-  const rs = raw.rope_scaling as Record<string, unknown> | null | undefined;
-  if (rs != null) {
-    const type = rs.rope_type ?? rs.type;
-    if (type !== 'default') unsupported(`rope_scaling type '${String(type)}'`);
+  if (!hybrid) {
+    if (Array.isArray(raw.layer_types) && raw.layer_types.some((t) => t !== 'full_attention')) unsupported(`layer_types other than full_attention`);
+    const rs = raw.rope_scaling as Record<string, unknown> | null | undefined;
+    if (rs != null) {
+      const type = rs.rope_type ?? rs.type;
+      if (type !== 'default') unsupported(`rope_scaling type '${String(type)}'`);
+    }
   }
 
   const eos = [...idList(gen?.eos_token_id), ...idList(raw.eos_token_id)];
   const bos = idList(gen?.bos_token_id ?? raw.bos_token_id)[0];
+  const nLayers = int('num_hidden_layers', hd?.layers ?? (moeDefaults ? 24 : 32));
+  const extra = hybrid ? parseHybridConfig(raw, file, nLayers, headDim, int) : undefined;
   const config: ModelConfig = {
     arch,
-    vocabSize: int('vocab_size', 151936),
+    vocabSize: int('vocab_size', hd?.vocab ?? 151936),
     hiddenSize,
-    nLayers: int('num_hidden_layers', moeDefaults ? 24 : 32),
+    nLayers,
     nHeads,
     nKvHeads,
     headDim,
-    intermediateSize: int('intermediate_size', moeDefaults ? 6144 : 22016),
+    intermediateSize: arch === 'qwen35moe' ? int('intermediate_size', 0, 0) : int('intermediate_size', hd?.intermediate ?? (moeDefaults ? 6144 : 22016)),
     rmsNormEps: num('rms_norm_eps', 1e-6),
-    ropeTheta: num('rope_theta', 10000),
+    ropeTheta: extra?.ropeTheta ?? num('rope_theta', 10000),
     maxPositionEmbeddings: int('max_position_embeddings', 32768),
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     eosTokenIds: [...new Set(eos)],
   };
   if (bos !== undefined) config.bosTokenId = bos;
-  if (arch === 'qwen3moe') {
-    const numExperts = int('num_experts', 128);
-    const numExpertsPerTok = int('num_experts_per_tok', 8);
-    if (numExpertsPerTok > numExperts) throw new ModelLoadError(`${file}: num_experts_per_tok ${numExpertsPerTok} > num_experts ${numExperts}`, file);
-    const mlpOnly = raw.mlp_only_layers ?? [];
-    if (!Array.isArray(mlpOnly) || !mlpOnly.every((x) => Number.isInteger(x))) throw new ModelLoadError(`${file}: mlp_only_layers must be a list of integers`, file);
-    config.moe = {
+  if (arch === 'qwen3moe' || arch === 'qwen35moe') config.moe = parseMoe(raw, file, int, arch === 'qwen35moe');
+  if (extra && hybrid) {
+    const { ropeTheta: _, ...fields } = extra;
+    Object.assign(config, fields, { weightPrefix: hybrid.prefix });
+  }
+  return config;
+}
+
+/** MoE keys: Qwen3-MoE's, or Qwen3.5-MoE's (every layer sparse, top-k weights always renormalised, one shared expert). */
+function parseMoe(raw: Record<string, unknown>, file: string, int: (key: string, def: number, min?: number) => number, hybrid: boolean): NonNullable<ModelConfig['moe']> {
+  const numExperts = int('num_experts', hybrid ? 256 : 128);
+  const numExpertsPerTok = int('num_experts_per_tok', 8);
+  if (numExpertsPerTok > numExperts) throw new ModelLoadError(`${file}: num_experts_per_tok ${numExpertsPerTok} > num_experts ${numExperts}`, file);
+  const mlpOnly = raw.mlp_only_layers ?? [];
+  if (!Array.isArray(mlpOnly) || !mlpOnly.every((x) => Number.isInteger(x))) throw new ModelLoadError(`${file}: mlp_only_layers must be a list of integers`, file);
+  if (!hybrid) {
+    return {
       numExperts,
       numExpertsPerTok,
       normTopkProb: raw.norm_topk_prob === true,
@@ -162,7 +179,16 @@ export function parseModelConfig(raw: Record<string, unknown>, file: string, gen
       mlpOnlyLayers: mlpOnly as number[],
     };
   }
-  return config;
+  if (mlpOnly.length > 0 || (raw.decoder_sparse_step ?? 1) !== 1) throw new UnsupportedModelError(`${file}: dense layers in a Qwen3.5-MoE (mlp_only_layers / decoder_sparse_step) are not supported`, file);
+  return {
+    numExperts,
+    numExpertsPerTok,
+    normTopkProb: true,
+    moeIntermediateSize: int('moe_intermediate_size', 512),
+    decoderSparseStep: 1,
+    mlpOnlyLayers: [],
+    sharedExpertIntermediateSize: int('shared_expert_intermediate_size', 512),
+  };
 }
 
 /** Finds the safetensors files of a folder: `model.safetensors`, else the shards of `model.safetensors.index.json`. */
@@ -185,7 +211,20 @@ function shardHeaders(dir: string): { headers: SafetensorsHeader[]; weightMap?: 
   return { headers: files.map((f) => readSafetensorsHeader(f)), weightMap };
 }
 
-/** Loads and validates a Hugging Face Qwen3 folder. Throws ModelLoadError / UnsupportedModelError naming file and tensor. */
+/**
+ * Hybrid checkpoints: every tensor must be expected, or the vision tower / MTP head (recognised, not loaded).
+ * Anything else means a variant we would silently run wrong (a conv bias, per-expert weights, …).
+ */
+function rejectUnknownTensors(found: Map<string, TensorRef>, expected: ExpectedTensor[]): void {
+  const names = new Set(expected.map((e) => e.name));
+  for (const [name, ref] of found) {
+    if (!names.has(name) && !isIgnoredHybridTensor(name)) {
+      throw new UnsupportedModelError(`${ref.file}: unexpected tensor '${name}' for this architecture (not a text, vision or MTP tensor we know)`, ref.file, name);
+    }
+  }
+}
+
+/** Loads and validates a Hugging Face model folder. Throws ModelLoadError / UnsupportedModelError naming file and tensor. */
 export async function loadModelSpec(dirIn: string): Promise<ModelSpec> {
   const dir = resolve(dirIn);
   const configFile = join(dir, 'config.json');
@@ -204,7 +243,9 @@ export async function loadModelSpec(dirIn: string): Promise<ModelSpec> {
   }
   const tensors: TensorRef[] = [];
   let dtype: WeightDType | undefined;
-  for (const e of expectedTensors(config)) {
+  const expected = expectedTensors(config);
+  if (config.arch === 'qwen35' || config.arch === 'qwen35moe') rejectUnknownTensors(found, expected);
+  for (const e of expected) {
     const ref = found.get(e.name);
     const where = weightMap?.get(e.name) ?? headers[0]!.file;
     if (!ref) throw new ModelLoadError(`${where}: missing tensor '${e.name}' (expected shape [${e.shape.join(', ')}])`, where, e.name);

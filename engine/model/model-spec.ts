@@ -5,9 +5,25 @@
 
 export type WeightDType = 'bf16' | 'f16' | 'f32';
 
-/** Qwen3 dense hyper-parameters, already validated. MoE fields are for Qwen3-MoE. */
+/** Token mixer of one layer: softmax attention with a KV cache, or Gated DeltaNet linear attention (recurrent state). */
+export type LayerKind = 'attention' | 'linear';
+
+/** Gated DeltaNet sizes (Qwen3.5 `linear_*` keys). Value heads are grouped by key head: v-head h reads k-head ⌊h / (numValueHeads / numKeyHeads)⌋. */
+export interface LinearAttentionConfig {
+  convKernel: number;
+  numKeyHeads: number;
+  numValueHeads: number;
+  keyHeadDim: number;
+  valueHeadDim: number;
+}
+
+/**
+ * Validated hyper-parameters. `qwen3` / `qwen3moe`: Qwen3 dense / MoE. `qwen35` / `qwen35moe`: Qwen3.5 / 3.6 hybrids
+ * (Gated DeltaNet + gated full attention), which also carry `layerKinds`, `linearAttention`, `ropeDim`, `mropeSection`
+ * and `weightPrefix`; for Qwen3 those fields are absent (every layer is attention over the whole head).
+ */
 export interface ModelConfig {
-  arch: 'qwen3' | 'qwen3moe';
+  arch: 'qwen3' | 'qwen3moe' | 'qwen35' | 'qwen35moe';
   vocabSize: number;
   hiddenSize: number;
   nLayers: number;
@@ -22,7 +38,7 @@ export interface ModelConfig {
   /** Token ids that end generation (from generation_config.json / config.json). */
   eosTokenIds: number[];
   bosTokenId?: number;
-  /** Qwen3-MoE only. */
+  /** MoE models only. */
   moe?: {
     numExperts: number;
     numExpertsPerTok: number;
@@ -30,7 +46,31 @@ export interface ModelConfig {
     moeIntermediateSize: number;
     decoderSparseStep: number;
     mlpOnlyLayers: number[];
+    /** Qwen3.5-MoE: size of the one shared expert (its output is scaled by sigmoid(shared_expert_gate · x)). */
+    sharedExpertIntermediateSize?: number;
   };
+  /** Hybrids: the token mixer of each layer (length nLayers). Absent: every layer is 'attention'. */
+  layerKinds?: LayerKind[];
+  /** Hybrids: Gated DeltaNet sizes of the 'linear' layers. */
+  linearAttention?: LinearAttentionConfig;
+  /** Hybrids: rotated dims per head (head_dim × partial_rotary_factor, NEOX pairs (i, i + ropeDim/2)); the rest pass through. Absent: headDim. */
+  ropeDim?: number;
+  /** Hybrids: multimodal RoPE sections (pairs per t/h/w position); for text all three positions are the token's, so it reduces to plain RoPE. */
+  mropeSection?: number[];
+  /** Hybrids: prefix of the text model's tensor names ('model.language_model.' in the multimodal checkpoints, 'model.' in text-only ones). Absent: 'model.'. */
+  weightPrefix?: string;
+  /** Hybrids: MTP (next-token-prediction) layers shipped as `mtp.*` tensors; recognised, not run. */
+  mtpLayers?: number;
+}
+
+/** A tensor the architecture needs, with its Hugging Face name and shape. */
+export interface ExpectedTensor {
+  name: string;
+  shape: number[];
+  /** Norm weights (1-D); matrices (matmul weights, any rank); params: small non-matmul parameters (conv kernel, decay, dt bias). */
+  kind: 'norm' | 'matrix' | 'param';
+  /** Norm whose scale is (1 + w) (Qwen3.5's zero-centred RMSNorm); absent: the scale is w. */
+  zeroCentred?: boolean;
 }
 
 /** One tensor inside a safetensors file. `offset` is the absolute byte offset of its data in `file`. */

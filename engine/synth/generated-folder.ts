@@ -11,9 +11,9 @@ import { basename, dirname, join } from 'node:path';
 import { fsyncPathSync } from '../util/atomic-file.js';
 import { MAKE_MODEL_VERSION, sharedTokenizerDir } from './make-model.js';
 
-/** Folder name of a generated model: `<stem>-v<MAKE_MODEL_VERSION>`, plus `-builtintok` when ../shared has no Qwen3 tokenizer. */
-export function generatedModelName(stem: string): string {
-  return `${stem}-v${MAKE_MODEL_VERSION}${sharedTokenizerDir() ? '' : '-builtintok'}`;
+/** Folder name of a generated model: `<stem>-v<MAKE_MODEL_VERSION>`, plus `-builtintok` with the built-in tokenizer (by default when ../shared has no Qwen3 tokenizer). */
+export function generatedModelName(stem: string, builtinTokenizer = !sharedTokenizerDir()): string {
+  return `${stem}-v${MAKE_MODEL_VERSION}${builtinTokenizer ? '-builtintok' : ''}`;
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Converts a Hugging Face Qwen3 / Qwen3-MoE folder to GGUF v3 for llama.cpp (arch `qwen3` / `qwen3moe`),
+ * Converts a Hugging Face Qwen3 / Qwen3-MoE folder to GGUF v3 for llama.cpp (arch `qwen3` / `qwen3moe`; hybrids
+ * `qwen35` / `qwen35moe` through gguf-hybrid.ts),
  * streaming the weights. Layout: "GGUF", u32 version 3, u64 n_tensors, u64 n_kv, the key/values,
  * the tensor infos (name, n_dims, ne[] with ne[0] = HF's last dim, ggml type, offset), padding to
  * `general.alignment`, then the tensor data (each at an aligned offset). Matrices keep the checkpoint's
@@ -9,10 +10,11 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { ModelLoadError } from '../errors.js';
-import { bitsToF16, decodeToF32 } from '../model/float-convert.js';
+import { bitsToF16, decodeToF32, encodeInto } from '../model/float-convert.js';
 import { isMoeLayer, loadModelSpec } from '../model/hf-model.js';
 import type { ModelSpec, TensorRef, WeightDType } from '../model/model-spec.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { hybridGgufTensors, hybridMetadata } from './gguf-hybrid.js';
 
 const ALIGNMENT = 32;
 const enum T {
@@ -77,7 +79,8 @@ export type GgufValue =
   | { type: 'bool'; value: boolean }
   | { type: 'string'; value: string }
   | { type: 'strings'; value: string[] }
-  | { type: 'i32s'; value: ArrayLike<number> };
+  | { type: 'i32s'; value: ArrayLike<number> }
+  | { type: 'bools'; value: boolean[] };
 
 function writeKv(w: ByteWriter, key: string, v: GgufValue): void {
   w.str(key);
@@ -90,25 +93,46 @@ function writeKv(w: ByteWriter, key: string, v: GgufValue): void {
     case 'string': w.u32(T.STRING); w.str(v.value); break;
     case 'strings': w.u32(T.ARRAY); w.u32(T.STRING); w.u64(v.value.length); for (const s of v.value) w.str(s); break;
     case 'i32s': w.u32(T.ARRAY); w.u32(T.I32); w.u64(v.value.length); for (let i = 0; i < v.value.length; i++) w.i32(v.value[i]!); break;
+    case 'bools': w.u32(T.ARRAY); w.u32(T.BOOL); w.u64(v.value.length); for (const b of v.value) w.bool(b); break;
   }
 }
 
-/** One GGUF tensor: its data is the concatenation of `sources` (HF tensors), converted to `dtype`. */
-interface GgufTensor {
+/**
+ * One GGUF tensor: its data is the concatenation of `sources` (HF tensors, or byte ranges of one as TensorRefs with
+ * narrowed offset/nbytes), converted to `dtype`; with `transform`, the single source's values (as f32, row-major) are
+ * rewritten first.
+ */
+export interface GgufTensor {
   name: string;
   /** ggml ne[]: fastest-varying first. */
   ne: number[];
   dtype: GgufDType;
   sources: TensorRef[];
   nbytes: number;
+  transform?: (x: Float32Array) => Float32Array;
 }
 
-/** Tokenizer metadata (llama.cpp's `gpt2` BPE with `qwen2` pre-tokenizer) from tokenizer.json / tokenizer_config.json. */
+/** A GGUF tensor of shape `ne` in dtype `want` (Q8_0 only where rows are whole 32-blocks, else `fallback`). */
+export function ggufTensor(name: string, ne: number[], want: GgufDType, fallback: WeightDType, sources: TensorRef[], transform?: GgufTensor['transform']): GgufTensor {
+  const n = ne.reduce((a, b) => a * b, 1);
+  const dtype = want === 'q8_0' && ne[0]! % Q8_0_BLOCK !== 0 ? fallback : want;
+  const t: GgufTensor = { name, ne, dtype, sources, nbytes: dtype === 'q8_0' ? (n / Q8_0_BLOCK) * Q8_0_BYTES : n * (dtype === 'f32' ? 4 : 2) };
+  if (transform) t.transform = transform;
+  return t;
+}
+
+/** llama.cpp pre-tokenizer of a tokenizer.json: `qwen35` when its split regex has Qwen3.5's \p{M} (combining marks), else `qwen2`. */
+function preTokenizer(tok: { pre_tokenizer?: unknown }): 'qwen2' | 'qwen35' {
+  return JSON.stringify(tok.pre_tokenizer ?? null).includes('\\p{M}') ? 'qwen35' : 'qwen2';
+}
+
+/** Tokenizer metadata (llama.cpp's `gpt2` BPE with the `qwen2` / `qwen35` pre-tokenizer) from tokenizer.json / tokenizer_config.json. */
 export function tokenizerMetadata(dir: string, vocabSize: number, ids: { bos?: number; eos?: number }): [string, GgufValue][] {
   const tokFile = join(dir, 'tokenizer.json');
   const cfgFile = join(dir, 'tokenizer_config.json');
   if (!existsSync(tokFile)) throw new ModelLoadError(`${dir}: no tokenizer.json (needed for GGUF)`, tokFile);
   const tok = JSON.parse(readFileSync(tokFile, 'utf8')) as {
+    pre_tokenizer?: unknown;
     model: { vocab: Record<string, number>; merges: (string | [string, string])[] };
     added_tokens?: { id: number; content: string; special: boolean }[];
   };
@@ -131,7 +155,7 @@ export function tokenizerMetadata(dir: string, vocabSize: number, ids: { bos?: n
   };
   const kv: [string, GgufValue][] = [
     ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
-    ['tokenizer.ggml.pre', { type: 'string', value: 'qwen2' }],
+    ['tokenizer.ggml.pre', { type: 'string', value: preTokenizer(tok) }],
     ['tokenizer.ggml.tokens', { type: 'strings', value: tokens }],
     ['tokenizer.ggml.token_type', { type: 'i32s', value: types }],
     ['tokenizer.ggml.merges', { type: 'strings', value: tok.model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m)) }],
@@ -150,16 +174,14 @@ export function tokenizerMetadata(dir: string, vocabSize: number, ids: { bos?: n
 /** The GGUF tensors of a spec, in llama.cpp names. */
 function ggufTensors(spec: ModelSpec, matrixDtype: GgufDType = spec.dtype): GgufTensor[] {
   const c = spec.config;
+  if (c.arch === 'qwen35' || c.arch === 'qwen35moe') return hybridGgufTensors(spec, matrixDtype);
   const byName = new Map(spec.tensors.map((t) => [t.name, t]));
   const get = (n: string) => byName.get(n)!;
   const out: GgufTensor[] = [];
   const add = (name: string, sources: TensorRef[], want: GgufDType) => {
-    const hf = sources[0]!.shape;
-    const ne = [...hf].reverse();
+    const ne = [...sources[0]!.shape].reverse();
     if (sources.length > 1) ne.push(sources.length);
-    const n = ne.reduce((a, b) => a * b, 1);
-    const dtype = want === 'q8_0' && ne[0]! % Q8_0_BLOCK !== 0 ? spec.dtype : want;  // Q8_0 rows are whole blocks
-    out.push({ name, ne, dtype, sources, nbytes: dtype === 'q8_0' ? (n / Q8_0_BLOCK) * Q8_0_BYTES : n * (dtype === 'f32' ? 4 : 2) });
+    out.push(ggufTensor(name, ne, want, spec.dtype, sources));
   };
   const mat = (name: string, hf: string) => add(name, [get(hf)], matrixDtype);
   const norm = (name: string, hf: string) => add(name, [get(hf)], 'f32');
@@ -205,12 +227,12 @@ function modelMetadata(spec: ModelSpec, name: string, matrixDtype: GgufDType): [
     [`${a}.context_length`, u32(c.maxPositionEmbeddings)],
     [`${a}.embedding_length`, u32(c.hiddenSize)],
     [`${a}.block_count`, u32(c.nLayers)],
-    [`${a}.feed_forward_length`, u32(c.intermediateSize)],
+    ...(c.intermediateSize > 0 ? [[`${a}.feed_forward_length`, u32(c.intermediateSize)] as [string, GgufValue]] : []),
     [`${a}.attention.head_count`, u32(c.nHeads)],
     [`${a}.attention.head_count_kv`, u32(c.nKvHeads)],
     [`${a}.attention.key_length`, u32(c.headDim)],
     [`${a}.attention.value_length`, u32(c.headDim)],
-    [`${a}.rope.dimension_count`, u32(c.headDim)],
+    ...(c.ropeDim === undefined ? [[`${a}.rope.dimension_count`, u32(c.headDim)] as [string, GgufValue]] : []),
     [`${a}.rope.freq_base`, { type: 'f32', value: c.ropeTheta }],
     [`${a}.attention.layer_norm_rms_epsilon`, { type: 'f32', value: c.rmsNormEps }],
   ];
@@ -219,13 +241,40 @@ function modelMetadata(spec: ModelSpec, name: string, matrixDtype: GgufDType): [
     kv.push([`${a}.expert_used_count`, u32(c.moe.numExpertsPerTok)]);
     kv.push([`${a}.expert_feed_forward_length`, u32(c.moe.moeIntermediateSize)]);
   }
+  if (c.layerKinds) kv.push(...hybridMetadata(c, a));
   return kv;
 }
 
 const CHUNK_BYTES = 8 << 20;
 
+/** Reads one whole source tensor as f32. */
+function readAsF32(src: TensorRef): Float32Array {
+  const raw = Buffer.alloc(src.nbytes);
+  const sfd = openSync(src.file, 'r');
+  try {
+    if (readSync(sfd, raw, 0, src.nbytes, src.offset) !== src.nbytes) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
+  } finally {
+    closeSync(sfd);
+  }
+  return decodeToF32(src.dtype, raw);
+}
+
+/** A transformed tensor's bytes (one source, rewritten as f32 values, then stored in t.dtype). */
+function transformedData(t: GgufTensor): Uint8Array {
+  const x = t.transform!(readAsF32(t.sources[0]!));
+  const out = Buffer.alloc(t.nbytes);
+  if (t.dtype === 'q8_0') quantizeQ8_0(x, out);
+  else if (t.dtype === 'f32') Buffer.from(x.buffer, x.byteOffset, x.byteLength).copy(out);
+  else encodeInto(t.dtype, x, out);
+  return out;
+}
+
 /** The source tensors' data, copied (or converted, for F32 norm targets and Q8_0), chunk by chunk; buffers are reused. */
 function* tensorData(t: GgufTensor): Generator<Uint8Array> {
+  if (t.transform) {
+    yield transformedData(t);
+    return;
+  }
   const buf = Buffer.alloc(CHUNK_BYTES);
   for (const src of t.sources) {
     const sfd = openSync(src.file, 'r');

@@ -1,7 +1,7 @@
 /**
- * Generates a complete Hugging Face Qwen3 folder with deterministic random weights (for tests and
+ * Generates a complete Hugging Face Qwen3 / Qwen3.5 folder with deterministic random weights (for tests and
  * benchmarks): config.json, generation_config.json, model.safetensors (streamed), tokenizer files,
- * and optionally the same weights as GGUF for llama.cpp.
+ * and optionally the same weights as GGUF for llama.cpp. Hybrids: see hybrid-config-json.ts and hybrid-init.ts.
  *
  * Init (see `initFor`): the scales make outputs peaked (top-1 probability usually > 0.3) and
  * attention clearly non-uniform (q/k norm gains ≈ 1.8 → attention-logit spread ≈ 3), while every
@@ -13,11 +13,14 @@ import { fileURLToPath } from 'node:url';
 import { ModelLoadError } from '../errors.js';
 import { encodeInto } from '../model/float-convert.js';
 import { expectedTensors } from '../model/hf-model.js';
-import type { ModelConfig, WeightDType } from '../model/model-spec.js';
+import type { ExpectedTensor, ModelConfig, WeightDType } from '../model/model-spec.js';
 import { getPreset, presetNames } from './model-presets.js';
 import { buildSafetensorsHeader, DTYPE_SIZE } from '../model/safetensors.js';
 import { writeBuiltinTokenizer } from './builtin-tokenizer.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { mtpTensors } from '../model/qwen35-tensors.js';
+import { hybridConfigJson } from './hybrid-config-json.js';
+import { hybridInitFor } from './hybrid-init.js';
 
 /** Bumped whenever the generated weights or files change (caches key on it). */
 export const MAKE_MODEL_VERSION = 1;
@@ -132,8 +135,12 @@ export class WeightStream {
   }
 }
 
+/** True for Qwen3.5 / 3.6 hybrid configs. */
+const isHybrid = (c: ModelConfig) => c.arch === 'qwen35' || c.arch === 'qwen35moe';
+
 /** config.json contents in Hugging Face's form. */
 export function hfConfigJson(c: ModelConfig, dtype: WeightDType): Record<string, unknown> {
+  if (isHybrid(c)) return hybridConfigJson(c, dtype);
   const torchDtype = { bf16: 'bfloat16', f16: 'float16', f32: 'float32' }[dtype];
   const j: Record<string, unknown> = {
     architectures: [c.arch === 'qwen3' ? 'Qwen3ForCausalLM' : 'Qwen3MoeForCausalLM'],
@@ -180,9 +187,15 @@ export function hfConfigJson(c: ModelConfig, dtype: WeightDType): Record<string,
 
 const CHUNK = 1 << 20;
 
-/** Streams the weights of every expected tensor into `file` (safetensors); returns the parameter count. */
+/** The tensors make-model writes: every expected one, plus the MTP head of hybrids (as the real checkpoints ship it). */
+function tensorsToWrite(c: ModelConfig): ExpectedTensor[] {
+  return isHybrid(c) ? [...expectedTensors(c), ...mtpTensors(c)] : expectedTensors(c);
+}
+
+/** Streams the weights of every tensor to write into `file` (safetensors); returns the parameter count. */
 function writeWeights(file: string, c: ModelConfig, dtype: WeightDType, seed: number): number {
-  const tensors = expectedTensors(c).map((t) => ({ name: t.name, shape: t.shape, dtype }));
+  const specs = new Map(tensorsToWrite(c).map((t) => [t.name, t]));
+  const tensors = [...specs.values()].map((t) => ({ name: t.name, shape: t.shape, dtype }));
   const { prefix } = buildSafetensorsHeader(tensors, { format: 'pt' });
   function* chunks(): Generator<Uint8Array> {
     yield prefix;
@@ -190,7 +203,7 @@ function writeWeights(file: string, c: ModelConfig, dtype: WeightDType, seed: nu
     const bytes = Buffer.alloc(CHUNK * DTYPE_SIZE[dtype]);
     for (const t of tensors) {
       const n = t.shape.reduce((a, b) => a * b, 1);
-      const { mean, std } = initFor(t.name, c);
+      const { mean, std } = isHybrid(c) ? hybridInitFor(specs.get(t.name)!, c) : initFor(t.name, c);
       const stream = new WeightStream(seed, t.name);
       for (let done = 0; done < n; done += CHUNK) {
         const part = vals.subarray(0, Math.min(CHUNK, n - done));
@@ -217,7 +230,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
     bos_token_id: c.bosTokenId ?? 151643,
     do_sample: true,
     eos_token_id: c.eosTokenIds,
-    pad_token_id: 151643,
+    pad_token_id: c.bosTokenId ?? 151643,
     temperature: 0.6,
     top_k: 20,
     top_p: 0.95,

@@ -1,14 +1,17 @@
 /**
  * Shapes of the generated test models (`resident make-model --preset NAME`). Each preset is a full
- * ModelConfig minus the token ids, which are Qwen3's (bos 151643, eos [151645, 151643]).
+ * ModelConfig; token ids are Qwen3's (bos 151643, eos [151645, 151643]) except for the presets on the
+ * Qwen3.5 vocabulary (`vocabulary: 'qwen35'`).
  */
-import type { ModelConfig } from '../model/model-spec.js';
+import type { LayerKind, ModelConfig } from '../model/model-spec.js';
 
 /** A named model shape. */
 export interface ModelPreset {
   name: string;
   summary: string;
   config: ModelConfig;
+  /** Vocabulary its token ids belong to (default 'qwen3': 151,936 rows, Qwen3's special ids). */
+  vocabulary?: 'qwen3' | 'qwen35';
 }
 
 /** Qwen3's special token ids, shared by every preset. */
@@ -82,6 +85,98 @@ const PRESETS: ModelPreset[] = [
     },
   },
 ];
+
+/** Qwen3.5 / 3.6 vocabulary: embedding rows and special ids (<|endoftext|> 248044, <|im_end|> 248046). */
+export const QWEN35_VOCAB = 248320;
+export const QWEN35_BOS = 248044;
+export const QWEN35_EOS = [248046, 248044];
+
+/** Qwen3.5 hybrid settings shared by the presets: layers 3, 7, … full attention, a quarter of each head rotated. */
+const hybridBase = {
+  rmsNormEps: 1e-6,
+  ropeTheta: 10_000_000,
+  weightPrefix: 'model.language_model.',
+  mtpLayers: 1,
+};
+/** The real Qwen3.5 / 3.6 checkpoints' shared settings: their vocabulary and ids, 256-dim heads with 64 rotated. */
+const realHybrid = {
+  ...hybridBase,
+  vocabSize: QWEN35_VOCAB,
+  maxPositionEmbeddings: 262144,
+  eosTokenIds: QWEN35_EOS,
+  bosTokenId: QWEN35_BOS,
+  headDim: 256,
+  ropeDim: 64,
+  mropeSection: [11, 11, 10],
+};
+const kinds = (n: number): LayerKind[] => Array.from({ length: n }, (_, i) => ((i + 1) % 4 === 0 ? 'attention' : 'linear'));
+
+/**
+ * tiny-hybrid: Qwen3's vocabulary (so the built-in / Qwen3 tokenizer fits, as for `tiny`) on a Qwen3.5 body small
+ * enough for a float64 reference: 4 layers (3 Gated DeltaNet + 1 gated attention), GQA 4/2 × 64 with 16 rotated dims,
+ * 2 key heads / 4 value heads × 32 (grouped values, reordered for llama.cpp), conv kernel 4.
+ */
+const tinyHybrid: ModelConfig = {
+  ...tiny, // hidden 128, 4 layers, 4/2 heads × 64, intermediate 384, tied, θ 1e6
+  ...hybridBase,
+  ropeTheta: tiny.ropeTheta,
+  arch: 'qwen35',
+  layerKinds: kinds(4),
+  linearAttention: { convKernel: 4, numKeyHeads: 2, numValueHeads: 4, keyHeadDim: 32, valueHeadDim: 32 },
+  ropeDim: 16,
+  mropeSection: [3, 3, 2],
+};
+
+const HYBRID_PRESETS: ModelPreset[] = [
+  { name: 'tiny-hybrid', summary: 'tiny Qwen3.5 hybrid: hidden 128, 3 DeltaNet + 1 attention layers, 4/2 heads × 64 (16 rotated), DeltaNet 2/4 heads × 32, tied', config: tinyHybrid },
+  {
+    name: 'tiny-hybrid-moe',
+    summary: 'tiny-hybrid with Qwen3.5-MoE layers: 8 experts, 2 active, moe_intermediate 64, shared expert 96, untied',
+    config: {
+      ...tinyHybrid,
+      arch: 'qwen35moe',
+      intermediateSize: 0,
+      tieWordEmbeddings: false,
+      moe: { numExperts: 8, numExpertsPerTok: 2, normTopkProb: true, moeIntermediateSize: 64, decoderSparseStep: 1, mlpOnlyLayers: [], sharedExpertIntermediateSize: 96 },
+    },
+  },
+  {
+    name: 'qwen3.5-0.8b',
+    summary: 'the real Qwen3.5-0.8B text shapes: hidden 1024, 24 layers (18 DeltaNet 16/16 × 128, 6 attention 8/2 × 256), intermediate 3584, tied',
+    vocabulary: 'qwen35',
+    config: {
+      ...realHybrid,
+      arch: 'qwen35',
+      hiddenSize: 1024,
+      nLayers: 24,
+      nHeads: 8,
+      nKvHeads: 2,
+      intermediateSize: 3584,
+      tieWordEmbeddings: true,
+      layerKinds: kinds(24),
+      linearAttention: { convKernel: 4, numKeyHeads: 16, numValueHeads: 16, keyHeadDim: 128, valueHeadDim: 128 },
+    },
+  },
+  {
+    name: 'qwen3.6-35b-a3b-8l',
+    summary: 'Qwen3.6-35B-A3B shapes cut to 8 layers (two DeltaNet×3 + attention groups): hidden 2048, 16/2 heads × 256, DeltaNet 16/32 × 128, 256 experts (8 active) × 512 + shared 512',
+    vocabulary: 'qwen35',
+    config: {
+      ...realHybrid,
+      arch: 'qwen35moe',
+      hiddenSize: 2048,
+      nLayers: 8,
+      nHeads: 16,
+      nKvHeads: 2,
+      intermediateSize: 0,
+      tieWordEmbeddings: false,
+      layerKinds: kinds(8),
+      linearAttention: { convKernel: 4, numKeyHeads: 16, numValueHeads: 32, keyHeadDim: 128, valueHeadDim: 128 },
+      moe: { numExperts: 256, numExpertsPerTok: 8, normTopkProb: true, moeIntermediateSize: 512, decoderSparseStep: 1, mlpOnlyLayers: [], sharedExpertIntermediateSize: 512 },
+    },
+  },
+];
+PRESETS.push(...HYBRID_PRESETS);
 
 /** Names of all presets, in listing order. */
 export function presetNames(): string[] {

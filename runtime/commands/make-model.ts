@@ -1,4 +1,4 @@
-/** `resident make-model`: writes a Hugging Face Qwen3 folder with deterministic random weights (and optionally GGUF). */
+/** `resident make-model`: writes a Hugging Face Qwen3 / Qwen3.5 folder with deterministic random weights (and optionally GGUF). */
 import { existsSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { makeModel } from '../../engine/synth/make-model.js';
@@ -27,7 +27,7 @@ ${presetNames().map((n) => `  ${n.padEnd(18)}${getPreset(n)!.summary}`).join('\n
 
 export const command: Command = {
   name: 'make-model',
-  summary: 'Generate a random-weight Qwen3 model folder (and GGUF) for tests and benchmarks',
+  summary: 'Generate a random-weight Qwen3 / Qwen3.5 model folder (and GGUF) for tests and benchmarks',
   usage,
   async run(argv) {
     let values;

@@ -22,16 +22,16 @@ export interface TestModel {
 
 /**
  * Returns the cached model for (preset, dtype, seed), generating it on first use. With `gguf: true` the folder
- * also holds `model.gguf`. Uses ../shared/qwen3-tokenizer when present, else the built-in tokenizer.
+ * also holds `model.gguf`. Uses ../shared/qwen3-tokenizer when present (and `builtinTokenizer` is not set), else the built-in tokenizer.
  */
-export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean } = {}): Promise<TestModel> {
+export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean; builtinTokenizer?: boolean } = {}): Promise<TestModel> {
   const seed = opts.seed ?? 0;
-  const tokDir = sharedTokenizerDir();
+  const tokDir = opts.builtinTokenizer ? undefined : sharedTokenizerDir();
   const tokenizer = tokDir ? 'qwen3' : 'builtin';
-  const dir = join(MODELS_CACHE, generatedModelName(`${preset}-${dtype}-s${seed}`));
+  const dir = join(MODELS_CACHE, generatedModelName(`${preset}-${dtype}-s${seed}`, !tokDir));
   const gguf = join(dir, 'model.gguf');
   await buildFolderOnce(dir, 'model.safetensors', (tmp) =>
-    makeModel({ preset, dtype, seed, out: tmp, gguf: opts.gguf ? join(tmp, 'model.gguf') : undefined, tokenizerDir: tokDir }),
+    makeModel({ preset, dtype, seed, out: tmp, gguf: opts.gguf ? join(tmp, 'model.gguf') : undefined, tokenizerDir: tokDir ?? false }),
   );
   if (opts.gguf && !existsSync(gguf)) {
     const { writeGgufFromFolder } = await import('../../engine/synth/gguf-writer.js');

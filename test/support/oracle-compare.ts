@@ -24,3 +24,15 @@ export function compareWithOracle(ll: PositionDist[], ours: Float32Array, oursPo
     for (const e of d.top) s.maxDiff = Math.max(s.maxDiff, Math.abs(e.logprob - lp[e.id]!));
   }
 }
+
+/** Adds llama.cpp's distributions `ll` vs full-vocabulary log-prob rows (row i is position positions[i]) to `s`. */
+export function compareWithRows(ll: PositionDist[], positions: number[], rows: ArrayLike<number>[], s: OracleStats): void {
+  const at = new Map(positions.map((p, i) => [p, rows[i]!]));
+  for (const d of ll) {
+    const lp = at.get(d.pos);
+    expect(lp, `reference row for position ${d.pos}`).toBeDefined();
+    s.positions++;
+    if (argmax(lp!) === d.top[0]!.id) s.top1++;
+    for (const e of d.top) s.maxDiff = Math.max(s.maxDiff, Math.abs(e.logprob - lp![e.id]!));
+  }
+}

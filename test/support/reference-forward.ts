@@ -54,7 +54,7 @@ export async function loadReference(dir: string): Promise<ReferenceModel> {
 }
 
 /** y[rows] = W[rows × cols] · x[cols]. */
-function matvec(w: Float64Array, x: Float64Array, rows: number, cols: number, out = new Float64Array(rows)): Float64Array {
+export function matvec(w: Float64Array, x: Float64Array, rows: number, cols: number, out = new Float64Array(rows)): Float64Array {
   for (let r = 0; r < rows; r++) {
     let s = 0;
     const base = r * cols;
@@ -64,7 +64,8 @@ function matvec(w: Float64Array, x: Float64Array, rows: number, cols: number, ou
   return out;
 }
 
-function rmsNorm(x: Float64Array, w: Float64Array, eps: number, off = 0, n = x.length - off, out = new Float64Array(n)): Float64Array {
+/** RMSNorm of x[off, off + n) with scale w (length n). */
+export function rmsNorm(x: Float64Array, w: Float64Array, eps: number, off = 0, n = x.length - off, out = new Float64Array(n)): Float64Array {
   let ss = 0;
   for (let i = 0; i < n; i++) ss += x[off + i]! ** 2;
   const inv = 1 / Math.sqrt(ss / n + eps);
@@ -73,7 +74,7 @@ function rmsNorm(x: Float64Array, w: Float64Array, eps: number, off = 0, n = x.l
 }
 
 /** NEOX RoPE in place on x[off, off + d): pairs (i, i + d/2), frequency θ^(−2i/d). */
-function rope(x: Float64Array, off: number, d: number, pos: number, theta: number): void {
+export function rope(x: Float64Array, off: number, d: number, pos: number, theta: number): void {
   const half = d / 2;
   for (let i = 0; i < half; i++) {
     const ang = pos * Math.pow(theta, (-2 * i) / d);
@@ -86,23 +87,32 @@ function rope(x: Float64Array, off: number, d: number, pos: number, theta: numbe
   }
 }
 
-const silu = (v: number) => v / (1 + Math.exp(-v));
+/** x · σ(x). */
+export const silu = (v: number) => v / (1 + Math.exp(-v));
 
-type MaxAbs = ReferenceOutput['maxAbs'];
-function track(m: MaxAbs, key: keyof MaxAbs, v: ArrayLike<number>): void {
+/** Largest magnitudes seen, by kind. */
+export type MaxAbs = ReferenceOutput['maxAbs'];
+/** Raises m[key] to max |v|. */
+export function track(m: MaxAbs, key: keyof MaxAbs, v: ArrayLike<number>): void {
   let x = m[key];
   for (let i = 0; i < v.length; i++) x = Math.max(x, Math.abs(v[i]!));
   m[key] = x;
 }
 
-function swiglu(W: Map<string, Float64Array>, p: string, x: Float64Array, H: number, I: number, stats: MaxAbs): Float64Array {
-  const g = matvec(W.get(`${p}gate_proj.weight`)!, x, I, H);
-  const u = matvec(W.get(`${p}up_proj.weight`)!, x, I, H);
+/** down · (silu(gate · x) ⊙ (up · x)) for gate/up [I × H] and down [H × I] (views of larger tensors allowed). */
+export function swigluWith(gate: Float64Array, up: Float64Array, down: Float64Array, x: Float64Array, H: number, I: number, stats: MaxAbs): Float64Array {
+  const g = matvec(gate, x, I, H);
+  const u = matvec(up, x, I, H);
   track(stats, 'mlpInner', g);
   track(stats, 'mlpInner', u);
   for (let i = 0; i < I; i++) g[i] = silu(g[i]!) * u[i]!;
   track(stats, 'mlpInner', g);
-  return matvec(W.get(`${p}down_proj.weight`)!, g, H, I);
+  return matvec(down, g, H, I);
+}
+
+/** swigluWith the `{p}gate_proj/up_proj/down_proj.weight` tensors. */
+export function swiglu(W: Map<string, Float64Array>, p: string, x: Float64Array, H: number, I: number, stats: MaxAbs): Float64Array {
+  return swigluWith(W.get(`${p}gate_proj.weight`)!, W.get(`${p}up_proj.weight`)!, W.get(`${p}down_proj.weight`)!, x, H, I, stats);
 }
 
 function moe(m: ReferenceModel, p: string, x: Float64Array, stats: MaxAbs): Float64Array {
@@ -124,7 +134,7 @@ function moe(m: ReferenceModel, p: string, x: Float64Array, stats: MaxAbs): Floa
 }
 
 /** logits[j] = head[V × H] · hs[j], four positions per pass over the matrix (it is the bulk of the work). */
-function headLogits(head: Float64Array, hs: Float64Array[], V: number, H: number): Float64Array[] {
+export function headLogits(head: Float64Array, hs: Float64Array[], V: number, H: number): Float64Array[] {
   const out = hs.map(() => new Float64Array(V));
   for (let j0 = 0; j0 < hs.length; j0 += 4) {
     const cnt = Math.min(4, hs.length - j0);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { MAKE_MODEL_VERSION, makeModel, UnknownPresetError } from '../../engine/
 import { getPreset } from '../../engine/synth/model-presets.js';
 import { main } from '../../runtime/cli.js';
 import { loadReference, referenceForward, topK } from '../support/reference-forward.js';
+import { readBytes } from '../support/read-bytes.js';
 
 const SHARED_TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer/', import.meta.url));
 const SHARED_TEMPLATE = fileURLToPath(new URL('../../../shared/chat-templates/Qwen-Qwen3-0.6B.jinja', import.meta.url));
@@ -23,17 +24,6 @@ if (!haveShared) console.warn(`make-model: tests that copy Qwen3's tokenizer ski
 const root = mkdtempSync(join(tmpdir(), 'resident-mm-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
-
-function readBytes(file: string, offset: number, n: number): Buffer {
-  const b = Buffer.alloc(n);
-  const fd = openSync(file, 'r');
-  try {
-    readSync(fd, b, 0, n, offset);
-  } finally {
-    closeSync(fd);
-  }
-  return b;
-}
 
 describe('make-model', () => {
   it('writes a loadable tiny folder, deterministic per seed', async () => {
