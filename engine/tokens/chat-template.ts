@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { ChatTemplateError } from './errors.js';
+import { PY_STR, pythonStr, usePythonStringFilter } from './jinja-python.js';
 import { toTemplateMessages, type ChatMessage, type TemplateMessage, type ToolDefinition } from './messages.js';
 import type { TextSegment } from './tokenizer.js';
 
@@ -75,9 +76,10 @@ export class Escaper {
   }
 }
 
-/** A compiled chat template. */
+/** A compiled chat template. `x|string` renders as Python's `str(x)` (`True`, `None`), as in transformers. */
 export class ChatTemplate {
   private readonly template: Template;
+  private readonly pythonStrings: boolean;
 
   /**
    * @param source Jinja source.
@@ -91,6 +93,7 @@ export class ChatTemplate {
     } catch (e) {
       throw new ChatTemplateError(`chat template does not parse: ${(e as Error).message}`);
     }
+    this.pythonStrings = usePythonStringFilter(this.template.parsed) > 0;
   }
 
   /**
@@ -133,6 +136,7 @@ export class ChatTemplate {
     const ctx: Record<string, unknown> = { ...this.templateTokens, ...opts.kwargs, messages, add_generation_prompt: opts.addGenerationPrompt ?? false };
     if (opts.enableThinking !== undefined) ctx.enable_thinking = opts.enableThinking;
     if (opts.tools !== undefined && opts.tools.length > 0) ctx.tools = opts.tools;
+    if (this.pythonStrings) ctx[PY_STR] = pythonStr;
     try {
       return this.template.render(ctx);
     } catch (e) {
