@@ -11,6 +11,7 @@ import { Template } from '@huggingface/jinja';
 import { ChatTemplateError } from './errors.js';
 import { PY_STR, pythonStr, usePythonStringFilter } from './jinja-python.js';
 import { toTemplateMessages, type ChatMessage, type TemplateMessage, type ToolDefinition } from './messages.js';
+import { toolCallFormatOf, type ToolCallFormatSpec } from './tool-call-formats.js';
 import type { TextSegment } from './tokenizer.js';
 
 /** Options of a render. Extra template kwargs go in `kwargs` (e.g. `{ enable_thinking: false }`). */
@@ -124,6 +125,11 @@ export class ChatTemplate {
     }
     if (source === undefined) throw new ChatTemplateError(`no chat template in ${dir} (chat_template.jinja or tokenizer_config.json chat_template${name !== 'default' ? ` named '${name}'` : ''})`);
     return new ChatTemplate(source, tokens);
+  }
+
+  /** The format this template writes tool calls in (XML for Qwen3.5 / Qwen3-Coder, Hermes JSON for Qwen3), if any. */
+  get toolCallFormat(): ToolCallFormatSpec | undefined {
+    return toolCallFormatOf(this.source);
   }
 
   /** Full render of a conversation, exactly as `@huggingface/jinja` renders the template. */
