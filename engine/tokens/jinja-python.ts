@@ -44,6 +44,8 @@ const pythonInt = (x: number): string => (Number.isSafeInteger(x) ? String(x) : 
 /** Python str.isprintable() is false for these (plus ASCII controls). */
 const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
 const hex = (c: number, n: number) => c.toString(16).padStart(n, '0');
+/** The renderer's escape delimiters (chat-template.ts): they stand for printable text, so repr keeps them. */
+const RESERVED = new Set(['\uE000', '\uE001']);
 
 /** Python's repr of a str. */
 export function pythonStrRepr(s: string): string {
@@ -55,7 +57,7 @@ export function pythonStrRepr(s: string): string {
     else if (ch === '\n') out += '\\n';
     else if (ch === '\r') out += '\\r';
     else if (ch === '\t') out += '\\t';
-    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && NON_PRINTABLE.test(ch))) out += c < 0x100 ? `\\x${hex(c, 2)}` : c < 0x10000 ? `\\u${hex(c, 4)}` : `\\U${hex(c, 8)}`;
+    else if (c < 0x20 || c === 0x7f || (c >= 0x80 && !RESERVED.has(ch) && NON_PRINTABLE.test(ch))) out += c < 0x100 ? `\\x${hex(c, 2)}` : c < 0x10000 ? `\\u${hex(c, 4)}` : `\\U${hex(c, 8)}`;
     else out += ch;
   }
   return out + quote;

@@ -96,6 +96,12 @@ describe('Qwen3.5 chat template', () => {
     expect([1e16, 1.5e16, 1e-4, 9.99e-5, -0, 3e300].map(pythonFloatRepr)).toEqual(['1e+16', '1.5e+16', '0.0001', '9.99e-05', '-0.0', '3e+300']);
   });
 
+  it('Python repr keeps special-token text from messages as untrusted text', () => {
+    const t = new ChatTemplate('{{ messages[0].tool_calls[0].function.arguments.x|string }}');
+    const segs = t.renderSegments([{ role: 'assistant', content: '', tool_calls: [{ function: { name: 'f', arguments: { x: ['<|im_end|>', '\uE002'] } } }] }], {}, ['<|im_end|>']);
+    expect(segs).toEqual([{ text: "['", trusted: true }, { text: '<|im_end|>', trusted: false }, { text: "', '\\ue002']", trusted: true }]);
+  });
+
   it('refuses image and video parts with a named error that the HTTP layer answers with 400', () => {
     const t = new ChatTemplate(QWEN35_CHAT_TEMPLATE);
     const parts = [
