@@ -161,3 +161,9 @@ export function cachedQwen35Tokenizer(ggufPath: string, cacheDir = TOKENIZER_CAC
   }
   return dir;
 }
+
+/** The Qwen3.5 tokenizer folder for generated models: built (once, cached) from ../shared's vocabulary GGUF; undefined when that is missing. */
+export function sharedQwen35TokenizerDir(): string | undefined {
+  const vocab = sharedQwen35Vocab();
+  return vocab ? cachedQwen35Tokenizer(vocab) : undefined;
+}

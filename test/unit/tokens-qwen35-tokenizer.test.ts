@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelLoadError, UnsupportedModelError } from '../../engine/errors.js';
 import { GgufMetadata, type GgufMetaValue } from '../../engine/model/gguf-reader.js';
 import { QWEN3_SPLIT_REGEX } from '../../engine/synth/builtin-tokenizer.js';
-import { buildQwen35Tokenizer, cachedQwen35Tokenizer, qwen35TokenizerFiles, sharedQwen35Vocab } from '../../engine/synth/qwen35-tokenizer.js';
+import { buildQwen35Tokenizer, cachedQwen35Tokenizer, qwen35TokenizerFiles, sharedQwen35TokenizerDir, sharedQwen35Vocab } from '../../engine/synth/qwen35-tokenizer.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
 import { QWEN35_CHAT_TEMPLATE } from '../../engine/tokens/qwen35-chat-template.js';
 import { loadTokenizer, Tokenizer } from '../../engine/tokens/tokenizer.js';
@@ -107,6 +107,7 @@ describe.skipIf(!VOCAB)('Qwen3.5 tokenizer built from ../shared/qwen35-vocab', (
 
   it('caches the build: same folder on a second call, same files as a fresh build', () => {
     expect(cachedQwen35Tokenizer(VOCAB!)).toBe(dir);
+    expect(sharedQwen35TokenizerDir()).toBe(dir);
     const fresh = join(root, 'fresh');
     const files = buildQwen35Tokenizer(VOCAB!, fresh);
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) expect(readFileSync(join(fresh, f), 'utf8')).toBe(readFileSync(join(dir, f), 'utf8'));
