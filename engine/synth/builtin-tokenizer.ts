@@ -5,6 +5,7 @@
  * at their real ids 151643–151668. Same normalizer / pre-tokenizer / decoder structure as Qwen3's.
  */
 import { QWEN3_CHAT_TEMPLATE } from '../tokens/qwen3-chat-template.js';
+import { byteLevelBpeTokenizerJson, jsonFile, qwenTokenizerConfig } from './tokenizer-json.js';
 
 /** Qwen3's added tokens: [content, special], ids 151643 + index. */
 export const QWEN3_ADDED_TOKENS: readonly (readonly [string, boolean])[] = [
@@ -105,60 +106,10 @@ export function writeBuiltinTokenizer(): { tokenizerJson: string; tokenizerConfi
   const merges = learnMerges(QWEN3_CHAT_TEMPLATE + '\n' + SAMPLE, 2000);
   let next = 256;
   for (const [a, b] of merges) if (vocab[a + b] === undefined) vocab[a + b] = next++;
-  const added = QWEN3_ADDED_TOKENS.map(([content, special], i) => ({
-    id: QWEN3_FIRST_ADDED_ID + i,
-    content,
-    single_word: false,
-    lstrip: false,
-    rstrip: false,
-    normalized: false,
-    special,
-  }));
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
-  const tokenizer = {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: added,
-    normalizer: { type: 'NFC' },
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN3_SPLIT_REGEX }, behavior: 'Isolated', invert: false }, byteLevel],
-    },
-    post_processor: byteLevel,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: merges.map(([a, b]) => `${a} ${b}`),
-    },
-  };
-  const addedDecoder: Record<string, unknown> = {};
-  for (const t of added) {
-    addedDecoder[String(t.id)] = { content: t.content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: t.special };
-  }
-  const config = {
-    add_bos_token: false,
-    add_prefix_space: false,
-    added_tokens_decoder: addedDecoder,
-    additional_special_tokens: added.filter((t) => t.special && t.id !== QWEN3_FIRST_ADDED_ID).map((t) => t.content),
-    bos_token: null,
-    chat_template: QWEN3_CHAT_TEMPLATE,
-    clean_up_tokenization_spaces: false,
-    eos_token: '<|im_end|>',
-    errors: 'replace',
-    model_max_length: 131072,
-    pad_token: '<|endoftext|>',
-    split_special_tokens: false,
-    tokenizer_class: 'Qwen2Tokenizer',
-    unk_token: null,
-  };
-  return { tokenizerJson: JSON.stringify(tokenizer, null, 2) + '\n', tokenizerConfigJson: JSON.stringify(config, null, 2) + '\n' };
+  const added = QWEN3_ADDED_TOKENS.map(([content, special], i) => ({ id: QWEN3_FIRST_ADDED_ID + i, content, special }));
+  const tokenizer = byteLevelBpeTokenizerJson({ vocab, merges: merges.map(([a, b]) => `${a} ${b}`), added, splitRegex: QWEN3_SPLIT_REGEX, normalizer: 'NFC' });
+  const config = qwenTokenizerConfig({
+    added, chatTemplate: QWEN3_CHAT_TEMPLATE, eosToken: '<|im_end|>', padToken: '<|endoftext|>', firstAddedId: QWEN3_FIRST_ADDED_ID, modelMaxLength: 131072,
+  });
+  return { tokenizerJson: jsonFile(tokenizer), tokenizerConfigJson: jsonFile(config) };
 }

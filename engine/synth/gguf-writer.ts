@@ -11,22 +11,19 @@ import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs
 import { join } from 'node:path';
 import { ModelLoadError } from '../errors.js';
 import { bitsToF16, decodeToF32, encodeInto } from '../model/float-convert.js';
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType, GgufTokenType, GgufValueType as T } from '../model/gguf-format.js';
 import { isMoeLayer, loadModelSpec } from '../model/hf-model.js';
 import type { ModelSpec, TensorRef, WeightDType } from '../model/model-spec.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
 import { hybridGgufTensors, hybridMetadata } from './gguf-hybrid.js';
 
-const ALIGNMENT = 32;
-const enum T {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
-}
+const ALIGNMENT = GGUF_DEFAULT_ALIGNMENT;
 /** A GGUF tensor type we write: the checkpoint's float types, or Q8_0 (blocks of 32: f16 scale d, 32 int8; x ≈ d·q). */
 export type GgufDType = WeightDType | 'q8_0';
-const GGML_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, bf16: 30, q8_0: 8 };
+const GGML_TYPE: Record<GgufDType, number> = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, q8_0: GgmlType.Q8_0 };
 const FILE_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
 const Q8_0_BLOCK = 32, Q8_0_BYTES = 34;
-/** llama.cpp token types. */
-const TOKEN_NORMAL = 1, TOKEN_CONTROL = 3, TOKEN_USER_DEFINED = 4, TOKEN_UNUSED = 5;
+const { NORMAL: TOKEN_NORMAL, CONTROL: TOKEN_CONTROL, USER_DEFINED: TOKEN_USER_DEFINED, UNUSED: TOKEN_UNUSED } = GgufTokenType;
 
 /** Accumulates GGUF bytes in little-endian order. */
 class ByteWriter {
@@ -342,8 +339,8 @@ export async function writeGgufFromFolder(
     ...tokenizerMetadata(dir, c.vocabSize, { bos: c.bosTokenId, eos: c.eosTokenIds[0] }),
   ];
   const w = new ByteWriter();
-  w.u32(0x46554747); // "GGUF"
-  w.u32(3);
+  w.u32(GGUF_MAGIC);
+  w.u32(GGUF_VERSION);
   w.u64(tensors.length);
   w.u64(kv.length);
   for (const [k, v] of kv) writeKv(w, k, v);

@@ -10,8 +10,15 @@
  *
  * State carried between calls is a {@link Tail}: the role of the last complete message (or
  * 'generating' while an assistant turn is open). The sessions layer stores it beside the tokens.
+ *
+ * Templates that refuse a conversation without a user query (Qwen3.5: "No user query found") cannot
+ * render a lone system prompt. There the render is done with a probe user message after the messages,
+ * and the probe's own rendering — what a user message renders as after a closed user turn — is cut off
+ * the end (checked to be there, else AppendProtocolError). Assistant turns keep their think blocks in
+ * the history (never re-rendered), although Qwen3 and Qwen3.5 re-render turns before the last user
+ * query without them: the history reads as the model produced it.
  */
-import { AppendProtocolError } from './errors.js';
+import { AppendProtocolError, ChatTemplateError } from './errors.js';
 import { ChatTemplate, Escaper, type RenderOptions } from './chat-template.js';
 import { toTemplateMessages, type ChatMessage, type TemplateMessage, type ToolDefinition } from './messages.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -41,6 +48,8 @@ export interface AppendResult {
 
 /** Unique marker ending the stand-in history; never produced by escaping (escapes are numbered). */
 const MARK = '\uE000M\uE001';
+/** Content of the probe user message (see the file comment). */
+const PROBE = '\uE000P\uE001';
 
 function standIn(tail: Exclude<Tail, 'empty' | 'generating'>): TemplateMessage[] {
   switch (tail) {
@@ -85,9 +94,9 @@ export class AppendProtocol {
     const escaped = esc.value(msgs);
     let text: string;
     if (tail === 'empty') {
-      text = this.template.renderTemplateMessages(escaped, renderOpts);
+      text = this.renderAfter(null, escaped, renderOpts);
     } else {
-      const after = this.afterMark(standIn(tail), escaped, renderOpts);
+      const after = this.renderAfter(standIn(tail), escaped, renderOpts);
       const closing = this.closing(tail, renderOpts);
       if (!after.startsWith(closing)) {
         throw new AppendProtocolError(
@@ -132,9 +141,44 @@ export class AppendProtocol {
     return { tokens: this.tokenizer.encode(text), text, tail };
   }
 
-  /** Text the template renders after the marker of `context + messages`. */
-  private afterMark(context: TemplateMessage[], messages: TemplateMessage[], opts: RenderOptions): string {
-    const rendered = this.template.renderTemplateMessages([...context, ...messages], opts);
+  /**
+   * Text the template renders after the marker of `context + messages` (all of it for a null context).
+   * When the template refuses to render that without a user query, renders it followed by a probe
+   * user message and cuts the probe's rendering off.
+   */
+  private renderAfter(context: TemplateMessage[] | null, messages: TemplateMessage[], opts: RenderOptions): string {
+    try {
+      return this.afterMark(context, messages, opts);
+    } catch (e) {
+      if (!(e instanceof ChatTemplateError) || opts.addGenerationPrompt) throw e;
+      let withProbe: string;
+      let probe: string;
+      try {
+        withProbe = this.afterMark(context, [...messages, { role: 'user', content: PROBE }], opts);
+        probe = this.probeRendering(opts);
+      } catch {
+        throw e; // the probe does not help: the template's own refusal is the error
+      }
+      if (!withProbe.endsWith(probe)) {
+        throw new AppendProtocolError(`the template renders a user message after these messages unlike after a user turn (${JSON.stringify(probe)}), so it cannot render them on their own: ${e.message}`);
+      }
+      return withProbe.slice(0, withProbe.length - probe.length);
+    }
+  }
+
+  /** What a user message with the probe content renders as after a closed user turn (framing, content, closing). */
+  private probeRendering(opts: RenderOptions): string {
+    const plain = { ...opts, addGenerationPrompt: false };
+    const closing = this.afterMark(standIn('user'), [], plain);
+    const after = this.afterMark(standIn('user'), [{ role: 'user', content: PROBE }], plain);
+    if (!after.startsWith(closing)) throw new AppendProtocolError('the template changes the end of a user turn when another user message follows');
+    return after.slice(closing.length);
+  }
+
+  /** Text the template renders after the marker of `context + messages` (all of it for a null context). */
+  private afterMark(context: TemplateMessage[] | null, messages: TemplateMessage[], opts: RenderOptions): string {
+    const rendered = this.template.renderTemplateMessages([...(context ?? []), ...messages], opts);
+    if (context === null) return rendered;
     const at = rendered.indexOf(MARK);
     if (at < 0 || rendered.indexOf(MARK, at + 1) >= 0) {
       throw new AppendProtocolError('cannot isolate the framing of new messages: the template does not render message content verbatim exactly once');
@@ -147,7 +191,7 @@ export class AppendProtocol {
     const key = `${tail}\u0000${JSON.stringify(opts.tools ?? null)}\u0000${JSON.stringify(opts.kwargs ?? null)}\u0000${opts.enableThinking}`;
     let closing = this.closingCache.get(key);
     if (closing === undefined) {
-      closing = this.afterMark(standIn(tail), [], { ...opts, addGenerationPrompt: false });
+      closing = this.renderAfter(standIn(tail), [], { ...opts, addGenerationPrompt: false });
       if (this.closingCache.size > 64) this.closingCache.clear();
       this.closingCache.set(key, closing);
     }

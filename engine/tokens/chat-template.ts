@@ -9,7 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { ChatTemplateError } from './errors.js';
+import { PY_STR, pythonStr, usePythonStringFilter } from './jinja-python.js';
 import { toTemplateMessages, type ChatMessage, type TemplateMessage, type ToolDefinition } from './messages.js';
+import { toolCallFormatOf, type ToolCallFormatSpec } from './tool-call-formats.js';
 import type { TextSegment } from './tokenizer.js';
 
 /** Options of a render. Extra template kwargs go in `kwargs` (e.g. `{ enable_thinking: false }`). */
@@ -75,9 +77,10 @@ export class Escaper {
   }
 }
 
-/** A compiled chat template. */
+/** A compiled chat template. `x|string` renders as Python's `str(x)` (`True`, `None`), as in transformers. */
 export class ChatTemplate {
   private readonly template: Template;
+  private readonly pythonStrings: boolean;
 
   /**
    * @param source Jinja source.
@@ -91,6 +94,7 @@ export class ChatTemplate {
     } catch (e) {
       throw new ChatTemplateError(`chat template does not parse: ${(e as Error).message}`);
     }
+    this.pythonStrings = usePythonStringFilter(this.template.parsed) > 0;
   }
 
   /**
@@ -123,6 +127,11 @@ export class ChatTemplate {
     return new ChatTemplate(source, tokens);
   }
 
+  /** The format this template writes tool calls in (XML for Qwen3.5 / Qwen3-Coder, Hermes JSON for Qwen3), if any. */
+  get toolCallFormat(): ToolCallFormatSpec | undefined {
+    return toolCallFormatOf(this.source);
+  }
+
   /** Full render of a conversation, exactly as `@huggingface/jinja` renders the template. */
   render(messages: readonly ChatMessage[], opts: RenderOptions = {}): string {
     return this.renderTemplateMessages(toTemplateMessages(messages), opts);
@@ -133,6 +142,7 @@ export class ChatTemplate {
     const ctx: Record<string, unknown> = { ...this.templateTokens, ...opts.kwargs, messages, add_generation_prompt: opts.addGenerationPrompt ?? false };
     if (opts.enableThinking !== undefined) ctx.enable_thinking = opts.enableThinking;
     if (opts.tools !== undefined && opts.tools.length > 0) ctx.tools = opts.tools;
+    if (this.pythonStrings) ctx[PY_STR] = pythonStr;
     try {
       return this.template.render(ctx);
     } catch (e) {

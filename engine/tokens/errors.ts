@@ -19,6 +19,14 @@ export class MessageFormatError extends EngineError {
   }
 }
 
+/** A message carries image, video or audio content: the engine runs text-only models, so such parts are refused. */
+export class UnsupportedContentError extends MessageFormatError {
+  override name = 'UnsupportedContentError';
+  constructor(message: string, index: number | undefined, readonly partType: string) {
+    super(message, index);
+  }
+}
+
 /**
  * The append-only protocol cannot produce an append for this request: the template would
  * rewrite text already in the KV history (e.g. merge a tool result into a closed tool turn),

@@ -1,5 +1,5 @@
 /** OpenAI-style chat messages and their normalisation into what chat templates expect. */
-import { MessageFormatError } from './errors.js';
+import { MessageFormatError, UnsupportedContentError } from './errors.js';
 
 export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
@@ -46,13 +46,20 @@ export interface TemplateMessage {
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
 
-/** Text of a message's content: a string, the concatenation of its text parts, or '' for null/absent. */
+/** Content part types of images, video and audio (OpenAI's and Qwen's names); group 1 is the medium. */
+const MEDIA_PART = /^(image|video|audio|input_audio)(?:_url)?$/;
+
+/** Text of a message's content: a string, the concatenation of its text parts, or '' for null/absent. Media parts are an UnsupportedContentError. */
 export function contentText(content: ChatMessage['content'], index?: number): string {
   if (content === undefined || content === null) return '';
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) throw new MessageFormatError(`message ${index ?? '?'}: content must be a string or an array of parts`, index);
   let out = '';
   for (const part of content) {
+    const media = MEDIA_PART.exec(String(part?.type));
+    if (media) {
+      throw new UnsupportedContentError(`message ${index ?? '?'}: ${media[1]} content (part of type '${part!.type}') is not supported: the model takes text only`, index, part!.type);
+    }
     if (part?.type !== 'text' || typeof part.text !== 'string') {
       throw new MessageFormatError(`message ${index ?? '?'}: content part of type '${String(part?.type)}' is not supported (text only)`, index);
     }

@@ -1,6 +1,7 @@
 /**
  * Streaming parser of generated assistant text: separates reasoning (`<think>…</think>`), content,
- * and tool calls (`<tool_call>…</tool_call>`, Qwen3/Hermes JSON or Qwen3-Coder XML bodies).
+ * and tool calls (`<tool_call>…</tool_call>`, Qwen3/Hermes JSON or Qwen3-Coder / Qwen3.5 XML bodies).
+ * The first `</tool_call>` ends a call (a parameter value cannot contain that text).
  *
  * Feed text deltas of any size; the events are the same (after merging adjacent text) whatever the
  * chunking. Whitespace between content and a tool call, at the start of content and at the end of a
@@ -10,20 +11,18 @@
 import { randomBytes } from 'node:crypto';
 import { ParserStateError } from './errors.js';
 import type { ToolDefinition } from './messages.js';
-import { CoderBodyParser, HermesBodyParser, type CallBodyParser, type ParsedToolCall, type ParserEvent } from './tool-call-formats.js';
+import { TOOL_CALL_FORMATS, type CallBodyParser, type ParsedToolCall, type ParserEvent, type ToolCallFormat, type ToolCallFormatSpec } from './tool-call-formats.js';
 
-export type { ParsedToolCall, ParserEvent } from './tool-call-formats.js';
-
-/** Tool-call body formats: Qwen3/Qwen2.5/QwQ (Hermes JSON) or Qwen3-Coder (XML). */
-export type ToolCallFormat = 'hermes' | 'qwen3-coder';
+export type { ParsedToolCall, ParserEvent, ToolCallFormat } from './tool-call-formats.js';
 
 export interface ToolCallParserOptions {
-  format?: ToolCallFormat;
+  /** Body format (default Hermes JSON); e.g. `toolCallFormatOf(template.source)` or `template.toolCallFormat`. */
+  format?: ToolCallFormat | ToolCallFormatSpec;
   /** The generation prompt already opened a think block (QwQ; Qwen3 thinking prompts that end in `<think>\n`). */
   startInReasoning?: boolean;
   /** Call ids; default `call_` + 24 random hex digits. */
   idFactory?: (index: number) => string;
-  /** Tool definitions; Qwen3-Coder parameter values are typed by their JSON Schema. */
+  /** Tool definitions; XML parameter values are typed by their JSON Schema. */
   tools?: readonly ToolDefinition[];
 }
 
@@ -158,7 +157,8 @@ export class ToolCallParser {
       this.content.endBlock();
       const index = this.callIndex++;
       const ctx = { index, id: this.opts.idFactory?.(index) ?? `call_${randomBytes(12).toString('hex')}`, start: this.offset, tools: this.opts.tools };
-      this.call = this.opts.format === 'qwen3-coder' ? new CoderBodyParser(ctx) : new HermesBodyParser(ctx);
+      const format = this.opts.format ?? 'hermes';
+      this.call = (typeof format === 'string' ? TOOL_CALL_FORMATS[format] : format).createBodyParser(ctx);
       this.mode = 'call';
     } else {
       this.closeCall(out);

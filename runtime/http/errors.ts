@@ -5,7 +5,7 @@
  */
 import { EngineArgumentError, KvCapacityError } from '../../engine/errors.js';
 import { SchedulerAbortError } from '../../engine/scheduler.js';
-import { AppendProtocolError, ChatTemplateError, MessageFormatError } from '../../engine/tokens/errors.js';
+import { AppendProtocolError, ChatTemplateError, MessageFormatError, UnsupportedContentError } from '../../engine/tokens/errors.js';
 import { ResidencyError, SessionAbortedError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from '../../sessions/errors.js';
 import { ChatRequestError } from '../chat/errors.js';
 
@@ -42,6 +42,7 @@ export function toErrorResponse(e: unknown): { status: number; body: OpenAIError
   if (e instanceof HttpError) return body(e.status, e.message, e.type, e.param, e.code);
   if (e instanceof ChatRequestError) return body(400, e.message, 'invalid_request_error', e.param, e.code);
   if (e instanceof SessionNotFoundError) return body(404, e.message, 'not_found_error', 'session_id', 'session_not_found');
+  if (e instanceof UnsupportedContentError) return body(400, e.message, 'invalid_request_error', 'messages', 'unsupported_content');
   if (e instanceof SessionArgumentError || e instanceof MessageFormatError || e instanceof AppendProtocolError || e instanceof EngineArgumentError) {
     return body(400, e.message, 'invalid_request_error', e instanceof MessageFormatError || e instanceof AppendProtocolError ? 'messages' : null);
   }

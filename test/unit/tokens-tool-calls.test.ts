@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ToolCallParser, collectEvents, parseAssistantText, type ParserEvent, type ToolCallParserOptions } from '../../engine/tokens/tool-call-parser.js';
 import type { ToolDefinition } from '../../engine/tokens/messages.js';
+import { normalise } from './tokens-events.js';
 
 const ids = { idFactory: (i: number) => `call_${i}` };
-
-/** Merges adjacent text events of the same kind (content, reasoning, args of one call). */
-function normalise(events: ParserEvent[]): ParserEvent[] {
-  const out: ParserEvent[] = [];
-  for (const e of events) {
-    const prev = out[out.length - 1];
-    if (prev && (e.type === 'content' || e.type === 'reasoning') && prev.type === e.type) prev.text += e.text;
-    else if (prev && e.type === 'tool_call_args' && prev.type === 'tool_call_args' && prev.index === e.index) prev.text += e.text;
-    else out.push({ ...e });
-  }
-  return out;
-}
 
 /** Feeds text in deltas of 1–3 characters (deterministic pseudo-random sizes). */
 function streamed(text: string, opts: ToolCallParserOptions, seed = 1): ParserEvent[] {
