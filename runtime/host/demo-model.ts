@@ -1,15 +1,15 @@
 /**
  * The embedded default model: preset `tiny` with random weights, generated once into
  * `<data>/models/<name>/` (atomically: temp folder, then rename) so that `resident serve` works on
- * a fresh machine. Uses Qwen3's tokenizer from ../shared when present, else the built-in one.
+ * a fresh machine. Always the built-in tokenizer: the demo model depends on nothing outside the project.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { MAKE_MODEL_VERSION, makeModel, sharedTokenizerDir } from '../../engine/synth/make-model.js';
+import { MAKE_MODEL_VERSION, makeModel } from '../../engine/synth/make-model.js';
 
-/** Folder name of the demo model for a dtype (changes when the generator or tokenizer source changes). */
+/** Folder name of the demo model for a dtype (changes when the generator changes; never names a Qwen3-tokenizer folder of older versions). */
 export function demoModelName(dtype: 'f32' | 'bf16'): string {
-  return `resident-demo-tiny-${dtype}-v${MAKE_MODEL_VERSION}${sharedTokenizerDir() ? '' : '-builtintok'}`;
+  return `resident-demo-tiny-${dtype}-v${MAKE_MODEL_VERSION}-builtintok`;
 }
 
 /** Returns the demo model folder under `dataDir/models`, generating it first if missing; progress goes to `log`. */
@@ -20,11 +20,10 @@ export async function ensureDemoModel(dataDir: string, dtype: 'f32' | 'bf16', lo
   if (existsSync(join(dir, 'model.safetensors'))) return dir;
   mkdirSync(root, { recursive: true });
   const tmp = join(root, `.tmp-${name}-${process.pid}`);
-  const tok = sharedTokenizerDir();
-  log(`generating the demo model (preset tiny, ${dtype}, ${tok ? "Qwen3's tokenizer from ../shared" : 'built-in tokenizer'}) into ${dir} …`);
+  log(`generating the demo model (preset tiny, ${dtype}, built-in tokenizer) into ${dir} …`);
   const t0 = performance.now();
   try {
-    const r = await makeModel({ preset: 'tiny', dtype, seed: 0, out: tmp, tokenizerDir: tok ?? false });
+    const r = await makeModel({ preset: 'tiny', dtype, seed: 0, out: tmp, tokenizerDir: false });
     try {
       renameSync(tmp, dir);
     } catch (e) {

@@ -5,8 +5,9 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAKE_MODEL_VERSION, makeModel, sharedTokenizerDir } from '../../engine/synth/make-model.js';
+import { MAKE_MODEL_VERSION, makeModel } from '../../engine/synth/make-model.js';
 import type { WeightDType } from '../../engine/model/model-spec.js';
+import { qwen3TokenizerDir } from './shared.js';
 
 /** Repo-root `.cache/models`. */
 export const MODELS_CACHE = fileURLToPath(new URL('../../.cache/models', import.meta.url));
@@ -15,17 +16,18 @@ export const MODELS_CACHE = fileURLToPath(new URL('../../.cache/models', import.
 export interface TestModel {
   dir: string;
   gguf?: string;
-  /** Whether Qwen3's real tokenizer (../shared) is in the folder, or the built-in one. */
+  /** Whether Qwen3's real tokenizer (from the shared folder) is in the folder, or the built-in one. */
   tokenizer: 'qwen3' | 'builtin';
 }
 
 /**
  * Returns the cached model for (preset, dtype, seed), generating it on first use. With `gguf: true` the folder
- * also holds `model.gguf`. Uses ../shared/qwen3-tokenizer when present, else the built-in tokenizer.
+ * also holds `model.gguf`. Uses Qwen3's tokenizer from the shared folder when it is there (see shared.ts),
+ * else the built-in tokenizer; the two are cached under different names.
  */
 export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean } = {}): Promise<TestModel> {
   const seed = opts.seed ?? 0;
-  const tokDir = sharedTokenizerDir();
+  const tokDir = qwen3TokenizerDir();
   const tokenizer = tokDir ? 'qwen3' : 'builtin';
   const name = `${preset}-${dtype}-s${seed}-v${MAKE_MODEL_VERSION}${tokDir ? '' : '-builtintok'}`;
   const dir = join(MODELS_CACHE, name);
