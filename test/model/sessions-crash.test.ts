@@ -39,7 +39,7 @@ const WORKLOAD = `
 import { writeSync } from 'node:fs';
 import { SessionStore } from '${ROOT}sessions/store.ts';
 import { prefixHash } from '${ROOT}sessions/checksum.ts';
-import { loadModelSpec } from '${ROOT}engine/hf-model.ts';
+import { loadModelSpec } from '${ROOT}engine/model/hf-model.ts';
 import { loadEngine } from '${ROOT}engine/native.ts';
 const say = (l) => writeSync(1, l + '\\n');
 let seed = Number(process.env.RS_SEED);

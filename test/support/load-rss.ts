@@ -10,7 +10,7 @@ import type { EngineOptions } from '../../engine/engine-api.js';
 export function loadPeakRss(dir: string, options: EngineOptions): { before: number; peak: number; packed: boolean } {
   const script = `
     import { readFileSync } from 'node:fs';
-    import { loadModelSpec } from './engine/hf-model.ts';
+    import { loadModelSpec } from './engine/model/hf-model.ts';
     import { loadEngine } from './engine/native.ts';
     const hwm = () => Number(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
     const spec = await loadModelSpec(${JSON.stringify(dir)});
