@@ -1,15 +1,12 @@
 // Tokens benchmark: encode throughput on 1 MB of mixed text, and the cost of computing the append
 // tokens for one tool result on a 1k- vs a 100k-token session (must not grow with the session).
 // Run: npx tsx bench/tokens.ts   (prints figures, then one JSON line)
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { loadTokenizer, type Tokenizer } from '../engine/tokens/tokenizer.js';
 import { StreamingDetokenizer } from '../engine/tokens/detokenizer.js';
 import { ChatTemplate } from '../engine/tokens/chat-template.js';
 import { AppendProtocol, type Tail } from '../engine/tokens/append-protocol.js';
 import type { ChatMessage, ToolDefinition } from '../engine/tokens/messages.js';
-
-const DIR = fileURLToPath(new URL('../../shared/qwen3-tokenizer', import.meta.url));
+import { qwen3TokenizerDir, sharedAbsentReason } from '../test/support/shared.js';
 
 const TOOLS: ToolDefinition[] = [
   { type: 'function', function: { name: 'read_file', description: 'Read a file.', parameters: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } } },
@@ -57,8 +54,9 @@ function buildSession(tok: Tokenizer, p: AppendProtocol, target: number): { tail
 }
 
 async function main(): Promise<void> {
-  if (!existsSync(`${DIR}/tokenizer.json`)) {
-    console.log(`skipped: reference tokenizer missing at ${DIR}`);
+  const DIR = qwen3TokenizerDir(); // Qwen3's own: the figures are about its vocabulary
+  if (!DIR) {
+    console.log(`skipped: Qwen3's tokenizer is needed and ${sharedAbsentReason()}`);
     return;
   }
   let t = performance.now();

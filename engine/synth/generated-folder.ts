@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsyncPathSync } from '../util/atomic-file.js';
-import { MAKE_MODEL_VERSION, sharedTokenizerDir } from './make-model.js';
+import { MAKE_MODEL_VERSION } from './make-model.js';
 
-/** Folder name of a generated model: `<stem>-v<MAKE_MODEL_VERSION>`, plus `-builtintok` with the built-in tokenizer (by default when ../shared has no Qwen3 tokenizer). */
-export function generatedModelName(stem: string, builtinTokenizer = !sharedTokenizerDir()): string {
-  return `${stem}-v${MAKE_MODEL_VERSION}${builtinTokenizer ? '-builtintok' : ''}`;
+/** Folder name of a generated model: `<stem>-v<MAKE_MODEL_VERSION>`, plus `-builtintok` for the built-in tokenizer. */
+export function generatedModelName(stem: string, tokenizer: 'qwen3' | 'builtin'): string {
+  return `${stem}-v${MAKE_MODEL_VERSION}${tokenizer === 'builtin' ? '-builtintok' : ''}`;
 }
 
 /**

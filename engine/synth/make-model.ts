@@ -9,7 +9,6 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ModelLoadError } from '../errors.js';
 import { encodeInto } from '../model/float-convert.js';
 import { expectedTensors } from '../model/hf-model.js';
@@ -34,7 +33,7 @@ export interface MakeModelOptions {
   seed?: number;
   /** Also write the weights as GGUF to this path. */
   gguf?: string;
-  /** Folder with tokenizer.json + tokenizer_config.json to copy; default ../shared/qwen3-tokenizer if present, else (or if `false`) the built-in tokenizer. */
+  /** Folder with tokenizer.json + tokenizer_config.json to copy; default (or `false`) the built-in tokenizer. */
   tokenizerDir?: string | false;
 }
 
@@ -50,12 +49,6 @@ export interface MakeModelResult {
 /** Thrown for an unknown preset name. */
 export class UnknownPresetError extends ModelLoadError {
   override name = 'UnknownPresetError';
-}
-
-/** Qwen3's tokenizer in ../shared next to the repo, if present. */
-export function sharedTokenizerDir(): string | undefined {
-  const dir = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
-  return existsSync(join(dir, 'tokenizer.json')) ? dir : undefined;
 }
 
 /** Per-tensor init: value = mean + std·n, n ≈ N(0,1) (Irwin–Hall of 4 bytes, |n| ≤ 3.45). */
@@ -238,7 +231,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
   };
   writeFileAtomicSync(join(dir, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
 
-  const tokDir = opts.tokenizerDir === false ? undefined : (opts.tokenizerDir ?? sharedTokenizerDir());
+  const tokDir = opts.tokenizerDir || undefined;
   let tokenizer: MakeModelResult['tokenizer'];
   if (tokDir) {
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) {

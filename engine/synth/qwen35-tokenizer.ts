@@ -123,12 +123,6 @@ export function buildQwen35Tokenizer(ggufPath: string, outDir: string): Qwen35To
   return files;
 }
 
-/** `../shared/qwen35-vocab/ggml-vocab-qwen35.gguf` next to the repo, if present. */
-export function sharedQwen35Vocab(): string | undefined {
-  const file = fileURLToPath(new URL('../../../shared/qwen35-vocab/ggml-vocab-qwen35.gguf', import.meta.url));
-  return existsSync(file) ? file : undefined;
-}
-
 /** Repo-root `.cache/tokenizers`. */
 export const TOKENIZER_CACHE = fileURLToPath(new URL('../../.cache/tokenizers', import.meta.url));
 
@@ -160,10 +154,4 @@ export function cachedQwen35Tokenizer(ggufPath: string, cacheDir = TOKENIZER_CAC
     rmSync(tmp, { recursive: true, force: true });
   }
   return dir;
-}
-
-/** The Qwen3.5 tokenizer folder for generated models: built (once, cached) from ../shared's vocabulary GGUF; undefined when that is missing. */
-export function sharedQwen35TokenizerDir(): string | undefined {
-  const vocab = sharedQwen35Vocab();
-  return vocab ? cachedQwen35Tokenizer(vocab) : undefined;
 }

@@ -17,7 +17,7 @@ import { startDocServer } from './doc-server.js';
 const args = exampleArgs('deep-research', {
   interrupt: { type: 'string', help: "'cancel' (default), 'restart' or 'none'" },
   steps: { type: 'string', help: 'tool steps (default 4)' },
-  'max-tokens': { type: 'string', help: 'tokens per model turn (default 128)' },
+  'max-tokens': { type: 'string', help: 'tokens per model turn (default 384)' },
   'tool-choice': { type: 'string', help: "'required' (default) or 'auto'" },
   seed: { type: 'string', help: 'sampling seed (default 5)' },
 });
@@ -46,8 +46,10 @@ runMain(async () => {
     goal: `Research how efficient heat pumps are and what they cost. Start at ${docs.url}/index.html, follow the links that matter, and write a short summary with numbers.`,
     tool_sources: ['fetch_url'],
     max_steps: Number(args.values.steps ?? 4),
-    max_tokens: Number(args.values['max-tokens'] ?? 128),
-    max_argument_chars: 64, // bounds the URL argument so a call always fits in max_tokens
+    // a call's tokens: ~40 of framing, the URL (≤ 64 chars: up to 256 tokens with the demo model's
+    // mostly byte-level vocabulary, far fewer with Qwen3's) and the optional integer arguments
+    max_tokens: Number(args.values['max-tokens'] ?? 384),
+    max_argument_chars: 64,
     tool_timeout_ms: 10_000,
     tool_choice: (args.values['tool-choice'] as string | undefined) ?? 'required',
     enable_thinking: false,

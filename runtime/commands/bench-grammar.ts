@@ -1,15 +1,12 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
 import { listSchemaFiles, loadTokenizer, runMaskBench } from '../bench/grammar/maskbench.js';
 import { runXgrammarAnchor } from '../bench/grammar/xgrammar-anchor.js';
 import { loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
 
-const DEFAULT_TOKENIZER = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
-
-const usage = `Usage: resident bench-grammar --schemas DIR [options]
+const usage = `Usage: resident bench-grammar --schemas DIR --tokenizer DIR [options]
 
 Runs every MaskBench-format file in DIR ({schema, tests:[{valid, data}]}) through the
 grammar-constrained decoder: each instance is JSON.stringify'd, tokenized and fed token by
@@ -18,7 +15,7 @@ time and per-token mask time, with @mlc-ai/web-xgrammar on the same files as the
 
 Options:
   --schemas DIR       folder of *.json files (or one file)            (required)
-  --tokenizer DIR     tokenizer folder (default ../shared/qwen3-tokenizer)
+  --tokenizer DIR     tokenizer folder, e.g. Qwen3's                  (required)
   --vocab-size N      mask width = model vocab size (default 151936 for Qwen, else tokenizer size)
   --limit N           only the first N files
   --every N           only every N-th file (sampling)
@@ -47,7 +44,8 @@ export const command: Command = {
     }
     if (!values.schemas) throw new UsageError('--schemas DIR is required');
     if (!existsSync(values.schemas)) throw new UsageError(`no such folder: ${values.schemas}`);
-    const tokDir = values.tokenizer ?? DEFAULT_TOKENIZER;
+    if (!values.tokenizer) throw new UsageError('--tokenizer DIR is required');
+    const tokDir = values.tokenizer;
     if (!existsSync(tokDir)) throw new UsageError(`no tokenizer at ${tokDir}`);
     const num = (name: string, v: string | undefined): number | undefined => {
       if (v === undefined) return undefined;

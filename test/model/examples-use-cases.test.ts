@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { REPO, removeDir, skipReason, startTestServer, type TestServer } from '../fixtures/agent/harness.js';
+import { REPO, removeDir, skipReason, startTestServer, tinyTokenizer, type TestServer } from '../fixtures/agent/harness.js';
+import { QUESTIONS } from '../../examples/rag-inject/documents.js';
 
 const KEY = 'examples-key';
 let skip = '';
@@ -87,7 +88,10 @@ describe('use-case examples', () => {
     const reused = num(r.out, /reused (\d+); \d+ generated/g);
     expect(reused).toHaveLength(4);
     for (const x of reused) expect(x).toBeGreaterThanOrEqual(base);
-    for (const x of num(r.out, /answer: prefilled (\d+) tokens/g)) expect(x).toBeLessThan(40);
+    // each answer prefills exactly its question's turn and the generation prompt (thinking off), nothing of the documents
+    const tok = await tinyTokenizer();
+    const turn = (q: string) => tok.encode(`<|im_start|>user\n${q}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n`, { allowSpecial: true }).length;
+    expect(num(r.out, /answer: prefilled (\d+) tokens/g)).toEqual(QUESTIONS.map(turn));
     expect(r.out).toMatch(/base session unchanged/);
   });
 

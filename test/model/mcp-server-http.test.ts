@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
-import { REPO, readSse, removeDir, skipReason, startTestServer, type TestServer } from '../fixtures/agent/harness.js';
+import { REPO, readSse, removeDir, skipReason, startTestServer, tinyTokenizer, type TestServer } from '../fixtures/agent/harness.js';
 import { AGENT_RUN_ARGS, checkToolCallsValidate, longDocument, structured } from '../fixtures/agent/checks.js';
 
 const KEY = 'test-key-123';
@@ -46,7 +46,7 @@ describe('MCP server over streamable HTTP', () => {
     expect(id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
 
     const progress: { progress: number; total?: number }[] = [];
-    const appended = structured(await client.callTool({ name: 'session_append', arguments: { session_id: id, document: longDocument(2500) } }, undefined, { onprogress: (p) => progress.push(p) }));
+    const appended = structured(await client.callTool({ name: 'session_append', arguments: { session_id: id, document: longDocument(3000, await tinyTokenizer()) } }, undefined, { onprogress: (p) => progress.push(p) }));
     const prefilled = (appended.appended as { prefilled_tokens: number }).prefilled_tokens;
     expect(prefilled).toBeGreaterThan(1000);
     expect(progress.length).toBeGreaterThan(1); // at least one report during the prefill and the final one

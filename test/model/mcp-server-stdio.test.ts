@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { REPO, removeDir, skipReason, tempDir, tinyModel } from '../fixtures/agent/harness.js';
+import { REPO, removeDir, skipReason, tempDir, tinyModel, tinyTokenizer } from '../fixtures/agent/harness.js';
 import { AGENT_RUN_ARGS, checkToolCallsValidate, longDocument, structured } from '../fixtures/agent/checks.js';
 
 const NEWER = '2026-07-28';
@@ -79,7 +79,7 @@ describe('resident mcp over stdio', () => {
     expect(tools).toHaveLength(9);
     const id = structured(await client.callTool({ name: 'session_create', arguments: { name: 'stdio-base', messages: [{ role: 'system', content: 'Be brief.' }] } })).session_id as string;
     const progress: number[] = [];
-    const ap = structured(await client.callTool({ name: 'session_append', arguments: { session_id: id, messages: [{ role: 'user', content: longDocument(1500) }] } }, undefined, { onprogress: (p) => progress.push(p.progress) }));
+    const ap = structured(await client.callTool({ name: 'session_append', arguments: { session_id: id, messages: [{ role: 'user', content: longDocument(2300, await tinyTokenizer()) }] } }, undefined, { onprogress: (p) => progress.push(p.progress) }));
     expect((ap.appended as { prefilled_tokens: number }).prefilled_tokens).toBeGreaterThan(500);
     expect(progress.length).toBeGreaterThan(0);
     const gen = structured(await client.callTool({ name: 'session_generate', arguments: { session_id: 'stdio-base', max_tokens: 5, seed: 2, chat_template_kwargs: { enable_thinking: false } } }));

@@ -2,20 +2,16 @@
  * Validates the two oracles against each other before the native engine exists: llama.cpp (on our GGUF)
  * and the float64 reference forward (on our safetensors) must give the same next-token distributions
  * on the tiny F32 model, for prompts of 1, 7, 100 and ~600 tokens and after appends to a live context.
+ * The text prompts are Qwen3's chat template (the project's copy) in the tiny model's own tokenizer.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { LlamaOracle, type PositionDist } from '../support/llama-oracle.js';
 import { ensureModel } from '../support/models.js';
 import { loadReference, referenceForward, topK, type ReferenceModel } from '../support/reference-forward.js';
-
-const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
-const TOKENIZER = `${SHARED}qwen3-tokenizer/`;
-const TEXT = `${SHARED}chat-templates/Qwen-Qwen3-0.6B.jinja`;
-const haveShared = existsSync(`${TOKENIZER}tokenizer.json`) && existsSync(TEXT);
-if (!haveShared) console.warn(`oracle-self-check: skipped: ${SHARED} (Qwen3 tokenizer, chat templates) is missing`);
+import { QWEN3_CHAT_TEMPLATE } from '../../engine/tokens/qwen3-chat-template.js';
 
 /** Comparison totals over a set of positions. */
 interface Stats {
@@ -44,7 +40,7 @@ function spread(n: number, first: number, step: number, last: number): number[] 
   return [...out].sort((a, b) => a - b);
 }
 
-describe.skipIf(!haveShared)('oracle self-check: llama.cpp vs float64 reference (tiny, F32)', () => {
+describe('oracle self-check: llama.cpp vs float64 reference (tiny, F32)', () => {
   let gguf: string;
   let ref: ReferenceModel;
   let text: number[];
@@ -54,8 +50,8 @@ describe.skipIf(!haveShared)('oracle self-check: llama.cpp vs float64 reference 
     const m = await ensureModel('tiny', 'f32', { gguf: true });
     gguf = m.gguf!;
     ref = await loadReference(m.dir);
-    const tok = new Tokenizer(JSON.parse(readFileSync(`${TOKENIZER}tokenizer.json`, 'utf8')), JSON.parse(readFileSync(`${TOKENIZER}tokenizer_config.json`, 'utf8')));
-    text = tok.encode(readFileSync(TEXT, 'utf8')).ids;
+    const json = (f: string) => JSON.parse(readFileSync(join(m.dir, f), 'utf8'));
+    text = new Tokenizer(json('tokenizer.json'), json('tokenizer_config.json')).encode(QWEN3_CHAT_TEMPLATE).ids;
     expect(text.length).toBeGreaterThan(600);
   });
 

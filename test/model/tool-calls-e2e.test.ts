@@ -1,6 +1,6 @@
 /**
  * End to end through the HTTP server with the tiny model (random BF16 weights): 500 tool-call generations over
- * 50 real tool schemas (BFCL functions from ../shared MaskBench) under tool_choice required / auto / named.
+ * 50 real tool schemas (BFCL functions from the shared folder's MaskBench) under tool_choice required / auto / named.
  * Every call parses and validates against its tool's parameters (ajv), and a streamed run yields the same
  * calls as the non-streamed one. A random model never closes a JSON string on its own (1 token in 151k), so
  * the requests lean it towards short values with OpenAI `logit_bias` on closing tokens (`"`, `}`, `]`, `,` and
@@ -11,18 +11,19 @@
  */
 import OpenAI from 'openai';
 import _Ajv from 'ajv';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSchema } from '../../engine/grammar/schema/schema-compiler.js';
 import { startTestServer, type TestServer } from './http-support.js';
+import { sharedData } from '../support/shared.js';
 
 type AjvCtor = new (o: object) => { compile(s: object): ((v: unknown) => boolean) & { errors?: unknown } };
 const Ajv = ((_Ajv as unknown as { default?: AjvCtor }).default ?? _Ajv) as unknown as AjvCtor;
 const ajv = new Ajv({ strict: false, validateFormats: false });
 
-const MB = fileURLToPath(new URL('../../../shared/json-schema/maskbench', import.meta.url));
+const need = sharedData('tool calls end to end on BFCL schemas (MaskBench)', 'json-schema/maskbench');
+const [MB] = need.paths;
 const N_TOOLS = 50;
 const N_GENERATIONS = 500;
 const STREAM_EVERY = 10;
@@ -74,16 +75,13 @@ function bfclTools(n: number): Tool[] {
 }
 
 let srv: TestServer | undefined;
-let skip = '';
+let skip = need.skip;
 let client: OpenAI;
 let model = '';
 let tools: Tool[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(MB)) {
-    skip = '../shared/json-schema/maskbench is missing';
-    return;
-  }
+  if (skip) return;
   const s = await startTestServer({ contextTokens: 4096, defaultMaxTokens: 256 }, { dtype: 'bf16' });
   if (typeof s === 'string') skip = s;
   else {
@@ -166,7 +164,7 @@ async function completeStreamed(r: Request): Promise<{ finish: string | null; ca
 
 describe('tool calls end to end (tiny model, real tool schemas)', () => {
   it(`${N_GENERATIONS} generations under required / auto / named all parse and validate; streamed = non-streamed`, async (ctx) => {
-    if (skip) return ctx.skip();
+    if (skip) return ctx.skip(skip);
     expect(tools.length).toBe(N_TOOLS);
     const tok = srv!.host.tokenizer;
     // single tokens that close strings, arrays and objects or end numbers; those with a quote get the larger bias

@@ -6,8 +6,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFolderOnce, generatedModelName } from '../../engine/synth/generated-folder.js';
-import { makeModel, sharedTokenizerDir } from '../../engine/synth/make-model.js';
+import { makeModel } from '../../engine/synth/make-model.js';
 import type { WeightDType } from '../../engine/model/model-spec.js';
+import { qwen3TokenizerDir } from './shared.js';
 
 /** Repo-root `.cache/models`. */
 export const MODELS_CACHE = fileURLToPath(new URL('../../.cache/models', import.meta.url));
@@ -16,19 +17,20 @@ export const MODELS_CACHE = fileURLToPath(new URL('../../.cache/models', import.
 export interface TestModel {
   dir: string;
   gguf?: string;
-  /** Whether Qwen3's real tokenizer (../shared) is in the folder, or the built-in one. */
+  /** Whether Qwen3's real tokenizer (from the shared folder) is in the folder, or the built-in one. */
   tokenizer: 'qwen3' | 'builtin';
 }
 
 /**
  * Returns the cached model for (preset, dtype, seed), generating it on first use. With `gguf: true` the folder
- * also holds `model.gguf`. Uses ../shared/qwen3-tokenizer when present (and `builtinTokenizer` is not set), else the built-in tokenizer.
+ * also holds `model.gguf`. Uses Qwen3's tokenizer from the shared folder when it is there (see shared.ts) and
+ * `builtinTokenizer` is not set, else the built-in tokenizer; the two are cached under different names.
  */
 export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean; builtinTokenizer?: boolean } = {}): Promise<TestModel> {
   const seed = opts.seed ?? 0;
-  const tokDir = opts.builtinTokenizer ? undefined : sharedTokenizerDir();
+  const tokDir = opts.builtinTokenizer ? undefined : qwen3TokenizerDir();
   const tokenizer = tokDir ? 'qwen3' : 'builtin';
-  const dir = join(MODELS_CACHE, generatedModelName(`${preset}-${dtype}-s${seed}`, !tokDir));
+  const dir = join(MODELS_CACHE, generatedModelName(`${preset}-${dtype}-s${seed}`, tokDir ? 'qwen3' : 'builtin'));
   const gguf = join(dir, 'model.gguf');
   await buildFolderOnce(dir, 'model.safetensors', (tmp) =>
     makeModel({ preset, dtype, seed, out: tmp, gguf: opts.gguf ? join(tmp, 'model.gguf') : undefined, tokenizerDir: tokDir ?? false }),

@@ -6,13 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ModelLoadError } from '../../engine/errors.js';
 import { GGUF_MAGIC, GgufValueType as T } from '../../engine/model/gguf-format.js';
 import { readGgufHeader, type GgufMetaValue } from '../../engine/model/gguf-reader.js';
-import { sharedQwen35Vocab } from '../../engine/synth/qwen35-tokenizer.js';
 import { ensureModel } from '../support/models.js';
+import { qwen35VocabFile } from '../support/shared.js';
 
 const root = mkdtempSync(join(tmpdir(), 'resident-gguf-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const VOCAB = sharedQwen35Vocab();
+const VOCAB = qwen35VocabFile();
 if (!VOCAB) console.warn('gguf-reader: the qwen35 vocabulary comparison is skipped: ../shared/qwen35-vocab/ggml-vocab-qwen35.gguf is missing');
 
 /** node-llama-cpp's nested metadata flattened to dotted keys (arrays kept whole). */

@@ -2,17 +2,15 @@
 // Glaiveai2K, BFCL_*, JME, MCPspec; a sample) — every completed output parses and passes ajv.
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createSchemaMatcher } from '../../engine/grammar/mask/matcher.js';
 import { listSchemaFiles } from '../../runtime/bench/grammar/maskbench.js';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
 import { validateOutput } from '../../engine/grammar/schema/validate-output.js';
 import { loadGrammarVocab, type GrammarVocab } from '../../engine/grammar/mask/vocab.js';
+import { sharedData } from '../support/shared.js';
 
-const MB = fileURLToPath(new URL('../../../shared/json-schema/maskbench', import.meta.url));
-const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
-const have = existsSync(MB) && existsSync(TOK);
-if (!have) console.warn('skipping grammar fuzz: ../shared/json-schema/maskbench or ../shared/qwen3-tokenizer is missing');
+const need = sharedData('grammar fuzz on MaskBench function-call schemas', 'json-schema/maskbench', 'qwen3-tokenizer');
+const [MB, TOK] = need.paths;
 
 function allowed(mask: Uint32Array, filter?: Uint8Array): number[] {
   const out: number[] = [];
@@ -41,7 +39,7 @@ function encodeExact(vocab: GrammarVocab, bytes: Uint8Array): number | undefined
   return tok[node] >= 0 ? tok[node] : undefined;
 }
 
-describe.skipIf(!have)('random walks on function-call schemas', () => {
+describe.skipIf(!!need.skip)('random walks on function-call schemas', () => {
   it('every completed output parses and validates', () => {
     const vocab: GrammarVocab = loadGrammarVocab(TOK, 151936);
     // closing tokens push long walks towards completion: first `"` followed only by `"}]`

@@ -1,18 +1,16 @@
 // MaskBench sample (every 20th file) token by token: 0 invalid instances accepted, every valid
 // instance of a compiled schema accepted, masks agree with accept(). The full run is
-// `resident bench-grammar --schemas ../shared/json-schema/maskbench`.
+// `resident bench-grammar --schemas ../shared/json-schema/maskbench --tokenizer ../shared/qwen3-tokenizer`.
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { listSchemaFiles, loadTokenizer, runMaskBench } from '../../runtime/bench/grammar/maskbench.js';
 import { loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
+import { sharedData } from '../support/shared.js';
 
-const MB = fileURLToPath(new URL('../../../shared/json-schema/maskbench', import.meta.url));
-const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
-const have = existsSync(MB) && existsSync(TOK);
-if (!have) console.warn('skipping MaskBench sample: ../shared/json-schema/maskbench or ../shared/qwen3-tokenizer is missing');
+const need = sharedData('MaskBench sample on Qwen3 tokens', 'json-schema/maskbench', 'qwen3-tokenizer');
+const [MB, TOK] = need.paths;
 
-describe.skipIf(!have)('MaskBench sample', () => {
+describe.skipIf(!!need.skip)('MaskBench sample', () => {
   it('every 20th file: no invalid accepted, valid accepted, consistent masks', () => {
     const dir = existsSync(`${MB}/data`) ? `${MB}/data` : MB;
     const files = listSchemaFiles(dir).filter((_, i) => i % 20 === 0);

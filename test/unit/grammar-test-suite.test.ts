@@ -1,19 +1,17 @@
 // JSON-Schema-Test-Suite (draft2020-12), token by token on Qwen3's vocabulary: per keyword file,
 // schemas compile or are refused with SchemaCompileError; no invalid instance is ever accepted.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
 import { GrammarMatcher, schemaGrammar } from '../../engine/grammar/mask/matcher.js';
 import { loadTokenizer, sameBytes } from '../../runtime/bench/grammar/maskbench.js';
 import { hasToken, loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
+import { sharedData } from '../support/shared.js';
 
-const SUITE = fileURLToPath(new URL('../../../shared/json-schema/test-suite/tests/draft2020-12', import.meta.url));
-const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
-const have = existsSync(SUITE) && existsSync(TOK);
-if (!have) console.warn('skipping JSON-Schema-Test-Suite: ../shared/json-schema/test-suite or ../shared/qwen3-tokenizer is missing');
+const need = sharedData('JSON-Schema-Test-Suite on Qwen3 tokens', 'json-schema/test-suite/tests/draft2020-12', 'qwen3-tokenizer');
+const [SUITE, TOK] = need.paths;
 
-describe.skipIf(!have)('JSON-Schema-Test-Suite draft2020-12, token level', () => {
+describe.skipIf(!!need.skip)('JSON-Schema-Test-Suite draft2020-12, token level', () => {
   it('never accepts an invalid instance', () => {
     const vocab = loadGrammarVocab(TOK, 151936);
     const encode = loadTokenizer(TOK);

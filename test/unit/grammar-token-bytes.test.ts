@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { loadTokenBytes, TokenBytesError } from '../../engine/tokens/token-bytes.js';
+import { sharedData } from '../support/shared.js';
 
-const TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer', import.meta.url));
-const have = existsSync(TOK);
-if (!have) console.warn(`skipping token-bytes tests: ${TOK} is missing (../shared/qwen3-tokenizer)`);
+const need = sharedData("token bytes of Qwen3's vocabulary", 'qwen3-tokenizer');
+const [TOK] = need.paths;
 
-describe.skipIf(!have)('loadTokenBytes (Qwen3 tokenizer.json)', () => {
-  const tb = have ? loadTokenBytes(TOK) : null!;
+describe.skipIf(!!need.skip)('loadTokenBytes (Qwen3 tokenizer.json)', () => {
+  const tb = need.skip ? null! : loadTokenBytes(TOK);
   const dec = new TextDecoder();
 
   it('covers 151,643 BPE tokens and 26 added tokens', () => {

@@ -2,24 +2,23 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readGgufFileInfo } from 'node-llama-cpp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { QWEN3_ADDED_TOKENS } from '../../engine/synth/builtin-tokenizer.js';
+import { QWEN3_ADDED_TOKENS, writeBuiltinTokenizer } from '../../engine/synth/builtin-tokenizer.js';
 import { decodeToF64, f16ToNumber } from '../../engine/model/float-convert.js';
 import { writeGgufFromFolder } from '../../engine/synth/gguf-writer.js';
 import { loadModelSpec } from '../../engine/model/hf-model.js';
 import { MAKE_MODEL_VERSION, makeModel, UnknownPresetError } from '../../engine/synth/make-model.js';
 import { getPreset } from '../../engine/synth/model-presets.js';
 import { main } from '../../runtime/cli.js';
+import { demoModelName, ensureDemoModel } from '../../runtime/host/demo-model.js';
 import { loadReference, referenceForward, topK } from '../support/reference-forward.js';
 import { readBytes } from '../support/read-bytes.js';
+import { qwen3TokenizerDir, sharedData } from '../support/shared.js';
 
-const SHARED_TOK = fileURLToPath(new URL('../../../shared/qwen3-tokenizer/', import.meta.url));
-const SHARED_TEMPLATE = fileURLToPath(new URL('../../../shared/chat-templates/Qwen-Qwen3-0.6B.jinja', import.meta.url));
-const haveShared = existsSync(join(SHARED_TOK, 'tokenizer.json'));
-if (!haveShared) console.warn(`make-model: tests that copy Qwen3's tokenizer skipped: ${SHARED_TOK} is missing`);
+const need = sharedData("make-model's comparisons with Qwen3's tokenizer and chat template", 'qwen3-tokenizer', 'chat-templates/Qwen-Qwen3-0.6B.jinja');
+const [SHARED_TOK, SHARED_TEMPLATE] = need.paths;
 
 const root = mkdtempSync(join(tmpdir(), 'resident-mm-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -44,11 +43,24 @@ describe('make-model', () => {
     expect(existsSync(join(a.dir, 'generation_config.json'))).toBe(true);
   });
 
-  it.skipIf(!haveShared)('copies Qwen3 tokenizer files when given', async () => {
+  it.skipIf(!!need.skip)('copies Qwen3 tokenizer files when given', async () => {
     const r = await makeModel({ preset: 'tiny-untied', dtype: 'f16', out: join(root, 'q'), tokenizerDir: SHARED_TOK });
     expect(r.tokenizer).toBe('copied');
     expect(sha(join(r.dir, 'tokenizer.json'))).toBe(sha(join(SHARED_TOK, 'tokenizer.json')));
     expect((await loadModelSpec(r.dir)).tensors.at(-1)!.name).toBe('lm_head.weight');
+  });
+
+  it('defaults to the built-in tokenizer, and so does the demo model, whatever sits beside the repo', async () => {
+    const builtin = writeBuiltinTokenizer();
+    const r = await makeModel({ preset: 'tiny', dtype: 'bf16', out: join(root, 'default-tok'), seed: 1 });
+    expect(r.tokenizer).toBe('builtin');
+    expect(readFileSync(join(r.dir, 'tokenizer.json'), 'utf8')).toBe(builtin.tokenizerJson);
+    const data = join(root, 'demo-data');
+    const demo = await ensureDemoModel(data, 'bf16');
+    expect(demo).toBe(join(data, 'models', demoModelName('bf16')));
+    expect(readFileSync(join(demo, 'tokenizer.json'), 'utf8')).toBe(builtin.tokenizerJson);
+    expect(readFileSync(join(demo, 'tokenizer_config.json'), 'utf8')).toBe(builtin.tokenizerConfigJson);
+    expect(sha(join(demo, 'model.safetensors'))).not.toBe(sha(join(r.dir, 'model.safetensors'))); // seed 0 vs 1
   });
 
   it('builds a byte-level BPE tokenizer with Qwen3 special tokens and chat template', async () => {
@@ -66,8 +78,8 @@ describe('make-model', () => {
     expect(tok.encode(' the assistant').ids.length).toBeLessThan(5); // merges are in effect
     QWEN3_ADDED_TOKENS.forEach(([content], i) => expect(tok.token_to_id(content)).toBe(151643 + i));
     expect(tc.eos_token).toBe('<|im_end|>');
-    if (existsSync(SHARED_TEMPLATE)) expect(tc.chat_template).toBe(readFileSync(SHARED_TEMPLATE, 'utf8'));
-    if (haveShared) {
+    if (!need.skip) {
+      expect(tc.chat_template).toBe(readFileSync(SHARED_TEMPLATE, 'utf8'));
       // same added tokens and flags as Qwen3's real tokenizer
       const real = JSON.parse(readFileSync(join(SHARED_TOK, 'tokenizer.json'), 'utf8'));
       expect(tj.added_tokens).toEqual(real.added_tokens);
@@ -218,7 +230,7 @@ describe('ensureModel', () => {
       const leftovers = (await import('node:fs')).readdirSync(MODELS_CACHE).filter((f) => f.startsWith('.tmp-') && f.includes(`-s${seed}-`));
       expect(leftovers).toEqual([]);
     } finally {
-      rmSync(join(MODELS_CACHE, `tiny-bf16-s${seed}-v${MAKE_MODEL_VERSION}${haveShared ? '' : '-builtintok'}`), { recursive: true, force: true });
+      rmSync(join(MODELS_CACHE, `tiny-bf16-s${seed}-v${MAKE_MODEL_VERSION}${qwen3TokenizerDir() ? '' : '-builtintok'}`), { recursive: true, force: true });
     }
   });
 });

@@ -6,14 +6,22 @@ import { ChatTemplate } from '../../engine/tokens/chat-template.js';
 import { AppendProtocol, type Tail } from '../../engine/tokens/append-protocol.js';
 import { AppendProtocolError, ChatTemplateError, MessageFormatError } from '../../engine/tokens/errors.js';
 import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
-import { HAVE_SHARED, QWEN3_DIR, TEMPLATES_DIR, TEMPLATE_FILES } from './tokens-shared.js';
+import { QWEN3_CHAT_TEMPLATE } from '../../engine/tokens/qwen3-chat-template.js';
+import { QWEN3_DIR, SHARED_SKIP, TEMPLATES_DIR, TEMPLATE_FILES } from './tokens-shared.js';
+import { builtinTokenizerDir } from '../support/tokenizers.js';
+
+// With the shared folder: the four real templates on Qwen3's tokenizer. Without it: Qwen3's template
+// (the project's copy, equal to the real one: make-model.test.ts) on the built-in tokenizer.
+const QWEN3 = 'Qwen-Qwen3-0.6B.jinja';
+const FILES: readonly string[] = SHARED_SKIP ? [QWEN3] : TEMPLATE_FILES;
+const TOKENIZER_DIR = SHARED_SKIP ? builtinTokenizerDir() : QWEN3_DIR;
 
 const TOOLS: ToolDefinition[] = [
   { type: 'function', function: { name: 'read_file', description: 'Read a file from disk.', parameters: { type: 'object', properties: { path: { type: 'string', description: 'File path' } }, required: ['path'] } } },
   { type: 'function', function: { name: 'search', description: 'Search the web.', parameters: { type: 'object', properties: { query: { type: 'string' }, limit: { type: 'integer' } }, required: ['query'] } } },
 ];
 
-const source = (file: string) => readFileSync(`${TEMPLATES_DIR}/${file}`, 'utf8');
+const source = (file: string) => (SHARED_SKIP && file === QWEN3 ? QWEN3_CHAT_TEMPLATE : readFileSync(`${TEMPLATES_DIR}/${file}`, 'utf8'));
 
 function replaceAll(src: string, from: string, to: string): string {
   expect(src.includes(from), `template patch anchor not found: ${from}`).toBe(true);
@@ -49,20 +57,20 @@ function generated(file: string, k: number, calls: number, thinking: boolean): s
   return think + content + Array.from({ length: calls }, (_, j) => call(j)).join('');
 }
 
-describe.skipIf(!HAVE_SHARED)('append-only token protocol', () => {
+describe(`append-only token protocol (${SHARED_SKIP ? 'built-in' : 'Qwen3'} tokenizer)`, () => {
   let tok: Tokenizer;
   const protocols = new Map<string, AppendProtocol>();
   beforeAll(async () => {
-    tok = await loadTokenizer(QWEN3_DIR);
-    for (const f of TEMPLATE_FILES) protocols.set(f, new AppendProtocol(tok, new ChatTemplate(source(f), tok.templateTokens)));
+    tok = await loadTokenizer(TOKENIZER_DIR);
+    for (const f of FILES) protocols.set(f, new AppendProtocol(tok, new ChatTemplate(source(f), tok.templateTokens)));
   });
 
-  it('loads Qwen3 template from the tokenizer folder, identical to the shared .jinja', async () => {
+  it.skipIf(!!SHARED_SKIP)('loads Qwen3 template from the tokenizer folder, identical to the shared .jinja', async () => {
     const t = await ChatTemplate.fromDir(QWEN3_DIR);
     expect(t.source).toBe(source('Qwen-Qwen3-0.6B.jinja'));
   });
 
-  for (const file of TEMPLATE_FILES) {
+  for (const file of FILES) {
     for (const withTools of [false, true]) {
       it(`${file}: first turn ${withTools ? 'with' : 'without'} tools is byte-identical to the full jinja render`, () => {
         const p = protocols.get(file)!;

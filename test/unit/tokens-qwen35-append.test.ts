@@ -1,7 +1,7 @@
 import { Template } from '@huggingface/jinja';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeBuiltinTokenizer } from '../../engine/synth/builtin-tokenizer.js';
-import { cachedQwen35Tokenizer, sharedQwen35Vocab } from '../../engine/synth/qwen35-tokenizer.js';
+import { cachedQwen35Tokenizer } from '../../engine/synth/qwen35-tokenizer.js';
 import { AppendProtocol, type Tail } from '../../engine/tokens/append-protocol.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
 import { AppendProtocolError, ChatTemplateError } from '../../engine/tokens/errors.js';
@@ -10,8 +10,9 @@ import { QWEN35_CHAT_TEMPLATE } from '../../engine/tokens/qwen35-chat-template.j
 import { loadTokenizer, Tokenizer } from '../../engine/tokens/tokenizer.js';
 import { PYTHON_JINJA_MISSING, renderWithPython } from '../support/python-jinja.js';
 import { QWEN35_TOOLS as TOOLS } from './tokens-qwen35-shared.js';
+import { qwen35VocabFile } from '../support/shared.js';
 
-const VOCAB = sharedQwen35Vocab();
+const VOCAB = qwen35VocabFile();
 if (!VOCAB) console.warn('Qwen3.5 append protocol: ../shared/qwen35-vocab is missing, using the built-in tokenizer (same added-token ids)');
 
 /**

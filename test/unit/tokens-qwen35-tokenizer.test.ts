@@ -5,15 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelLoadError, UnsupportedModelError } from '../../engine/errors.js';
 import { GgufMetadata, type GgufMetaValue } from '../../engine/model/gguf-reader.js';
 import { QWEN3_SPLIT_REGEX } from '../../engine/synth/builtin-tokenizer.js';
-import { buildQwen35Tokenizer, cachedQwen35Tokenizer, qwen35TokenizerFiles, sharedQwen35TokenizerDir, sharedQwen35Vocab } from '../../engine/synth/qwen35-tokenizer.js';
+import { buildQwen35Tokenizer, cachedQwen35Tokenizer, qwen35TokenizerFiles } from '../../engine/synth/qwen35-tokenizer.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
 import { QWEN35_CHAT_TEMPLATE } from '../../engine/tokens/qwen35-chat-template.js';
 import { loadTokenizer, Tokenizer } from '../../engine/tokens/tokenizer.js';
-import { shared } from './tokens-shared.js';
+import { qwen35TokenizerDir, qwen35VocabFile, sharedData } from '../support/shared.js';
 
-const VOCAB = sharedQwen35Vocab();
-const TEMPLATE_FILE = shared('chat-templates/Qwen3.5-4B.jinja');
-if (!VOCAB) console.warn(`Qwen3.5 tokenizer tests skipped: ${shared('qwen35-vocab/ggml-vocab-qwen35.gguf')} is missing`);
+const VOCAB = qwen35VocabFile();
+const [TEMPLATE_FILE] = sharedData('the Qwen3.5 tokenizer built from the shared vocabulary', 'chat-templates/Qwen3.5-4B.jinja').paths;
 
 /** The reference inputs (each terminated by a `__ggml_vocab_test__` line) and Hugging Face's ids for each. */
 function referenceVectors(): { input: string; ids: number[] }[] {
@@ -107,7 +106,7 @@ describe.skipIf(!VOCAB)('Qwen3.5 tokenizer built from ../shared/qwen35-vocab', (
 
   it('caches the build: same folder on a second call, same files as a fresh build', () => {
     expect(cachedQwen35Tokenizer(VOCAB!)).toBe(dir);
-    expect(sharedQwen35TokenizerDir()).toBe(dir);
+    expect(qwen35TokenizerDir()).toBe(dir);
     const fresh = join(root, 'fresh');
     const files = buildQwen35Tokenizer(VOCAB!, fresh);
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) expect(readFileSync(join(fresh, f), 'utf8')).toBe(readFileSync(join(dir, f), 'utf8'));
