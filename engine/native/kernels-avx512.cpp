@@ -49,7 +49,7 @@ inline __m512 exp16(__m512 x) {
 
 // ---- Packed-panel path (n >= panel_min_tokens, prefill): W rows packed k-major into P[kc][32] (f32), then a
 // 8×32 outer-product microkernel: per k, 2 panel loads + 8 broadcasts of x feed 16 FMAs; the 16
-// accumulators stay in zmm registers over the whole K block (ops.cpp's 64-token blocks split evenly).
+// accumulators stay in zmm registers over the whole K block (matmul.cpp's 64-token blocks split evenly).
 
 // y[t][0..nrows) (+)= x[t][0..kc) · P, t < NT; x rows have stride ldx, y rows stride ldy.
 // Columns >= nrows are never stored (masked), so y beyond the caller's row range stays untouched.

@@ -9,7 +9,7 @@ namespace resident {
 
 struct kernels {
   const char* name;
-  int task_rows;  // weight rows per matmul task (ops.cpp, moe.cpp): a multiple of this level's panel width
+  int task_rows;  // weight rows per matmul task (matmul.cpp, moe.cpp): a multiple of this level's panel width
   // y[t*ldy + r] = sum_i x[t*k + i] * w[r*k + i], t < n, r0 <= r < r1. w: [rows][k] in dtype wt.
   // scratch: at least matmul_scratch_floats(k) floats, private to the calling thread.
   void (*matmul)(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy,
