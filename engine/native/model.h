@@ -109,12 +109,14 @@ class model {
   void moe_mlp(int layer, const moe_weights& w, int n);  // tmp_ = MoE(xn_) (moe.cpp)
   float* alloc_floats(size_t n);                         // zeroed, 64-byte aligned, freed with the model
 
-  weight_store weights_;
-  std::unique_ptr<thread_pool> pool_;
-  // Activations, [max_tokens][...]: x residual, xn normed, q/k/v projections, att attention out, g/u MLP
-  // gate/up, tmp block output; rope: [max_tokens][head_dim / 2] cos and sin; pos, seq_of: per token.
-  float *x_, *xn_, *q_, *k_, *v_, *att_, *g_, *u_, *tmp_, *rope_cos_, *rope_sin_, *inv_freq_;
-  int32_t *pos_, *seq_of_;
+  weight_store weights_;               // every tensor; bind through it in bind_weights()
+  std::unique_ptr<thread_pool> pool_;  // the blocks' parallel runs (pool_->run(n, f) for an architecture's own)
+  // Activations, [max_tokens][...]: x residual [hidden], xn normed [hidden], q [n_head·head_dim], k and v
+  // [n_kv_head·head_dim], att attention out [n_head·head_dim], g/u MLP gate/up [inter], tmp block output [hidden];
+  // rope_cos / rope_sin [head_dim / 2] per token, inv_freq [head_dim / 2]; pos, seq_of: per token.
+  float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr, *g_ = nullptr,
+        *u_ = nullptr, *tmp_ = nullptr, *rope_cos_ = nullptr, *rope_sin_ = nullptr, *inv_freq_ = nullptr;
+  int32_t *pos_ = nullptr, *seq_of_ = nullptr;
 
  private:
   result check_batch(const batch& b) const;
