@@ -14,14 +14,23 @@ import type { ModelConfig, ModelSpec, WeightDType } from './model/model-spec.js'
 interface NativeSlot {
   readonly length: number;
   readonly capacity: number;
+  /** KV bytes of one position (attention layers only). */
   readonly bytesPerToken: number;
   readonly tokensForwarded: number;
+  /** Bytes of the recurrent state of the linear-attention layers (0 for models without them). */
+  readonly stateBytes: number;
+  /** The position the recurrent state belongs to (forward needs it to equal length); -1 for none; length without recurrent layers. */
+  readonly statePosition: number;
   residentBytes(): number;
   truncate(n: number): void;
   recycle(): void;
   copyFrom(src: NativeSlot, n: number): Promise<void>;
   readKv(start: number, end: number, into?: Buffer): Promise<Buffer>;
   writeKv(start: number, data: Uint8Array): Promise<void>;
+  /** The recurrent state, [recurrent layer][floats] f32, of statePosition. */
+  readState(into?: Buffer): Promise<Buffer>;
+  /** Sets the recurrent state (stateBytes bytes) to that after `position` positions. */
+  writeState(position: number, data: Uint8Array): Promise<void>;
   dispose(): void;
 }
 interface NativeModel {

@@ -1,7 +1,8 @@
-// Head-by-head flash attention over KV slots. One task = (sequence, kv head, block of query tokens):
-// the GQA group's query heads share one pass over that head's K/V, tile by tile: S = Q·Kᵀ with the
-// matmul kernel (K read in its stored dtype), an online softmax in f32 (one exp per score), then
-// acc += P·V with V accumulated in registers. Causal: the token at position p sees positions [0, p].
+// Attention over state slots. qk_norm_rope_store: per token, RMSNorm and RoPE (NEOX) on every q and k head, then
+// K and V written to the token's slot at its position. attention: head-by-head flash attention; one task =
+// (sequence, kv head, block of query tokens): the GQA group's query heads share one pass over that head's K/V,
+// tile by tile: S = Q·Kᵀ with the matmul kernel (K read in its stored dtype), an online softmax in f32 (one exp
+// per score), then acc += P·V with V accumulated in registers. Causal: the token at position p sees [0, p].
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -14,6 +15,32 @@ namespace {
 constexpr int kv_tile = 64;  // positions per K/V tile
 constexpr int q_block = 64;  // query tokens per task
 }  // namespace
+
+void model::qk_norm_rope_store(const batch& b, int layer, const float* q_norm, const float* k_norm) {
+  const int hd = cfg.head_dim, half = hd / 2, QD = cfg.n_head * hd, KD = cfg.n_kv_head * hd;
+  auto norm_rope = [&](float* v, const float* w, const float* cs, const float* sn) {
+    const float s = 1.0f / std::sqrt(kern->sum_sq(v, hd) / float(hd) + cfg.eps);
+    kern->scale_mul(v, v, w, s, hd);
+    for (int i = 0; i < half; i++) {  // NEOX: rotate pairs (i, i + half)
+      const float a = v[i], c = v[i + half];
+      v[i] = a * cs[i] - c * sn[i];
+      v[i + half] = a * sn[i] + c * cs[i];
+    }
+  };
+  auto task = [&](int t, int) {
+    const float *cs = rope_cos_ + size_t(t) * half, *sn = rope_sin_ + size_t(t) * half;
+    for (int h = 0; h < cfg.n_head; h++) norm_rope(q_ + size_t(t) * QD + size_t(h) * hd, q_norm, cs, sn);
+    state_slot* slot = b.seqs[seq_of_[t]].slot;
+    const size_t off = size_t(pos_[t]) * hd * dtype_size(slot->type);
+    for (int h = 0; h < cfg.n_kv_head; h++) {
+      float* k = k_ + size_t(t) * KD + size_t(h) * hd;
+      norm_rope(k, k_norm, cs, sn);
+      kern->from_f32(k, slot->type, slot->region(layer, 0, h) + off, size_t(hd));
+      kern->from_f32(v_ + size_t(t) * KD + size_t(h) * hd, slot->type, slot->region(layer, 1, h) + off, size_t(hd));
+    }
+  };
+  pool_->run(b.n_tokens, task);
+}
 
 size_t model::attention_scratch_floats() const {
   const size_t hd = size_t(cfg.head_dim), rows = size_t(cfg.n_head / cfg.n_kv_head) * q_block;
@@ -47,7 +74,7 @@ void model::attention(const batch& b, int layer) {
       m[r] = -std::numeric_limits<float>::infinity();
       l[r] = 0.0f;
     }
-    const kv_slot* slot = e.slot;
+    const state_slot* slot = e.slot;
     const size_t es = dtype_size(slot->type);
     const char* kbase = slot->region(layer, 0, head);
     const char* vbase = slot->region(layer, 1, head);

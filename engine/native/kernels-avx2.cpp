@@ -1,6 +1,6 @@
-// AVX2 + FMA + F16C kernels, compiled for that target only and chosen at run time (see kernels.h).
+// AVX2 + FMA + F16C kernels, compiled for that target only (the pragma below covers this file alone) and
+// chosen at run time (see kernels.h).
 #if defined(__x86_64__)
-#pragma GCC target("avx2,fma,f16c")
 #include <immintrin.h>
 
 #include <algorithm>
@@ -9,35 +9,16 @@
 
 #include "kernels.h"
 
+// After the includes, so inline functions of shared headers are not emitted with AVX2 code.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+#include "avx2-lanes.h"  // inside the target: compiled for AVX2 in this file
+
 namespace resident {
 namespace {
 
 constexpr int panel_min_tokens = 17;  // n at or above which matmul uses the packed-panel path (row tiles measured faster up to 24)
-
-// 8 elements from index i (i % 8 == 0 for q8: inside one block) as f32.
-template <dtype T>
-inline __m256 load8(const void* p, size_t i) {
-  if constexpr (T == dtype::f32) {
-    return _mm256_loadu_ps(static_cast<const float*>(p) + i);
-  } else if constexpr (T == dtype::q8) {
-    const char* b = q8_block_at(p, i);
-    const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i % q8_block)));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(q8_scale(b)));
-  } else if constexpr (T == dtype::f16) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
-  } else {
-    __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i)));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-  }
-}
-
-template <dtype T>
-inline float load1(const void* p, size_t i) {
-  if constexpr (T == dtype::f32) return static_cast<const float*>(p)[i];
-  else if constexpr (T == dtype::q8) return q8_value(p, i);
-  else if constexpr (T == dtype::f16) return _cvtsh_ss(static_cast<const uint16_t*>(p)[i]);
-  else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-}
 
 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -88,10 +69,7 @@ inline void tile(const float* x, int k, const void* const* wr, float* y, int ldy
 
 template <dtype T, int R>
 inline void tile_tokens(const float* x, int n, int k, const void* const* wr, float* y, int ldy) {
-  int t = 0;
-  for (; t + 3 <= n; t += 3) tile<T, R, 3>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
-  if (n - t == 2) tile<T, R, 2>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
-  else if (n - t == 1) tile<T, R, 1>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
+  for_blocks<3>(n, [&](int t, auto NT) { tile<T, R, NT>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy); });
 }
 
 void to_f32(const void* src, dtype t, float* dst, size_t n);
@@ -99,41 +77,6 @@ void to_f32(const void* src, dtype t, float* dst, size_t n);
 // ---- Packed-panel path (many tokens): W rows packed k-major into P[kc][16] (f32), then a 6×16
 // outer-product microkernel: per k, 2 panel loads + 6 broadcasts of x feed 12 FMAs; accumulators
 // stay in registers over the whole K block.
-
-inline void transpose8(__m256 r[8]) {
-  __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
-  r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
-  r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
-  r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-
-// P[kk][j] = w[row0 + j][k0 + kk] for j < nrows (zero for nrows <= j < 16), kk < kc.
-template <dtype T>
-void pack_panel(const void* w, int k, int row0, int nrows, int k0, int kc, float* P) {
-  const size_t rb = row_bytes(T, k);
-  const char* wb = static_cast<const char*>(w);
-  for (int j0 = 0; j0 < matmul_panel_rows; j0 += 8) {
-    int kk = 0;
-    for (; kk + 8 <= kc; kk += 8) {
-      __m256 r[8];
-      for (int i = 0; i < 8; i++)
-        r[i] = j0 + i < nrows ? load8<T>(wb + size_t(row0 + j0 + i) * rb, size_t(k0 + kk)) : _mm256_setzero_ps();
-      transpose8(r);
-      for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + size_t(kk + c) * matmul_panel_rows + j0, r[c]);
-    }
-    for (; kk < kc; kk++)
-      for (int i = 0; i < 8; i++)
-        P[size_t(kk) * matmul_panel_rows + j0 + i] = j0 + i < nrows ? load1<T>(wb + size_t(row0 + j0 + i) * rb, size_t(k0 + kk)) : 0.0f;
-  }
-}
 
 // yr[0..nrows) (+)= (v0, v1); takes the accumulators by value so they stay in registers in the kernel.
 inline void store_panel_row(float* yr, __m256 v0, __m256 v1, bool accumulate, int nrows) {
@@ -177,20 +120,9 @@ void matmul_panel(const float* x, int n, int k, const void* w, int r0, int r1, f
     const int nrows = std::min(matmul_panel_rows, r1 - rb);
     for (int k0 = 0; k0 < k; k0 += matmul_panel_k) {
       const int kc = std::min(matmul_panel_k, k - k0);
-      pack_panel<T>(w, k, rb, nrows, k0, kc, P);
+      pack_panel<T, matmul_panel_rows>(w, k, rb, nrows, k0, kc, P);
       const bool acc = k0 > 0;
-      int t = 0;
-      for (; t + 6 <= n; t += 6) panel_kernel<6>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows);
-      const float* xt = x + size_t(t) * k + k0;
-      float* yt = y + size_t(t) * ldy + rb;
-      switch (n - t) {
-        case 5: panel_kernel<5>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 4: panel_kernel<4>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 3: panel_kernel<3>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 2: panel_kernel<2>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 1: panel_kernel<1>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        default: break;
-      }
+      for_blocks<6>(n, [&](int t, auto NT) { panel_kernel<NT>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows); });
     }
   }
 }
@@ -223,12 +155,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
 }
 
 void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
-  switch (wt) {
-    case dtype::f32: return matmul_t<dtype::f32>(x, n, k, w, r0, r1, y, ldy, scratch);
-    case dtype::f16: return matmul_t<dtype::f16>(x, n, k, w, r0, r1, y, ldy, scratch);
-    case dtype::bf16: return matmul_t<dtype::bf16>(x, n, k, w, r0, r1, y, ldy, scratch);
-    case dtype::q8: return matmul_t<dtype::q8>(x, n, k, w, r0, r1, y, ldy, scratch);
-  }
+  dispatch_dtype(wt, [&](auto T) { matmul_t<decltype(T)::value>(x, n, k, w, r0, r1, y, ldy, scratch); });
 }
 
 template <dtype T>
@@ -239,12 +166,8 @@ void to_f32_t(const void* src, float* dst, size_t n) {
 }
 
 void to_f32(const void* src, dtype t, float* dst, size_t n) {
-  switch (t) {
-    case dtype::f32: std::memcpy(dst, src, n * 4); return;
-    case dtype::f16: return to_f32_t<dtype::f16>(src, dst, n);
-    case dtype::bf16: return to_f32_t<dtype::bf16>(src, dst, n);
-    case dtype::q8: return to_f32_t<dtype::q8>(src, dst, n);
-  }
+  if (t == dtype::f32) return (void)std::memcpy(dst, src, n * 4);
+  dispatch_dtype(t, [&](auto T) { to_f32_t<decltype(T)::value>(src, dst, n); });
 }
 
 void from_f32(const float* src, dtype t, void* dst, size_t n) {
@@ -344,32 +267,14 @@ template <dtype T>
 void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, float* out, int ldo) {
   const int hd16 = hd / 16 * 16;
   for (int d0 = 0; d0 < hd16; d0 += 16) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) pv_block<T, 4>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
-    const float* pr = p + size_t(r) * ldp;
-    float* orow = out + size_t(r) * ldo;
-    switch (rows - r) {  // the GQA group's remaining rows share each V load
-      case 3: pv_block<T, 3>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      case 2: pv_block<T, 2>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      case 1: pv_block<T, 1>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      default: break;
-    }
+    // blocks of 4 rows, then the GQA group's remaining rows together: they share each V load
+    for_blocks<4>(rows, [&](int r, auto R) { pv_block<T, R>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo); });
   }
-  for (int d = hd16; d < hd; d++)
-    for (int r = 0; r < rows; r++) {
-      float s = 0;
-      for (int i = 0; i < n; i++) s += p[size_t(r) * ldp + i] * load1<T>(v, size_t(i) * hd + d);
-      out[size_t(r) * ldo + d] += s;
-    }
+  attn_pv_tail<T>(p, rows, ldp, n, v, hd, hd16, out, ldo);
 }
 
 void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo) {
-  switch (vt) {
-    case dtype::f32: return attn_pv_t<dtype::f32>(p, rows, ldp, n, v, hd, out, ldo);
-    case dtype::f16: return attn_pv_t<dtype::f16>(p, rows, ldp, n, v, hd, out, ldo);
-    case dtype::bf16: return attn_pv_t<dtype::bf16>(p, rows, ldp, n, v, hd, out, ldo);
-    case dtype::q8: return;  // KV is never q8
-  }
+  dispatch_kv_dtype(vt, [&](auto T) { attn_pv_t<decltype(T)::value>(p, rows, ldp, n, v, hd, out, ldo); });
 }
 
 }  // namespace
@@ -380,6 +285,8 @@ const kernels* kernels_avx2() {
 }
 
 }  // namespace resident
+
+#pragma GCC pop_options
 
 #else
 #include "kernels.h"

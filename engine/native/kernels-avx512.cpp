@@ -18,6 +18,8 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "avx2-lanes.h"  // inside the target: the 8-lane helpers compiled for AVX-512 in this file
+
 namespace resident {
 namespace {
 
@@ -27,30 +29,6 @@ constexpr int panel_tokens = 8;       // token rows of the microkernel: 16 accum
 static_assert(matmul_panel_rows_max >= panel_cols, "scratch is sized for the widest panel");
 static_assert(panel_min_tokens - 1 <= avx512::row_tile_max_tokens, "n below the panel path goes to the row tiles");
 using namespace avx512;
-
-// 8 elements as f32 (ymm), for the 8×8 transposes of panel packing.
-template <dtype T>
-inline __m256 load8(const void* p, size_t i) {
-  if constexpr (T == dtype::f32) {
-    return _mm256_loadu_ps(static_cast<const float*>(p) + i);
-  } else if constexpr (T == dtype::q8) {  // i % 8 == 0: inside one block
-    const char* b = q8_block_at(p, i);
-    const __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + i % q8_block)));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(q8_scale(b)));
-  } else {
-    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(p) + i));
-    if constexpr (T == dtype::f16) return _mm256_cvtph_ps(h);
-    else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  }
-}
-
-template <dtype T>
-inline float load1(const void* p, size_t i) {
-  if constexpr (T == dtype::f32) return static_cast<const float*>(p)[i];
-  else if constexpr (T == dtype::q8) return q8_value(p, i);
-  else if constexpr (T == dtype::f16) return _cvtsh_ss(static_cast<const uint16_t*>(p)[i]);
-  else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
-}
 
 // exp(x) for x in [-88, 88]: 2^n * p(r), the Cephes-style polynomial of the AVX2 path, rel. error ~1e-7.
 inline __m512 exp16(__m512 x) {
@@ -71,31 +49,7 @@ inline __m512 exp16(__m512 x) {
 
 // ---- Packed-panel path (n >= panel_min_tokens, prefill): W rows packed k-major into P[kc][32] (f32), then a
 // 8×32 outer-product microkernel: per k, 2 panel loads + 8 broadcasts of x feed 16 FMAs; the 16
-// accumulators stay in zmm registers over the whole K block (ops.cpp's 64-token blocks split evenly).
-
-// P[kk][j] = w[row0 + j][k0 + kk] for j < nrows (zero for nrows <= j < 32), kk < kc.
-template <dtype T>
-void pack_panel(const void* w, int k, int row0, int nrows, int k0, int kc, float* P) {
-  const size_t rb = row_bytes(T, k);
-  const char* wb = static_cast<const char*>(w);
-  for (int j0 = 0; j0 < panel_cols; j0 += 8) {
-    if (j0 >= nrows) {  // whole 8-column group beyond the last row: zeros
-      for (int kk = 0; kk < kc; kk++) _mm256_storeu_ps(P + size_t(kk) * panel_cols + j0, _mm256_setzero_ps());
-      continue;
-    }
-    int kk = 0;
-    for (; kk + 8 <= kc; kk += 8) {
-      __m256 r[8];
-      for (int i = 0; i < 8; i++)
-        r[i] = j0 + i < nrows ? load8<T>(wb + size_t(row0 + j0 + i) * rb, size_t(k0 + kk)) : _mm256_setzero_ps();
-      transpose8(r);
-      for (int c = 0; c < 8; c++) _mm256_storeu_ps(P + size_t(kk + c) * panel_cols + j0, r[c]);
-    }
-    for (; kk < kc; kk++)
-      for (int i = 0; i < 8; i++)
-        P[size_t(kk) * panel_cols + j0 + i] = j0 + i < nrows ? load1<T>(wb + size_t(row0 + j0 + i) * rb, size_t(k0 + kk)) : 0.0f;
-  }
-}
+// accumulators stay in zmm registers over the whole K block (matmul.cpp's 64-token blocks split evenly).
 
 // y[t][0..nrows) (+)= x[t][0..kc) · P, t < NT; x rows have stride ldx, y rows stride ldy.
 // Columns >= nrows are never stored (masked), so y beyond the caller's row range stays untouched.
@@ -133,23 +87,11 @@ void matmul_panel(const float* x, int n, int k, const void* w, int r0, int r1, f
     const int nrows = std::min(panel_cols, r1 - rb);
     for (int k0 = 0; k0 < k; k0 += matmul_panel_k) {
       const int kc = std::min(matmul_panel_k, k - k0);
-      pack_panel<T>(w, k, rb, nrows, k0, kc, P);
+      pack_panel<T, panel_cols>(w, k, rb, nrows, k0, kc, P);
       const bool acc = k0 > 0;
-      int t = 0;
-      for (; t + panel_tokens <= n; t += panel_tokens)
-        panel_kernel<panel_tokens>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows);
-      const float* xt = x + size_t(t) * k + k0;
-      float* yt = y + size_t(t) * ldy + rb;
-      switch (n - t) {
-        case 7: panel_kernel<7>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 6: panel_kernel<6>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 5: panel_kernel<5>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 4: panel_kernel<4>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 3: panel_kernel<3>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 2: panel_kernel<2>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        case 1: panel_kernel<1>(xt, k, P, kc, yt, ldy, acc, nrows); break;
-        default: break;
-      }
+      for_blocks<panel_tokens>(n, [&](int t, auto NT) {
+        panel_kernel<NT>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows);
+      });
     }
   }
 }
@@ -161,12 +103,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
 }
 
 void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
-  switch (wt) {
-    case dtype::f32: return matmul_t<dtype::f32>(x, n, k, w, r0, r1, y, ldy, scratch);
-    case dtype::f16: return matmul_t<dtype::f16>(x, n, k, w, r0, r1, y, ldy, scratch);
-    case dtype::bf16: return matmul_t<dtype::bf16>(x, n, k, w, r0, r1, y, ldy, scratch);
-    case dtype::q8: return matmul_t<dtype::q8>(x, n, k, w, r0, r1, y, ldy, scratch);
-  }
+  dispatch_dtype(wt, [&](auto T) { matmul_t<decltype(T)::value>(x, n, k, w, r0, r1, y, ldy, scratch); });
 }
 
 // ---- Elementwise kernels: 16 lanes per step, the tail as one masked step.
@@ -182,12 +119,9 @@ void to_f32_t(const void* src, float* dst, size_t n) {
 }
 
 void to_f32(const void* src, dtype t, float* dst, size_t n) {
-  switch (t) {
-    case dtype::f32: std::memcpy(dst, src, n * 4); return;
-    case dtype::f16: return to_f32_t<dtype::f16>(src, dst, n);
-    case dtype::bf16: return to_f32_t<dtype::bf16>(src, dst, n);
-    case dtype::q8: return kernels_portable().to_f32(src, t, dst, n);  // weights only: never on a hot path
-  }
+  if (t == dtype::f32) return (void)std::memcpy(dst, src, n * 4);
+  if (t == dtype::q8) return kernels_portable().to_f32(src, t, dst, n);  // weights only: never on a hot path
+  dispatch_kv_dtype(t, [&](auto T) { to_f32_t<decltype(T)::value>(src, dst, n); });
 }
 
 void from_f32(const float* src, dtype t, void* dst, size_t n) {
@@ -306,16 +240,8 @@ inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int 
 template <dtype T, int D>
 void pv_slice(const float* p, int rows, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
   constexpr int R = 16 / D > 4 ? 4 : 16 / D;
-  int r = 0;
-  for (; r + R <= rows; r += R) pv_block<T, R, D>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
-  const float* pr = p + size_t(r) * ldp;
-  float* orow = out + size_t(r) * ldo;
-  switch (rows - r) {  // the GQA group's remaining rows share each V load
-    case 3: pv_block<T, 3, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-    case 2: pv_block<T, 2, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-    case 1: pv_block<T, 1, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-    default: break;
-  }
+  // blocks of R rows, then the GQA group's remaining rows together: they share each V load
+  for_blocks<R>(rows, [&](int r, auto RB) { pv_block<T, RB, D>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo); });
 }
 
 // Few rows (decode: one token's GQA group) take whole 128-dim slices, so each V row is one sequential read;
@@ -327,21 +253,11 @@ void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, 
     for (; d0 + 128 <= hd; d0 += 128) pv_slice<T, 8>(p, rows, ldp, n, v, hd, d0, out, ldo);
   for (; d0 + 64 <= hd; d0 += 64) pv_slice<T, 4>(p, rows, ldp, n, v, hd, d0, out, ldo);
   for (; d0 + 32 <= hd; d0 += 32) pv_slice<T, 2>(p, rows, ldp, n, v, hd, d0, out, ldo);
-  for (int d = d0; d < hd; d++)
-    for (int r = 0; r < rows; r++) {
-      float s = 0;
-      for (int i = 0; i < n; i++) s += p[size_t(r) * ldp + i] * load1<T>(v, size_t(i) * hd + d);
-      out[size_t(r) * ldo + d] += s;
-    }
+  attn_pv_tail<T>(p, rows, ldp, n, v, hd, d0, out, ldo);
 }
 
 void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo) {
-  switch (vt) {
-    case dtype::f32: return attn_pv_t<dtype::f32>(p, rows, ldp, n, v, hd, out, ldo);
-    case dtype::f16: return attn_pv_t<dtype::f16>(p, rows, ldp, n, v, hd, out, ldo);
-    case dtype::bf16: return attn_pv_t<dtype::bf16>(p, rows, ldp, n, v, hd, out, ldo);
-    case dtype::q8: return;  // KV is never q8
-  }
+  dispatch_kv_dtype(vt, [&](auto T) { attn_pv_t<decltype(T)::value>(p, rows, ldp, n, v, hd, out, ldo); });
 }
 
 }  // namespace

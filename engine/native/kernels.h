@@ -1,6 +1,7 @@
 // Kernel table: one implementation per instruction set, chosen at run time from CPUID.
 #pragma once
 #include <algorithm>
+#include <type_traits>
 
 #include "common.h"
 
@@ -8,7 +9,7 @@ namespace resident {
 
 struct kernels {
   const char* name;
-  int task_rows;  // weight rows per matmul task (ops.cpp, moe.cpp): a multiple of this level's panel width
+  int task_rows;  // weight rows per matmul task (matmul.cpp, moe.cpp): a multiple of this level's panel width
   // y[t*ldy + r] = sum_i x[t*k + i] * w[r*k + i], t < n, r0 <= r < r1. w: [rows][k] in dtype wt.
   // scratch: at least matmul_scratch_floats(k) floats, private to the calling thread.
   void (*matmul)(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy,
@@ -52,6 +53,44 @@ inline size_t matmul_scratch_floats(int k) {
 inline int matmul_task_rows(const kernels& k, int n) {
   constexpr int row_tile_task_rows = 192;  // a multiple of every level's task_rows and of 6-row tiles
   return n <= matmul_tile_tokens_max ? std::max(k.task_rows, row_tile_task_rows) : k.task_rows;
+}
+
+// The one switch from a run-time dtype to a kernel template: calls f(std::integral_constant<dtype, T>{}) for
+// t == T (dispatch_kv_dtype: KV dtypes f32, f16, bf16 only; q8 does nothing). Always inlined, so the switch
+// compiles inside the calling kernel, in that file's target context (AVX2 or AVX-512); f is a lambda of the
+// calling file, so each instantiation is private to that file.
+template <class F>
+__attribute__((always_inline)) inline void dispatch_kv_dtype(dtype t, F&& f) {
+  switch (t) {
+    case dtype::f32: return f(std::integral_constant<dtype, dtype::f32>{});
+    case dtype::f16: return f(std::integral_constant<dtype, dtype::f16>{});
+    case dtype::bf16: return f(std::integral_constant<dtype, dtype::bf16>{});
+    case dtype::q8: return;
+  }
+}
+template <class F>
+__attribute__((always_inline)) inline void dispatch_dtype(dtype t, F&& f) {
+  if (t == dtype::q8) return f(std::integral_constant<dtype, dtype::q8>{});
+  dispatch_kv_dtype(t, f);
+}
+
+// f(std::integral_constant<int, m>{}) for the run-time count m, 1 <= m <= M (nothing otherwise).
+template <int M, class F>
+__attribute__((always_inline)) inline void dispatch_count(int m, F&& f) {
+  if constexpr (M >= 1) {
+    if (m == M) return f(std::integral_constant<int, M>{});
+    dispatch_count<M - 1>(m, f);
+  }
+}
+
+// How kernels walk n tokens (or rows) with a microkernel of compile-time height: f(i, std::integral_constant<int,
+// B>{}) for i = 0, B, 2B, … while a whole block fits, then f(i, std::integral_constant<int, n - i>{}) once for the
+// rest, if any. Always inlined, like dispatch_dtype.
+template <int B, class F>
+__attribute__((always_inline)) inline void for_blocks(int n, F&& f) {
+  int i = 0;
+  for (; i + B <= n; i += B) f(i, std::integral_constant<int, B>{});
+  if (i < n) dispatch_count<B - 1>(n - i, [&](auto m) { f(i, m); });
 }
 
 // dst rows [r0, r1) (q8, row_bytes(q8, k) apart) = src rows (dtype t) quantized; k % q8_block == 0 (quantize.cpp).

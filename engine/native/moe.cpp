@@ -1,4 +1,5 @@
-// Qwen3-MoE sparse block with dynamic expert activation. Per MoE layer of a forward call over n tokens:
+// The sparse mixture-of-experts block (Qwen3-MoE routing) with dynamic expert activation. Per MoE layer of a
+// forward call over n tokens:
 //   route:   logits = xn · routerᵀ (f32 accumulation), softmax over the experts (f32), top-k by
 //            probability (ties → lower expert index), weights renormalized over the k when norm_topk;
 //   group:   the n·k (token, rank) pairs are sorted by expert into contiguous rows, token order inside
@@ -22,34 +23,11 @@ namespace {
 constexpr int max_chunk = 1024;  // tokens per sparse-block pass: bounds the routed-row buffers
 }  // namespace
 
-result model::bind_moe_layer(const std::vector<tensor_desc>& tensors, int layer) {
-  const int H = cfg.hidden, E = cfg.n_expert, MI = cfg.moe_inter;
-  const std::string p = "model.layers." + std::to_string(layer) + ".mlp.";
-  layer_weights& L = layers_[size_t(layer)];
-  L.moe = true;
-  if (result r = bind_weight(tensors, p + "gate.weight", E, H, &L.router); !r) return r;
-  L.experts.resize(size_t(E));
-  for (int e = 0; e < E; e++) {
-    const std::string q = p + "experts." + std::to_string(e) + ".";
-    expert_weights& x = L.experts[size_t(e)];
-    result r;
-    if (!(r = bind_weight(tensors, q + "gate_proj.weight", MI, H, &x.gate)) ||
-        !(r = bind_weight(tensors, q + "up_proj.weight", MI, H, &x.up)) ||
-        !(r = bind_weight(tensors, q + "down_proj.weight", H, MI, &x.down)))
-      return r;
-  }
-  return result::ok();
-}
-
 void model::alloc_moe_buffers() {
   moe_tokens_ = std::min(max_tokens_, max_chunk);
   const size_t T = size_t(moe_tokens_), E = size_t(cfg.n_expert), K = size_t(cfg.n_expert_used), R = T * K,
                H = size_t(cfg.hidden), MI = size_t(cfg.moe_inter), LE = size_t(cfg.n_layer) * E;
-  auto f = [&](size_t n) {
-    float* p = static_cast<float*>(aligned_alloc_zero(n * 4));
-    owned_.push_back(p);
-    return p;
-  };
+  auto f = [&](size_t n) { return alloc_floats(n); };
   auto i32 = [&](size_t n) { return reinterpret_cast<int32_t*>(f(n)); };
   router_logits_ = f(T * E);
   route_w_ = f(R);
@@ -97,18 +75,17 @@ void model::reset_expert_stats() {
   for (size_t i = 0; i < LE; i++) exp_total_[i].store(0, std::memory_order_relaxed);
 }
 
-void model::moe_mlp(int layer, int n) {
+void model::moe_mlp(int layer, const moe_weights& w, int n) {
   for (int t0 = 0; t0 < n; t0 += moe_tokens_)
-    moe_chunk(layer, xn_ + size_t(t0) * cfg.hidden, std::min(moe_tokens_, n - t0), tmp_ + size_t(t0) * cfg.hidden);
+    moe_chunk(layer, w, xn_ + size_t(t0) * cfg.hidden, std::min(moe_tokens_, n - t0), tmp_ + size_t(t0) * cfg.hidden);
 }
 
-void model::moe_chunk(int layer, float* x, int n, float* out) {
-  const layer_weights& L = layers_[size_t(layer)];
+void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* out) {
   const int H = cfg.hidden, E = cfg.n_expert, K = cfg.n_expert_used, MI = cfg.moe_inter;
   const size_t stat0 = size_t(layer) * size_t(E);
 
   // Router: probabilities over all experts, then the k best in rank order.
-  matmul(x, n, L.router, router_logits_, true);  // f32 inputs whatever the mode: routing is discontinuous
+  matmul(x, n, mw.router, router_logits_, true);  // f32 inputs whatever the mode: routing is discontinuous
   auto route = [&](int t, int) {
     float* p = router_logits_ + size_t(t) * E;
     float mx = p[0];
@@ -165,7 +142,7 @@ void model::moe_chunk(int layer, float* x, int n, float* out) {
     std::copy(src, src + H, xg_ + size_t(r) * H);
   };
   pool_->run(n * K, gather);
-  const bool bf16_experts = L.experts.front().gate.type == dtype::bf16;  // one dtype for all experts of a model
+  const bool bf16_experts = mw.experts.front().gate.type == dtype::bf16;  // one dtype for all experts of a model
   const uint16_t* xgb = bf16_input(xg_, n * K, H, bf16_experts);
   const int token_block = matmul_token_block(xgb != nullptr);  // routed rows per kernel call inside a task
 
@@ -174,7 +151,7 @@ void model::moe_chunk(int layer, float* x, int n, float* out) {
   auto gate_up = [&](int task, int thread) {
     const moe_block& bk = blocks_[task / n_rc_mi];
     const int r0 = (task % n_rc_mi) * row_chunk, r1 = std::min(MI, r0 + row_chunk);
-    const expert_weights& ew = L.experts[size_t(bk.expert)];
+    const mlp_weights& ew = mw.experts[size_t(bk.expert)];
     float* scratch = thread_scratch_[size_t(thread)];
     for (int t0 = 0; t0 < bk.n; t0 += token_block) {
       const int tn = std::min(token_block, bk.n - t0);
@@ -194,7 +171,7 @@ void model::moe_chunk(int layer, float* x, int n, float* out) {
   auto down = [&](int task, int thread) {
     const moe_block& bk = blocks_[task / n_rc_h];
     const int r0 = (task % n_rc_h) * row_chunk, r1 = std::min(H, r0 + row_chunk);
-    const weight& w = L.experts[size_t(bk.expert)].down;
+    const weight& w = mw.experts[size_t(bk.expert)].down;
     float* scratch = thread_scratch_[size_t(thread)];
     for (int t0 = 0; t0 < bk.n; t0 += token_block) {
       const int tn = std::min(token_block, bk.n - t0);

@@ -2,7 +2,8 @@
 // values, d = max|x| / 127 and q = round(x / d) (nearest, ties to even), so |x - d·q| <= d / 2.
 #include <cmath>
 
-#include "model.h"
+#include "kernels.h"
+#include "weight-store.h"
 
 namespace resident {
 
@@ -29,7 +30,7 @@ void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst
 
 // Every matmul weight with a multiple of 32 columns (projections, MLPs, experts, lm_head) becomes q8 in
 // the weight arena (weight-arena.cpp); embeddings (row lookups), the router and norms keep their dtype.
-result model::quantize_weights() {
+weight_rewrite int8_rewrite() {
   weight_rewrite r;
   r.what = "int8 weights";
   r.rows_per_task = 64;
@@ -39,7 +40,7 @@ result model::quantize_weights() {
     w.data = dst;
     w.type = dtype::q8;
   };
-  return rewrite_weights(r);
+  return r;
 }
 
 }  // namespace resident

@@ -5,27 +5,23 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 
-#include "model.h"
+#include "kernels.h"
+#include "thread-pool.h"
+#include "weight-store.h"
 
 namespace resident {
 
-// Every matmul weight (lm_head, projections, MLPs, experts) with bytes(w) > 0 gets a copy in the arena,
-// written by fill over pool tasks of rows_per_task rows, slab by slab of source_slab_bytes; retype(w, dst)
-// then points w at its copy. A tied lm_head gets its own copy; embedding lookups keep embed_. Each slab's
+// Every registered matmul weight (lm_head, projections, MLPs, experts) with bytes(w) > 0 gets a copy in the
+// arena, written by fill over pool tasks of rows_per_task rows, slab by slab of source_slab_bytes; retype(w, dst)
+// then points w at its copy. A tied lm_head gets its own copy; embedding lookups keep the embedding. Each slab's
 // source pages leave this process's resident set once copied (file mappings only; they stay in the page
 // cache), so loading peaks near the arena's size. *done tells whether any weight was rewritten: not when
 // none qualifies or the arena would exceed max_bytes. Fails without changing any weight if the arena
 // cannot be allocated.
-result model::rewrite_weights(const weight_rewrite& r, bool* done) {
+result weight_store::rewrite(const weight_rewrite& r, thread_pool& pool, bool* done) {
   if (done) *done = false;
-  std::vector<weight*> ws{&lm_head_};
-  for (layer_weights& L : layers_) {
-    for (weight* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) ws.push_back(w);
-    for (expert_weights& e : L.experts)
-      for (weight* w : {&e.gate, &e.up, &e.down}) ws.push_back(w);
-  }
+  const std::vector<weight*>& ws = matmul_;
   size_t total = 0;
   std::vector<size_t> at, size;
   for (weight* w : ws) {
@@ -57,7 +53,7 @@ result model::rewrite_weights(const weight_rewrite& r, bool* done) {
     const int slab = std::max(R, int(source_slab_bytes / src_rb) / R * R);  // rows, a multiple of R
     for (int s0 = 0; s0 < w.rows; s0 += slab) {
       const int s1 = std::min(w.rows, s0 + slab);
-      pool_->run((s1 - s0 + R - 1) / R, [&](int t, int) { r.fill(w, s0 + t * R, std::min(s1, s0 + (t + 1) * R), dst); });
+      pool.run((s1 - s0 + R - 1) / R, [&](int t, int) { r.fill(w, s0 + t * R, std::min(s1, s0 + (t + 1) * R), dst); });
       drop_source(static_cast<const char*>(w.data) + size_t(s0) * src_rb, size_t(s1 - s0) * src_rb);
     }
     r.retype(w, dst);
@@ -82,24 +78,21 @@ static size_t memory_available() {
 
 // With bf16 activations on a level with pack_bf16: every bf16 matmul weight with k % 32 == 0 becomes bf16
 // panels (kernels.h), so no matmul packs per call and decode, batched decode and prefill share one kernel.
-// Skipped (weights stay mmapped) when RESIDENT_BF16_PACK=0 or the copy would take over 3/4 of MemAvailable.
-result model::pack_bf16_weights() {
-  const char* env = getenv("RESIDENT_BF16_PACK");
-  if (!kern->pack_bf16 || (env && *env == '0')) return result::ok();
+// No arena (weights stay mmapped, packed per call) when the copy would take over 3/4 of MemAvailable.
+weight_rewrite bf16_panel_rewrite(const kernels& kern) {
   weight_rewrite r;
   r.what = "bf16 panels";
   r.rows_per_task = 8 * bf16_panel_rows;
   r.bytes = [](const weight& w) { return w.type == dtype::bf16 && w.cols % 32 == 0 ? bf16_packed_bytes(w.rows, w.cols) : 0; };
-  r.fill = [&](const weight& w, int r0, int r1, void* dst) {
-    kern->pack_bf16(static_cast<const uint16_t*>(w.data), w.rows, w.cols, r0 / bf16_panel_rows, (r1 + bf16_panel_rows - 1) / bf16_panel_rows, dst);
+  r.fill = [&kern](const weight& w, int r0, int r1, void* dst) {
+    kern.pack_bf16(static_cast<const uint16_t*>(w.data), w.rows, w.cols, r0 / bf16_panel_rows, (r1 + bf16_panel_rows - 1) / bf16_panel_rows, dst);
   };
   r.retype = [](weight& w, void* dst) {
     w.data = dst;
     w.packed = true;
   };
   r.max_bytes = memory_available() / 4 * 3;
-  rewrite_weights(r, &packed_);  // without an arena (failure ignored) the weights stay mapped, packed per call
-  return result::ok();
+  return r;
 }
 
 }  // namespace resident

@@ -1,4 +1,5 @@
-// Shared parallel building blocks of the forward pass: matmul over the thread pool, RMSNorm rows.
+// Matmul over the thread pool: tasks of weight rows × token blocks, the bf16-activation input, several matmuls of
+// one input in a single pool run.
 #include <algorithm>
 #include <cmath>
 
@@ -71,17 +72,6 @@ void model::matmul_many(float* x, int n, const weight* const* w, float* const* y
     matmul_rows(x + xo, xb ? xb + xo : nullptr, tn, wi, r0, r1, y[i] + size_t(t0) * wi.rows, wi.rows, thread_scratch_[size_t(thread)]);
   };
   pool_->run(first[count], task);
-}
-
-// y[t] = x[t] / sqrt(mean(x[t]²) + eps) · w, over hidden-sized rows
-void model::rmsnorm_rows(float* y, const float* x, const float* w, int n_rows) {
-  const int H = cfg.hidden;
-  auto task = [&](int t, int) {
-    const float* xr = x + size_t(t) * H;
-    const float s = 1.0f / std::sqrt(kern->sum_sq(xr, H) / float(H) + cfg.eps);
-    kern->scale_mul(y + size_t(t) * H, xr, w, s, H);
-  };
-  pool_->run(n_rows, task);
 }
 
 }  // namespace resident

@@ -1,0 +1,12 @@
+// The parts of the addon's exports that are not wrapped objects; module.cpp calls each once at load.
+#pragma once
+#include <napi.h>
+
+namespace resident {
+
+// kernelLevels, avx2Available, kernelMatmul, allocCounterProbe (test-hooks.cpp).
+void test_hooks_init(Napi::Env env, Napi::Object exports);
+// memoryReadRate (memory-probe.cpp).
+void memory_probe_init(Napi::Env env, Napi::Object exports);
+
+}  // namespace resident

@@ -1,0 +1,115 @@
+// Weight binding: mmap the safetensors files, find tensors by name and check their shapes and extents.
+#include "weight-store.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "kernels.h"
+
+namespace resident {
+
+static std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); i++) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+weight_store::~weight_store() {
+  for (float* p : norms_) aligned_free(p);
+  for (auto& f : files_) munmap(f.base, f.map_size);
+}
+
+result weight_store::map(const std::vector<tensor_desc>& tensors) {
+  for (const auto& t : tensors) index_.emplace(t.name, &t);
+  for (const auto& t : tensors) {
+    if (std::any_of(files_.begin(), files_.end(), [&](const mapped_file& f) { return f.path == t.file; })) continue;
+    int fd = open(t.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return result::fail(status::load_error, "cannot open weight file " + t.file);
+    struct stat st;
+    fstat(fd, &st);
+    const size_t size = size_t(st.st_size);
+    void* p = MAP_FAILED;
+    size_t map_size = size;
+    bool anonymous = false;
+    const char* huge_env = getenv("RESIDENT_HUGEPAGES");
+    if (size && huge_env && *huge_env == '1' &&
+        size < size_t(sysconf(_SC_AVPHYS_PAGES)) / 2 * size_t(sysconf(_SC_PAGESIZE))) {
+      // Opt-in: read into anonymous memory backed by 2 MiB pages (the hardware prefetchers stop at 4 KiB
+      // page boundaries of the page-cache mapping). Only while the file is under half the free memory;
+      // falls back to mapping the file on any failure.
+      const size_t huge = size_t(2) << 20, len = (size + huge - 1) / huge * huge;
+      void* a = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (a != MAP_FAILED) {
+        madvise(a, len, MADV_HUGEPAGE);
+        size_t done = 0;
+        for (ssize_t got; done < size; done += size_t(got))
+          if ((got = pread(fd, static_cast<char*>(a) + done, size - done, off_t(done))) <= 0) break;
+        if (done == size && mprotect(a, len, PROT_READ) == 0) {
+          p = a;
+          map_size = len;
+          anonymous = true;
+        } else {
+          munmap(a, len);
+        }
+      }
+    }
+    if (p == MAP_FAILED && size) p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return result::fail(status::load_error, "cannot mmap weight file " + t.file);
+    files_.push_back({t.file, p, size, map_size, anonymous});
+  }
+  return result::ok();
+}
+
+const tensor_desc* weight_store::find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : it->second;
+}
+
+const mapped_file* weight_store::file_of(const tensor_desc& t) const {
+  const mapped_file* f = nullptr;
+  for (const auto& m : files_)
+    if (m.path == t.file) f = &m;
+  return f;
+}
+
+result weight_store::bind(const std::string& name, int rows, int cols, weight* w, weight_use use) {
+  const tensor_desc* t = find(name);
+  if (!t) return result::fail(status::load_error, "missing tensor " + name);
+  if (t->shape.size() != 2 || t->shape[0] != rows || t->shape[1] != cols)
+    return result::fail(status::load_error, "tensor " + name + " in " + t->file + " has shape " + shape_str(t->shape) +
+                                                ", expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  const mapped_file* f = file_of(*t);
+  const size_t need = size_t(rows) * size_t(cols) * dtype_size(t->type);
+  if (!f || t->nbytes != need || t->offset + need > f->size)
+    return result::fail(status::load_error, "tensor " + name + " in " + t->file + " lies outside the file or has the wrong byte size");
+  w->data = static_cast<const char*>(f->base) + t->offset;
+  w->type = t->type;
+  w->rows = rows;
+  w->cols = cols;
+  if (use == weight_use::matmul) matmul_.push_back(w);
+  return result::ok();
+}
+
+result weight_store::bind_norm(const std::string& name, int n, float** out) {
+  const tensor_desc* t = find(name);
+  if (!t) return result::fail(status::load_error, "missing tensor " + name);
+  if (t->shape.size() != 1 || t->shape[0] != n)
+    return result::fail(status::load_error, "tensor " + name + " in " + t->file + " has shape " + shape_str(t->shape) +
+                                                ", expected [" + std::to_string(n) + "]");
+  const mapped_file* f = file_of(*t);
+  if (!f || t->nbytes != size_t(n) * dtype_size(t->type) || t->offset + t->nbytes > f->size)
+    return result::fail(status::load_error, "tensor " + name + " in " + t->file + " lies outside the file or has the wrong byte size");
+  float* dst = static_cast<float*>(aligned_alloc_zero(size_t(n) * 4));
+  norms_.push_back(dst);
+  kernels_portable().to_f32(static_cast<const char*>(f->base) + t->offset, t->type, dst, size_t(n));
+  *out = dst;
+  return result::ok();
+}
+
+}  // namespace resident
