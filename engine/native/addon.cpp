@@ -7,6 +7,7 @@
 #include "model.h"
 
 using namespace resident;
+namespace resident { Napi::Value delta_net_test_js(const Napi::CallbackInfo& info); }  // delta-net-hook.cpp
 
 namespace {
 
@@ -635,6 +636,7 @@ Napi::Object init_addon(Napi::Env env, Napi::Object exports) {
   for (int i = 0; i < n_levels; i++) names.Set(uint32_t(i), Napi::String::New(env, levels[i]->name));
   exports.Set("kernelLevels", names);  // levels this CPU runs, best first
   exports.Set("kernelMatmul", Napi::Function::New(env, kernel_matmul));
+  exports.Set("deltaNetTest", Napi::Function::New(env, delta_net_test_js));
   exports.Set("memoryReadRate", Napi::Function::New(env, memory_read_rate_js));
   return exports;
 }
