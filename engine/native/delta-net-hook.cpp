@@ -2,12 +2,14 @@
 // thread pool, synchronously. args: { level, mode: 'auto' | 'recurrent' | 'chunked', threads, nKHeads, nVHeads,
 // dK, dV, convKernel, normEps, convW [channels][K] (HF layout), aLog, dtBias, normW [dV], seqLens: Int32Array,
 // qkv [n][channels], z [n][valueDim], a, b [n][nVHeads], convState [seqs][K - 1][channels],
-// state [seqs][nVHeads][dK][dV], reps? } → { out [n][valueDim], convState, state, seconds, allocations }.
+// state [seqs][nVHeads][dK][dV], reps? } → { out [n][valueDim], convState, state, seconds, cpuSeconds, allocations }.
 // reps > 1 repeats the forward on the same inputs with the states carried on (benchmarks); seconds sums the
-// forward calls alone; allocations counts heap allocations made during them (must be 0).
+// forward calls alone, cpuSeconds the calling thread's CPU time in them (the whole work when threads is 1);
+// allocations counts heap allocations made during them (must be 0).
 #include <napi.h>
 
 #include <chrono>
+#include <ctime>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -99,18 +101,25 @@ Napi::Value delta_net_test_js(const Napi::CallbackInfo& info) {
   std::vector<std::unique_ptr<aligned_floats>> scratch;
   std::vector<float*> scratch_ptrs;
   for (int t = 0; t < threads; t++) {
-    scratch.emplace_back(new aligned_floats(delta_net_scratch_floats(s)));
+    scratch.emplace_back(new aligned_floats(delta_net_scratch_floats(s, mode)));
     scratch_ptrs.push_back(scratch.back()->p);
   }
-  double seconds = 0;
+  double seconds = 0, cpu_seconds = 0;
   uint64_t allocations = 0;
+  auto thread_cpu = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  };
   for (int r = 0; r < reps; r++) {
     std::memcpy(qkv.p, qkv_in->p, qkv.n * 4);  // the block overwrites qkv with the conv output
     const uint64_t before = g_forward_allocations.load();
     const bool prev = t_count_allocations;
     t_count_allocations = true;
     const auto t0 = std::chrono::steady_clock::now();
+    const double c0 = thread_cpu();
     delta_net_forward(pool, *kern, s, w, io, seqs.data(), n_seqs, scratch_ptrs.data(), mode);
+    cpu_seconds += thread_cpu() - c0;
     seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     t_count_allocations = prev;
     allocations += g_forward_allocations.load() - before;
@@ -125,6 +134,7 @@ Napi::Value delta_net_test_js(const Napi::CallbackInfo& info) {
   res.Set("convState", to_js(*conv_state));
   res.Set("state", to_js(*state));
   res.Set("seconds", Napi::Number::New(env, seconds));
+  res.Set("cpuSeconds", Napi::Number::New(env, cpu_seconds));
   res.Set("allocations", Napi::Number::New(env, double(allocations)));
   return res;
 }

@@ -254,19 +254,23 @@ void chunk(float* S, int dk, int dv, int n, const float* v, int ldv, float* o, i
            const delta_net_scratch_layout& x) {
   constexpr int C = delta_net_chunk;
   const int w = dv + dk;
-  float *G = scr + x.gc, *eG = scr + x.eg, *dec = scr + x.dec, *att = scr + x.att, *pq = scr + x.pq, *uw = scr + x.uw;
+  float *gdiff = scr + x.gdiff, *eG = scr + x.eg, *dec = scr + x.dec, *att = scr + x.att, *pq = scr + x.pq, *uw = scr + x.uw;
   const float *g = scr + x.g, *beta = scr + x.beta, *kk = scr + x.kk, *qk = scr + x.qk, *kn = scr + x.kn;
-  float acc = 0.0f;
-  for (int t = 0; t < n; t++) G[t] = acc += g[t];  // float32 cumsum, as HF's decay.cumsum
-  for (int t = 0; t < n; t++) eG[t] = std::exp(G[t]), dec[t] = std::exp(G[n - 1] - G[t]);
+  // The cumulative gate in double: with large gates G reaches thousands, where a float32 cumsum (HF's) loses
+  // the differences G_i - G_j that D needs (1e-4 relative off the recurrent form at |g| ~ 50).
+  double Gd[C], acc = 0.0;
+  for (int t = 0; t < n; t++) Gd[t] = acc += double(g[t]);
+  for (int t = 0; t < n; t++) eG[t] = float(std::exp(Gd[t])), dec[t] = float(std::exp(Gd[n - 1] - Gd[t]));
   for (int t = n; t < C; t++) dec[t] = 0.0f;
   // Decay rows: att = β_i · kk ∘ D below the diagonal, pq = qk ∘ D on and below it, 0 above (gemm lower_k reads it).
   for (int i = 0; i < n; i++) {
-    const vec<L> gi = L::set1(G[i]), bi = L::set1(beta[i]);
+    const vec<L> bi = L::set1(beta[i]);
     float *ar = att + size_t(i) * C, *pr = pq + size_t(i) * C;
     const float *kr = kk + size_t(i) * C, *qr = qk + size_t(i) * C;
+    const int jn = (i + L::n) / L::n * L::n;  // whole vectors covering j <= i
+    for (int j = 0; j < jn; j++) gdiff[j] = j <= i ? float(Gd[i] - Gd[j]) : 0.0f;
     for (int j = 0; j <= i; j += L::n) {
-      const vec<L> d = L::exp(L::sub(gi, L::load(G + j)));
+      const vec<L> d = L::exp(L::load(gdiff + j));
       L::store(ar + j, L::mul(L::mul(L::load(kr + j), d), bi));
       L::store(pr + j, L::mul(L::load(qr + j), d));
     }

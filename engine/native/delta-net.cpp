@@ -28,7 +28,10 @@ void delta_net_pack_conv(const float* w_ck, int channels, int k, float* w_kc) {
     for (int j = 0; j < k; j++) w_kc[size_t(j) * channels + c] = w_ck[size_t(c) * k + j];
 }
 
-size_t delta_net_scratch_floats(const delta_net_shape& s) { return delta_net_scratch_layout(s).total + 16; }
+size_t delta_net_scratch_floats(const delta_net_shape& s, delta_net_mode mode) {
+  const delta_net_scratch_layout l(s);
+  return (mode == delta_net_mode::chunked ? l.total : l.recurrent_total) + 16;
+}
 
 namespace {
 delta_net_task_fn task_for(const kernels& level) {

@@ -10,7 +10,11 @@
 //   value head h reads q/k head h / (n_v_heads / n_k_heads)   (HF repeat_interleave on the HF weight order;
 //     llama.cpp's converter permutes the V heads into tiled order instead, so GGUF weights map h % n_k_heads)
 //   S = exp(g) S;  delta = beta (v - Sᵀk);  S += k ⊗ delta;  o = Sᵀq            S: [d_k][d_v] per v-head
-//   out = rmsnorm(o) * norm_w * silu(z)    per v-head over d_v, eps = rms_norm_eps, norm_w as stored (no +1)
+//   out = rmsnorm(o) * norm_w * silu(z)    per v-head over d_v, eps = rms_norm_eps, norm_w as stored: unlike
+//     Qwen3.5's other RMSNorms it is not zero-centred (llama.cpp's converter adds 1 to every norm.weight but
+//     linear_attn.norm.weight)
+// Qwen3-Next's fused in_proj_qkvz / in_proj_ba interleave [q, k, v, z] per k-head (llama.cpp's
+// Qwen3NextModel.modify_tensors regroups them): such outputs need regrouping into this layout first.
 // The chunked (WY / UT-transform) form of the same rule, 64 tokens per chunk, equals the recurrent form up to
 // f32 rounding (test/model/delta-net.test.ts); see delta_net_mode for which one runs.
 #pragma once
@@ -74,15 +78,17 @@ struct delta_net_seq {
 
 // recurrent: token by token; chunked: the chunked form on chunks of delta_net_chunk tokens (a sequence's last
 // chunk may be shorter). automatic is the recurrent form, measured faster than the chunked form at every
-// length on every level (Zen 4, Qwen3.5-0.8B's shape, prefill: ~4.5k vs ~5.5k cycles per token and value
-// head on avx512 and avx2): on a CPU the chunked form does more multiply-adds (3·d_k·d_v + C·(3·d_k/2 + d_v) per
-// token against 3·d_k·d_v) and buys nothing with them, since the recurrent form keeps its block of S in
-// L1 across a chunk's tokens and reads S for the next token in the pass that updates it.
+// length on every level (Zen 4, one Qwen3.5-0.8B layer on one core, 512-token prefill: avx512 32k vs 26k
+// tokens/s, avx2 35k vs 23k, portable 3.9k vs 2.7k): on a CPU the chunked form does more multiply-adds
+// (3·d_k·d_v + C·(3·d_k/2 + d_v) per token against 3·d_k·d_v) and gains nothing for them, since the
+// recurrent form keeps its block of S in L1 across a chunk's tokens and reads S for the next token in the
+// pass that updates it.
 enum class delta_net_mode { automatic, recurrent, chunked };
 constexpr int delta_net_chunk = 64;
 
-// Floats of scratch each pool thread needs (64-byte aligned, private to the thread).
-size_t delta_net_scratch_floats(const delta_net_shape& s);
+// Floats of scratch each pool thread needs for `mode` (64-byte aligned, private to the thread). Qwen3.5-0.8B:
+// 97 KiB (automatic, recurrent), 370 KiB (chunked).
+size_t delta_net_scratch_floats(const delta_net_shape& s, delta_net_mode mode);
 
 // The block for every sequence: one pool task per (sequence, k-head), which owns that k-head's q/k
 // channels and its n_v_heads / n_k_heads value heads (channels, states, output columns). `level` picks the

@@ -69,6 +69,7 @@ export interface BlockResult {
 
 export interface NativeRun extends BlockResult {
   seconds: number;
+  cpuSeconds: number;
   allocations: number;
 }
 
@@ -79,7 +80,7 @@ export function runNative(shape: DeltaNetShape, w: DeltaNetWeights, inp: DeltaNe
     level: opts.level ?? 'auto', mode: opts.mode ?? 'auto', threads: opts.threads ?? 2, reps: opts.reps ?? 1,
     ...shape, ...w, ...inp, seqLens: Int32Array.from(seqLens), convState: state.conv, state: state.s,
   });
-  return { out: r.out, conv: r.convState, s: r.state, seconds: r.seconds, allocations: r.allocations };
+  return { out: r.out, conv: r.convState, s: r.state, seconds: r.seconds, cpuSeconds: r.cpuSeconds, allocations: r.allocations };
 }
 
 /** The float64 reference over the same batch. */
