@@ -24,7 +24,9 @@ namespace {
 struct lanes_avx512 {
   using v = __m512;
   static constexpr int n = 16;
-  static constexpr int gemm_mr = 8, gemm_nr = 2, rec_nb = 2, rec_p = 1, dec_nb = 8;  // 16 accumulators; recurrent: 4 chains, 32 columns (measured best of 1-4 × 1-2); decode: whole rows
+  // Tiles, measured on Zen 4: gemm 8 × 2 vectors (16 accumulators); recurrent blocks of 2 vectors, one chain
+  // (best of 1..4 × 1..2); decode on whole 128-float rows; conv strips of 4 vectors (a TLB walk per 256 bytes).
+  static constexpr int gemm_mr = 8, gemm_nr = 2, rec_nb = 2, rec_p = 1, dec_nb = 8, conv_nb = 4;
   static v zero() { return _mm512_setzero_ps(); }
   static v set1(float x) { return _mm512_set1_ps(x); }
   static v load(const float* p) { return _mm512_loadu_ps(p); }

@@ -4,7 +4,8 @@
 //
 // L: using v (L::n floats); zero, set1, load, store (64-byte alignment not required), add, sub, mul, rcp (~1 ulp),
 // fma(a, b, c) = a·b + c, hsum, exp (exp of x < -87 is 0); tiles gemm_mr × gemm_nr vectors (register tile of
-// gemm) and rec_nb vectors (columns of S the recurrent form keeps hot across a chunk's tokens).
+// gemm), rec_nb vectors × rec_p chains (the block of S the recurrent form keeps hot across a chunk's tokens),
+// dec_nb vectors (decode's block), conv_nb vectors (a conv strip).
 // Shapes: d_k, d_v multiples of 16 (delta_net_check), so every row is whole vectors on every level.
 
 namespace resident {
@@ -38,24 +39,37 @@ inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x));
 // y[t][c] = silu(Σ_j w[j][c] · in[t - 3 + j][c]), in[-3..-1] = state rows 0..2 (oldest first). The state
 // ends holding the last three inputs. w: [4][channels]; state: [3][channels]. (HF causal_conv1d_fn /
 // causal_conv1d_update; ggml_ssm_conv sums the window oldest first, as here.)
+template <class L, int NB>
+void conv_silu_strip(float* x, int ldx, int n, int c, const float* w, int channels, float* state) {
+  vec<L> w0[NB], w1[NB], w2[NB], w3[NB], s0[NB], s1[NB], s2[NB];
+  for (int b = 0; b < NB; b++) {
+    const int cb = c + b * L::n;
+    w0[b] = L::load(w + cb), w1[b] = L::load(w + channels + cb), w2[b] = L::load(w + 2 * channels + cb), w3[b] = L::load(w + 3 * channels + cb);
+    s0[b] = L::load(state + cb), s1[b] = L::load(state + channels + cb), s2[b] = L::load(state + 2 * channels + cb);
+  }
+  float* p = x + c;
+  for (int t = 0; t < n; t++, p += ldx)
+    for (int b = 0; b < NB; b++) {
+      const vec<L> xt = L::load(p + b * L::n);
+      vec<L> acc = L::mul(w0[b], s0[b]);
+      acc = L::fma(w1[b], s1[b], acc);
+      acc = L::fma(w2[b], s2[b], acc);
+      acc = L::fma(w3[b], xt, acc);
+      L::store(p + b * L::n, silu<L>(acc));
+      s0[b] = s1[b], s1[b] = s2[b], s2[b] = xt;
+    }
+  for (int b = 0; b < NB; b++) {
+    const int cb = c + b * L::n;
+    L::store(state + cb, s0[b]), L::store(state + channels + cb, s1[b]), L::store(state + 2 * channels + cb, s2[b]);
+  }
+}
+
 template <class L>
 void conv_silu(float* x, int ldx, int n, int c0, int c1, const float* w, int channels, float* state) {
-  for (int c = c0; c < c1; c += L::n) {
-    const vec<L> w0 = L::load(w + c), w1 = L::load(w + channels + c), w2 = L::load(w + 2 * channels + c),
-                 w3 = L::load(w + 3 * channels + c);
-    vec<L> s0 = L::load(state + c), s1 = L::load(state + channels + c), s2 = L::load(state + 2 * channels + c);
-    float* p = x + c;
-    for (int t = 0; t < n; t++, p += ldx) {
-      const vec<L> xt = L::load(p);
-      vec<L> acc = L::mul(w0, s0);
-      acc = L::fma(w1, s1, acc);
-      acc = L::fma(w2, s2, acc);
-      acc = L::fma(w3, xt, acc);
-      L::store(p, silu<L>(acc));
-      s0 = s1, s1 = s2, s2 = xt;
-    }
-    L::store(state + c, s0), L::store(state + channels + c, s1), L::store(state + 2 * channels + c, s2);
-  }
+  constexpr int W = L::conv_nb * L::n;
+  int c = c0;
+  for (; c + W <= c1; c += W) conv_silu_strip<L, L::conv_nb>(x, ldx, n, c, w, channels, state);
+  for (; c < c1; c += L::n) conv_silu_strip<L, 1>(x, ldx, n, c, w, channels, state);
 }
 
 // y = x · rsqrt(Σ x² + 1e-6) · scale over n floats (HF l2norm, then q's 1/sqrt(d_k) folded in).

@@ -11,7 +11,8 @@ namespace {
 struct lanes_portable {
   using v = float;
   static constexpr int n = 1;
-  static constexpr int gemm_mr = 4, gemm_nr = 4, rec_nb = 8, rec_p = 1, dec_nb = 8;  // 8 scalar chains (measured best of 4×2, 8×1, 16×1)
+  // Tiles, measured: recurrent and decode blocks of 8 floats, one chain (best of 4 × 2, 8 × 1, 16 × 1); conv strips of 4.
+  static constexpr int gemm_mr = 4, gemm_nr = 4, rec_nb = 8, rec_p = 1, dec_nb = 8, conv_nb = 4;
   static v zero() { return 0.0f; }
   static v set1(float x) { return x; }
   static v load(const float* p) { return *p; }
