@@ -340,27 +340,25 @@ void task(const delta_net_task& T, float* scr) {
   conv_silu<L>(x, io.ld_qkv, sq.n, 2 * kd + kh * per_k * dv, 2 * kd + (kh + 1) * per_k * dv, w.conv_w, ch, sq.conv_state);
 
   const delta_net_scratch_layout lay(s);
-  float *qn = scr + lay.qn, *kn = scr + lay.kn, *knt = scr + lay.knt, *g = scr + lay.g, *eg = scr + lay.eg,
-        *dec = scr + lay.dec, *beta = scr + lay.beta, *qkd = scr + lay.qkd;
+  float *qn = scr + lay.qn, *kn = scr + lay.kn, *g = scr + lay.g, *beta = scr + lay.beta;
   const float qscale = 1.0f / std::sqrt(float(dk));
   for (int t0 = 0; t0 < sq.n; t0 += C) {
     const int n = std::min(C, sq.n - t0);
-    const bool chunked = T.chunked;
     const float* xr = x + size_t(t0) * io.ld_qkv;
     for (int t = 0; t < n; t++) {
       l2norm<L>(xr + size_t(t) * io.ld_qkv + kh * dk, qn + size_t(t) * dk, dk, qscale);
       l2norm<L>(xr + size_t(t) * io.ld_qkv + kd + kh * dk, kn + size_t(t) * dk, dk, 1.0f);
     }
-    if (chunked) {
+    if (T.chunked) {
       for (int c = 0; c < dk; c++) {
-        float* r = knt + size_t(c) * C;
+        float* r = scr + lay.knt + size_t(c) * C;
         for (int t = 0; t < n; t++) r[t] = kn[size_t(t) * dk + c];
         for (int t = n; t < C; t++) r[t] = 0.0f;
       }
-      gemm<L>(n, C, dk, kn, dk, knt, C, scr + lay.kk, C, 0.0f, 1.0f, nullptr, tri::lower_n);
-      gemm<L>(n, C, dk, qn, dk, knt, C, scr + lay.qk, C, 0.0f, 1.0f, nullptr, tri::lower_n);
+      gemm<L>(n, C, dk, kn, dk, scr + lay.knt, C, scr + lay.kk, C, 0.0f, 1.0f, nullptr, tri::lower_n);
+      gemm<L>(n, C, dk, qn, dk, scr + lay.knt, C, scr + lay.qk, C, 0.0f, 1.0f, nullptr, tri::lower_n);
     } else {
-      for (int t = 0; t < n; t++) qkd[t] = dot<L>(qn + size_t(t) * dk, kn + size_t(t) * dk, dk);
+      for (int t = 0; t < n; t++) scr[lay.qkd + size_t(t)] = dot<L>(qn + size_t(t) * dk, kn + size_t(t) * dk, dk);
     }
     for (int r = 0; r < per_k; r++) {
       const int h = kh * per_k + r;
@@ -373,11 +371,12 @@ void task(const delta_net_task& T, float* scr) {
       float* S = sq.state + size_t(h) * dk * dv;
       const float* v = xr + 2 * kd + h * dv;
       float* o = io.out + row * io.ld_out + h * dv;
-      if (chunked) {
+      if (T.chunked) {
         chunk<L>(S, dk, dv, n, v, io.ld_qkv, o, io.ld_out, scr, lay);
       } else {
-        lazy_decay(g, n, eg, dec);
-        recurrent<L>(S, dk, dv, n, qn, kn, v, io.ld_qkv, eg, dec, beta, qkd, o, io.ld_out, scr + lay.packed);
+        float *sc = scr + lay.sc, *inv = scr + lay.inv;
+        lazy_decay(g, n, sc, inv);
+        recurrent<L>(S, dk, dv, n, qn, kn, v, io.ld_qkv, sc, inv, beta, scr + lay.qkd, o, io.ld_out, scr + lay.packed);
       }
       for (int t = 0; t < n; t++)
         gated_norm<L>(o + size_t(t) * io.ld_out, io.z + (row + t) * io.ld_z + h * dv, w.norm_w, dv, s.norm_eps);

@@ -21,11 +21,11 @@ struct delta_net_task {
 struct delta_net_scratch_layout {
   static constexpr int packed_cols = 64;
   size_t qn, kn;       // [C][d_k] normalised q (÷ sqrt(d_k)) and k of the chunk's tokens
-  size_t g, eg, dec, beta, qkd;  // [C] each: gate g, exp(G) (G = cumsum g), exp(G_last - G) (recurrent: the lazy
-                                 // decay's sc, inv), beta, q·k
+  size_t g, beta;      // [C] gate, beta
+  size_t qkd, sc, inv;  // [C] recurrent form: q·k and the lazy decay's factors (lazy_decay)
   size_t packed;       // [d_k][packed_cols] a column block of S (recurrent form)
   size_t recurrent_total;
-  size_t gdiff;        // [C] a row of G_i - G_j
+  size_t eg, dec, gdiff;  // [C] exp(G) with G = cumsum g, exp(G_last - G), a row of G_i - G_j
   size_t knt, kdt;     // [d_k][C] kᵀ; kᵀ decayed to the chunk's end
   size_t kk, qk;       // [C][C] k_i·k_j, q_i·k_j (j <= i), shared by the k-head's value heads
   size_t att, pq;      // [C][C] the UT system's strictly lower part; the decayed intra-chunk scores
@@ -38,10 +38,10 @@ struct delta_net_scratch_layout {
     size_t at = 0;
     auto take = [&at](size_t n) { const size_t o = at; at += (n + 15) / 16 * 16; return o; };
     qn = take(C * dk), kn = take(C * dk);
-    g = take(C), eg = take(C), dec = take(C), beta = take(C), qkd = take(C);
+    g = take(C), beta = take(C), qkd = take(C), sc = take(C), inv = take(C);
     packed = take(dk * packed_cols);
     recurrent_total = at;
-    gdiff = take(C), knt = take(dk * C), kdt = take(dk * C);
+    eg = take(C), dec = take(C), gdiff = take(C), knt = take(dk * C), kdt = take(dk * C);
     kk = take(C * C), qk = take(C * C), att = take(C * C), pq = take(C * C), tinv = take(C * C);
     rhs = take(C * (dv + dk)), uw = take(C * (dv + dk));
     total = at;
