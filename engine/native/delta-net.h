@@ -78,8 +78,8 @@ struct delta_net_seq {
 
 // recurrent: token by token; chunked: the chunked form on chunks of delta_net_chunk tokens (a sequence's last
 // chunk may be shorter). automatic is the recurrent form, measured faster than the chunked form at every
-// length on every level (Zen 4, one Qwen3.5-0.8B layer on one core, 512-token prefill: avx512 32k vs 26k
-// tokens/s, avx2 35k vs 23k, portable 3.9k vs 2.7k): on a CPU the chunked form does more multiply-adds
+// length on every level (Zen 4, one Qwen3.5-0.8B layer on one core, 512-token prefill: avx512 ~37k vs ~27k
+// tokens/s, avx2 ~38k vs ~27k, portable ~4.4k vs ~2.9k): on a CPU the chunked form does more multiply-adds
 // (3·d_k·d_v + C·(3·d_k/2 + d_v) per token against 3·d_k·d_v) and gains nothing for them, since the
 // recurrent form keeps its block of S in L1 across a chunk's tokens and reads S for the next token in the
 // pass that updates it.
@@ -92,7 +92,8 @@ size_t delta_net_scratch_floats(const delta_net_shape& s, delta_net_mode mode);
 
 // The block for every sequence: one pool task per (sequence, k-head), which owns that k-head's q/k
 // channels and its n_v_heads / n_k_heads value heads (channels, states, output columns). `level` picks the
-// instruction set (kernels::name of the engine's level). scratch[thread]: delta_net_scratch_floats floats.
+// instruction set (kernels::name of the engine's level). scratch[thread]: delta_net_scratch_floats(s, mode).
+// One task rather than one per value head, so that no two tasks write the same conv-state columns.
 void delta_net_forward(thread_pool& pool, const kernels& level, const delta_net_shape& s, const delta_net_layer& w,
                        const delta_net_io& io, const delta_net_seq* seqs, int n_seqs, float* const* scratch,
                        delta_net_mode mode = delta_net_mode::automatic);
