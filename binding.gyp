@@ -4,6 +4,7 @@
       "target_name": "resident_engine",
       "sources": [
         "engine/native/addon/args.cpp",
+        "engine/native/addon/delta-net-hook.cpp",
         "engine/native/addon/memory-probe.cpp",
         "engine/native/addon/model-wrap.cpp",
         "engine/native/addon/module.cpp",
@@ -14,6 +15,10 @@
         "engine/native/attention.cpp",
         "engine/native/bandwidth.cpp",
         "engine/native/blocks.cpp",
+        "engine/native/delta-net.cpp",
+        "engine/native/delta-net-avx2.cpp",
+        "engine/native/delta-net-avx512.cpp",
+        "engine/native/delta-net-portable.cpp",
         "engine/native/forward.cpp",
         "engine/native/kernels-avx2.cpp",
         "engine/native/kernels-avx512.cpp",

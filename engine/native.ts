@@ -52,6 +52,8 @@ interface NativeBinding {
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number): Float32Array;
   /** x rounded to bf16 through the level's bf16 × bf16 matmul ('packed': on weights packed as at load); null where the level (or CPU) has none. */
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, bf16x: true | 'packed'): Float32Array | null;
+  /** Test hook: the Gated DeltaNet block (engine/native/delta-net.h) on given arrays; see delta-net-hook.cpp for the fields. */
+  deltaNetTest(args: Record<string, unknown>): { out: Float32Array; convState: Float32Array; state: Float32Array; seconds: number; cpuSeconds: number; allocations: number };
   /** Best read rate in GB/s of `threads` threads over a fresh buffer of `mib` MiB in `reps` passes (off the event loop). */
   memoryReadRate(mib: number, threads: number, reps: number): Promise<number>;
 }

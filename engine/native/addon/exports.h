@@ -6,6 +6,8 @@ namespace resident {
 
 // kernelLevels, avx2Available, kernelMatmul, allocCounterProbe (test-hooks.cpp).
 void test_hooks_init(Napi::Env env, Napi::Object exports);
+// deltaNetTest (delta-net-hook.cpp): one Gated DeltaNet layer on given arrays.
+Napi::Value delta_net_test_js(const Napi::CallbackInfo& info);
 // memoryReadRate (memory-probe.cpp).
 void memory_probe_init(Napi::Env env, Napi::Object exports);
 

@@ -71,6 +71,7 @@ void test_hooks_init(Napi::Env env, Napi::Object exports) {
   for (int i = 0; i < n_levels; i++) names.Set(uint32_t(i), Napi::String::New(env, levels[i]->name));
   exports.Set("kernelLevels", names);  // levels this CPU runs, best first
   exports.Set("kernelMatmul", Napi::Function::New(env, kernel_matmul));
+  exports.Set("deltaNetTest", Napi::Function::New(env, delta_net_test_js));
 }
 
 }  // namespace resident
