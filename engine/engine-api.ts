@@ -77,6 +77,22 @@ export interface KvSlot {
   readKv(start: number, end: number, into?: Buffer): Promise<Buffer>;
   /** Writes raw K/V (as produced by readKv) at positions [start, start + n); start ≤ length; length becomes start + n. */
   writeKv(start: number, data: Uint8Array): Promise<void>;
+  /**
+   * Bytes of the recurrent state of the model's linear-attention layers (Qwen3.5 / 3.6 hybrids: per such layer
+   * the conv window and the delta-rule state, f32); 0 for models without them (then the state methods are no-ops).
+   */
+  readonly stateBytes: number;
+  /**
+   * The position the recurrent state belongs to: equal to `length` when current. truncate() to another length,
+   * writeKv() and copyFrom() of a source whose state is not at n leave it stale (forward refuses a stale slot)
+   * until writeState(length, …) restores a checkpoint; -1 when it belongs to no position. Always `length`
+   * without linear-attention layers.
+   */
+  readonly statePosition: number;
+  /** The recurrent state (stateBytes bytes, `[linear layer][floats]` f32) as of statePosition; into `into` when given. */
+  readState(into?: Buffer): Promise<Buffer>;
+  /** Sets the recurrent state to a checkpoint taken after `position` positions (as produced by readState). */
+  writeState(position: number, data: Uint8Array): Promise<void>;
   /** Bytes of K/V memory the slot currently holds committed (approximately, page-granular). */
   residentBytes(): number;
   /** Frees the slot's memory. Idempotent. */

@@ -125,6 +125,13 @@ class Slot implements KvSlot {
   recycle(): void { callSync(() => this.native.recycle()); }
   readKv(start: number, end: number, into?: Buffer): Promise<Buffer> { return call(() => this.native.readKv(start, end, into)); }
   writeKv(start: number, data: Uint8Array): Promise<void> { return call(() => this.native.writeKv(start, data)); }
+  get stateBytes(): number { return this.native.stateBytes; }
+  get statePosition(): number { return this.native.statePosition; }
+  readState(into?: Buffer): Promise<Buffer> { return call(() => this.native.readState(into)); }
+  writeState(position: number, data: Uint8Array): Promise<void> {
+    if (!Number.isInteger(position) || position < 0) throw new EngineArgumentError(`writeState(position): position must be a non-negative integer, got ${position}`);
+    return call(() => this.native.writeState(position, data));
+  }
   residentBytes(): number { return this.native.residentBytes(); }
   dispose(): void { this.native.dispose(); }
 }
