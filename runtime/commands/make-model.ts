@@ -17,12 +17,12 @@ Options:
   --out DIR         output folder (must not exist or be empty)
   --seed N          weight seed (default 0); same preset+dtype+seed → same bytes
   --gguf FILE       also write the same weights as GGUF (for llama.cpp)
-  --tokenizer DIR   copy tokenizer.json + tokenizer_config.json from DIR, e.g. Qwen3's own (default, or
-                    '--tokenizer builtin': a small built-in byte-level BPE with Qwen3's special tokens
-                    and chat template)
+  --tokenizer DIR   copy tokenizer.json + tokenizer_config.json from DIR (e.g. Qwen3's own); default
+                    'builtin': a small built-in byte-level BPE with Qwen3's special tokens and chat
+                    template (nothing outside the project is read)
 
 Presets:
-${presetNames().map((n) => `  ${n.padEnd(18)}${getPreset(n)!.summary}`).join('\n')}
+${presetNames().map((n) => `  ${n.padEnd(20)}${getPreset(n)!.summary}`).join('\n')}
 `;
 
 export const command: Command = {
