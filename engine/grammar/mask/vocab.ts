@@ -69,6 +69,26 @@ export class GrammarVocab {
     this.stringExitTrie = this.buildTrie(exit);
   }
 
+  private readonly subTries = new Map<string, FlatTrie>();
+
+  /**
+   * Trie of the non-special tokens whose first byte outside `plain` (a 256-entry table, 1 = plain)
+   * is one of `exits`; memoized under `key`. E.g. the tokens that can leave a raw-text body.
+   */
+  exitTrie(key: string, plain: Uint8Array, exits: number[]): FlatTrie {
+    let t = this.subTries.get(key);
+    if (!t) {
+      const ids: number[] = [];
+      for (let id = 0; id < this.bytes.length; id++) {
+        if (this.special[id] || this.bytes[id].length === 0) continue;
+        const first = this.bytes[id].find((x) => !plain[x]);
+        if (first !== undefined && exits.includes(first)) ids.push(id);
+      }
+      this.subTries.set(key, (t = this.buildTrie(ids)));
+    }
+    return t;
+  }
+
   private buildTrie(ids: number[]): FlatTrie {
     const bytes = this.bytes;
     const keys = new Map<number, string>();
