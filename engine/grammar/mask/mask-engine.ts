@@ -53,7 +53,7 @@ export class MaskEngine {
     this.body = new BodyWalker(vocab);
     this.walker = new TrieWalker(vocab);
     this.split = new MaskSplit(vocab, this.walker);
-    this.raw = new RawMasks(vocab, this.plain, this.walker);
+    this.raw = new RawMasks(vocab, this.plain, this.walker, this.split);
   }
 
   get stats(): MaskStats {

@@ -5,9 +5,12 @@
  * `PlainMasks`; only the tokens whose first other byte can continue or leave the body (raw text:
  * `"`, `\`, tab, LF, CR; names: `>`) are walked with full states (`GrammarVocab.exitTrie`).
  */
-import { strClose } from '../match/string-matcher.js';
+import { strClose, strInit } from '../match/string-matcher.js';
+import type { StringNode } from '../schema/schema-node.js';
 import { finish, step, type Frame, type RawFrame, type XmlNameFrame } from '../match/value-matcher.js';
-import type { PlainMasks } from './plain-masks.js';
+import { PlainMasks } from './plain-masks.js';
+import type { MaskSplit } from './mask-split.js';
+import { RawBodyWalker, rawWalkable } from './raw-body-walk.js';
 import type { TrieWalker } from './trie-walk.js';
 import type { GrammarVocab } from './vocab.js';
 
@@ -19,7 +22,11 @@ const RAW_EXITS = [0x22, 0x5c, 0x09, 0x0a, 0x0d];
 
 /** Split masks for raw-text and XML-name states of one grammar. */
 export class RawMasks {
-  constructor(readonly vocab: GrammarVocab, private readonly plain: PlainMasks, private readonly walker: TrieWalker) {}
+  private readonly body: RawBodyWalker;
+
+  constructor(readonly vocab: GrammarVocab, private readonly plain: PlainMasks, private readonly walker: TrieWalker, private readonly split: MaskSplit) {
+    this.body = new RawBodyWalker(vocab);
+  }
 
   /**
    * Sets in `mask` (cleared) the tokens allowed from `f`. Returns false, leaving `mask` clear,
@@ -29,8 +36,11 @@ export class RawMasks {
   fill(f: RawFrame | XmlNameFrame, mask: Uint32Array): boolean {
     if (f.t === 12) {
       if (strClose(f.node.str, f.s) && !exitsOnlyNonPlain(f)) return false;
+      const trie = this.vocab.exitTrie('raw', JSON_PLAIN, RAW_EXITS);
+      // typed-array walk; else a walk whose part inside the text (not depending on what follows) is memoized
+      if (rawWalkable(f)) this.body.walk(trie, f, mask);
+      else this.split.cut(f, mask, trie);
       or(mask, this.plain.get(f.node.str, f.s));
-      this.walker.walk(this.vocab.exitTrie('raw', JSON_PLAIN, RAW_EXITS), [f], mask);
     } else {
       or(mask, this.plain.get(f.parent.node.keyString, f.s));
       this.walker.walk(this.vocab.exitTrie('xml-name', NAME_PLAIN, [0x3e]), [f], mask);
@@ -51,4 +61,18 @@ function exitsOnlyNonPlain(f: RawFrame): boolean {
 /** dst |= src */
 function or(dst: Uint32Array, src: Uint32Array): void {
   for (let i = 0; i < dst.length; i++) dst[i] |= src[i];
+}
+
+const warmed = new WeakSet<GrammarVocab>();
+
+/**
+ * Builds once per vocabulary what the first masks inside XML calls need (the exit tries, the
+ * plain masks of `filter`'s start state), so no mask pays for it (a few hundred ms).
+ */
+export function warmRawMasks(vocab: GrammarVocab, plain: PlainMasks, filter: StringNode): void {
+  if (warmed.has(vocab)) return;
+  warmed.add(vocab);
+  vocab.exitTrie('raw', JSON_PLAIN, RAW_EXITS);
+  vocab.exitTrie('xml-name', NAME_PLAIN, [0x3e]);
+  plain.get(filter, strInit(filter));
 }

@@ -170,8 +170,12 @@ export class ByteDfa {
     return d;
   }
 
+  /** Every state is built (a table DFA): `size`, `accepting` and rows cover the whole automaton. */
+  readonly complete: boolean;
+
   constructor(node: RegexNode, readonly source: string, tableOnly = false) {
     this.nfa = new Nfa(source);
+    this.complete = tableOnly;
     if (tableOnly) {
       this.accept = -1;
       this.live = new Uint8Array(0);

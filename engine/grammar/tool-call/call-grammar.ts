@@ -14,6 +14,9 @@ import { compileSchema } from '../schema/schema-compiler.js';
 import { syntheticNodeId, type Node, type SeqNode } from '../schema/schema-node.js';
 import type { GrammarVocab } from '../mask/vocab.js';
 import { xmlTool } from './xml-args.js';
+import { xmlFilter } from './xml-values.js';
+import { PlainMasks } from '../mask/plain-masks.js';
+import { warmRawMasks } from '../mask/raw-walk.js';
 
 /** Tool-call body formats. */
 export type CallFormat = 'json' | 'xml';
@@ -34,7 +37,10 @@ export function callGrammar(tools: ToolDef[], vocab: GrammarVocab, format: CallF
   const key = JSON.stringify([format, tools.map((t) => [t.name, t.parameters])]);
   let g = m.get(key);
   if (g) m.delete(key);
-  else g = new Grammar(format === 'xml' ? xmlCallNode(tools) : jsonCallNode(tools), vocab, undefined, false);
+  else {
+    g = new Grammar(format === 'xml' ? xmlCallNode(tools) : jsonCallNode(tools), vocab, undefined, false);
+    if (format === 'xml') warmRawMasks(vocab, new PlainMasks(vocab), { kind: 'string', id: syntheticNodeId(), minLength: 0, maxLength: Infinity, dfas: [xmlFilter()] });
+  }
   m.set(key, g);
   if (m.size > CALL_GRAMMARS) m.delete(m.keys().next().value!);
   return g;

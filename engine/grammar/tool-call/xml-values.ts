@@ -118,26 +118,26 @@ export function readXmlValue(text: string, cls: ParamClass): unknown {
   }
 }
 
-/** Throws when a literal value or property name anywhere under `n` contains `XML_FORBIDDEN` text. */
+/**
+ * Throws when a property name under `n` contains `XML_FORBIDDEN` text (strings, literal ones
+ * included, are kept clear of it by the compile filter; names of closed objects are not).
+ */
 export function checkXmlSafe(n: Node, tool: string, seen = new Set<Node>()): void {
   if (seen.has(n)) return;
   seen.add(n);
-  const bad = (s: string) => XML_FORBIDDEN.some((w) => s.includes(w));
-  const fail = (what: string) => {
-    throw new SchemaCompileError(`tool ${JSON.stringify(tool)}: ${what} contains text that ends an XML tool call`, 'enum', '#');
-  };
   switch (n.kind) {
     case 'ref':
       return n.target ? checkXmlSafe(n.target, tool, seen) : undefined;
-    case 'literal':
-      for (const v of n.values) if (bad(JSON.stringify(v))) fail(`the value ${JSON.stringify(v)}`);
-      return;
     case 'union':
       return n.alts.forEach((a) => checkXmlSafe(a, tool, seen));
     case 'array':
       return [...n.prefix, ...(n.items ? [n.items] : [])].forEach((a) => checkXmlSafe(a, tool, seen));
     case 'object':
-      for (const k of n.names) if (bad(k)) fail(`the property name ${JSON.stringify(k)}`);
+      for (const k of n.names) {
+        if (XML_FORBIDDEN.some((w) => k.includes(w))) {
+          throw new SchemaCompileError(`tool ${JSON.stringify(tool)}: the property name ${JSON.stringify(k)} contains text that ends an XML tool call`, 'properties', '#');
+        }
+      }
       for (const v of [...n.props.values(), ...n.patterns.map((p) => p.node), ...(n.additional ? [n.additional] : [])]) checkXmlSafe(v, tool, seen);
       return;
     default:
