@@ -117,8 +117,8 @@ describe.skipIf(!have)('random walks under the XML tool-call constraint', () => 
     const p = (xs: number[], q: number) => percentile(xs, q).toFixed(3);
     console.log(`XML fuzz: ${groups.length} tool lists (${refused} refused), ${walks} walks, ${finished} finished, ${calls} calls validated`);
     console.log(`mask ms — xml: n=${times.xml.length} p50 ${p(times.xml, 50)} p99 ${p(times.xml, 99)}; json: n=${times.json.length} p50 ${p(times.json, 50)} p99 ${p(times.json, 99)}`);
-    expect(calls).toBeGreaterThan(walks / 2);
-    expect(finished).toBeGreaterThan(walks / 2);
+    expect(calls).toBeGreaterThan(walks / 3);
+    expect(finished).toBeGreaterThan(walks / 3);
   }, 900_000);
 });
 

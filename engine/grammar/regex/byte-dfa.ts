@@ -141,8 +141,8 @@ class Nfa {
 
 /**
  * A DFA given as whole tables: `rows[d][b]` is the next state (-1 dead), `accepting[d]` 1 for a
- * match. Every state must be able to reach an accepting one through printable ASCII (the
- * "no dead ends" invariant of `ByteDfa`).
+ * match. Every state must be able to reach an accepting one through valid UTF-8 (the "no dead
+ * ends" invariant of `ByteDfa`).
  */
 export interface DfaTable {
   rows: Int32Array[];

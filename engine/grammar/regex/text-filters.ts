@@ -174,7 +174,7 @@ export function notJsonDfa(): ByteDfa {
 }
 
 /** Reachable state pairs a product may have before `productDfa` gives up. */
-const PRODUCT_LIMIT = 20_000;
+const PRODUCT_LIMIT = 5_000;
 const products = new WeakMap<ByteDfa, WeakMap<ByteDfa, ByteDfa | null>>();
 
 /**
