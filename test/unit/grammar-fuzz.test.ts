@@ -8,36 +8,10 @@ import { SchemaCompileError } from '../../engine/grammar/errors.js';
 import { validateOutput } from '../../engine/grammar/schema/validate-output.js';
 import { loadGrammarVocab, type GrammarVocab } from '../../engine/grammar/mask/vocab.js';
 import { sharedData } from '../support/shared.js';
+import { allowedTokens as allowed, propertyNames, seeded, substringTokens } from '../support/grammar-walk.js';
 
 const need = sharedData('grammar fuzz on MaskBench function-call schemas', 'json-schema/maskbench', 'qwen3-tokenizer');
 const [MB, TOK] = need.paths;
-
-function allowed(mask: Uint32Array, filter?: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let w = 0; w < mask.length; w++) {
-    let bits = mask[w];
-    while (bits) {
-      const b = 31 - Math.clz32(bits);
-      bits &= ~(1 << b);
-      const id = w * 32 + b;
-      if (!filter || filter[id]) out.push(id);
-    }
-  }
-  return out;
-}
-
-/** Id of the token spelling exactly `bytes`, if any. */
-function encodeExact(vocab: GrammarVocab, bytes: Uint8Array): number | undefined {
-  const { byte, end, tok } = vocab.trie;
-  let node = 0;
-  for (const b of bytes) {
-    let c = node + 1;
-    while (c < end[node] && byte[c] !== b) c = end[c];
-    if (c >= end[node]) return undefined;
-    node = c;
-  }
-  return tok[node] >= 0 ? tok[node] : undefined;
-}
 
 describe.skipIf(!!need.skip)('random walks on function-call schemas', () => {
   it('every completed output parses and validates', () => {
@@ -56,8 +30,7 @@ describe.skipIf(!!need.skip)('random walks on function-call schemas', () => {
     const files = listSchemaFiles(existsSync(`${MB}/data`) ? `${MB}/data` : MB)
       .filter((f) => /\/(Glaiveai2K|BFCL_|JME|MCPspec)/.test(f))
       .filter((_, i) => i % 500 === 0);
-    let seed = 2024;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rnd = seeded(2024);
     let completed = 0;
     let walks = 0;
     for (const path of files) {
@@ -70,21 +43,7 @@ describe.skipIf(!!need.skip)('random walks on function-call schemas', () => {
         continue;
       }
       // tokens spelling part of a quoted property name: lets walks write required keys
-      const names = new Set<string>();
-      JSON.stringify(schema, (k, v) => {
-        if (k === 'properties' && v && typeof v === 'object') for (const n of Object.keys(v)) names.add(n);
-        return v;
-      });
-      const nameTok = new Uint8Array(vocab.size);
-      for (const n of names) {
-        const q = Buffer.from(JSON.stringify(n));
-        for (let start = 0; start < q.length; start++) {
-          for (let end = start + 1; end <= q.length; end++) {
-            const id = encodeExact(vocab, q.subarray(start, end));
-            if (id !== undefined && (end - start > 1 || start === q.length - 1)) nameTok[id] = 1;
-          }
-        }
-      }
+      const nameTok = substringTokens(vocab, [...propertyNames(schema)].map((n) => JSON.stringify(n)));
       for (let w = 0; w < 2; w++) {
         walks++;
         m.rollback(m.length);

@@ -12,6 +12,7 @@ import { loadTokenizer } from '../../runtime/bench/grammar/maskbench.js';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
 import { hasToken, loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
 import { testTokenizers } from '../support/tokenizers.js';
+import { feedTokens } from '../support/grammar-walk.js';
 
 const BIN = fileURLToPath(new URL('../../bin/resident.js', import.meta.url));
 
@@ -24,18 +25,7 @@ describe.each(testTokenizers())('tool-call constraint (Qwen3 framing, $name toke
     { type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer', minimum: 1, maximum: 7 } }, required: ['city'], additionalProperties: false } } },
     { type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object', properties: { tz: { enum: ['UTC', 'CET'] } }, required: ['tz'] } } },
   ];
-  /** Feeds text (tokenized) and special tokens; returns false at the first refused token. */
-  function feed(c: TokenConstraint, parts: (string | number)[]): boolean {
-    for (const p of parts) {
-      for (const id of typeof p === 'number' ? [p] : encode(p)) {
-        const bit = hasToken(c.mask(), id);
-        const ok = c.accept(id);
-        expect(ok).toBe(bit);
-        if (!ok) return false;
-      }
-    }
-    return true;
-  }
+  const feed = (c: TokenConstraint, parts: (string | number)[]) => feedTokens(c, encode, parts);
   const call = (json: string) => [CALL, `\n${json}\n`, END_CALL];
 
   it('auto: free text, then a call that must match the tool schema, then end of turn', () => {

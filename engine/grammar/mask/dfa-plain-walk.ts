@@ -6,7 +6,7 @@
 import type { StringNode } from '../schema/schema-node.js';
 import { strStep, utf8Step, type StrInner } from '../match/string-matcher.js';
 import { reachLiveAt, reachOf } from '../regex/string-reach.js';
-import type { GrammarVocab } from './vocab.js';
+import type { FlatTrie, GrammarVocab } from './vocab.js';
 
 const MAX_DEPTH = 1024;
 
@@ -24,8 +24,8 @@ let ds = new Int32Array(MAX_DEPTH);
  * byte must keep UTF-8 valid, the code point count within maxLength and every DFA alive; with
  * several DFAs or length bounds, the new state must also still be completable (joint check).
  */
-export function dfaPlainWalk(v: GrammarVocab, n: StringNode, s: StrInner, mask: Uint32Array): void {
-  const { byte, depth, end, tok, size } = v.trie;
+export function dfaPlainWalk(v: GrammarVocab, n: StringNode, s: StrInner, mask: Uint32Array, trie: FlatTrie = v.trie): void {
+  const { byte, depth, end, tok, size } = trie;
   const D = n.dfas.length;
   const joint = D > 1 || n.minLength > 0 || n.maxLength !== Infinity;
   const cap = n.maxLength !== Infinity ? n.maxLength + 1 : n.minLength;

@@ -6,6 +6,8 @@
  * - Inside a string body the tokens made only of plain content bytes come from precomputed
  *   sets (`plain-masks.ts`), and only the ~1.7k tokens whose first non-plain byte is `"` or `\`
  *   are walked (`body-walk.ts`).
+ * - Raw text and XML parameter names (tool calls in the XML form) likewise take plain tokens
+ *   from those sets and walk only the tokens that can leave the body (`raw-walk.ts`).
  * - A lone number, or a lone value/object/array frame inside a container, is split into parts
  *   that are shared between states with different stacks (`mask-split.ts`).
  * - Results are interned per vocabulary (equal masks share one array) and memoized by state
@@ -18,9 +20,11 @@ import { BodyWalker } from './body-walk.js';
 import { MaskSplit } from './mask-split.js';
 import { numComplete } from '../match/number-matcher.js';
 import { PlainMasks } from './plain-masks.js';
+import { RawMasks } from './raw-walk.js';
 import { setKey } from '../match/state-set.js';
 import { TrieWalker } from './trie-walk.js';
 import { finish, type Frame } from '../match/value-matcher.js';
+import { enterRaw } from '../match/xml-matcher.js';
 
 export { setKey, stepBytes, stepSet } from '../match/state-set.js';
 
@@ -38,6 +42,7 @@ export class MaskEngine {
   private readonly body: BodyWalker;
   private readonly walker: TrieWalker;
   private readonly split: MaskSplit;
+  private readonly raw: RawMasks;
   private readonly counts = { masks: 0, memoHits: 0, bodySteps: 0 };
   private readonly scratch: Uint32Array;
 
@@ -48,6 +53,7 @@ export class MaskEngine {
     this.body = new BodyWalker(vocab);
     this.walker = new TrieWalker(vocab);
     this.split = new MaskSplit(vocab, this.walker);
+    this.raw = new RawMasks(vocab, this.plain, this.walker, this.split);
   }
 
   get stats(): MaskStats {
@@ -83,6 +89,8 @@ export class MaskEngine {
 
   /** Tokens allowed from one state, in the scratch mask (returned). */
   private single(f: Frame): Uint32Array {
+    const raw = enterRaw(f);
+    if (raw) return this.mask(raw);
     let after: Uint32Array | null = null;
     if (f.t === 6 && numComplete(f.node, f)) {
       // before the scratch mask is used: this may compute another mask
@@ -97,6 +105,7 @@ export class MaskEngine {
       or(mask, this.plain.get(f.t === 3 ? f.node : f.obj.node.keyString, f.s));
       this.counts.bodySteps += this.body.walk(this.vocab.stringExitTrie, f, mask);
     } else if (MaskSplit.cuttable(f)) this.split.cut(f, mask);
+    else if ((f.t === 11 || f.t === 12) && this.raw.fill(f, mask)) return mask;
     else this.walker.walk(this.vocab.trie, [f], mask);
     return mask;
   }

@@ -14,6 +14,7 @@ import { numStep } from '../match/number-matcher.js';
 import type { Node } from '../schema/schema-node.js';
 import { stepBytes, stepSet } from '../match/state-set.js';
 import { frameKey, type Frame, type NumFrameT } from '../match/value-matcher.js';
+import { strKey } from '../match/string-matcher.js';
 import type { TrieWalker } from './trie-walk.js';
 import type { FlatTrie, GrammarVocab } from './vocab.js';
 
@@ -39,6 +40,7 @@ function structuralKey(f: Frame): string | null {
   const sig = nodeSig((f as { node: Node }).node);
   if (sig === null) return null;
   if (f.t === 1) return `V${sig},${f.ws}`;
+  if (f.t === 12) return `R${sig},${strKey(f.s)}`;
   if (f.t === 8) return `A${sig},${f.phase},${f.ws},${f.count}`;
   if (f.t !== 7) return null;
   const cur = f.cur ? nodeSig(f.cur) : '';
@@ -114,8 +116,12 @@ export class MaskSplit {
     return m;
   }
 
-  /** Sets in `mask` (cleared) the tokens allowed from lone frame `f` (see `cuttable`). */
-  cut(f: Frame, mask: Uint32Array): void {
+  /**
+   * Sets in `mask` (cleared) the tokens of `trie` allowed from lone frame `f` (see `cuttable`;
+   * also raw-text frames, over their exit trie: `raw-walk.ts`). The walk above is memoized
+   * per key, which must determine the trie: raw frames' keys start with `R`.
+   */
+  cut(f: Frame, mask: Uint32Array, trie: FlatTrie = this.vocab.trie): void {
     const p = f.parent!;
     // shared between grammars under the structural key, else within this grammar by own key
     let own = structuralKey(f);
@@ -126,7 +132,6 @@ export class MaskSplit {
       own = key.slice(0, key.length - frameKey(p).length - 1);
       memo = this.above;
     }
-    const trie = this.vocab.trie;
     let a = memo.get(own);
     if (!a) {
       a = this.walkAbove(trie, f, p, mask);

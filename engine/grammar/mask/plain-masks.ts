@@ -1,12 +1,15 @@
 /**
  * Masks of the plain-content tokens (no `"`, `\\`, control byte) allowed inside a string body.
  * Strings without DFAs: per UTF-8 state and remaining length. Strings with pattern/format DFAs:
- * per (DFAs, length bounds, string state), by a trie walk (`dfa-plain-walk.ts`), or directly as
- * the DFA-free set when the DFA state accepts every continuation. Both are shared per
+ * per (DFAs, length bounds, string state), by a trie walk (`dfa-plain-walk.ts`), directly as
+ * the DFA-free set when the DFA state accepts every continuation, from the DFA-free set and a
+ * small walk for table DFAs (`table-dfa-masks.ts`), or as the DFA-free set by length and the
+ * unbounded set intersected when the DFAs never stop a string (filters). All are shared per
  * vocabulary by every grammar (a DFA is one object per pattern source, see `patternDfa`).
  */
 import type { ByteDfa } from '../regex/byte-dfa.js';
 import { dfaPlainWalk } from './dfa-plain-walk.js';
+import { tableDfaPlainMask } from './table-dfa-masks.js';
 import { dfaId } from '../schema/node-sig.js';
 import type { StringNode } from '../schema/schema-node.js';
 import { utf8Step, type StrInner } from '../match/string-matcher.js';
@@ -29,10 +32,18 @@ export class PlainMasks {
     if (!mask) {
       if (n.dfas.length === 1 && n.minLength === 0 && n.maxLength === Infinity && universal(n.dfas[0], s.d[0], s.u)) {
         mask = plainByLength(v, s.u, Infinity);
+      } else if ((n.minLength > 0 || n.maxLength !== Infinity) && n.dfas.every(prefixClosed)) {
+        // the DFAs never stop a string from ending or growing: they and the length bounds
+        // constrain plain tokens independently (saves a walk per code point count)
+        const free = this.get(unbounded(n), { ...s, count: 0, key: undefined });
+        const byLength = plainByLength(v, s.u, n.maxLength === Infinity ? Infinity : n.maxLength - s.count);
+        const scratch = scratchOf(v);
+        for (let i = 0; i < scratch.length; i++) scratch[i] = free[i] & byLength[i];
+        mask = v.intern(scratch);
       } else {
-        let scratch = scratches.get(v);
-        if (!scratch) scratches.set(v, (scratch = v.newMask()));
-        dfaPlainWalk(v, n, s, scratch.fill(0));
+        const scratch = scratchOf(v);
+        const table = n.dfas.length === 1 && n.dfas[0].complete && n.minLength === 0 && n.maxLength === Infinity;
+        if (!table || !tableDfaPlainMask(v, n, s, plainByLength(v, s.u, Infinity), scratch)) dfaPlainWalk(v, n, s, scratch.fill(0));
         mask = v.intern(scratch);
       }
       if (m.size >= MAX_DFA_MASKS) m.clear();
@@ -47,6 +58,41 @@ const MAX_DFA_MASKS = 4096;
 const dfaMasks = new WeakMap<GrammarVocab, Map<string, Uint32Array>>();
 /** Walk output buffers (copied by `intern`). */
 const scratches = new WeakMap<GrammarVocab, Uint32Array>();
+
+function scratchOf(v: GrammarVocab): Uint32Array {
+  let s = scratches.get(v);
+  if (!s) scratches.set(v, (s = v.newMask()));
+  return s;
+}
+
+const closedMemo = new WeakMap<ByteDfa, boolean>();
+
+/**
+ * True for a complete (table) DFA whose every state accepts and continues by some printable
+ * ASCII byte (e.g. a filter avoiding substrings): it never stops a string from ending or growing.
+ */
+function prefixClosed(d: ByteDfa): boolean {
+  let r = closedMemo.get(d);
+  if (r === undefined) {
+    r = d.complete;
+    for (let q = 0; q < d.size && r; q++) {
+      let grows = false;
+      for (let b = 0x20; b < 0x7f && !grows; b++) grows = b !== 0x22 && b !== 0x5c && d.step(q, b) >= 0;
+      r = d.accepting[q] === 1 && grows;
+    }
+    closedMemo.set(d, r);
+  }
+  return r;
+}
+
+const unboundedTwins = new WeakMap<StringNode, StringNode>();
+
+/** `n` without length bounds (one twin per node, so its masks are memoized). */
+function unbounded(n: StringNode): StringNode {
+  let t = unboundedTwins.get(n);
+  if (!t) unboundedTwins.set(n, (t = { ...n, minLength: 0, maxLength: Infinity }));
+  return t;
+}
 
 const signatures = new WeakMap<StringNode, string>();
 

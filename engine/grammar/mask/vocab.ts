@@ -69,14 +69,39 @@ export class GrammarVocab {
     this.stringExitTrie = this.buildTrie(exit);
   }
 
-  private buildTrie(ids: number[]): FlatTrie {
+  private readonly subTries = new Map<string, FlatTrie>();
+
+  /**
+   * Trie of the non-special tokens whose first byte outside `plain` (a 256-entry table, 1 = plain)
+   * is one of `exits`; memoized under `key`. E.g. the tokens that can leave a raw-text body.
+   */
+  exitTrie(key: string, plain: Uint8Array, exits: number[]): FlatTrie {
+    let t = this.subTries.get(key);
+    if (!t) {
+      // in the main trie's pre-order, which is sorted
+      const ids: number[] = [];
+      const { tok, size } = this.trie;
+      for (let i = 1; i < size; i++) {
+        if (tok[i] < 0) continue;
+        const first = this.bytes[tok[i]].find((x) => !plain[x]);
+        if (first !== undefined && exits.includes(first)) for (let id = tok[i]; id >= 0; id = this.dupNext[id]) ids.push(id);
+      }
+      this.subTries.set(key, (t = this.buildTrie(ids, true)));
+    }
+    return t;
+  }
+
+  private buildTrie(ids: number[], presorted = false): FlatTrie {
     const bytes = this.bytes;
-    const keys = new Map<number, string>();
-    for (const id of ids) keys.set(id, Buffer.from(bytes[id].buffer, bytes[id].byteOffset, bytes[id].length).toString('latin1'));
-    const sorted = [...ids].sort((a, b) => {
-      const x = keys.get(a)!, y = keys.get(b)!;
-      return x < y ? -1 : x > y ? 1 : 0;
-    });
+    let sorted = ids;
+    if (!presorted) {
+      const keys = new Map<number, string>();
+      for (const id of ids) keys.set(id, Buffer.from(bytes[id].buffer, bytes[id].byteOffset, bytes[id].length).toString('latin1'));
+      sorted = [...ids].sort((a, b) => {
+        const x = keys.get(a)!, y = keys.get(b)!;
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+    }
     const byte: number[] = [0];
     const depth: number[] = [0];
     const tok: number[] = [-1];

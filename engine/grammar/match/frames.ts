@@ -2,7 +2,7 @@
  * States of the byte-level JSON value matcher: an immutable stack of frames linked through
  * `parent`, with a stable key per state (`frameKey`) for memoization and deduplication.
  */
-import type { Node, NumberNode, ObjectNode, SeqNode, StringNode } from '../schema/schema-node.js';
+import type { Node, NumberNode, ObjectNode, RawNode, SeqNode, StringNode, XmlArgsNode } from '../schema/schema-node.js';
 import type { NumFrame } from './number-matcher.js';
 import { strKey, type StrInner } from './string-matcher.js';
 
@@ -19,7 +19,10 @@ export type Frame =
   | NumFrameT
   | ObjFrame
   | ArrFrame
-  | SeqFrame;
+  | SeqFrame
+  | XmlArgsFrame
+  | XmlNameFrame
+  | RawFrame;
 
 interface Base {
   parent: Frame | null;
@@ -53,6 +56,24 @@ export interface ObjFrame extends Base {
 export interface ArrFrame extends Base { t: 8; node: Node & { kind: 'array' }; phase: number; ws: number; count: number }
 /** Inside a sequence node at part `part`, byte `pos` of a byte part. */
 export interface SeqFrame extends Base { t: 9; node: SeqNode; part: number; pos: number }
+
+/**
+ * Between the parameters of an XML call, at node `pos` of `x.head` (0: before `<parameter=` or
+ * `</function>`). `node`, `seen`, `extra`, `count` as in `ObjFrame` (node = `x.obj`).
+ */
+export interface XmlArgsFrame extends Base {
+  t: 10;
+  x: XmlArgsNode;
+  node: ObjectNode;
+  pos: number;
+  seen: Uint32Array;
+  extra: string[];
+  count: number;
+}
+/** A freely typed XML parameter name (raw text up to `>`); `parent` is the XmlArgsFrame at pos 0; `text` as in KeyFreeFrame. */
+export interface XmlNameFrame extends Base { t: 11; s: StrInner; text: string; parent: XmlArgsFrame }
+/** Inside raw text. */
+export interface RawFrame extends Base { t: 12; node: RawNode; s: StrInner }
 
 export const DONE: DoneFrame = { t: 0, parent: null, k: '$' };
 
@@ -93,6 +114,15 @@ export function frameKey(f: Frame): string {
       break;
     case 9:
       own = `Q${f.node.id},${f.part},${f.pos}`;
+      break;
+    case 10:
+      own = `X${f.x.id},${f.pos},${f.seen.join('.')},${f.extra.join('\u0000')}`;
+      break;
+    case 11:
+      own = `P${strKey(f.s)};${f.text}`;
+      break;
+    case 12:
+      own = `R${f.node.id},${strKey(f.s)}`;
       break;
   }
   f.k = `${own}|${p}`;

@@ -10,13 +10,17 @@ import { finish, literalAccepts, startValue } from './value-matcher.js';
 
 const hasBit = (s: Uint32Array, i: number) => (s[i >> 5] >>> (i & 31)) & 1;
 
-function missingRequired(f: ObjFrame): number {
+/** What the key bookkeeping reads of an object frame (JSON `ObjFrame` or XML `XmlArgsFrame`). */
+export type ObjState = Pick<ObjFrame, 'node' | 'seen' | 'extra' | 'count'>;
+
+function missingRequired(f: ObjState): number {
   let m = 0;
   for (const i of f.node.required) if (!hasBit(f.seen, i)) m++;
   return m;
 }
 
-function canClose(f: ObjFrame): boolean {
+/** All required keys are present and minProperties is met. */
+export function canClose(f: ObjState): boolean {
   return f.count >= f.node.minProps && missingRequired(f) === 0;
 }
 
@@ -43,18 +47,18 @@ function nameIndex(node: ObjectNode): Map<string, number> {
 }
 
 /** Can name `i` be added now (unseen, allowed, within maxProperties)? */
-function addable(f: ObjFrame, i: number, missing: number): boolean {
+export function addable(f: ObjState, i: number, missing = missingRequired(f)): boolean {
   if (hasBit(f.seen, i) || !nameOk(f.node)[i]) return false;
   if (f.node.required.includes(i)) return true;
   return f.count + 1 + missing <= f.node.maxProps;
 }
 
 /** Keys may be typed freely (open object with room for an optional key). */
-function freeKeys(f: ObjFrame, missing: number): boolean {
+export function freeKeys(f: ObjState, missing = missingRequired(f)): boolean {
   return !f.node.closed && f.count + 1 + missing <= f.node.maxProps;
 }
 
-function canAddKey(f: ObjFrame): boolean {
+export function canAddKey(f: ObjState): boolean {
   const missing = missingRequired(f);
   if (missing > 0) return true;
   if (freeKeys(f, missing)) return true;
@@ -105,8 +109,12 @@ const NON_ASCII = /[\x80-\xff]/;
  * the index of a named property, the text of another key, or null when the key is not allowed.
  */
 export function freeKeyTarget(obj: ObjFrame, s: StrInner, text: string): number | string | null {
+  return strClose(obj.node.keyString, s) ? resolveKey(obj, text) : null;
+}
+
+/** The index of named property `text` (UTF-8 bytes as latin1), the key itself for another allowed key, or null (seen, not allowed, or too many). */
+export function resolveKey(obj: ObjState, text: string): number | string | null {
   const node = obj.node;
-  if (!strClose(node.keyString, s)) return null;
   const key = NON_ASCII.test(text) ? Buffer.from(text, 'latin1').toString('utf8') : text;
   const idx = nameIndex(node).get(key) ?? -1;
   const missing = missingRequired(obj);
@@ -115,8 +123,8 @@ export function freeKeyTarget(obj: ObjFrame, s: StrInner, text: string): number 
   return key;
 }
 
-/** The object state after a key: name `idx` (>= 0) or the other key `key`. */
-export function keyDone(obj: ObjFrame, idx: number, key: string | null): ObjFrame {
+/** The bookkeeping after adding name `idx` (>= 0) or the other key `key`, and the value node that follows. */
+export function addKey(obj: ObjState, idx: number, key: string | null): { seen: Uint32Array; extra: string[]; count: number; cur: Node } {
   const seen = obj.seen.slice();
   let extra = obj.extra;
   let cur: Node;
@@ -127,7 +135,12 @@ export function keyDone(obj: ObjFrame, idx: number, key: string | null): ObjFram
     extra = [...extra, key!];
     cur = obj.node.valueFor(key!)!;
   }
-  return { ...obj, k: undefined, phase: 1, ws: 0, seen, extra, count: obj.count + 1, cur };
+  return { seen, extra, count: obj.count + 1, cur };
+}
+
+/** The object state after a key: name `idx` (>= 0) or the other key `key`. */
+export function keyDone(obj: ObjFrame, idx: number, key: string | null): ObjFrame {
+  return { ...obj, k: undefined, phase: 1, ws: 0, ...addKey(obj, idx, key) };
 }
 
 /** Steps an object frame (outside keys and values) by byte `b`. */

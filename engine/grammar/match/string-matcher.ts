@@ -96,8 +96,18 @@ function cpBytes(cp: number): number[] {
   return [0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63)];
 }
 
-/** Next inner state after content byte `b` (not the closing quote), or null. */
-export function strStep(n: StringNode, s: StrInner, b: number): StrInner | null {
+/** Control bytes allowed in raw text (tab, LF, CR). */
+const RAW_CONTROL = (b: number) => b === 0x09 || b === 0x0a || b === 0x0d;
+
+/**
+ * Next inner state after content byte `b` (not the closing quote), or null. `raw`: the content
+ * of raw text (`RawNode`), where the quote and the backslash are plain bytes and tab, LF, CR are allowed.
+ */
+export function strStep(n: StringNode, s: StrInner, b: number, raw = false): StrInner | null {
+  if (raw) {
+    if (b < 0x20 && !RAW_CONTROL(b)) return null;
+    return plainStep(n, s, b);
+  }
   if (s.esc === 1) {
     const c = SIMPLE_ESC[b];
     if (c !== undefined) return feedChar(n, s, [c]);
@@ -119,6 +129,11 @@ export function strStep(n: StringNode, s: StrInner, b: number): StrInner | null 
     if (n.dfas.length && !Object.values(SIMPLE_ESC).some((c) => feedChar(n, s, [c]))) return null;
     return { ...s, key: undefined, esc: 1, emitted: '' };
   }
+  return plainStep(n, s, b);
+}
+
+/** A content byte taken as itself (no escape in progress). */
+function plainStep(n: StringNode, s: StrInner, b: number): StrInner | null {
   const u = utf8Step(s.u, b);
   if (u < 0) return null;
   let count = s.count;

@@ -13,6 +13,7 @@ import { arrStep, keyFreeStep, keyLitStep, objStep } from './object-matcher.js';
 import { deref, type Node, type SeqNode } from '../schema/schema-node.js';
 import { numStep, numComplete } from './number-matcher.js';
 import { strStep, strClose, strInit } from './string-matcher.js';
+import { rawStep, startRaw, startXmlArgs, xmlArgsStep, xmlNameStep } from './xml-matcher.js';
 
 export * from './frames.js';
 export { freeKeyTarget, keyDone } from './object-matcher.js';
@@ -33,6 +34,8 @@ export function finish(parent: Frame): Frame | null {
       return { ...parent, k: undefined, phase: 2, ws: 0, count: parent.count + 1 };
     case 9:
       return seqAt(parent.node, parent.part + 1, parent.parent!);
+    case 10:
+      return parent;
     default:
       throw new GrammarError(`frame ${parent.t} cannot hold a value`);
   }
@@ -42,7 +45,7 @@ function seqAt(node: SeqNode, part: number, parent: Frame): Frame | null {
   if (part >= node.parts.length) return finish(parent);
   const p = node.parts[part];
   if (p instanceof Uint8Array) return { t: 9, node, part, pos: 0, parent };
-  return { t: 1, node: p, ws: 0, parent: { t: 9, node, part, pos: 0, parent } };
+  return { t: 1, node: p, ws: node.tight ? MAX_WS : 0, parent: { t: 9, node, part, pos: 0, parent } };
 }
 
 /** True when the input may end in this state. */
@@ -54,8 +57,8 @@ export function canEnd(f: Frame): boolean {
       return f.node.trie.ends[f.pos] >= 0 && endAfter(f.parent!);
     case 6:
       return numComplete(f.node, f) && endAfter(f.parent!);
-    case 9:
-      return false;
+    case 12:
+      return strClose(f.node.str, f.s) && endAfter(f.parent!);
     default:
       return false;
   }
@@ -128,6 +131,12 @@ export function step(f: Frame, b: number, out: Frame[]): void {
       }
       return;
     }
+    case 10:
+      return xmlArgsStep(f, b, out);
+    case 11:
+      return xmlNameStep(f, b, out);
+    case 12:
+      return rawStep(f, b, out);
   }
 }
 
@@ -163,6 +172,10 @@ export function startValue(node: Node, b: number, parent: Frame, out: Frame[]): 
       if (first) step(first, b, out);
       return;
     }
+    case 'raw':
+      return startRaw(n, b, parent, out);
+    case 'xmlargs':
+      return startXmlArgs(n, b, parent, out);
     case 'ref':
       return;
   }

@@ -139,7 +139,17 @@ class Nfa {
   }
 }
 
-/** A lazily determinized byte DFA with liveness pruning. */
+/**
+ * A DFA given as whole tables: `rows[d][b]` is the next state (-1 dead), `accepting[d]` 1 for a
+ * match. Every state must be able to reach an accepting one through valid UTF-8 (the "no dead
+ * ends" invariant of `ByteDfa`).
+ */
+export interface DfaTable {
+  rows: Int32Array[];
+  accepting: number[];
+}
+
+/** A lazily determinized byte DFA with liveness pruning (or a complete table, see `ByteDfa.fromTable`). */
 export class ByteDfa {
   private readonly nfa: Nfa;
   private readonly accept: number;
@@ -150,8 +160,27 @@ export class ByteDfa {
   /** `accepting[d] === 1` when DFA state d is a complete match. */
   readonly accepting: number[] = [];
 
-  constructor(node: RegexNode, readonly source: string) {
+  /** A DFA over complete tables (content filters that are not regular expressions); `source` names it. */
+  static fromTable(table: DfaTable, source: string): ByteDfa {
+    const d = new ByteDfa({ t: 'set', set: [] }, source, true);
+    for (let q = 0; q < table.rows.length; q++) {
+      d.trans.push(table.rows[q].slice());
+      d.accepting.push(table.accepting[q]);
+    }
+    return d;
+  }
+
+  /** Every state is built (a table DFA): `size`, `accepting` and rows cover the whole automaton. */
+  readonly complete: boolean;
+
+  constructor(node: RegexNode, readonly source: string, tableOnly = false) {
     this.nfa = new Nfa(source);
+    this.complete = tableOnly;
+    if (tableOnly) {
+      this.accept = -1;
+      this.live = new Uint8Array(0);
+      return;
+    }
     const [s, e] = this.nfa.build(node);
     this.accept = e;
     // liveness: reverse reachability from the accepting state

@@ -62,8 +62,12 @@ function sig(n0: Node, seen: Map<Node, number>): string {
       return `A${n.minItems},${n.maxItems},${r(n.items)}[${n.prefix.map(r).join(',')}]`;
     case 'union':
       return `U(${n.alts.map(r).join(',')})`;
+    case 'raw':
+      return `R${r(n.str)}`;
+    case 'xmlargs':
+      return `W#${n.id}`; // its free names' values depend on sibling alternatives: never shared
     case 'seq':
-      return `Q(${n.parts.map((p) => (p instanceof Uint8Array ? `b${Array.from(p).join('.')}` : r(p))).join(',')})`;
+      return `Q${n.tight ? 't' : ''}(${n.parts.map((p) => (p instanceof Uint8Array ? `b${Array.from(p).join('.')}` : r(p))).join(',')})`;
     case 'object': {
       const props = n.names.map((k) => `${JSON.stringify(k)}:${r(n.props.get(k)!)}`).join(',');
       const pats = n.patterns.map((p) => `${dfaId(p.dfa)}/${JSON.stringify(p.re.source)}/${p.re.flags}:${r(p.node)}`).join(',');

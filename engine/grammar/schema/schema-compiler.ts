@@ -5,6 +5,7 @@
  * so that every choice left in the graph can be completed.
  */
 import { patternDfa, type ByteDfa } from '../regex/byte-dfa.js';
+import { withFilter } from '../regex/text-filters.js';
 import { floorDiv, ceilDiv, rescale, toDecimal } from './decimal.js';
 import { RegexCompileError, SchemaCompileError } from '../errors.js';
 import { LiteralTrie, utf8 } from '../match/literal-trie.js';
@@ -33,12 +34,14 @@ export interface CompiledSchema {
 export interface CompileOptions {
   /** Check the schema against its meta-schema with ajv first (default true). */
   validate?: boolean;
+  /** A filter every string (value or key) must also pass, as one more DFA on its content (e.g. text that cannot break the XML framing around it). */
+  stringFilter?: ByteDfa;
 }
 
 /** Compiles a JSON Schema; throws `SchemaCompileError` naming the keyword and path it refuses. */
 export function compileSchema(schema: unknown, opts: CompileOptions = {}): CompiledSchema {
   if (opts.validate !== false) checkSchema(schema);
-  const c = new Compiler(new SchemaResolver(schema));
+  const c = new Compiler(new SchemaResolver(schema), opts.stringFilter);
   try {
     const root = c.nodeFor([c.resolver.root]);
     c.finish();
@@ -63,9 +66,9 @@ class Compiler {
 
   readonly plainString: StringNode;
 
-  constructor(readonly resolver: SchemaResolver) {
+  constructor(readonly resolver: SchemaResolver, private readonly filter?: ByteDfa) {
     this.never = this.make({ kind: 'never' });
-    this.plainString = this.make({ kind: 'string', minLength: 0, maxLength: Infinity, dfas: [] });
+    this.plainString = this.make({ kind: 'string', minLength: 0, maxLength: Infinity, dfas: filter ? [filter] : [] });
   }
 
   make<T extends { kind: string }>(n: T): T & { id: number } {
@@ -150,7 +153,7 @@ class Compiler {
       }
     }
     if (f.minLength > f.maxLength) return this.never;
-    return this.make({ kind: 'string', minLength: f.minLength, maxLength: f.maxLength, dfas });
+    return this.make({ kind: 'string', minLength: f.minLength, maxLength: f.maxLength, dfas: this.filter ? withFilter(dfas, this.filter) : dfas });
   }
 
   private numberNode(f: Flat): Node {

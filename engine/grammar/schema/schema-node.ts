@@ -6,7 +6,7 @@
 import type { ByteDfa } from '../regex/byte-dfa.js';
 import type { LiteralTrie } from '../match/literal-trie.js';
 
-export type Node = RefNode | NeverNode | LiteralNode | StringNode | NumberNode | ObjectNode | ArrayNode | UnionNode | SeqNode;
+export type Node = RefNode | NeverNode | LiteralNode | StringNode | NumberNode | ObjectNode | ArrayNode | UnionNode | SeqNode | RawNode | XmlArgsNode;
 
 interface NodeBase {
   /** Unique per compiled grammar; used in state keys. */
@@ -101,6 +101,38 @@ export interface UnionNode extends NodeBase {
 export interface SeqNode extends NodeBase {
   kind: 'seq';
   parts: (Uint8Array | Node)[];
+  /** No whitespace before the value parts (default: up to MAX_WS, as between JSON tokens). */
+  tight?: boolean;
+}
+
+/**
+ * Raw text (an XML tool-call parameter value): the content of `str` without quotes or escapes;
+ * any UTF-8 text but control bytes other than tab, LF and CR. It ends where what follows it
+ * (its parent) takes over, so `str`'s DFAs must keep it from running into its terminator.
+ */
+export interface RawNode extends NodeBase {
+  kind: 'raw';
+  str: StringNode;
+}
+
+/**
+ * The parameters of an XML tool call: `(<parameter=NAME>` value `)*</function>\n`, NAME from
+ * `obj` (required names before the end, no repeats, extra names typed freely when `obj` is open).
+ * `obj` is a derived object node whose values are the parameters' XML value nodes (see
+ * engine/grammar/tool-call/xml-args.ts) and whose `keyString` constrains free names.
+ */
+export interface XmlArgsNode extends NodeBase {
+  kind: 'xmlargs';
+  obj: ObjectNode;
+  /** `<parameter=NAME>` per name (index i of `obj.names`), then `</function>\n` (CLOSE) and `<parameter=` (FREE). */
+  head: LiteralTrie;
+}
+
+let nextSyntheticId = 1_000_000_000;
+
+/** A fresh id for a node built outside the schema compiler (framing, XML values). */
+export function syntheticNodeId(): number {
+  return nextSyntheticId++;
 }
 
 /** Follows `ref` nodes. */

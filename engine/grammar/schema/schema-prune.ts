@@ -22,6 +22,10 @@ export function satisfiable(n: Node, isSat: (n: Node) => boolean): boolean {
       return n.parts.every((p) => p instanceof Uint8Array || isSat(p));
     case 'string':
       return stringLive(n);
+    case 'raw':
+      return stringLive(n.str);
+    case 'xmlargs':
+      return isSat(n.obj);
     case 'number':
       return numberFeasible(n);
     case 'union':

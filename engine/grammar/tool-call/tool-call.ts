@@ -1,19 +1,21 @@
 /**
- * Qwen3 tool-call framing as a `TokenConstraint`:
- *   free text / `<think>…</think>` → `<tool_call>` → `\n{"name": "<tool>", "arguments": ` ARGS `}\n`
+ * Qwen tool-call framing as a `TokenConstraint`:
+ *   free text / `<think>…</think>` → `<tool_call>` → a call body (`call-grammar.ts`: Qwen3's JSON
+ *   `\n{"name": "<tool>", "arguments": ` ARGS `}\n`, or the XML form of Qwen3.5 / 3.6 / Coder
+ *   `\n<function=<tool>>\n<parameter=P>\nVALUE\n</parameter>\n…</function>\n`)
  *   → `</tool_call>` → (whitespace, another call if parallel) → `<|im_end|>`.
  * `toolChoice`: 'auto' (lazy: free text until `<tool_call>`), 'none' (call tokens masked out),
  * 'required' (a call is the answer; thinking first if enabled), or a named function (forced).
  * `responseFormat` json_schema / json_object constrains the whole answer to one JSON value.
  */
-import { GrammarError, SchemaCompileError } from '../errors.js';
+import { GrammarError } from '../errors.js';
 import { Grammar, defaultStops, forcedFrom, forcedTokensOf, schemaGrammar, type TokenConstraint } from '../mask/matcher.js';
-import { compileSchema } from '../schema/schema-compiler.js';
-import type { Node, SeqNode } from '../schema/schema-node.js';
 import { stepBytes } from '../mask/mask-engine.js';
-import { utf8 } from '../match/literal-trie.js';
 import { canEnd, type Frame } from '../match/value-matcher.js';
 import type { GrammarVocab } from '../mask/vocab.js';
+import { callGrammar, type CallFormat } from './call-grammar.js';
+
+export { callGrammar, type CallFormat } from './call-grammar.js';
 
 /** A tool as the OpenAI API sends it, or just `{name, parameters}`. */
 export type ToolSpec =
@@ -31,7 +33,11 @@ export interface ToolCallOptions {
   parallelToolCalls?: boolean;
   /** The model may think (`<think>…</think>`) before a forced call or JSON answer. */
   thinking?: boolean;
+  /** The prompt already opened `<think>` (Qwen3.5 / 3.6 generation prompts end in `<think>\n`): the output starts inside reasoning. */
+  startInReasoning?: boolean;
   responseFormat?: ResponseFormat;
+  /** Call body format (default 'json'): 'xml' for the Qwen3.5 / 3.6 and Qwen3-Coder chat templates. */
+  format?: CallFormat;
 }
 
 /** Bad tool-call options (unknown tool name, duplicate tools, json with tools forced). */
@@ -98,7 +104,7 @@ class ToolCallConstraint implements TokenConstraint {
         choice = 'required';
       }
       if (new Set(tools.map((t) => t.name)).size !== tools.length) throw new ToolConstraintError('duplicate tool names');
-      this.grammar = callGrammar(selected, vocab);
+      this.grammar = callGrammar(selected, vocab, opts.format);
       this.choice = choice as 'auto' | 'required';
     }
     this.free = vocab.newMask();
@@ -108,10 +114,11 @@ class ToolCallConstraint implements TokenConstraint {
       const b = vocab.bytes[t];
       if (!vocab.special[t] && b.length && b.length <= 2 && b.every((x) => x === 0x0a || x === 0x20)) this.wsTokens.push(t);
     }
-    const first: Mode = this.choice === 'required' ? 'pre' : 'free';
-    this.hist = [{ mode: first, states: null, calls: 0, ws: 0, thought: false }];
-    if (this.kind === 'json' && !opts.thinking) this.hist[0] = { ...this.hist[0], mode: 'json', states: this.grammar!.start() };
-    this.thinking = opts.thinking === true;
+    const inThink = opts.startInReasoning === true;
+    const first: Mode = inThink ? 'think' : this.choice === 'required' ? 'pre' : 'free';
+    this.hist = [{ mode: first, states: null, calls: 0, ws: 0, thought: inThink }];
+    if (this.kind === 'json' && !opts.thinking && !inThink) this.hist[0] = { ...this.hist[0], mode: 'json', states: this.grammar!.start() };
+    this.thinking = opts.thinking === true || inThink;
   }
   private readonly thinking: boolean;
 
@@ -260,39 +267,4 @@ function normTool(t: ToolSpec): { name: string; parameters: unknown } {
   const f = 'function' in t ? t.function : t;
   if (!f || typeof f.name !== 'string' || !f.name) throw new ToolConstraintError('a tool needs a name');
   return { name: f.name, parameters: f.parameters ?? { type: 'object', properties: {} } };
-}
-
-const CALL_GRAMMARS = 32;
-const callGrammars = new WeakMap<GrammarVocab, Map<string, Grammar>>();
-
-/** The call grammar of a tool list, memoized per vocabulary (LRU of CALL_GRAMMARS): an agent resends the same tools every turn, and its masks stay memoized. */
-export function callGrammar(tools: { name: string; parameters: unknown }[], vocab: GrammarVocab): Grammar {
-  let m = callGrammars.get(vocab);
-  if (!m) callGrammars.set(vocab, (m = new Map()));
-  const key = JSON.stringify(tools.map((t) => [t.name, t.parameters]));
-  let g = m.get(key);
-  if (g) m.delete(key);
-  else g = new Grammar(callNode(tools), vocab, undefined, false);
-  m.set(key, g);
-  if (m.size > CALL_GRAMMARS) m.delete(m.keys().next().value!);
-  return g;
-}
-
-/** Union over tools of `\n{"name": "<name>", "arguments": ` ARGS `}\n`. */
-function callNode(tools: { name: string; parameters: unknown }[]): Node {
-  const alts: Node[] = tools.map((t) => {
-    let args: Node;
-    try {
-      args = compileSchema(t.parameters).root;
-    } catch (e) {
-      if (e instanceof SchemaCompileError) throw new SchemaCompileError(`tool ${JSON.stringify(t.name)}: ${e.message}`, e.keyword, e.path);
-      throw e;
-    }
-    const seq: SeqNode = {
-      kind: 'seq', id: seqIds++,
-      parts: [utf8(`\n{"name": ${JSON.stringify(t.name)}, "arguments": `), args, utf8('}\n')],
-    };
-    return seq;
-  });
-  return alts.length === 1 ? alts[0] : { kind: 'union', id: seqIds++, alts };
 }

@@ -1,0 +1,65 @@
+/**
+ * Reads a finished XML tool-call body (the text between `<tool_call>` and `</tool_call>`) back
+ * into `{name, arguments}`, typing each value with the rule of `xml-values.ts`, and validates the
+ * arguments against the tool's schema with ajv, as the JSON form's calls are. The reading is the
+ * grammar's own: a parser that follows it reads every constrained call the same way.
+ *
+ * Body: `\n<function=NAME>\n` then per parameter `<parameter=P>\nVALUE\n</parameter>\n`, then
+ * `</function>\n`. One newline after `<parameter=P>` and one before `</parameter>` are dropped
+ * (as Qwen's template writes them and vLLM's qwen3coder parser strips them); other whitespace
+ * between tags is ignored.
+ */
+import { validateOutput } from '../schema/validate-output.js';
+import type { ToolDef } from './call-grammar.js';
+import { xmlTool } from './xml-args.js';
+import { readXmlValue } from './xml-values.js';
+
+/** A call read back, or why it could not be. */
+export type XmlCallRead = { ok: true; name: string; arguments: Record<string, unknown> } | { ok: false; error: string };
+
+const FUNCTION_OPEN = /^\s*<function=([^>\n]+)>\n?/;
+const PARAM_OPEN = /^\s*<parameter=([^>\n]+)>\n?/;
+const PARAM_CLOSE = '</parameter>';
+const FUNCTION_CLOSE = /^\s*<\/function>\s*$/;
+
+/** Splits a body into the function name and its parameters' raw values (newlines around values dropped). */
+export function splitXmlCall(body: string): { name: string; params: [string, string][] } | { error: string } {
+  const f = FUNCTION_OPEN.exec(body);
+  if (!f) return { error: 'no <function=NAME> tag' };
+  let rest = body.slice(f[0].length);
+  const params: [string, string][] = [];
+  for (let p = PARAM_OPEN.exec(rest); p; p = PARAM_OPEN.exec(rest)) {
+    rest = rest.slice(p[0].length);
+    const end = rest.indexOf(PARAM_CLOSE);
+    if (end < 0) return { error: `unterminated <parameter=${p[1]}>` };
+    const value = rest.slice(0, end);
+    params.push([p[1].trim(), value.endsWith('\n') ? value.slice(0, -1) : value]);
+    rest = rest.slice(end + PARAM_CLOSE.length);
+  }
+  if (!FUNCTION_CLOSE.test(rest)) return { error: 'expected <parameter=…> or </function>' };
+  return { name: f[1].trim(), params };
+}
+
+/** Reads a body with the tools' schemas; values are typed per parameter class. Does not validate. */
+export function readXmlCall(body: string, tools: ToolDef[]): XmlCallRead {
+  const s = splitXmlCall(body);
+  if ('error' in s) return { ok: false, error: s.error };
+  const tool = tools.find((t) => t.name === s.name);
+  if (!tool) return { ok: false, error: `unknown tool ${JSON.stringify(s.name)}` };
+  const x = xmlTool(tool);
+  const args: Record<string, unknown> = {};
+  for (const [k, v] of s.params) {
+    if (Object.hasOwn(args, k)) return { ok: false, error: `parameter ${JSON.stringify(k)} given twice` };
+    args[k] = readXmlValue(v, x.classOf(k));
+  }
+  return { ok: true, name: s.name, arguments: args };
+}
+
+/** `readXmlCall`, then the arguments validated against the tool's schema (counted in `outputValidation`). */
+export function checkXmlCall(body: string, tools: ToolDef[]): XmlCallRead {
+  const r = readXmlCall(body, tools);
+  if (!r.ok) return r;
+  const schema = tools.find((t) => t.name === r.name)!.parameters ?? { type: 'object' };
+  const v = validateOutput(schema, JSON.stringify(r.arguments));
+  return v.ok ? r : { ok: false, error: `arguments of ${r.name} fail the schema: ${v.error}` };
+}
