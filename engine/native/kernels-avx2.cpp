@@ -69,7 +69,10 @@ inline void tile(const float* x, int k, const void* const* wr, float* y, int ldy
 
 template <dtype T, int R>
 inline void tile_tokens(const float* x, int n, int k, const void* const* wr, float* y, int ldy) {
-  for_blocks<3>(n, [&](int t, auto NT) { tile<T, R, NT>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy); });
+  int t = 0;
+  for (; t + 3 <= n; t += 3) tile<T, R, 3>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
+  if (n - t == 2) tile<T, R, 2>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
+  else if (n - t == 1) tile<T, R, 1>(x + size_t(t) * k, k, wr, y + size_t(t) * ldy, ldy);
 }
 
 void to_f32(const void* src, dtype t, float* dst, size_t n);
@@ -122,7 +125,18 @@ void matmul_panel(const float* x, int n, int k, const void* w, int r0, int r1, f
       const int kc = std::min(matmul_panel_k, k - k0);
       pack_panel<T, matmul_panel_rows>(w, k, rb, nrows, k0, kc, P);
       const bool acc = k0 > 0;
-      for_blocks<6>(n, [&](int t, auto NT) { panel_kernel<NT>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows); });
+      int t = 0;
+      for (; t + 6 <= n; t += 6) panel_kernel<6>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows);
+      const float* xt = x + size_t(t) * k + k0;
+      float* yt = y + size_t(t) * ldy + rb;
+      switch (n - t) {
+        case 5: panel_kernel<5>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 4: panel_kernel<4>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 3: panel_kernel<3>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 2: panel_kernel<2>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 1: panel_kernel<1>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        default: break;
+      }
     }
   }
 }
@@ -155,7 +169,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
 }
 
 void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
-  dispatch_dtype(wt, [&](auto T) { matmul_t<decltype(T)::value>(x, n, k, w, r0, r1, y, ldy, scratch); });
+  RESIDENT_DTYPE_SWITCH(wt, matmul_t, x, n, k, w, r0, r1, y, ldy, scratch)
 }
 
 template <dtype T>
@@ -167,7 +181,7 @@ void to_f32_t(const void* src, float* dst, size_t n) {
 
 void to_f32(const void* src, dtype t, float* dst, size_t n) {
   if (t == dtype::f32) return (void)std::memcpy(dst, src, n * 4);
-  dispatch_dtype(t, [&](auto T) { to_f32_t<decltype(T)::value>(src, dst, n); });
+  RESIDENT_DTYPE_SWITCH(t, to_f32_t, src, dst, n)
 }
 
 void from_f32(const float* src, dtype t, void* dst, size_t n) {
@@ -267,14 +281,22 @@ template <dtype T>
 void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, float* out, int ldo) {
   const int hd16 = hd / 16 * 16;
   for (int d0 = 0; d0 < hd16; d0 += 16) {
-    // blocks of 4 rows, then the GQA group's remaining rows together: they share each V load
-    for_blocks<4>(rows, [&](int r, auto R) { pv_block<T, R>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo); });
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) pv_block<T, 4>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
+    const float* pr = p + size_t(r) * ldp;
+    float* orow = out + size_t(r) * ldo;
+    switch (rows - r) {  // the GQA group's remaining rows share each V load
+      case 3: pv_block<T, 3>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      case 2: pv_block<T, 2>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      case 1: pv_block<T, 1>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+      default: break;
+    }
   }
   attn_pv_tail<T>(p, rows, ldp, n, v, hd, hd16, out, ldo);
 }
 
 void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo) {
-  dispatch_kv_dtype(vt, [&](auto T) { attn_pv_t<decltype(T)::value>(p, rows, ldp, n, v, hd, out, ldo); });
+  RESIDENT_KV_DTYPE_SWITCH(vt, attn_pv_t, p, rows, ldp, n, v, hd, out, ldo)  // KV is never q8
 }
 
 }  // namespace

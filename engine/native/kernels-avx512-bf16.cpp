@@ -48,7 +48,20 @@ inline void tile(const uint16_t* xb, int k, const uint16_t* w, float* y, int ldy
 }
 
 void row_tokens(const uint16_t* xb, int n, int k, const uint16_t* w, float* y, int ldy) {
-  for_blocks<tile_tokens>(n, [&](int t, auto NT) { tile<NT>(xb + size_t(t) * k, k, w, y + size_t(t) * ldy, ldy); });
+  int t = 0;
+  for (; t + tile_tokens <= n; t += tile_tokens) tile<tile_tokens>(xb + size_t(t) * k, k, w, y + t * size_t(ldy), ldy);
+  const uint16_t* xt = xb + size_t(t) * k;
+  float* yt = y + size_t(t) * ldy;
+  switch (n - t) {
+    case 7: return tile<7>(xt, k, w, yt, ldy);
+    case 6: return tile<6>(xt, k, w, yt, ldy);
+    case 5: return tile<5>(xt, k, w, yt, ldy);
+    case 4: return tile<4>(xt, k, w, yt, ldy);
+    case 3: return tile<3>(xt, k, w, yt, ldy);
+    case 2: return tile<2>(xt, k, w, yt, ldy);
+    case 1: return tile<1>(xt, k, w, yt, ldy);
+    default: return;
+  }
 }
 
 // ---- Packed panels (n >= panel_tokens_min): P[kp][j] = the pair (w[row0 + j][2kp], w[row0 + j][2kp + 1]) as
@@ -92,7 +105,20 @@ inline void panel_kernel(const uint16_t* xb, int k, const uint32_t* P, float* y,
 
 // y[t][rb..rb + nrows) = xb[t] · panel P, t < n.
 void panel_tokens_run(const uint16_t* xb, int n, int k, const uint32_t* P, float* y, int ldy, int rb, int nrows) {
-  for_blocks<panel_tokens>(n, [&](int t, auto NT) { panel_kernel<NT>(xb + size_t(t) * k, k, P, y + size_t(t) * ldy + rb, ldy, nrows); });
+  int t = 0;
+  for (; t + panel_tokens <= n; t += panel_tokens) panel_kernel<panel_tokens>(xb + size_t(t) * k, k, P, y + size_t(t) * ldy + rb, ldy, nrows);
+  const uint16_t* xt = xb + size_t(t) * k;
+  float* yt = y + size_t(t) * ldy + rb;
+  switch (n - t) {
+    case 7: return panel_kernel<7>(xt, k, P, yt, ldy, nrows);
+    case 6: return panel_kernel<6>(xt, k, P, yt, ldy, nrows);
+    case 5: return panel_kernel<5>(xt, k, P, yt, ldy, nrows);
+    case 4: return panel_kernel<4>(xt, k, P, yt, ldy, nrows);
+    case 3: return panel_kernel<3>(xt, k, P, yt, ldy, nrows);
+    case 2: return panel_kernel<2>(xt, k, P, yt, ldy, nrows);
+    case 1: return panel_kernel<1>(xt, k, P, yt, ldy, nrows);
+    default: return;
+  }
 }
 
 void matmul_panel_bf16(const uint16_t* xb, int n, int k, const uint16_t* w, int r0, int r1, float* y, int ldy, uint32_t* P) {

@@ -96,7 +96,20 @@ inline void tile(const float* xs, int kp, int k, const char* w, float* y, int ld
 
 template <dtype T>
 void row_tokens(const float* xs, int n, int kp, int k, const char* w, float* y, int ldy) {
-  for_blocks<gemv_tokens>(n, [&](int t, auto NT) { tile<T, NT>(xs + size_t(t) * kp, kp, k, w, y + size_t(t) * ldy, ldy); });
+  int t = 0;
+  for (; t + gemv_tokens <= n; t += gemv_tokens) tile<T, gemv_tokens>(xs + size_t(t) * kp, kp, k, w, y + size_t(t) * ldy, ldy);
+  const float* xt = xs + size_t(t) * kp;
+  float* yt = y + size_t(t) * ldy;
+  switch (n - t) {
+    case 7: return tile<T, 7>(xt, kp, k, w, yt, ldy);
+    case 6: return tile<T, 6>(xt, kp, k, w, yt, ldy);
+    case 5: return tile<T, 5>(xt, kp, k, w, yt, ldy);
+    case 4: return tile<T, 4>(xt, kp, k, w, yt, ldy);
+    case 3: return tile<T, 3>(xt, kp, k, w, yt, ldy);
+    case 2: return tile<T, 2>(xt, kp, k, w, yt, ldy);
+    case 1: return tile<T, 1>(xt, kp, k, w, yt, ldy);
+    default: return;
+  }
 }
 
 template <dtype T>
@@ -111,7 +124,7 @@ void matmul_rows_t(const float* x, int n, int k, const void* w, int r0, int r1, 
 }  // namespace
 
 void matmul_rows(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
-  dispatch_dtype(wt, [&](auto T) { matmul_rows_t<decltype(T)::value>(x, n, k, w, r0, r1, y, ldy, scratch); });
+  RESIDENT_DTYPE_SWITCH(wt, matmul_rows_t, x, n, k, w, r0, r1, y, ldy, scratch)
 }
 
 }  // namespace avx512

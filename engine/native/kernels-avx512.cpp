@@ -89,9 +89,21 @@ void matmul_panel(const float* x, int n, int k, const void* w, int r0, int r1, f
       const int kc = std::min(matmul_panel_k, k - k0);
       pack_panel<T, panel_cols>(w, k, rb, nrows, k0, kc, P);
       const bool acc = k0 > 0;
-      for_blocks<panel_tokens>(n, [&](int t, auto NT) {
-        panel_kernel<NT>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows);
-      });
+      int t = 0;
+      for (; t + panel_tokens <= n; t += panel_tokens)
+        panel_kernel<panel_tokens>(x + size_t(t) * k + k0, k, P, kc, y + size_t(t) * ldy + rb, ldy, acc, nrows);
+      const float* xt = x + size_t(t) * k + k0;
+      float* yt = y + size_t(t) * ldy + rb;
+      switch (n - t) {
+        case 7: panel_kernel<7>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 6: panel_kernel<6>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 5: panel_kernel<5>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 4: panel_kernel<4>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 3: panel_kernel<3>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 2: panel_kernel<2>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        case 1: panel_kernel<1>(xt, k, P, kc, yt, ldy, acc, nrows); break;
+        default: break;
+      }
     }
   }
 }
@@ -103,7 +115,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
 }
 
 void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
-  dispatch_dtype(wt, [&](auto T) { matmul_t<decltype(T)::value>(x, n, k, w, r0, r1, y, ldy, scratch); });
+  RESIDENT_DTYPE_SWITCH(wt, matmul_t, x, n, k, w, r0, r1, y, ldy, scratch)
 }
 
 // ---- Elementwise kernels: 16 lanes per step, the tail as one masked step.
@@ -121,7 +133,7 @@ void to_f32_t(const void* src, float* dst, size_t n) {
 void to_f32(const void* src, dtype t, float* dst, size_t n) {
   if (t == dtype::f32) return (void)std::memcpy(dst, src, n * 4);
   if (t == dtype::q8) return kernels_portable().to_f32(src, t, dst, n);  // weights only: never on a hot path
-  dispatch_kv_dtype(t, [&](auto T) { to_f32_t<decltype(T)::value>(src, dst, n); });
+  RESIDENT_KV_DTYPE_SWITCH(t, to_f32_t, src, dst, n)
 }
 
 void from_f32(const float* src, dtype t, void* dst, size_t n) {
@@ -240,8 +252,16 @@ inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int 
 template <dtype T, int D>
 void pv_slice(const float* p, int rows, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
   constexpr int R = 16 / D > 4 ? 4 : 16 / D;
-  // blocks of R rows, then the GQA group's remaining rows together: they share each V load
-  for_blocks<R>(rows, [&](int r, auto RB) { pv_block<T, RB, D>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo); });
+  int r = 0;
+  for (; r + R <= rows; r += R) pv_block<T, R, D>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
+  const float* pr = p + size_t(r) * ldp;
+  float* orow = out + size_t(r) * ldo;
+  switch (rows - r) {  // the GQA group's remaining rows share each V load
+    case 3: pv_block<T, 3, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+    case 2: pv_block<T, 2, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+    case 1: pv_block<T, 1, D>(pr, ldp, n, v, hd, d0, orow, ldo); break;
+    default: break;
+  }
 }
 
 // Few rows (decode: one token's GQA group) take whole 128-dim slices, so each V row is one sequential read;
@@ -257,7 +277,7 @@ void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, 
 }
 
 void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo) {
-  dispatch_kv_dtype(vt, [&](auto T) { attn_pv_t<decltype(T)::value>(p, rows, ldp, n, v, hd, out, ldo); });
+  RESIDENT_KV_DTYPE_SWITCH(vt, attn_pv_t, p, rows, ldp, n, v, hd, out, ldo)  // KV is never q8
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // Kernel table: one implementation per instruction set, chosen at run time from CPUID.
 #pragma once
 #include <algorithm>
-#include <type_traits>
 
 #include "common.h"
 
@@ -55,43 +54,18 @@ inline int matmul_task_rows(const kernels& k, int n) {
   return n <= matmul_tile_tokens_max ? std::max(k.task_rows, row_tile_task_rows) : k.task_rows;
 }
 
-// The one switch from a run-time dtype to a kernel template: calls f(std::integral_constant<dtype, T>{}) for
-// t == T (dispatch_kv_dtype: KV dtypes f32, f16, bf16 only; q8 does nothing). Always inlined, so the switch
-// compiles inside the calling kernel, in that file's target context (AVX2 or AVX-512); f is a lambda of the
-// calling file, so each instantiation is private to that file.
-template <class F>
-__attribute__((always_inline)) inline void dispatch_kv_dtype(dtype t, F&& f) {
-  switch (t) {
-    case dtype::f32: return f(std::integral_constant<dtype, dtype::f32>{});
-    case dtype::f16: return f(std::integral_constant<dtype, dtype::f16>{});
-    case dtype::bf16: return f(std::integral_constant<dtype, dtype::bf16>{});
-    case dtype::q8: return;
-  }
-}
-template <class F>
-__attribute__((always_inline)) inline void dispatch_dtype(dtype t, F&& f) {
-  if (t == dtype::q8) return f(std::integral_constant<dtype, dtype::q8>{});
-  dispatch_kv_dtype(t, f);
-}
-
-// f(std::integral_constant<int, m>{}) for the run-time count m, 1 <= m <= M (nothing otherwise).
-template <int M, class F>
-__attribute__((always_inline)) inline void dispatch_count(int m, F&& f) {
-  if constexpr (M >= 1) {
-    if (m == M) return f(std::integral_constant<int, M>{});
-    dispatch_count<M - 1>(m, f);
-  }
-}
-
-// How kernels walk n tokens (or rows) with a microkernel of compile-time height: f(i, std::integral_constant<int,
-// B>{}) for i = 0, B, 2B, … while a whole block fits, then f(i, std::integral_constant<int, n - i>{}) once for the
-// rest, if any. Always inlined, like dispatch_dtype.
-template <int B, class F>
-__attribute__((always_inline)) inline void for_blocks(int n, F&& f) {
-  int i = 0;
-  for (; i + B <= n; i += B) f(i, std::integral_constant<int, B>{});
-  if (i < n) dispatch_count<B - 1>(n - i, [&](auto m) { f(i, m); });
-}
+// The one switch from a run-time dtype to a kernel template: `return fn<T>(args...)` for t == T
+// (RESIDENT_KV_DTYPE_SWITCH: the KV dtypes f32, f16, bf16; q8 returns). A macro, so each kernel file's dispatch is
+// the plain switch, compiled in that file's target context; a template taking a lambda gave the compiler other
+// inlining choices on the hot paths (decode measurably slower).
+#define RESIDENT_FLOAT_DTYPE_CASES(fn, ...)              \
+  case dtype::f32: return fn<dtype::f32>(__VA_ARGS__);   \
+  case dtype::f16: return fn<dtype::f16>(__VA_ARGS__);   \
+  case dtype::bf16: return fn<dtype::bf16>(__VA_ARGS__);
+#define RESIDENT_DTYPE_SWITCH(t, fn, ...) \
+  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) case dtype::q8: return fn<dtype::q8>(__VA_ARGS__); }
+#define RESIDENT_KV_DTYPE_SWITCH(t, fn, ...) \
+  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) case dtype::q8: return; }
 
 // dst rows [r0, r1) (q8, row_bytes(q8, k) apart) = src rows (dtype t) quantized; k % q8_block == 0 (quantize.cpp).
 void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst);
