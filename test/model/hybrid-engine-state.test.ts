@@ -4,7 +4,7 @@
  * (copyFrom) continues like the original; truncate to k + writeState(k, checkpoint read at k) + append = a fresh
  * prefill; batched decode of 3 sessions = each alone; a stale slot is refused with its reason; every kernel level
  * the CPU runs equals portable (a level the CPU lacks is skipped); the forward allocates nothing; int8 weights load
- * and agree on the argmax with F32.
+ * and agree on the argmax with F32, as do bf16 activations on bf16 weights.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, EntryLogits, KvSlot } from '../../engine/engine-api.js';
@@ -142,5 +142,20 @@ describe('hybrid kernel levels and weight modes (tiny-hybrid)', () => {
     for (let i = 0; i < ref.length; i++)
       for (let r = 0; r < ref[i]!.positions.length; r++, total++) same += argmax(row(got[i]!.data, r, V)) === argmax(row(ref[i]!.data, r, V)) ? 1 : 0;
     expect(same / total).toBeGreaterThan(0.8);
+  });
+
+  it('bf16 weights with bf16 activations load and agree with f32 activations on the argmax of most positions', async () => {
+    const bf16 = await loadModelSpec((await ensureModel('tiny-hybrid', 'bf16', { builtinTokenizer: true })).dir);
+    const outs: EntryLogits[] = [];
+    for (const activations of ['f32', 'bf16'] as const) {
+      const e = await loadEngine(bf16, { threads: 2, maxBatchTokens: 128, activations });
+      const s = e.createSlot(256, 'bf16');
+      outs.push(await run(s, tokens, e));
+      s.dispose();
+      e.dispose();
+    }
+    let same = 0;
+    for (let r = 0; r < tokens.length; r++) same += argmax(row(outs[0]!.data, r, V)) === argmax(row(outs[1]!.data, r, V)) ? 1 : 0;
+    expect(same / tokens.length).toBeGreaterThan(0.8);
   });
 });
