@@ -42,6 +42,7 @@ export async function checkpointHere(slot: KvSlot, cps: StateCheckpoints, schedu
  * Prefills `tokens` at the slot's end and returns the last position's logits. With a recurrent state the
  * feed is split at the absolute positions `marks` inside it, and a checkpoint is taken at each mark and
  * at the end (each piece is fed, its state read, then the next piece: the same positions are forwarded).
+ * Returns what scheduler.prefill returns for the last piece.
  */
 export async function prefillMarked(
   scheduler: Scheduler,
@@ -50,18 +51,18 @@ export async function prefillMarked(
   cps: StateCheckpoints,
   marks: readonly number[],
   o: { signal?: AbortSignal; priority?: number },
-): Promise<Float32Array> {
+): Promise<Float32Array | null> {
   if (!cps.enabled) return scheduler.prefill({ slot, tokens, signal: o.signal, priority: o.priority });
   const start = slot.length;
   const end = start + tokens.length;
   const cuts = [...new Set(marks)].filter((m) => m > start && m < end).sort((a, b) => a - b);
   cuts.push(end);
-  let logits: Float32Array | undefined;
+  let logits: Float32Array | null = null;
   let at = start;
   for (const cut of cuts) {
     logits = await scheduler.prefill({ slot, tokens: tokens.slice(at - start, cut - start), signal: o.signal, priority: o.priority });
     at = cut;
     await checkpointHere(slot, cps, scheduler);
   }
-  return logits!;
+  return logits;
 }
