@@ -1,0 +1,205 @@
+/**
+ * Sessions on the tiny Qwen3.5 hybrid (KV + recurrent state): every operation keeps its meaning (logits equal
+ * a fresh prefill of the same tokens within 1e-3) and its cost (forwarded positions counted), through the
+ * state checkpoints: append, generate + tool result, fork, rollback, edit, spill/restore, close/reopen, budget.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Engine } from '../../engine/engine-api.js';
+import { SessionStore, type StoreOptions } from '../../sessions/store.js';
+import type { MessageEncoder, Session } from '../../sessions/session.js';
+
+let engine: Engine | undefined;
+let skip = '';
+let stateBytes = 0;
+beforeAll(async () => {
+  try {
+    const { ensureModel } = await import('../support/models.js');
+    const { loadModelSpec } = await import('../../engine/model/hf-model.js');
+    const { loadEngine } = await import('../../engine/native.js');
+    engine = await loadEngine(await loadModelSpec((await ensureModel('tiny-hybrid', 'f32')).dir), { threads: 2, maxBatchTokens: 256 });
+    const probe = engine.createSlot(1);
+    stateBytes = probe.stateBytes;
+    probe.dispose();
+  } catch (e) {
+    skip = `tiny-hybrid model / hybrid forward unavailable: ${(e as Error).message}`;
+    console.log(`skipping the hybrid session tests: ${skip}`);
+  }
+});
+afterAll(() => engine?.dispose());
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'resident-hybrid-'));
+const open = (o: Partial<StoreOptions> = {}) => SessionStore.open({ engine: engine!, dataDir: tmp(), snapshotEvery: 0, ...o });
+const encode: MessageEncoder = (msg) => [151644, ...Array.from(Buffer.from(`${msg.role}:${String(msg.content)}`)).map((b) => b + 300), 151645];
+const forwarded = () => engine!.counters().tokensProcessed;
+
+/** Logits after a fresh prefill of `tokens` in a new slot. */
+async function fresh(tokens: readonly number[]): Promise<Float32Array> {
+  const slot = engine!.createSlot(tokens.length + 8);
+  try {
+    const [r] = await engine!.forward([{ slot, tokens: [...tokens] }]);
+    return r!.data;
+  } finally {
+    slot.dispose();
+  }
+}
+
+async function expectFresh(s: Session, what: string): Promise<void> {
+  const got = await s.logits();
+  const want = await fresh(s.tokens);
+  let m = 0;
+  for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(got[i]! - want[i]!));
+  expect(m, `${what}: max |Δlogit|`).toBeLessThan(1e-3);
+}
+
+async function conversation(s: Session, n: number, tag = 'm'): Promise<void> {
+  for (let i = 0; i < n; i++) await s.appendMessage({ role: i % 2 ? 'assistant' : 'user', content: `${tag}${i} ${'x'.repeat(3 + i)}` }, encode);
+}
+
+describe('sessions on the tiny hybrid', () => {
+  it('append A then B = a fresh prefill of A+B; appends and a tool result forward only the new tokens', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    expect(stateBytes).toBeGreaterThan(0);
+    const store = await open();
+    const s = await store.create();
+    await conversation(s, 3);
+    const tool = encode({ role: 'tool', content: '{"ok":true}' }, 3) as number[];
+    let before = forwarded();
+    await s.appendTokens(tool, { message: { role: 'tool', content: '{"ok":true}' } });
+    expect(forwarded() - before).toBe(tool.length);
+    await expectFresh(s, 'append A then B');
+    const g = await s.generate({ maxTokens: 6, stopTokens: [] });
+    before = forwarded();
+    const r = await s.appendMessage({ role: 'tool', content: 'result 42' }, encode);
+    // The last generated token (never fed) and the tool result: nothing else.
+    expect(forwarded() - before).toBe(1 + s.info().messages[r]!.end - s.info().messages[r]!.start);
+    expect(g.tokens.length).toBe(6);
+    await expectFresh(s, 'generate then tool result');
+    const info = s.info();
+    expect(info.checkpoints.count).toBeGreaterThanOrEqual(info.messages.length);
+    expect(info.checkpoints.bytes).toBe(info.checkpoints.count * stateBytes);
+    for (const m of info.messages) expect(info.checkpoints.positions).toContain(m.start === 0 ? m.end : m.start);
+    expect(store.memory().checkpointBytes).toBe(info.checkpoints.bytes);
+    await store.close();
+  });
+
+  it('fork then continue = the original continued; a fork at a message boundary recomputes nothing before it', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const store = await open();
+    const s = await store.create();
+    await conversation(s, 4);
+    const whole = await store.fork(s.id);
+    const at = s.info().messages[2]!.start;
+    const mid = await store.fork(s.id, { at });
+    const more = encode({ role: 'user', content: 'and then?' }, 4) as number[];
+    await s.appendTokens(more);
+    let before = forwarded();
+    await whole.appendTokens(more);
+    expect(forwarded() - before).toBe(more.length);
+    expect([...whole.tokens]).toEqual([...s.tokens]);
+    await expectFresh(whole, 'fork (whole) then continue');
+    await expectFresh(s, 'parent after the fork');
+    before = forwarded();
+    await mid.appendTokens(more);
+    expect(forwarded() - before).toBe(more.length);
+    await expectFresh(mid, 'fork at a message boundary then continue');
+    await store.close();
+  });
+
+  it('rollbackToMessage(k) then append = a fresh session of messages 0..k-1 plus the append, forwarding only the gap', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const store = await open();
+    const s = await store.create();
+    await conversation(s, 6);
+    const k = 3;
+    const startK = s.info().messages[k]!.start;
+    await s.rollbackToMessage(k);
+    expect(s.tokens.length).toBe(startK);
+    const before = forwarded();
+    const idx = await s.appendMessage({ role: 'user', content: 'instead' }, encode);
+    const m = s.info().messages[idx]!;
+    expect(forwarded() - before).toBe(m.end - m.start); // k's checkpoint is at k's start: no gap
+    const ref = await store.create();
+    await conversation(ref, k);
+    await ref.appendMessage({ role: 'user', content: 'instead' }, encode);
+    expect([...s.tokens]).toEqual([...ref.tokens]);
+    await expectFresh(s, 'rollback then append');
+    // A cut inside a message: at most the tokens between the nearest checkpoint and the cut are recomputed.
+    const t = m.start + 3;
+    const c = Math.max(...s.info().checkpoints.positions.filter((p) => p <= t));
+    await s.truncate(t);
+    const b2 = forwarded();
+    await s.appendTokens([500, 501]);
+    expect(forwarded() - b2).toBe(t - c + 2);
+    await expectFresh(s, 'truncate mid-message then append');
+    await s.editMessage(1, { role: 'assistant', content: 'edited' }, encode);
+    await expectFresh(s, 'edit message 1');
+    await store.close();
+  });
+
+  it('spill + restore = before; close and reopen = before (state restored from its checkpoint files)', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const dataDir = tmp();
+    let store = await open({ dataDir });
+    const s = await store.create();
+    await conversation(s, 3);
+    await s.generate({ maxTokens: 4, stopTokens: [] });
+    await s.appendMessage({ role: 'tool', content: 'r' }, encode);
+    const want = await s.logits();
+    await store.spill(s.id);
+    expect(s.info().resident).toBe(false);
+    let before = forwarded();
+    const more = [600, 601, 602];
+    const back = await s.logits();
+    for (let i = 0; i < want.length; i++) expect(Math.abs(back[i]! - want[i]!)).toBeLessThan(1e-3);
+    expect(s.info().counters.restored).toBeGreaterThan(0);
+    expect(forwarded() - before).toBeLessThan(s.tokens.length); // KV and state restored, not recomputed
+    await s.appendTokens(more);
+    await expectFresh(s, 'spill + restore then append');
+    const tokens = [...s.tokens];
+    const id = s.id;
+    await store.close();
+    expect(readdirSync(join(dataDir, 'sessions', id, 'kv')).some((n) => n.endsWith('.rst'))).toBe(true);
+    store = await open({ dataDir });
+    const r = store.get(id);
+    expect([...r.tokens]).toEqual(tokens);
+    expect(r.info().checkpoints.count).toBeGreaterThan(0);
+    before = forwarded();
+    await r.appendTokens([700, 701]);
+    expect(forwarded() - before).toBe(2); // segments up to the end and the state at the end: only the new tokens
+    expect(r.info().counters.restored).toBe(tokens.length);
+    await expectFresh(r, 'close, reopen, append');
+    await store.close();
+  });
+
+  it('checkpoint bytes stay within a small budget; the fork point and the latest are kept', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const budget = 3 * stateBytes;
+    const store = await open({ checkpointBudgetBytes: budget });
+    const s = await store.create();
+    await conversation(s, 3);
+    const at = s.tokens.length;
+    const child = await store.fork(s.id, { at });
+    await conversation(s, 8, 'p');
+    const info = s.info();
+    expect(info.checkpoints.budgetBytes).toBe(budget);
+    expect(info.checkpoints.bytes).toBeLessThanOrEqual(budget + stateBytes); // the pinned fork point may exceed it by one
+    expect(info.checkpoints.positions).toContain(at);
+    expect(info.checkpoints.positions).toContain(s.tokens.length);
+    expect(info.checkpoints.evicted).toBeGreaterThan(0);
+    // The parent rolls back to its fork point: restored from the kept checkpoint, nothing recomputed.
+    await s.truncate(at);
+    const before = forwarded();
+    await s.appendTokens([800, 801]);
+    expect(forwarded() - before).toBe(2);
+    await expectFresh(s, 'parent back at its fork point');
+    await child.appendTokens([900]);
+    await expectFresh(child, 'child after the parent moved on');
+    const mem = store.memory();
+    expect(mem.stateBytes).toBe(stateBytes);
+    expect(mem.checkpointBytes).toBe(s.info().checkpoints.bytes + child.info().checkpoints.bytes);
+    await store.close();
+  });
+});
