@@ -19,64 +19,12 @@ import { truncateState, type MessageSpan, type SessionState } from './session-st
 import { stopChecker, type GenerateOptions, type GenerateOutcome } from './generate-options.js';
 import type { StoredSegment } from './kv-persist.js';
 import type { SessionHost } from './session-host.js';
-import type { CheckpointFigures, StateCheckpoints } from './state-checkpoints.js';
+import type { StateCheckpoints } from './state-checkpoints.js';
 import { checkpointHere, prefillMarked, rewindSlot, syncState } from './state-sync.js';
 
-/** Per-session work counters (since the store opened it). */
-export interface SessionCounters {
-  /** Tokens this session ran through the engine (appends, lazily fed tails, refeeds). */
-  prefilled: number;
-  /** Tokens whose K/V was kept instead of recomputed (rollback/edit prefix, fork copy). */
-  reused: number;
-  /** Tokens whose K/V was loaded from snapshot segments. */
-  restored: number;
-  /** Tokens generated (persisted). */
-  generated: number;
-  /** Times the session was spilled to disk. */
-  spills: number;
-}
+import type { AppendOptions, MessageEncoder, MessageInput, SessionCounters, SessionInfo } from './session-types.js';
 
-export interface SessionInfo {
-  id: string;
-  model: string;
-  createdAt: number;
-  lastUsedAt: number;
-  tokenCount: number;
-  messages: MessageSpan[];
-  tools: unknown[];
-  settings: Record<string, unknown>;
-  parent?: { id: string; at: number };
-  resident: boolean;
-  pinned: boolean;
-  /** Positions currently in the KV slot. */
-  slotLength: number;
-  residentBytes: number;
-  /** Positions restorable from snapshot segments on disk. */
-  snapshotCovered: number;
-  journalBytes: number;
-  counters: SessionCounters;
-  /** Recurrent-state checkpoints kept (all zero for models without linear-attention layers). */
-  checkpoints: CheckpointFigures;
-  /** Problems met while loading (corrupt snapshot segments dropped, torn journal tail...). */
-  warnings: string[];
-}
-
-export interface AppendOptions {
-  /** Records the appended tokens as one message. */
-  message?: { role: string; content?: unknown; meta?: Record<string, unknown> };
-  signal?: AbortSignal;
-  priority?: number;
-}
-
-/** A message for the message layer, encoded to tokens by the caller's encoder (the append protocol). */
-export interface MessageInput {
-  role: string;
-  content?: unknown;
-  meta?: Record<string, unknown>;
-}
-
-/** Encodes message `index` of a session to the tokens it appends. */
-export type MessageEncoder = (message: MessageInput, index: number) => number[] | Promise<number[]>;
+export type { AppendOptions, MessageEncoder, MessageInput, SessionCounters, SessionInfo };
 
 export class Session {
   slot: KvSlot | null = null;

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { Engine } from '../../engine/engine-api.js';
 import { SessionStore } from '../../sessions/store.js';
 import { prefixHash } from '../../sessions/checksum.js';
+import { freshLogits, loadPresetEngine, maxAbsDiff } from '../support/session-engine.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KILLS = 20;
@@ -110,11 +111,7 @@ describe.each(['tiny', 'tiny-hybrid'])('crash safety under SIGKILL (%s)', (prese
   let skip = '';
   beforeAll(async () => {
     try {
-      const { ensureModel } = await import('../support/models.js');
-      const { loadModelSpec } = await import('../../engine/model/hf-model.js');
-      const { loadEngine } = await import('../../engine/native.js');
-      modelDir = (await ensureModel(preset, 'f32')).dir;
-      engine = await loadEngine(await loadModelSpec(modelDir), { threads: 2 });
+      ({ engine, dir: modelDir } = await loadPresetEngine(preset));
     } catch (e) {
       skip = `${preset} model / native engine unavailable: ${(e as Error).message}`;
       console.log(`skipping the ${preset} crash test: ${skip}`);
@@ -148,12 +145,7 @@ describe.each(['tiny', 'tiny-hybrid'])('crash safety under SIGKILL (%s)', (prese
         if (!acked) e.trunc = undefined;
         const got = await s.logits();
         restoredTokens += s.info().counters.restored;
-        const slot = engine!.createSlot(R.length + 1);
-        const [ref] = await engine!.forward([{ slot, tokens: [...R] }]);
-        slot.dispose();
-        let d = 0;
-        for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i]! - ref!.data[i]!));
-        expect(d, `logits of ${id} after kill ${k}`).toBeLessThan(1e-3);
+        expect(maxAbsDiff(got, await freshLogits(engine!, R)), `logits of ${id} after kill ${k}`).toBeLessThan(1e-3);
         checkedTokens += R.length;
         e.n = R.length;
         e.hash = prefixHash(R, R.length);

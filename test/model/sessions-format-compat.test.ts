@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../../engine/engine-api.js';
 import { SessionStore } from '../../sessions/store.js';
+import { freshLogits, loadPresetEngine, maxAbsDiff } from '../support/session-engine.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/sessions/v1-tiny', import.meta.url));
 const ID = '01M964NNZ0J8BNJ49Y96HSRM61';
@@ -19,25 +20,12 @@ let engine: Engine | undefined;
 let skip = '';
 beforeAll(async () => {
   try {
-    const { ensureModel } = await import('../support/models.js');
-    const { loadModelSpec } = await import('../../engine/model/hf-model.js');
-    const { loadEngine } = await import('../../engine/native.js');
-    engine = await loadEngine(await loadModelSpec((await ensureModel('tiny', 'f32')).dir), { threads: 2 });
+    engine = (await loadPresetEngine('tiny')).engine;
   } catch (e) {
     skip = `tiny model / native engine unavailable: ${(e as Error).message}`;
   }
 });
 afterAll(() => engine?.dispose());
-
-async function fresh(tokens: readonly number[]): Promise<Float32Array> {
-  const slot = engine!.createSlot(tokens.length + 8);
-  try {
-    const [r] = await engine!.forward([{ slot, tokens: [...tokens] }]);
-    return r!.data;
-  } finally {
-    slot.dispose();
-  }
-}
 
 describe('session format compatibility', () => {
   it('opens a v1 session folder (no state files) and continues it', async (ctx) => {
@@ -56,11 +44,8 @@ describe('session format compatibility', () => {
     // Restored [0, 34) from the segment: only the unfed last token and the 4 new ones ran.
     expect(engine!.counters().tokensProcessed - forwarded).toBe(5);
     expect(s.info().counters.restored).toBe(34);
-    const got = await s.logits();
-    const want = await fresh(s.tokens);
-    let m = 0;
-    for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(got[i]! - want[i]!));
-    expect(m).toBeLessThan(1e-3);
+    expect(maxAbsDiff(await s.logits(), await freshLogits(engine!, s.tokens))).toBeLessThan(1e-3);
+    expect(s.info().checkpoints).toMatchObject({ count: 0, bytes: 0 }); // no recurrent state: no checkpoints
     await s.rollbackToMessage(1);
     expect(s.tokens.length).toBe(15);
     await store.close();

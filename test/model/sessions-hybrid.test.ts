@@ -10,16 +10,14 @@ import { join } from 'node:path';
 import type { Engine } from '../../engine/engine-api.js';
 import { SessionStore, type StoreOptions } from '../../sessions/store.js';
 import type { MessageEncoder, Session } from '../../sessions/session.js';
+import { freshLogits, loadPresetEngine, maxAbsDiff } from '../support/session-engine.js';
 
 let engine: Engine | undefined;
 let skip = '';
 let stateBytes = 0;
 beforeAll(async () => {
   try {
-    const { ensureModel } = await import('../support/models.js');
-    const { loadModelSpec } = await import('../../engine/model/hf-model.js');
-    const { loadEngine } = await import('../../engine/native.js');
-    engine = await loadEngine(await loadModelSpec((await ensureModel('tiny-hybrid', 'f32')).dir), { threads: 2, maxBatchTokens: 256 });
+    engine = (await loadPresetEngine('tiny-hybrid', { maxBatchTokens: 256 })).engine;
     const probe = engine.createSlot(1);
     stateBytes = probe.stateBytes;
     probe.dispose();
@@ -35,23 +33,8 @@ const open = (o: Partial<StoreOptions> = {}) => SessionStore.open({ engine: engi
 const encode: MessageEncoder = (msg) => [151644, ...Array.from(Buffer.from(`${msg.role}:${String(msg.content)}`)).map((b) => b + 300), 151645];
 const forwarded = () => engine!.counters().tokensProcessed;
 
-/** Logits after a fresh prefill of `tokens` in a new slot. */
-async function fresh(tokens: readonly number[]): Promise<Float32Array> {
-  const slot = engine!.createSlot(tokens.length + 8);
-  try {
-    const [r] = await engine!.forward([{ slot, tokens: [...tokens] }]);
-    return r!.data;
-  } finally {
-    slot.dispose();
-  }
-}
-
 async function expectFresh(s: Session, what: string): Promise<void> {
-  const got = await s.logits();
-  const want = await fresh(s.tokens);
-  let m = 0;
-  for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(got[i]! - want[i]!));
-  expect(m, `${what}: max |Δlogit|`).toBeLessThan(1e-3);
+  expect(maxAbsDiff(await s.logits(), await freshLogits(engine!, s.tokens)), `${what}: max |Δlogit|`).toBeLessThan(1e-3);
 }
 
 async function conversation(s: Session, n: number, tag = 'm'): Promise<void> {
@@ -152,8 +135,7 @@ describe('sessions on the tiny hybrid', () => {
     expect(s.info().resident).toBe(false);
     let before = forwarded();
     const more = [600, 601, 602];
-    const back = await s.logits();
-    for (let i = 0; i < want.length; i++) expect(Math.abs(back[i]! - want[i]!)).toBeLessThan(1e-3);
+    expect(maxAbsDiff(await s.logits(), want)).toBeLessThan(1e-3);
     expect(s.info().counters.restored).toBeGreaterThan(0);
     expect(forwarded() - before).toBeLessThan(s.tokens.length); // KV and state restored, not recomputed
     await s.appendTokens(more);
