@@ -306,8 +306,11 @@ export function defaultKvDtype(weights: WeightDType): KvDType {
 /** Loads a validated model spec into the engine: mmaps the weights, starts the thread pool, sizes every buffer. */
 export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): Promise<Engine> {
   const c = spec.config;
-  if (c.arch !== 'qwen3' && c.arch !== 'qwen3moe') throw new UnsupportedModelError(`the native engine runs Qwen3 and Qwen3-MoE models; ${spec.dir} is '${String(c.arch)}'`);
-  if (c.arch === 'qwen3moe' && !c.moe) throw new UnsupportedModelError(`${spec.dir}: a Qwen3-MoE config without MoE parameters`);
+  if (!['qwen3', 'qwen3moe', 'qwen35', 'qwen35moe'].includes(c.arch))
+    throw new UnsupportedModelError(`the native engine runs Qwen3, Qwen3-MoE and Qwen3.5 / 3.6 hybrid models; ${spec.dir} is '${String(c.arch)}'`);
+  const moeArch = c.arch === 'qwen3moe' || c.arch === 'qwen35moe';
+  if (moeArch && !c.moe) throw new UnsupportedModelError(`${spec.dir}: a ${c.arch} config without MoE parameters`);
+  if (c.arch === 'qwen35moe' && !c.moe?.sharedExpertIntermediateSize) throw new UnsupportedModelError(`${spec.dir}: a qwen35moe config without a shared expert size`);
   const threads = options.threads ?? defaultThreads();
   const maxBatchTokens = options.maxBatchTokens ?? 512;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new EngineArgumentError(`threads must be an integer in [1, 256], got ${threads}`);
@@ -316,8 +319,11 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
   const native = nativeBinding();
   const config = {
     vocab: c.vocabSize, hidden: c.hiddenSize, nLayer: c.nLayers, nHead: c.nHeads, nKvHead: c.nKvHeads,
-    headDim: c.headDim, inter: c.intermediateSize, eps: c.rmsNormEps, ropeTheta: c.ropeTheta, tied: c.tieWordEmbeddings,
-    moe: c.arch === 'qwen3moe' && c.moe
+    headDim: c.headDim, eps: c.rmsNormEps, ropeTheta: c.ropeTheta, tied: c.tieWordEmbeddings,
+    // the dense MLP's width; Qwen3.5-MoE's shared expert is a SwiGLU MLP of its own width
+    inter: c.arch === 'qwen35moe' ? c.moe!.sharedExpertIntermediateSize! : c.intermediateSize,
+    ...hybridConfig(c),
+    moe: moeArch && c.moe
       ? {
           nExpert: c.moe.numExperts, nExpertUsed: c.moe.numExpertsPerTok, moeInter: c.moe.moeIntermediateSize, normTopk: c.moe.normTopkProb,
           layers: Array.from({ length: c.nLayers }, (_, i) => (isMoeLayer(c, i) ? 1 : 0)),
@@ -337,6 +343,20 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
   const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, kernels, int8, bf16Activations }));
   const fingerprint = spec.fingerprint + (int8 ? '+int8' : '') + (bf16Activations ? '+bf16act' : '');
   return new NativeEngine(model, c, spec.dtype, weights, bf16Activations ? 'bf16' : 'f32', fingerprint, maxBatchTokens);
+}
+
+/** The hybrid-only fields of the addon's config (layer kinds, DeltaNet sizes, partial RoPE, tensor prefix); {} for Qwen3. */
+function hybridConfig(c: ModelConfig): Record<string, unknown> {
+  if (c.arch !== 'qwen35' && c.arch !== 'qwen35moe') return {};
+  const la = c.linearAttention;
+  if (!la || !c.layerKinds) throw new UnsupportedModelError(`a ${c.arch} config without layer kinds or linear-attention sizes`);
+  return {
+    arch: c.arch,
+    weightPrefix: c.weightPrefix ?? 'model.',
+    ropeDim: c.ropeDim ?? c.headDim,
+    layerTypes: c.layerKinds.map((k) => (k === 'linear' ? 'linear_attention' : 'full_attention')),
+    linearAttention: { convKernel: la.convKernel, nKeyHeads: la.numKeyHeads, nValueHeads: la.numValueHeads, keyHeadDim: la.keyHeadDim, valueHeadDim: la.valueHeadDim },
+  };
 }
 
 /** Physical cores (distinct thread-sibling sets in sysfs; logical CPUs where sysfs is absent), at least 1. */

@@ -17,14 +17,14 @@ constexpr int q_block = 64;  // query tokens per task
 }  // namespace
 
 void model::qk_norm_rope_store(const batch& b, int layer, const float* q_norm, const float* k_norm) {
-  const int hd = cfg.head_dim, half = hd / 2, QD = cfg.n_head * hd, KD = cfg.n_kv_head * hd;
+  const int hd = cfg.head_dim, half = hd / 2, rh = cfg.rot_dim() / 2, QD = cfg.n_head * hd, KD = cfg.n_kv_head * hd;
   auto norm_rope = [&](float* v, const float* w, const float* cs, const float* sn) {
     const float s = 1.0f / std::sqrt(kern->sum_sq(v, hd) / float(hd) + cfg.eps);
     kern->scale_mul(v, v, w, s, hd);
-    for (int i = 0; i < half; i++) {  // NEOX: rotate pairs (i, i + half)
-      const float a = v[i], c = v[i + half];
+    for (int i = 0; i < rh; i++) {  // NEOX over the first rot_dim dims: rotate pairs (i, i + rh)
+      const float a = v[i], c = v[i + rh];
       v[i] = a * cs[i] - c * sn[i];
-      v[i + half] = a * sn[i] + c * cs[i];
+      v[i + rh] = a * sn[i] + c * cs[i];
     }
   };
   auto task = [&](int t, int) {

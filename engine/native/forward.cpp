@@ -51,7 +51,7 @@ result model::check_batch(const batch& b) const {
 }
 
 void model::embed_tokens(const batch& b) {
-  const int H = cfg.hidden, half = cfg.head_dim / 2;
+  const int H = cfg.hidden, half = cfg.rot_dim() / 2;  // rope_cos_ / rope_sin_ rows keep head_dim / 2 floats
   for (int s = 0; s < b.n_seqs; s++)
     for (int i = 0; i < b.seqs[s].count; i++) {
       pos_[b.seqs[s].offset + i] = int32_t(b.seqs[s].slot->length) + i;
@@ -60,8 +60,8 @@ void model::embed_tokens(const batch& b) {
   auto task = [&](int t, int) {  // RoPE angles and the token embedding
     for (int i = 0; i < half; i++) {
       const float a = float(pos_[t]) * inv_freq_[i];
-      rope_cos_[size_t(t) * half + i] = std::cos(a);
-      rope_sin_[size_t(t) * half + i] = std::sin(a);
+      rope_cos_[size_t(t) * (cfg.head_dim / 2) + i] = std::cos(a);
+      rope_sin_[size_t(t) * (cfg.head_dim / 2) + i] = std::sin(a);
     }
     kern->to_f32(static_cast<const char*>(embed_.data) + size_t(b.tokens[t]) * H * dtype_size(embed_.type), embed_.type,
                  x_ + size_t(t) * H, size_t(H));

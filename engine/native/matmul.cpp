@@ -57,7 +57,7 @@ void model::matmul_many(float* x, int n, const weight* const* w, float* const* y
   const uint16_t* xb = bf16_input(x, n, w[0]->cols, any_bf16);
   const int token_block = matmul_token_block(xb != nullptr);
   const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block));
-  int first[4] = {0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
+  int first[5] = {0, 0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
   const int n_tb = (n + token_block - 1) / token_block;
   for (int i = 0; i < count; i++) first[i + 1] = first[i] + (w[i]->rows + row_chunk - 1) / row_chunk * n_tb;
   auto task = [&](int t, int thread) {

@@ -32,16 +32,20 @@ struct linear_attention_config {
 
 struct model_config {
   std::string arch = "qwen3";  // the forward file that runs it (models/architectures.cpp)
+  std::string weight_prefix = "model.";  // of the text model's tensor names ('model.language_model.' in Qwen3.5's multimodal checkpoints)
   int vocab = 0, hidden = 0, n_layer = 0, n_head = 0, n_kv_head = 0, head_dim = 0, inter = 0;
   float eps = 1e-6f, rope_theta = 1e6f;
+  int rope_dim = 0;  // rotated dims per head, NEOX pairs (i, i + rope_dim / 2); the rest pass through. 0: head_dim
   bool tied = true;
   // Mixture of experts (layers of kind ffn_kind::moe): router softmax over n_expert, top n_expert_used,
-  // renormalized over the chosen when norm_topk; each expert a SwiGLU MLP of width moe_inter.
+  // renormalized over the chosen when norm_topk; each expert a SwiGLU MLP of width moe_inter. (Qwen3.5-MoE's
+  // shared expert is a SwiGLU MLP of width `inter`.)
   int n_expert = 0, n_expert_used = 0, moe_inter = 0;
   bool norm_topk = false;
   linear_attention_config linear;  // layers of kind mixer_kind::linear_attention
   std::vector<layer_kind> layers;  // [n_layer]
 
+  int rot_dim() const { return rope_dim > 0 ? rope_dim : head_dim; }
   bool moe(int layer) const { return layers[size_t(layer)].ffn == ffn_kind::moe; }
   int count(mixer_kind k) const {
     int n = 0;

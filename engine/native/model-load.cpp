@@ -11,8 +11,9 @@ namespace resident {
 
 static result check_config(const model_config& c) {
   if (c.vocab <= 0 || c.hidden <= 0 || c.n_layer <= 0 || c.n_head <= 0 || c.n_kv_head <= 0 || c.head_dim <= 0 ||
-      c.inter <= 0 || c.n_head % c.n_kv_head != 0 || c.head_dim % 2 != 0)
-    return result::fail(status::unsupported, "invalid model dimensions (heads must be a multiple of kv heads, head_dim even)");
+      c.inter <= 0 || c.n_head % c.n_kv_head != 0 || c.head_dim % 2 != 0 || c.rope_dim < 0 || c.rope_dim % 2 != 0 ||
+      c.rope_dim > c.head_dim)
+    return result::fail(status::unsupported, "invalid model dimensions (heads must be a multiple of kv heads, head_dim even, rope_dim even and <= head_dim)");
   if (c.layers.size() != size_t(c.n_layer)) return result::fail(status::unsupported, "the config names the kind of " +
                                                                  std::to_string(c.layers.size()) + " layers, not of " + std::to_string(c.n_layer));
   if (c.any_moe() && (c.n_expert < 1 || c.n_expert_used < 1 || c.n_expert_used > c.n_expert || c.moe_inter <= 0)) {
@@ -65,7 +66,7 @@ result model::load(const model_config& c, const std::vector<tensor_desc>& tensor
   return result::ok();
 }
 
-result model::bind_output(const std::string& embed, const std::string& norm, const std::string& head) {
+result model::bind_output(const std::string& embed, const std::string& norm, const std::string& head, bool zero_centred_norm) {
   if (result r = weights_.bind(embed, cfg.vocab, cfg.hidden, &embed_, weight_use::kept); !r) return r;
   if (cfg.tied) {
     lm_head_ = embed_;
@@ -73,7 +74,10 @@ result model::bind_output(const std::string& embed, const std::string& norm, con
   } else if (result r = weights_.bind(head, cfg.vocab, cfg.hidden, &lm_head_); !r) {
     return r;
   }
-  return weights_.bind_norm(norm, cfg.hidden, &final_norm_);
+  if (result r = weights_.bind_norm(norm, cfg.hidden, &final_norm_); !r) return r;
+  if (zero_centred_norm)
+    for (int i = 0; i < cfg.hidden; i++) final_norm_[i] += 1.0f;
+  return result::ok();
 }
 
 float* model::alloc_floats(size_t n) {
@@ -93,8 +97,8 @@ void model::alloc_buffers(int threads) {
   pos_ = reinterpret_cast<int32_t*>(f(T));
   seq_of_ = reinterpret_cast<int32_t*>(f(T));
   for (size_t i = 0; i < HD2; i++)
-    inv_freq_[i] = float(1.0 / std::pow(double(cfg.rope_theta), double(2 * i) / double(cfg.head_dim)));
-  const int kmax = std::max({cfg.hidden, cfg.inter, cfg.n_head * cfg.head_dim, cfg.moe_inter});
+    inv_freq_[i] = float(1.0 / std::pow(double(cfg.rope_theta), double(2 * i) / double(cfg.rot_dim())));
+  const int kmax = std::max({cfg.hidden, cfg.inter, cfg.n_head * cfg.head_dim, cfg.moe_inter, cfg.linear.n_v_head * cfg.linear.head_v_dim});
   matmul_scratch_ = matmul_scratch_floats(kmax);
   for (int t = 0; t < threads; t++) thread_scratch_.push_back(f(matmul_scratch_ + attention_scratch_floats()));
   if (cfg.any_moe()) alloc_moe_buffers();

@@ -91,15 +91,16 @@ class model {
   virtual void alloc_arch_buffers() {}
 
   // ---- Building blocks; each runs over the thread pool and allocates nothing
-  // embed_ = `embed` ([vocab][hidden], row lookups), final_norm_ = `norm`, lm_head_ = `head` (or embed_ when tied).
-  result bind_output(const std::string& embed, const std::string& norm, const std::string& head);
+  // embed_ = `embed` ([vocab][hidden], row lookups), final_norm_ = `norm` (its scale 1 + w when zero_centred_norm),
+  // lm_head_ = `head` (or embed_ when tied).
+  result bind_output(const std::string& embed, const std::string& norm, const std::string& head, bool zero_centred_norm = false);
   // y[t] = x[t] / sqrt(mean(x[t]²) + eps) · w for hidden-sized rows t < n_rows.
   void rmsnorm_rows(float* y, const float* x, const float* w, int n_rows);
   // y: [n][w.rows] = x: [n][w.cols] · wᵀ. With bf16 activations (unless f32_input) x may be rounded in place.
   void matmul(float* x, int n, const weight& w, float* y, bool f32_input = false);
-  // Several matmuls of the same x in one pool run (fewer barriers): y_i = x · w_iᵀ, i < count ≤ 3.
+  // Several matmuls of the same x in one pool run (fewer barriers): y_i = x · w_iᵀ, i < count ≤ 4.
   void matmul_many(float* x, int n, const weight* const* w, float* const* y, int count);
-  // Per token: RMSNorm (q_norm, k_norm: [head_dim]) and RoPE (NEOX) on q_'s and k_'s heads, then K and V to
+  // Per token: RMSNorm (q_norm, k_norm: [head_dim]) and RoPE (NEOX, first cfg.rot_dim() dims) on q_'s and k_'s heads, then K and V to
   // each token's slot at its position (attention.cpp).
   void qk_norm_rope_store(const batch& b, int layer, const float* q_norm, const float* k_norm);
   // att_ = causal softmax attention of q_ over `layer`'s KV in each token's slot, head by head (attention.cpp).
@@ -113,7 +114,7 @@ class model {
   std::unique_ptr<thread_pool> pool_;  // the blocks' parallel runs (pool_->run(n, f) for an architecture's own)
   // Activations, [max_tokens][...]: x residual [hidden], xn normed [hidden], q [n_head·head_dim], k and v
   // [n_kv_head·head_dim], att attention out [n_head·head_dim], g/u MLP gate/up [inter], tmp block output [hidden];
-  // rope_cos / rope_sin [head_dim / 2] per token, inv_freq [head_dim / 2]; pos, seq_of: per token.
+  // rope_cos / rope_sin [head_dim / 2] per token (the first rot_dim / 2 used), inv_freq [head_dim / 2]; pos, seq_of: per token.
   float *x_ = nullptr, *xn_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *att_ = nullptr, *g_ = nullptr,
         *u_ = nullptr, *tmp_ = nullptr, *rope_cos_ = nullptr, *rope_sin_ = nullptr, *inv_freq_ = nullptr;
   int32_t *pos_ = nullptr, *seq_of_ = nullptr;

@@ -96,19 +96,44 @@ result weight_store::bind(const std::string& name, int rows, int cols, weight* w
   return result::ok();
 }
 
-result weight_store::bind_norm(const std::string& name, int n, float** out) {
+result weight_store::bind_norm(const std::string& name, int n, float** out) { return bind_f32(name, {int64_t(n)}, out); }
+
+result weight_store::bind_f32(const std::string& name, const std::vector<int64_t>& shape, float** out) {
   const tensor_desc* t = find(name);
   if (!t) return result::fail(status::load_error, "missing tensor " + name);
-  if (t->shape.size() != 1 || t->shape[0] != n)
+  if (t->shape != shape)
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " has shape " + shape_str(t->shape) +
-                                                ", expected [" + std::to_string(n) + "]");
+                                                ", expected " + shape_str(shape));
+  size_t n = 1;
+  for (int64_t d : shape) n *= size_t(d);
   const mapped_file* f = file_of(*t);
-  if (!f || t->nbytes != size_t(n) * dtype_size(t->type) || t->offset + t->nbytes > f->size)
+  if (!f || t->nbytes != n * dtype_size(t->type) || t->offset + t->nbytes > f->size)
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " lies outside the file or has the wrong byte size");
-  float* dst = static_cast<float*>(aligned_alloc_zero(size_t(n) * 4));
+  float* dst = static_cast<float*>(aligned_alloc_zero(n * 4));
   norms_.push_back(dst);
-  kernels_portable().to_f32(static_cast<const char*>(f->base) + t->offset, t->type, dst, size_t(n));
+  kernels_portable().to_f32(static_cast<const char*>(f->base) + t->offset, t->type, dst, n);
   *out = dst;
+  return result::ok();
+}
+
+result weight_store::bind_slice(const std::string& name, int count, int total_rows, int cols, int index, int row0, int rows,
+                                weight* w, weight_use use) {
+  const tensor_desc* t = find(name);
+  if (!t) return result::fail(status::load_error, "missing tensor " + name);
+  const std::vector<int64_t> want = {count, total_rows, cols};
+  if (t->shape != want)
+    return result::fail(status::load_error, "tensor " + name + " in " + t->file + " has shape " + shape_str(t->shape) +
+                                                ", expected " + shape_str(want));
+  const mapped_file* f = file_of(*t);
+  const size_t es = dtype_size(t->type), all = size_t(count) * size_t(total_rows) * size_t(cols) * es;
+  if (!f || t->nbytes != all || t->offset + all > f->size)
+    return result::fail(status::load_error, "tensor " + name + " in " + t->file + " lies outside the file or has the wrong byte size");
+  const size_t first = (size_t(index) * size_t(total_rows) + size_t(row0)) * size_t(cols) * es;
+  w->data = static_cast<const char*>(f->base) + t->offset + first;
+  w->type = t->type;
+  w->rows = rows;
+  w->cols = cols;
+  if (use == weight_use::matmul) matmul_.push_back(w);
   return result::ok();
 }
 

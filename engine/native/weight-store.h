@@ -63,6 +63,12 @@ class weight_store {
   // its address for the store's life (bind into storage sized before binding).
   result bind(const std::string& name, int rows, int cols, weight* w, weight_use use = weight_use::matmul);
   result bind_norm(const std::string& name, int n, float** out);  // *out: an f32 copy of vector `name` of n values
+  // *out: an f32 copy of tensor `name`, checked to have `shape` (any rank; small parameters such as a conv kernel).
+  result bind_f32(const std::string& name, const std::vector<int64_t>& shape, float** out);
+  // *w = rows [row0, row0 + rows) of matrix `index` of the 3-D tensor `name` [count][total_rows][cols] (fused
+  // experts); registered like bind's.
+  result bind_slice(const std::string& name, int count, int total_rows, int cols, int index, int row0, int rows, weight* w,
+                    weight_use use = weight_use::matmul);
   void add_matmul(weight* w) { matmul_.push_back(w); }            // e.g. a tied lm_head: a copy of the embedding
   void end_binding() { index_.clear(); }
 

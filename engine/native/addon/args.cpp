@@ -15,7 +15,9 @@ result config_parse(Napi::Object c, model_config* cfg) {
   cfg->n_head = int(num(c, "nHead")); cfg->n_kv_head = int(num(c, "nKvHead")); cfg->head_dim = int(num(c, "headDim"));
   cfg->inter = int(num(c, "inter")); cfg->eps = float(num(c, "eps")); cfg->rope_theta = float(num(c, "ropeTheta"));
   cfg->tied = c.Get("tied").ToBoolean().Value();
+  if (c.Get("ropeDim").IsNumber()) cfg->rope_dim = int(num(c, "ropeDim"));
   if (c.Get("arch").IsString()) cfg->arch = c.Get("arch").ToString().Utf8Value();
+  if (c.Get("weightPrefix").IsString()) cfg->weight_prefix = c.Get("weightPrefix").ToString().Utf8Value();
   cfg->layers.assign(size_t(std::max(cfg->n_layer, 0)), layer_kind{});
   if (c.Has("moe") && c.Get("moe").IsObject()) {
     Napi::Object moe = c.Get("moe").As<Napi::Object>();

@@ -6,6 +6,8 @@ namespace {
 const architecture table[] = {
     {"qwen3", make_qwen3},
     {"qwen3moe", make_qwen3},  // the same forward: the config's layer kinds say which layers are MoE
+    {"qwen35", make_qwen35},
+    {"qwen35moe", make_qwen35},
 };
 }  // namespace
 

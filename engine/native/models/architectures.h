@@ -16,6 +16,7 @@ struct architecture {
 const architecture* find_architecture(const std::string& name);  // nullptr for an unknown name
 std::string architecture_names();                                // "qwen3, qwen3moe": for error messages
 
-model* make_qwen3(const model_config& cfg);  // models/qwen3.cpp: Qwen3 dense and Qwen3-MoE
+model* make_qwen3(const model_config& cfg);   // models/qwen3.cpp: Qwen3 dense and Qwen3-MoE
+model* make_qwen35(const model_config& cfg);  // models/qwen35.cpp: Qwen3.5 / 3.6 hybrids, dense and MoE
 
 }  // namespace resident
