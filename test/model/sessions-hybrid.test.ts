@@ -186,4 +186,25 @@ describe('sessions on the tiny hybrid', () => {
     expect(mem.checkpointBytes).toBe(s.info().checkpoints.bytes + child.info().checkpoints.bytes);
     await store.close();
   });
+  it('batched decode of several hybrid sessions = each alone', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const store = await open();
+    const ss: Session[] = [];
+    for (let i = 0; i < 4; i++) {
+      const s = await store.create();
+      await conversation(s, 2 + (i % 2), `b${i}`);
+      ss.push(s);
+    }
+    const alone: number[][] = [];
+    for (const s of ss) {
+      const f = await store.fork(s.id);
+      alone.push((await f.generate({ maxTokens: 8, stopTokens: [] })).tokens);
+    }
+    const steps = store.scheduler.stats().steps;
+    const together = await Promise.all(ss.map((s) => s.generate({ maxTokens: 8, stopTokens: [] })));
+    expect(together.map((r) => r.tokens)).toEqual(alone);
+    expect(store.scheduler.stats().steps - steps).toBeLessThan(4 * 8); // decode steps were shared
+    for (const s of ss) await expectFresh(s, 'after batched decode');
+    await store.close();
+  });
 });
