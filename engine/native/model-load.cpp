@@ -80,6 +80,16 @@ result model::bind_output(const std::string& embed, const std::string& norm, con
   return result::ok();
 }
 
+result model::bind_mlp(const std::string& prefix, int width, mlp_weights& w) {
+  const int H = cfg.hidden;
+  result r;
+  if (!(r = weights_.bind(prefix + "gate_proj.weight", width, H, &w.gate)) ||
+      !(r = weights_.bind(prefix + "up_proj.weight", width, H, &w.up)) ||
+      !(r = weights_.bind(prefix + "down_proj.weight", H, width, &w.down)))
+    return r;
+  return result::ok();
+}
+
 float* model::alloc_floats(size_t n) {
   float* p = static_cast<float*>(aligned_alloc_zero(n * 4));
   owned_.push_back(p);

@@ -94,6 +94,8 @@ class model {
   // embed_ = `embed` ([vocab][hidden], row lookups), final_norm_ = `norm` (its scale 1 + w when zero_centred_norm),
   // lm_head_ = `head` (or embed_ when tied).
   result bind_output(const std::string& embed, const std::string& norm, const std::string& head, bool zero_centred_norm = false);
+  // w = prefix + {gate_proj, up_proj}.weight [width][hidden], down_proj.weight [hidden][width].
+  result bind_mlp(const std::string& prefix, int width, mlp_weights& w);
   // y[t] = x[t] / sqrt(mean(x[t]²) + eps) · w for hidden-sized rows t < n_rows.
   void rmsnorm_rows(float* y, const float* x, const float* w, int n_rows);
   // y: [n][w.rows] = x: [n][w.cols] · wᵀ. With bf16 activations (unless f32_input) x may be rounded in place.

@@ -10,8 +10,8 @@ const BIN = fileURLToPath(new URL('../../bin/resident.js', import.meta.url));
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
 
 describe('resident score', () => {
-  it('prints the top-k log-probs of every position as JSON, equal to the engine', async () => {
-    const m = await ensureModel('tiny', 'f32');
+  it.each(['tiny', 'tiny-hybrid'])('prints the top-k log-probs of every position as JSON, equal to the engine (%s)', async (preset) => {
+    const m = await ensureModel(preset, 'f32');
     const tokens = [9707, 11, 1879, 0, 151644, 42];
     const r = run('score', '--model', m.dir, '--tokens', tokens.join(','), '--top', '5', '--json', '--threads', '2');
     expect(r.status, r.stderr).toBe(0);

@@ -54,7 +54,7 @@ async function prefillAll(e: Engine, slot: KvSlot, tokens: number[], chunk = 128
   for (let i = 0; i < tokens.length; i += chunk) {
     const [out] = await e.forward([{ slot, tokens: tokens.slice(i, i + chunk), logits: 'all' }]);
     data.push(out!.data);
-    positions.push(...out!.positions);
+    positions.push(...out!.positions.map((p) => p + i)); // entry-relative → absolute
   }
   const all = new Float32Array(data.reduce((a, d) => a + d.length, 0));
   let o = 0;
@@ -124,7 +124,7 @@ for (const preset of ['tiny-hybrid', 'tiny-hybrid-moe']) {
         for (const [a, b] of [[0, 50], [50, 51], [51, 52], [52, 53], [53, 90]] as const) {
           const ll = await oracle.evaluate(all.slice(a, b));
           const [out] = await engine.forward([{ slot, tokens: all.slice(a, b), logits: 'all' }]);
-          compareWithOracle(ll, out!.data, out!.positions, s, V);
+          compareWithOracle(ll, out!.data, out!.positions.map((p) => p + a), s, V);
         }
         accept(s, 90);
       } finally {

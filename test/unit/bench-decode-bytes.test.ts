@@ -29,4 +29,22 @@ describe('decode bytes per token', () => {
     const used = expertValues * (m.numExpertsPerTok / m.numExperts);
     expect(decodeBytesPerToken(c, 1, 0, 0)).toBe(rest - embedding + lmHead + used);
   });
+
+  it('hybrids: every matrix of the checkpoint once (MoE: routed experts only), the recurrent state read and written, KV of attention layers', () => {
+    for (const preset of ['qwen3.5-0.8b', 'qwen3.6-35b-a3b-8l']) {
+      const c = getPreset(preset)!.config;
+      const la = c.linearAttention!;
+      const all = expectedTensors(c).filter((t) => t.kind === 'matrix');
+      const experts = all.filter((t) => t.name.includes('.experts.')).reduce((a, t) => a + count(t.shape), 0);
+      const rest = all.filter((t) => !t.name.includes('.experts.')).reduce((a, t) => a + count(t.shape), 0);
+      const embedding = c.vocabSize * c.hiddenSize, lmHead = c.tieWordEmbeddings ? embedding : 0;
+      const used = c.moe ? experts * (c.moe.numExpertsPerTok / c.moe.numExperts) : 0;
+      const linear = c.layerKinds!.filter((k) => k === 'linear').length;
+      const conv = 2 * la.numKeyHeads * la.keyHeadDim + la.numValueHeads * la.valueHeadDim;
+      const state = linear * 2 * 4 * ((la.convKernel - 1) * conv + la.numValueHeads * la.keyHeadDim * la.valueHeadDim);
+      expect(linear).toBeGreaterThan(0);
+      expect(decodeBytesPerToken(c, 2, 0, 0)).toBeCloseTo((rest - embedding + lmHead + used) * 2 + state, 0);
+      expect(decodeBytesPerToken(c, 2, 1000, 10) - decodeBytesPerToken(c, 2, 1000, 0)).toBe(10_000);
+    }
+  });
 });

@@ -25,7 +25,6 @@ class qwen3 final : public model {
  private:
   result bind_weights() override;
   void forward_layers(const batch& b) override;
-  result bind_mlp(const std::string& prefix, int width, mlp_weights& w);
 
   std::vector<qwen3_layer> layers_;
 };
@@ -48,16 +47,6 @@ void qwen3::forward_layers(const batch& b) {
     else swiglu_mlp(L.mlp, n);
     add_residual(n);
   }
-}
-
-result qwen3::bind_mlp(const std::string& prefix, int width, mlp_weights& w) {
-  const int H = cfg.hidden;
-  result r;
-  if (!(r = weights_.bind(prefix + "gate_proj.weight", width, H, &w.gate)) ||
-      !(r = weights_.bind(prefix + "up_proj.weight", width, H, &w.up)) ||
-      !(r = weights_.bind(prefix + "down_proj.weight", H, width, &w.down)))
-    return r;
-  return result::ok();
 }
 
 result qwen3::bind_weights() {

@@ -51,7 +51,6 @@ class qwen35 final : public model {
   result bind_attention(const std::string& p, qwen35_layer& L);
   result bind_linear(const std::string& p, qwen35_layer& L);
   result bind_ffn(const std::string& p, int layer, qwen35_layer& L);
-  result bind_mlp(const std::string& prefix, int width, mlp_weights& w);
   void gated_attention(const batch& b, int layer, const qwen35_layer& L);  // tmp_ = attention block of xn_
   void linear_attention(const batch& b, int layer, const qwen35_layer& L);  // tmp_ = DeltaNet block of xn_
   void moe_ffn(int layer, const qwen35_layer& L, int n);                     // x_ += moe(xn_) + σ(xn_·w_sg)·shared(xn_)
@@ -148,16 +147,6 @@ void qwen35::alloc_arch_buffers() {
   const size_t scratch = delta_net_scratch_floats(dn_shape_, delta_net_mode::automatic);
   for (int t = 0; t < threads(); t++) dn_scratch_.push_back(alloc_floats(scratch));
   dn_seqs_.resize(T);
-}
-
-result qwen35::bind_mlp(const std::string& prefix, int width, mlp_weights& w) {
-  const int H = cfg.hidden;
-  result r;
-  if (!(r = weights_.bind(prefix + "gate_proj.weight", width, H, &w.gate)) ||
-      !(r = weights_.bind(prefix + "up_proj.weight", width, H, &w.up)) ||
-      !(r = weights_.bind(prefix + "down_proj.weight", H, width, &w.down)))
-    return r;
-  return result::ok();
 }
 
 result qwen35::bind_attention(const std::string& p, qwen35_layer& L) {
