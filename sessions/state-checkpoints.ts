@@ -43,6 +43,12 @@ export class StateCheckpoints {
     public budgetBytes = DEFAULT_CHECKPOINT_BUDGET,
   ) {}
 
+  /** Changes the budget (evicting down to it). */
+  setBudget(bytes: number): void {
+    this.budgetBytes = bytes;
+    this.evict();
+  }
+
   /** Whether the model has a recurrent state at all (else every method is a cheap no-op). */
   get enabled(): boolean {
     return this.stateBytes > 0;

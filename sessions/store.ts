@@ -89,16 +89,30 @@ export class SessionStore implements SessionHost {
         continue;
       }
       try {
-        this.sessions.set(name, await this.loadOne(name));
+        this.sessions.set(name, await this.loadOne(name, true));
       } catch (e) {
         if (!(e instanceof JournalCorruptError || e instanceof ModelMismatchError)) throw e;
         this.damaged.set(name, e);
         this.warn(`${e.name}: ${e.message}`);
       }
     }
+    // Fork points stay pinned across restarts while both sessions exist.
+    for (const s of this.sessions.values()) {
+      const at = s.state.parent && this.sessions.has(s.state.parent.id) ? s.state.parent.at : -1;
+      if (at >= 0 && s.checkpoints.enabled) {
+        s.checkpoints.pin(at);
+        this.sessions.get(s.state.parent!.id)!.checkpoints.pin(at);
+      }
+    }
+    for (const s of this.sessions.values()) s.checkpoints.setBudget(this.checkpointBudget);
   }
 
-  private async loadOne(id: string): Promise<Session> {
+  private get checkpointBudget(): number {
+    return this.o.checkpointBudgetBytes ?? DEFAULT_CHECKPOINT_BUDGET;
+  }
+
+  /** Loads one session folder; `deferBudget`: its checkpoints stay unbounded until load() has pinned fork points. */
+  private async loadOne(id: string, deferBudget = false): Promise<Session> {
     const dir = join(this.root, id);
     const file = join(dir, 'journal.rsj');
     const j = await readJournal(file, id);
@@ -109,8 +123,9 @@ export class SessionStore implements SessionHost {
     if (j.tornBytes) warn(`session ${id}: dropped a torn journal tail of ${j.tornBytes} bytes: ${file}`);
     const writer = await JournalWriter.open(file, j.validLength);
     const segs = await loadSegments(dir, id, this.format, warn);
-    const cps = new StateCheckpoints(this.format.stateBytes, this.o.checkpointBudgetBytes ?? DEFAULT_CHECKPOINT_BUDGET);
+    const cps = new StateCheckpoints(this.format.stateBytes, Infinity);
     await loadStateFiles(dir, id, this.format.model, state.tokens, cps, warn);
+    if (!deferBudget) cps.setBudget(this.checkpointBudget);
     const s = new Session(this, state, dir, writer, segs, warnings, cps);
     s.covered = coveredBy(segs, state.tokens);
     return s;

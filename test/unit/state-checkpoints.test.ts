@@ -47,6 +47,12 @@ describe('StateCheckpoints', () => {
     expect(tight.figures().positions).toEqual([1, 3]);
     tight.unpin(1);
     expect(tight.figures().positions).toEqual([3]);
+    // Loaded unbounded, then bounded once the pins are known.
+    const loaded = new StateCheckpoints(10, Infinity);
+    for (const p of [1, 2, 3, 4]) loaded.add(p, blob(10, p));
+    loaded.pin(1);
+    loaded.setBudget(20);
+    expect(loaded.figures().positions).toEqual([1, 4]);
   });
 
   it('hands a fork its checkpoints up to the fork point, unpersisted, buffers shared', () => {
