@@ -179,6 +179,8 @@ describe('sessions on the tiny hybrid', () => {
     store = await open({ dataDir, checkpointBudgetBytes: budget });
     s = store.get(s.id);
     child = store.get(child.id);
+    await conversation(s, 4, 'q');
+    expect(s.info().checkpoints.evicted).toBeGreaterThan(0);
     expect(s.info().checkpoints.positions).toContain(at);
     expect(s.info().checkpoints.bytes).toBeLessThanOrEqual(budget);
     // The parent rolls back to its fork point: restored from the kept checkpoint, nothing recomputed.
