@@ -18,6 +18,8 @@ export interface KvFormat {
   /** Engine fingerprint + dtypes. */
   model: string;
   bytesPerToken: number;
+  /** Bytes of the slot's recurrent state (0 without linear-attention layers). */
+  stateBytes: number;
   /** Positions per chunk of a segment file. */
   chunkPositions: number;
 }

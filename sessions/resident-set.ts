@@ -13,6 +13,8 @@ import { restoreKv, writeSnapshot, type KvFormat } from './kv-persist.js';
 import { ResidencyPolicy, type ResidencyLimits } from './residency.js';
 import type { Session } from './session.js';
 import { SlotPool } from './slot-pool.js';
+import { persistCheckpoints } from './state-persist.js';
+import { checkpointHere } from './state-sync.js';
 
 export interface ResidentSetOptions {
   engine: Engine;
@@ -99,7 +101,11 @@ export class ResidentSet {
   /** Writes a segment for the slot's positions not on disk; returns positions written. Inside the session's lane. */
   async snapshot(s: Session): Promise<number> {
     if (!s.slot) return 0;
-    return writeSnapshot(s, s.slot, this.o.scheduler, this.o.format);
+    const n = await writeSnapshot(s, s.slot, this.o.scheduler, this.o.format);
+    // The state at the snapshot's end (a snapshot point) and every kept checkpoint go to disk beside it.
+    await checkpointHere(s.slot, s.checkpoints, this.o.scheduler);
+    await persistCheckpoints(s.dir, this.o.format.model, s.state.tokens, s.checkpoints);
+    return n;
   }
 
   /** Snapshots the session and gives its slot back. Inside the session's lane. */

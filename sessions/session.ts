@@ -3,6 +3,9 @@
  * via the store); messages are spans over the tokens (appendMessage, rollbackToMessage, editMessage).
  * Invariant: while resident, slot positions [0, slot.length) hold the K/V of tokens[0, slot.length),
  * slot.length ≤ tokens.length; the tail is fed lazily by the next operation that needs logits.
+ * Hybrid models (slot.stateBytes > 0): the slot's recurrent state is current (statePosition = length) before
+ * every forward; `checkpoints` hold states at message boundaries, feed ends and snapshot points, so a cut
+ * back to t costs only the tokens between the nearest checkpoint ≤ t and t (sessions/state-sync.ts).
  * Every state change is journaled (fsync) before the operation resolves.
  */
 import { argmax } from '../engine/decode/logit-math.js';
@@ -16,60 +19,12 @@ import { truncateState, type MessageSpan, type SessionState } from './session-st
 import { stopChecker, type GenerateOptions, type GenerateOutcome } from './generate-options.js';
 import type { StoredSegment } from './kv-persist.js';
 import type { SessionHost } from './session-host.js';
+import type { StateCheckpoints } from './state-checkpoints.js';
+import { checkpointHere, prefillMarked, rewindSlot, syncState } from './state-sync.js';
 
-/** Per-session work counters (since the store opened it). */
-export interface SessionCounters {
-  /** Tokens this session ran through the engine (appends, lazily fed tails, refeeds). */
-  prefilled: number;
-  /** Tokens whose K/V was kept instead of recomputed (rollback/edit prefix, fork copy). */
-  reused: number;
-  /** Tokens whose K/V was loaded from snapshot segments. */
-  restored: number;
-  /** Tokens generated (persisted). */
-  generated: number;
-  /** Times the session was spilled to disk. */
-  spills: number;
-}
+import type { AppendOptions, MessageEncoder, MessageInput, SessionCounters, SessionInfo } from './session-types.js';
 
-export interface SessionInfo {
-  id: string;
-  model: string;
-  createdAt: number;
-  lastUsedAt: number;
-  tokenCount: number;
-  messages: MessageSpan[];
-  tools: unknown[];
-  settings: Record<string, unknown>;
-  parent?: { id: string; at: number };
-  resident: boolean;
-  pinned: boolean;
-  /** Positions currently in the KV slot. */
-  slotLength: number;
-  residentBytes: number;
-  /** Positions restorable from snapshot segments on disk. */
-  snapshotCovered: number;
-  journalBytes: number;
-  counters: SessionCounters;
-  /** Problems met while loading (corrupt snapshot segments dropped, torn journal tail...). */
-  warnings: string[];
-}
-
-export interface AppendOptions {
-  /** Records the appended tokens as one message. */
-  message?: { role: string; content?: unknown; meta?: Record<string, unknown> };
-  signal?: AbortSignal;
-  priority?: number;
-}
-
-/** A message for the message layer, encoded to tokens by the caller's encoder (the append protocol). */
-export interface MessageInput {
-  role: string;
-  content?: unknown;
-  meta?: Record<string, unknown>;
-}
-
-/** Encodes message `index` of a session to the tokens it appends. */
-export type MessageEncoder = (message: MessageInput, index: number) => number[] | Promise<number[]>;
+export type { AppendOptions, MessageEncoder, MessageInput, SessionCounters, SessionInfo };
 
 export class Session {
   slot: KvSlot | null = null;
@@ -89,6 +44,7 @@ export class Session {
     public journal: JournalWriter,
     public segments: StoredSegment[],
     readonly warnings: string[],
+    readonly checkpoints: StateCheckpoints,
   ) {}
 
   get id(): string {
@@ -104,10 +60,10 @@ export class Session {
     const add = Array.from(tokens);
     this.checkTokens(add);
     return this.op(async () => {
-      const slot = await this.host.resident(this);
+      const slot = await this.ready();
       const start = this.state.tokens.length;
       const feed = [...this.state.tokens.slice(slot.length), ...add];
-      await this.feed(slot, feed, o.signal, o.priority, () => slot.truncate(Math.min(slot.length, start)));
+      await this.feed(slot, feed, o.signal, o.priority, () => slot.truncate(Math.min(slot.length, start)), [start]);
       const recs = [encodeRecord(RecordType.Tokens, encodeTokens(Date.now(), 0, add))];
       const span: MessageSpan | undefined = o.message && { ...o.message, start, end: start + add.length };
       if (span) recs.push(encodeRecord(RecordType.Message, encodeJson(span)));
@@ -133,7 +89,7 @@ export class Session {
       const maxTokens = o.maxTokens ?? 256;
       const sample = o.sample ?? argmax;
       const stopAfter = stopChecker(o, this.host.engine.config.eosTokenIds, this.host.detokenize);
-      const slot = await this.host.resident(this);
+      const slot = await this.ready();
       const gen: number[] = [];
       let durable = Promise.resolve();
       const emit = (t: number): boolean => {
@@ -154,7 +110,7 @@ export class Session {
         prompt = [gen[0]!];
         if (stop) finish = 'stop';
       } else if (prompt.length === 0) {
-        slot.truncate(slot.length - 1); // recompute the last position to get its logits
+        await this.rewind(slot, slot.length - 1); // recompute the last position (from a checkpoint) to get its logits
         prompt = this.state.tokens.slice(slot.length);
       }
       this.lastLogits = null;
@@ -177,6 +133,8 @@ export class Session {
       await durable;
       // Slot holds every token but the last sampled one; roll back anything beyond (aborted prefill).
       if (slot.length > this.state.tokens.length) slot.truncate(this.state.tokens.length);
+      this.checkpoints.dropAfter(this.state.tokens.length);
+      await checkpointHere(slot, this.checkpoints, this.host.scheduler); // the end of the generated turn
       this.used();
       const text = this.host.detokenize?.(gen);
       return { tokens: gen, finish, ...(text !== undefined ? { text } : {}) };
@@ -201,11 +159,12 @@ export class Session {
       const all = [message, ...later];
       const parts: number[][] = [];
       for (let i = 0; i < all.length; i++) parts.push(await encode(all[i]!, k + i));
-      const slot = await this.host.resident(this);
+      const slot = await this.ready();
       const start = this.state.tokens.length;
       const flat = parts.flat();
       const feed = [...this.state.tokens.slice(slot.length), ...flat];
-      await this.feed(slot, feed, o.signal, o.priority, () => slot.truncate(Math.min(slot.length, start)));
+      const marks = parts.map((_, i) => start + parts.slice(0, i).reduce((a, q) => a + q.length, 0));
+      await this.feed(slot, feed, o.signal, o.priority, () => slot.truncate(Math.min(slot.length, start)), marks);
       const recs = [encodeRecord(RecordType.Tokens, encodeTokens(Date.now(), 0, flat))];
       const spans: MessageSpan[] = [];
       let p = start;
@@ -225,9 +184,9 @@ export class Session {
   logits(o: { signal?: AbortSignal } = {}): Promise<Float32Array> {
     return this.op(async () => {
       if (this.state.tokens.length === 0) throw new SessionArgumentError(`session ${this.id} is empty: no logits`);
-      const slot = await this.host.resident(this);
+      const slot = await this.ready();
       if (!this.lastLogits) {
-        if (slot.length === this.state.tokens.length) slot.truncate(slot.length - 1);
+        if (slot.length === this.state.tokens.length) await this.rewind(slot, slot.length - 1);
         await this.feed(slot, this.state.tokens.slice(slot.length), o.signal, 0, () => {});
       }
       this.used();
@@ -268,6 +227,7 @@ export class Session {
       snapshotCovered: this.covered,
       journalBytes: this.journal.bytes,
       counters: { ...this.counters, generated: s.generated },
+      checkpoints: this.checkpoints.figures(),
       warnings: [...this.warnings],
     };
   }
@@ -280,14 +240,18 @@ export class Session {
     });
   }
 
-  /** Prefills `feed` at the slot's end; on failure/abort calls `undo` and rethrows (abort as SessionAbortedError). */
-  async feed(slot: KvSlot, feed: number[], signal: AbortSignal | undefined, priority = 0, undo: () => void): Promise<void> {
+  /**
+   * Prefills `feed` at the slot's end (a checkpoint at each absolute position in `marks` and at the end, for
+   * hybrids); on failure/abort calls `undo` and rethrows (abort as SessionAbortedError).
+   */
+  async feed(slot: KvSlot, feed: number[], signal: AbortSignal | undefined, priority = 0, undo: () => void, marks: number[] = []): Promise<void> {
     if (feed.length === 0) return;
     this.lastLogits = null;
     try {
-      this.lastLogits = await this.host.scheduler.prefill({ slot, tokens: feed, signal, priority });
+      this.lastLogits = await prefillMarked(this.host.scheduler, slot, feed, this.checkpoints, marks, { signal, priority });
     } catch (e) {
       undo();
+      this.checkpoints.dropAfter(this.state.tokens.length); // states of tokens that were never journaled
       if (e instanceof SchedulerAbortError) throw new SessionAbortedError(`operation on session ${this.id} aborted`);
       throw e;
     }
@@ -302,10 +266,24 @@ export class Session {
     await this.journal.append(encodeRecord(RecordType.Truncate, encodeTruncate(Date.now(), n)));
     truncateState(this.state, n);
     this.lastLogits = null;
-    if (this.slot && this.slot.length > n) this.slot.truncate(n);
+    this.checkpoints.dropAfter(n);
+    if (this.slot && this.slot.length > n) await this.rewind(this.slot, n);
     this.counters.reused += Math.min(n, this.slot?.length ?? 0);
     await this.host.truncated(this);
     this.used();
+  }
+
+  /** The session's slot (made resident), its recurrent state current. Inside the lane. */
+  async ready(): Promise<KvSlot> {
+    const slot = await this.host.resident(this);
+    if (await syncState(slot, this.checkpoints, this.host.scheduler)) this.lastLogits = null;
+    return slot;
+  }
+
+  /** Cuts the slot to n positions, back to the nearest checkpoint for hybrids (the gap is fed lazily). */
+  private async rewind(slot: KvSlot, n: number): Promise<void> {
+    await rewindSlot(slot, n, this.checkpoints, this.host.scheduler);
+    this.lastLogits = null;
   }
 
   private messageAt(k: number): MessageSpan {

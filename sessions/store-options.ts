@@ -23,6 +23,8 @@ export interface StoreOptions {
   snapshotChunkBytes?: number;
   /** Token ids → text, for stop strings and GenerateOutcome.text. */
   detokenize?: (tokens: number[]) => string;
+  /** Bytes of recurrent-state checkpoints each session keeps, LRU (hybrid models; default 64 MiB). */
+  checkpointBudgetBytes?: number;
   /** Receives load/restore problems that were handled (corrupt snapshot dropped, torn tail cut). */
   onWarning?: (message: string) => void;
 }
@@ -44,5 +46,10 @@ export interface MemoryReport extends ResidencyFigures {
   residentSessions: number;
   kvBytes: number;
   bytesPerToken: number;
-  sessions: { id: string; tokens: number; resident: boolean; pinned: boolean; residentBytes: number }[];
+  /** Bytes of one recurrent state (0 without linear-attention layers). */
+  stateBytes: number;
+  /** Checkpoint bytes and count over all sessions. */
+  checkpointBytes: number;
+  checkpointCount: number;
+  sessions: { id: string; tokens: number; resident: boolean; pinned: boolean; residentBytes: number; checkpoints: number; checkpointBytes: number }[];
 }

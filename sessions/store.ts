@@ -17,6 +17,9 @@ import { Session } from './session.js';
 import type { SessionHost } from './session-host.js';
 import { replay, stateRecords, type SessionState } from './session-state.js';
 import { compactIfLarge, repairJournal } from './store-maintenance.js';
+import { DEFAULT_CHECKPOINT_BUDGET, StateCheckpoints } from './state-checkpoints.js';
+import { loadStateFiles, persistCheckpoints } from './state-persist.js';
+import { checkpointHere, syncState } from './state-sync.js';
 
 import type { CreateOptions, MemoryReport, StoreOptions } from './store-options.js';
 
@@ -35,7 +38,7 @@ export class SessionStore implements SessionHost {
   private ownScheduler: boolean;
   readonly format: KvFormat;
 
-  private constructor(private o: StoreOptions, probe: { kvDtype: KvDType; bytesPerToken: number }) {
+  private constructor(private o: StoreOptions, probe: { kvDtype: KvDType; bytesPerToken: number; stateBytes: number }) {
     this.engine = o.engine;
     this.scheduler = o.scheduler ?? new Scheduler(o.engine);
     this.ownScheduler = !o.scheduler;
@@ -44,6 +47,7 @@ export class SessionStore implements SessionHost {
     this.format = {
       model: `${o.engine.fingerprint}/w:${o.engine.weightDtype}/kv:${probe.kvDtype}`,
       bytesPerToken: probe.bytesPerToken,
+      stateBytes: probe.stateBytes,
       chunkPositions: Math.max(1, Math.floor((o.snapshotChunkBytes ?? 16 * 2 ** 20) / probe.bytesPerToken)),
     };
     this.residents = new ResidentSet({
@@ -62,7 +66,7 @@ export class SessionStore implements SessionHost {
   /** Opens (creating if needed) the data directory and loads every session's journal and snapshot heads. */
   static async open(o: StoreOptions): Promise<SessionStore> {
     const probe = o.engine.createSlot(1, o.kvDtype);
-    const p = { kvDtype: probe.kvDtype, bytesPerToken: probe.bytesPerToken };
+    const p = { kvDtype: probe.kvDtype, bytesPerToken: probe.bytesPerToken, stateBytes: probe.stateBytes };
     probe.dispose();
     const store = new SessionStore(o, p);
     await store.load();
@@ -85,16 +89,30 @@ export class SessionStore implements SessionHost {
         continue;
       }
       try {
-        this.sessions.set(name, await this.loadOne(name));
+        this.sessions.set(name, await this.loadOne(name, true));
       } catch (e) {
         if (!(e instanceof JournalCorruptError || e instanceof ModelMismatchError)) throw e;
         this.damaged.set(name, e);
         this.warn(`${e.name}: ${e.message}`);
       }
     }
+    // Fork points stay pinned across restarts while both sessions exist.
+    for (const s of this.sessions.values()) {
+      const at = s.state.parent && this.sessions.has(s.state.parent.id) ? s.state.parent.at : -1;
+      if (at >= 0 && s.checkpoints.enabled) {
+        s.checkpoints.pin(at);
+        this.sessions.get(s.state.parent!.id)!.checkpoints.pin(at);
+      }
+    }
+    for (const s of this.sessions.values()) s.checkpoints.setBudget(this.checkpointBudget);
   }
 
-  private async loadOne(id: string): Promise<Session> {
+  private get checkpointBudget(): number {
+    return this.o.checkpointBudgetBytes ?? DEFAULT_CHECKPOINT_BUDGET;
+  }
+
+  /** Loads one session folder; `deferBudget`: its checkpoints stay unbounded until load() has pinned fork points. */
+  private async loadOne(id: string, deferBudget = false): Promise<Session> {
     const dir = join(this.root, id);
     const file = join(dir, 'journal.rsj');
     const j = await readJournal(file, id);
@@ -105,7 +123,10 @@ export class SessionStore implements SessionHost {
     if (j.tornBytes) warn(`session ${id}: dropped a torn journal tail of ${j.tornBytes} bytes: ${file}`);
     const writer = await JournalWriter.open(file, j.validLength);
     const segs = await loadSegments(dir, id, this.format, warn);
-    const s = new Session(this, state, dir, writer, segs, warnings);
+    const cps = new StateCheckpoints(this.format.stateBytes, Infinity);
+    await loadStateFiles(dir, id, this.format.model, state.tokens, cps, warn);
+    if (!deferBudget) cps.setBudget(this.checkpointBudget);
+    const s = new Session(this, state, dir, writer, segs, warnings, cps);
     s.covered = coveredBy(segs, state.tokens);
     return s;
   }
@@ -178,15 +199,23 @@ export class SessionStore implements SessionHost {
       const room = this.residents.hasRoom(`fork-of-${id}`, Math.max(1, at) * this.format.bytesPerToken);
       if (!room && src) await this.snapshot(p);
       const links = p.segments.filter((g) => g.start < at).map((g) => ({ file: g.file, name: g.file.slice(kvDir(p.dir).length + 1) }));
+      if (src && src.length === at) await checkpointHere(src, p.checkpoints, this.scheduler);
       const c = await this.materialize(state, links);
       c.pinned = o.pinned ?? false;
+      // The child starts from the parent's checkpoints up to the fork point; both keep the fork point's.
+      c.checkpoints.adopt(p.checkpoints.upTo(at));
+      if (c.checkpoints.enabled) {
+        c.checkpoints.pin(at);
+        p.checkpoints.pin(at);
+      }
       if (room && src && n > 0) {
         await c.op(async () => {
           const slot = await this.residents.resident(c, false, false).catch(() => null);
           if (!slot) return;
           await this.scheduler.exclusive(() => slot.copyFrom(src, n));
-          if (n === p.state.tokens.length && n === at && p.lastLogits) c.lastLogits = Float32Array.from(p.lastLogits);
-          c.counters.reused += n;
+          const rewound = await syncState(slot, c.checkpoints, this.scheduler); // the state from the fork point's checkpoint
+          if (!rewound && n === p.state.tokens.length && n === at && p.lastLogits) c.lastLogits = Float32Array.from(p.lastLogits);
+          c.counters.reused += slot.length;
           this.touched(c);
         });
       }
@@ -200,6 +229,7 @@ export class SessionStore implements SessionHost {
     return s.op(async () => {
       s.deleted = true;
       this.sessions.delete(id);
+      if (s.state.parent && s.checkpoints.enabled) this.sessions.get(s.state.parent.id)?.checkpoints.unpin(s.state.parent.at);
       this.residents.release(s);
       await s.journal.close();
       const trash = join(this.root, `.trash-${id}`);
@@ -215,10 +245,16 @@ export class SessionStore implements SessionHost {
   }
 
   memory(): MemoryReport {
-    const list = this.list().map((s) => ({ id: s.id, tokens: s.state.tokens.length, resident: !!s.slot, pinned: s.pinned, residentBytes: s.slot?.residentBytes() ?? 0 }));
+    const list = this.list().map((s) => ({
+      id: s.id, tokens: s.state.tokens.length, resident: !!s.slot, pinned: s.pinned, residentBytes: s.slot?.residentBytes() ?? 0,
+      checkpoints: s.checkpoints.count, checkpointBytes: s.checkpoints.bytes,
+    }));
     return {
       residentSessions: list.filter((s) => s.resident).length,
       kvBytes: list.reduce((a, s) => a + s.residentBytes, 0),
+      stateBytes: this.format.stateBytes,
+      checkpointBytes: list.reduce((a, s) => a + s.checkpointBytes, 0),
+      checkpointCount: list.reduce((a, s) => a + s.checkpoints, 0),
       bytesPerToken: this.format.bytesPerToken,
       ...this.residents.figures(),
       sessions: list,
@@ -239,6 +275,7 @@ export class SessionStore implements SessionHost {
     for (const s of this.list()) {
       await s.lane.run(async () => {
         if (s.slot && o.snapshot !== false) await this.snapshot(s).catch((e) => this.warn(`snapshot of ${s.id} on close failed: ${e}`));
+        else if (o.snapshot !== false) await persistCheckpoints(s.dir, this.format.model, s.state.tokens, s.checkpoints).catch((e) => this.warn(`checkpoints of ${s.id} on close: ${e}`));
         this.residents.release(s);
         await s.journal.close();
       });

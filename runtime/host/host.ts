@@ -202,6 +202,7 @@ export class Host {
     });
     r.gauge('resident_kv_bytes', 'KV bytes held by resident sessions', () => mem().kvBytes);
     r.gauge('resident_kv_spare_bytes', 'KV bytes held by recycled spare slots kept for the next restore or fork', () => mem().spareBytes);
+    r.gauge('resident_state_checkpoint_bytes', 'Recurrent-state checkpoint bytes kept by sessions (hybrid models)', () => mem().checkpointBytes);
     r.gauge('resident_kv_budget_bytes', 'KV byte budget of resident sessions', () => this.config.kvBudgetBytes);
     r.gauge('resident_kv_slots_max', 'KV slots that may be resident at once', () => this.config.slots);
     r.gauge('resident_chat_sessions', 'Anonymous chat-completion sessions kept for prefix reuse', () => this.chat.size);
