@@ -184,8 +184,20 @@ describe('Qwen3.5 loading', () => {
     await expect(loadModelSpec(dir)).rejects.toThrow(/unexpected tensor 'model.language_model.layers.0.linear_attn.conv1d.bias'/);
   });
 
-  it('the native engine refuses a hybrid with UnsupportedModelError until its forward lands', async () => {
+  it('the native engine loads a hybrid: slots hold KV for the attention layers only and a recurrent state for the others', async () => {
     const spec = await loadModelSpec(folder('native', []));
-    await expect(loadEngine(spec)).rejects.toThrow(UnsupportedModelError);
+    const c = spec.config, la = c.linearAttention!;
+    const nLinear = c.layerKinds!.filter((k) => k === 'linear').length, nAttention = c.nLayers - nLinear;
+    const engine = await loadEngine(spec, { maxBatchTokens: 16 });
+    try {
+      const slot = engine.createSlot(64, 'f32');
+      const convChannels = 2 * la.numKeyHeads * la.keyHeadDim + la.numValueHeads * la.valueHeadDim;
+      const perLayer = (la.convKernel - 1) * convChannels + la.numValueHeads * la.keyHeadDim * la.valueHeadDim;
+      expect(slot.stateBytes).toBe(nLinear * perLayer * 4);
+      expect(slot.bytesPerToken).toBe(nAttention * 2 * c.nKvHeads * c.headDim * 4);
+      expect(slot.statePosition).toBe(0);
+    } finally {
+      engine.dispose();
+    }
   });
 });
