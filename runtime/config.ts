@@ -31,6 +31,8 @@ export interface ServeConfig {
   demoDtype: 'f32' | 'bf16';
   /** Model id reported by /v1/models and in responses; default the folder name. */
   modelName?: string;
+  /** Extra model names requests may use (`--model-alias`, repeatable); listed by /v1/models. */
+  modelAliases: string[];
   /** Bearer token every route but /health requires; undefined = open. */
   apiKey?: string;
   threads: number;
@@ -101,6 +103,7 @@ const OPTIONS = {
   data: { type: 'string' },
   model: { type: 'string' },
   'model-name': { type: 'string' },
+  'model-alias': { type: 'string', multiple: true },
   'demo-dtype': { type: 'string' },
   'api-key': { type: 'string' },
   threads: { type: 'string' },
@@ -141,6 +144,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) throw new ConfigError('the API key must be printable ASCII without spaces (--api-key or RESIDENT_API_KEY)', '--api-key');
   const modelName = str('model-name');
   if (modelName !== undefined && !/^[\w.:/@-]{1,128}$/.test(modelName)) throw new ConfigError(`--model-name may hold letters, digits and . _ : / @ - (1..128), got '${modelName}'`, '--model-name');
+  const modelAliases = (values['model-alias'] as string[] | undefined) ?? [];
+  for (const a of modelAliases) if (!/^[\w.:/@\[\]-]{1,128}$/.test(a)) throw new ConfigError(`--model-alias may hold letters, digits and . _ : / @ [ ] - (1..128), got '${a}'`, '--model-alias');
   const context = str('context');
   const weights = str('weights') ?? 'native';
   if (weights !== 'native' && weights !== 'int8') throw new ConfigError(`--weights must be native or int8, got '${weights}'`, '--weights');
@@ -153,6 +158,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     model: str('model') !== undefined ? resolve(cwd, str('model')!) : undefined,
     demoDtype,
     modelName,
+    modelAliases,
     apiKey,
     threads: intFlag(str('threads'), '--threads', defaultThreads(), 1, 256),
     weights,
@@ -197,6 +203,7 @@ export const SERVE_FLAGS_HELP = `Options:
                        generated once into DATA/models/)
   --demo-dtype D       weights of the demo model: f32 or bf16 (default ${SERVE_DEFAULTS.demoDtype})
   --model-name NAME    model id reported by /v1/models (default: the folder name)
+  --model-alias NAME   another model name requests may use, listed by /v1/models (repeatable)
   --host HOST          address to listen on (default ${SERVE_DEFAULTS.host})
   --port N             port, 0 = any free port (default ${SERVE_DEFAULTS.port})
   --data DIR           data directory: sessions, demo model (default ${SERVE_DEFAULTS.dataDir})

@@ -28,6 +28,14 @@ export interface CompletionRequest {
   kwargs?: Record<string, unknown>;
   /** Binds the request to a named persistent session (the `session_id` extension). */
   sessionName?: string;
+  /** Runs on a new session of this origin, kept until deleted (not indexed, never evicted), instead of the reuse index. */
+  ownOrigin?: string;
+}
+
+/** Where a stateful API left a conversation: the session and the token position its conversation ended at. */
+export interface ConversationPoint {
+  sessionId: string;
+  end: number;
 }
 
 export interface ChatServiceOptions {
@@ -44,6 +52,14 @@ export interface Placement {
 }
 
 const ORIGIN_CHAT = 'chat-completions';
+
+type Incoming = { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> };
+/** A placed turn: its session (locked), the lock's release, and the messages to append there. */
+interface Placed {
+  placement: Placement;
+  release: () => void;
+  append: ChatMessage[];
+}
 const ORIGIN_NAMED = 'named';
 
 export class ChatService {
@@ -74,17 +90,65 @@ export class ChatService {
     const { enable_thinking, ...kwargs } = req.kwargs ?? {};
     const turn: TurnOptions = { ...o, enableThinking: o.enableThinking ?? (typeof enable_thinking === 'boolean' ? enable_thinking : undefined) };
     const incoming = { messages: req.messages, tools: req.tools ?? [], kwargs };
-    const { placement, release, append } = req.sessionName !== undefined ? await this.placeNamed(req.sessionName, incoming) : await this.placeAnonymous(incoming);
+    const p = req.sessionName !== undefined ? await this.placeNamed(req.sessionName, incoming)
+      : req.ownOrigin !== undefined ? await this.placeOwn(req.ownOrigin, incoming)
+      : await this.placeAnonymous(incoming);
+    yield* this.run(p, turn, placed, req.sessionName === undefined && req.ownOrigin === undefined);
+  }
+
+  /**
+   * Continues the conversation a stateful API left at `from` with `req.messages` (only the new
+   * ones): in place when the session still ends there, on a fork at `from` when it moved on (another
+   * branch continued it). Undefined when it cannot (session gone or cut below `from`, other tools
+   * or template kwargs): the caller then resends the whole history on a new session.
+   */
+  async continueAt(from: ConversationPoint, req: CompletionRequest, o: TurnOptions = {}): Promise<AsyncGenerator<TurnEvent, void, undefined> | undefined> {
+    const { enable_thinking, ...kwargs } = req.kwargs ?? {};
+    const turn: TurnOptions = { ...o, enableThinking: o.enableThinking ?? (typeof enable_thinking === 'boolean' ? enable_thinking : undefined) };
+    let session: Session;
     try {
-      placed?.(placement);
-      yield* this.runner.turnLocked(placement.session, append, turn);
-    } finally {
+      session = this.runner.store.get(from.sessionId);
+    } catch {
+      return undefined;
+    }
+    const release = await this.runner.locks.acquire(session.id);
+    try {
+      const conv = conversationOf(session);
+      const boundary = conv.groups.some((g) => g.meta.to === from.end);
+      const same = JSON.stringify(conv.tools) === JSON.stringify(req.tools ?? []) && JSON.stringify(conv.kwargs) === JSON.stringify(kwargs);
+      if (!boundary || !same || session.tokens.length < from.end) {
+        release();
+        return undefined;
+      }
+      if (conv.end === from.end) return this.run({ placement: { session, how: 'continued' }, release, append: req.messages }, turn);
+      const child = await this.runner.store.fork(session.id, { at: from.end });
+      await child.setMeta({ settings: { ...child.state.settings, origin: session.state.settings.origin } });
       release();
-      if (req.sessionName === undefined) void this.evict();
+      const releaseChild = await this.runner.locks.acquire(child.id);
+      return this.run({ placement: { session: child, how: 'forked' }, release: releaseChild, append: req.messages }, turn);
+    } catch (e) {
+      release();
+      throw e;
     }
   }
 
-  private async placeNamed(name: string, incoming: { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> }) {
+  private async *run(p: Placed, turn: TurnOptions, placed?: (p: Placement) => void, indexed = false): AsyncGenerator<TurnEvent, void, undefined> {
+    try {
+      placed?.(p.placement);
+      yield* this.runner.turnLocked(p.placement.session, p.append, turn);
+    } finally {
+      p.release();
+      if (indexed) void this.evict();
+    }
+  }
+
+  private async placeOwn(origin: string, incoming: Incoming): Promise<Placed> {
+    const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin } });
+    const release = await this.runner.locks.acquire(session.id);
+    return { placement: { session, how: 'new' }, release, append: incoming.messages };
+  }
+
+  private async placeNamed(name: string, incoming: Incoming): Promise<Placed> {
     if (!/^[\w.:@-]{1,128}$/.test(name)) throw new ChatRequestError('session_id may hold letters, digits and . _ : @ - (1..128 characters)', 'session_id');
     let session = this.findNamed(name);
     let how: Placement['how'] = 'named';
@@ -107,7 +171,7 @@ export class ChatService {
     }
   }
 
-  private async placeAnonymous(incoming: { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> }) {
+  private async placeAnonymous(incoming: Incoming): Promise<Placed> {
     const store = this.runner.store;
     let best: { session: Session; match: PrefixMatch; dropped: number; onlySystem: boolean } | undefined;
     for (const id of [...this.index.keys()].reverse()) {
