@@ -12,6 +12,8 @@ import { ToolCallParser, type ParsedToolCall, type ParserEvent } from '../../eng
 export class StopFilter {
   private held = '';
   private done = false;
+  /** The stop string that matched (first in the text), once stopped. */
+  matched: string | undefined;
   constructor(private readonly stops: readonly string[]) {}
 
   /** True once a stop string was seen (nothing after it is ever returned). */
@@ -27,7 +29,10 @@ export class StopFilter {
     let cut = -1;
     for (const s of this.stops) {
       const i = all.indexOf(s);
-      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+      if (i >= 0 && (cut < 0 || i < cut)) {
+        cut = i;
+        this.matched = s;
+      }
     }
     if (cut >= 0) {
       this.done = true;
@@ -94,6 +99,11 @@ export class TurnDecoder {
   /** True once a stop string matched: later tokens are ignored. */
   get stopped(): boolean {
     return this.stopFilter.stopped;
+  }
+
+  /** The stop string that ended the turn, if one did. */
+  get stopString(): string | undefined {
+    return this.stopFilter.matched;
   }
 
   /** Feeds one generated token id; returns the events it completes. */

@@ -197,7 +197,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
       if (answersJson(p.conv.tools, o)) warnings.push(...checkJsonAnswer(o, out.content));
     }
     if (!cancelled) await closeTurn(d, session, p, message, finish, r.tokens);
-    const result: TurnResult = { sessionId: session.id, finish, message, toolCalls: out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings, end: cancelled ? undefined : session.tokens.length };
+    const result: TurnResult = { sessionId: session.id, finish, message, toolCalls: out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings, end: cancelled ? undefined : session.tokens.length, stopString: finish === 'stop' ? p.decoder.stopString : undefined };
     d.onFinish?.(result);
     finished = true;
     yield { type: 'finish', result };
