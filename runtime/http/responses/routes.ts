@@ -56,8 +56,8 @@ function inputItems(input: ResponsesBody['input']): Record<string, unknown>[] {
   return input.map((it) => ({ id: typeof it.id === 'string' ? it.id : itemId(it.type === 'function_call_output' ? 'fco' : 'msg'), type: 'message', ...it }));
 }
 
-function notFound(id: string): HttpError {
-  return new HttpError(404, `no stored response '${id}' (responses created with store: false are not kept)`, 'not_found_error', 'response_id', 'response_not_found');
+function notFound(id: string, param = 'response_id'): HttpError {
+  return new HttpError(404, `no stored response '${id}' (responses created with store: false are not kept)`, 'not_found_error', param, 'response_not_found');
 }
 
 export function registerResponsesRoutes(app: Hono, host: Host): void {
@@ -75,7 +75,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
     const tools = toolsOf(b.tools);
     checkTools(tools);
     const keep = b.store ?? true;
-    const prev = b.previous_response_id ? store().get(b.previous_response_id) ?? (() => { throw notFound(b.previous_response_id!); })() : undefined;
+    const prev = b.previous_response_id ? store().get(b.previous_response_id) ?? (() => { throw notFound(b.previous_response_id!, 'previous_response_id'); })() : undefined;
     const input = inputMessages(b.input);
     const ac = new AbortController();
     const opts: TurnOptions = {
