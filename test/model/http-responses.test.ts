@@ -158,10 +158,13 @@ describe('responses (openai client)', () => {
 
   it('a max_output_tokens cut is reported as incomplete, the call cut as it stands, the same in both modes', async (ctx) => {
     if (skip) return ctx.skip(skip);
-    const p = { input: 'Weather?', tools: TOOLS, tool_choice: { type: 'function', name: 'get_weather' }, max_output_tokens: 6, seed: 2 };
+    const p = { input: 'Weather?', tools: TOOLS, tool_choice: { type: 'function', name: 'get_weather' }, max_output_tokens: 32, seed: 2 };
     const r = await create(p);
     expect(r.status).toBe('incomplete');
     expect(r.incomplete_details?.reason).toBe('max_output_tokens');
+    const cut = r.output.find((o) => o.type === 'function_call') as OpenAI.Responses.ResponseFunctionToolCall;
+    expect(cut, JSON.stringify(r.output)).toMatchObject({ name: 'get_weather', status: 'incomplete' });
+    expect(() => JSON.parse(cut.arguments)).toThrow();
     const s = await client.responses.stream({ model, ...BASE, ...p } as never).finalResponse();
     expect(shape(s)).toEqual(shape(r));
   });
