@@ -125,6 +125,9 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
         else {
           final = builder.result(e.result, host.tokenizer.encode(e.result.message.reasoning_content ?? '').length);
           if (keep) {
+            // Durable before it is acknowledged: the K/V not yet on disk (this turn's), then the record.
+            // The turn still holds its session's lock here (the finish event is yielded inside it).
+            if (e.result.end !== undefined) await host.store.get(e.result.sessionId).snapshot();
             const rec: ResponseRecord = {
               response: final, inputItems: items, point: e.result.end !== undefined ? { sessionId: e.result.sessionId, end: e.result.end } : null,
               system, tools, messages: [...rest, e.result.message], previousId: prev?.response.id ?? null,
