@@ -6,25 +6,11 @@
  * and --model-alias names.
  */
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, WEATHER_TOOLS, type TestServer } from './http-support.js';
+import { describe, expect, it } from 'vitest';
+import { serverFixture, WEATHER_TOOLS } from './http-support.js';
 
-let srv: TestServer | undefined;
-let skip = '';
-let client: OpenAI;
-let model = '';
 const ALIAS = 'gpt-4o-mini';
-
-beforeAll(async () => {
-  const s = await startTestServer({ modelAliases: [ALIAS] });
-  if (typeof s === 'string') skip = s;
-  else {
-    srv = s;
-    client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-    model = s.host.modelId;
-  }
-});
-afterAll(async () => srv?.close());
+const f = serverFixture({ modelAliases: [ALIAS] });
 
 type Chunk = OpenAI.Chat.Completions.ChatCompletionChunk;
 async function collect(stream: AsyncIterable<Chunk>) {
@@ -51,9 +37,9 @@ const NO_THINK = { chat_template_kwargs: { enable_thinking: false } } as Record<
 
 describe('chat completions: client compatibility', () => {
   it('a tool call cut by max_tokens is the partial call with finish_reason length, streamed and not', async (ctx) => {
-    if (skip) return ctx.skip(skip);
-    const req = { model, messages: [{ role: 'user' as const, content: 'Weather?' }], tools: WEATHER_TOOLS, tool_choice: { type: 'function' as const, function: { name: 'get_weather' } }, max_tokens: 32, seed: 2, ...NO_THINK };
-    const r = await client.chat.completions.create(req);
+    if (f.skip) return ctx.skip(f.skip);
+    const req = { model: f.model, messages: [{ role: 'user' as const, content: 'Weather?' }], tools: WEATHER_TOOLS, tool_choice: { type: 'function' as const, function: { name: 'get_weather' } }, max_tokens: 32, seed: 2, ...NO_THINK };
+    const r = await f.openai.chat.completions.create(req);
     const ch = r.choices[0]!;
     expect(ch.finish_reason).toBe('length');
     const calls = ch.message.tool_calls ?? [];
@@ -62,7 +48,7 @@ describe('chat completions: client compatibility', () => {
     if (call.type !== 'function') throw new Error('not a function call');
     expect(call.function.name).toBe('get_weather');
     expect(() => JSON.parse(call.function.arguments)).toThrow(); // cut: not complete JSON
-    const s = await collect(await client.chat.completions.create({ ...req, stream: true }));
+    const s = await collect(await f.openai.chat.completions.create({ ...req, stream: true }));
     expect(s.finish).toBe('length');
     expect(s.calls.map((c) => [c.name, c.arguments])).toEqual([['get_weather', call.function.arguments]]);
     expect(r).not.toHaveProperty('warnings');
@@ -71,9 +57,9 @@ describe('chat completions: client compatibility', () => {
   });
 
   it('top-level enable_thinking and reasoning_effort switch thinking; chat_template_kwargs wins', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+    if (f.skip) return ctx.skip(f.skip);
     const prompt = async (extra: Record<string, unknown>) => {
-      const r = await client.chat.completions.create({ model, messages: [{ role: 'user', content: `Thinking probe ${Date.now()}` }], max_tokens: 1, seed: 1, ...extra } as never) as OpenAI.Chat.Completions.ChatCompletion;
+      const r = await f.openai.chat.completions.create({ model: f.model, messages: [{ role: 'user', content: `Thinking probe ${Date.now()}` }], max_tokens: 1, seed: 1, ...extra } as never) as OpenAI.Chat.Completions.ChatCompletion;
       return r.usage!.prompt_tokens;
     };
     const off = await prompt({ chat_template_kwargs: { enable_thinking: false } });
@@ -89,12 +75,12 @@ describe('chat completions: client compatibility', () => {
   });
 
   it('legacy functions / function_call are mapped to tools and answered in the legacy shape', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+    if (f.skip) return ctx.skip(f.skip);
     const req = {
-      model, messages: [{ role: 'user', content: 'Add 2 and 3.' }], max_tokens: 60, seed: 21, ...NO_THINK,
+      model: f.model, messages: [{ role: 'user', content: 'Add 2 and 3.' }], max_tokens: 60, seed: 21, ...NO_THINK,
       functions: [WEATHER_TOOLS[1]!.function], function_call: { name: 'add' },
     } as Record<string, unknown>;
-    const r = await client.chat.completions.create(req as never) as OpenAI.Chat.Completions.ChatCompletion;
+    const r = await f.openai.chat.completions.create(req as never) as OpenAI.Chat.Completions.ChatCompletion;
     const ch = r.choices[0]!;
     expect(ch.finish_reason).toBe('function_call');
     expect(ch.message.tool_calls).toBeUndefined();
@@ -102,11 +88,11 @@ describe('chat completions: client compatibility', () => {
     expect(fc.name).toBe('add');
     const args = JSON.parse(fc.arguments);
     expect(Object.keys(args).sort()).toEqual(['a', 'b']);
-    const s = await collect(await client.chat.completions.create({ ...req, stream: true } as never) as AsyncIterable<Chunk>);
+    const s = await collect(await f.openai.chat.completions.create({ ...req, stream: true } as never) as unknown as AsyncIterable<Chunk>);
     expect(s.finish).toBe('function_call');
     expect(s.fc).toEqual({ name: 'add', arguments: fc.arguments });
     // The legacy history (assistant function_call, role function) continues the conversation.
-    const next = await client.chat.completions.create({
+    const next = await f.openai.chat.completions.create({
       ...req, function_call: 'auto', max_tokens: 4,
       messages: [...(req.messages as object[]), { role: 'assistant', content: null, function_call: fc }, { role: 'function', name: 'add', content: '5' }],
     } as never) as OpenAI.Chat.Completions.ChatCompletion;
@@ -114,12 +100,12 @@ describe('chat completions: client compatibility', () => {
   });
 
   it('--model-alias names are listed by /v1/models and answered under the name asked for', async (ctx) => {
-    if (skip) return ctx.skip(skip);
-    const list = await client.models.list();
-    expect(list.data.map((m) => m.id)).toEqual([model, ALIAS]);
-    expect((await client.models.retrieve(ALIAS)).id).toBe(ALIAS);
-    const r = await client.chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, ...NO_THINK } as never) as OpenAI.Chat.Completions.ChatCompletion;
+    if (f.skip) return ctx.skip(f.skip);
+    const list = await f.openai.models.list();
+    expect(list.data.map((m) => m.id)).toEqual([f.model, ALIAS]);
+    expect((await f.openai.models.retrieve(ALIAS)).id).toBe(ALIAS);
+    const r = await f.openai.chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, ...NO_THINK } as never) as OpenAI.Chat.Completions.ChatCompletion;
     expect(r.model).toBe(ALIAS);
-    await expect(client.chat.completions.create({ model: 'gpt-unknown', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 })).rejects.toMatchObject({ status: 404 });
+    await expect(f.openai.chat.completions.create({ model: 'gpt-unknown', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 })).rejects.toMatchObject({ status: 404 });
   });
 });

@@ -5,14 +5,10 @@
  * x-api-key auth and Anthropic-shaped errors.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import _Ajv from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../engine/tokens/messages.js';
-import { startTestServer, WEATHER_TOOLS, type TestServer } from './http-support.js';
+import { startTestServer, testAjv as ajv, WEATHER_TOOLS, type TestServer } from './http-support.js';
 
-type AjvCtor = new (o: object) => { compile(s: object): ((v: unknown) => boolean) & { errors?: unknown } };
-const Ajv = ((_Ajv as unknown as { default?: AjvCtor }).default ?? _Ajv) as unknown as AjvCtor;
-const ajv = new Ajv({ strict: false });
 
 const KEY = 'sk-ant-test-42';
 let srv: TestServer | undefined;

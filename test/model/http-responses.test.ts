@@ -6,40 +6,21 @@
  * chain that survives a restart.
  */
 import OpenAI from 'openai';
-import _Ajv from 'ajv';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../engine/tokens/messages.js';
-import { startTestServer, WEATHER_TOOLS, type TestServer } from './http-support.js';
+import { serverFixture, testAjv as ajv, WEATHER_TOOLS } from './http-support.js';
 
-type AjvCtor = new (o: object) => { compile(s: object): ((v: unknown) => boolean) & { errors?: unknown } };
-const Ajv = ((_Ajv as unknown as { default?: AjvCtor }).default ?? _Ajv) as unknown as AjvCtor;
-const ajv = new Ajv({ strict: false });
-
-let srv: TestServer | undefined;
-let skip = '';
-let client: OpenAI;
-let model = '';
+const f = serverFixture();
 /** Thinking off; `seed` is our extension (the Responses API has none). */
 const BASE = { reasoning: { effort: 'none' }, temperature: 1 } as Record<string, unknown>;
 const TOOLS = WEATHER_TOOLS.map((t) => ({ type: 'function' as const, name: t.function.name, description: t.function.description, parameters: t.function.parameters, strict: true }));
 
-beforeAll(async () => {
-  const s = await startTestServer();
-  if (typeof s === 'string') skip = s;
-  else {
-    srv = s;
-    client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'unused', maxRetries: 0 });
-    model = s.host.modelId;
-  }
-});
-afterAll(async () => srv?.close());
-
 type Resp = OpenAI.Responses.Response & { x_resident: { session_id: string; prefilled_tokens: number } };
-const create = (p: Record<string, unknown>) => client.responses.create({ model, ...BASE, ...p } as never) as unknown as Promise<Resp>;
+const create = (p: Record<string, unknown>) => f.openai.responses.create({ model: f.model, ...BASE, ...p } as never) as unknown as Promise<Resp>;
 
 /** Tokens a turn appending `messages` after `tail` prefills: the messages plus the generation prompt. */
 function newTokens(messages: ChatMessage[], tools = WEATHER_TOOLS as unknown[], tail: 'assistant' | 'empty' = 'assistant') {
-  const p = srv!.host.protocol;
+  const p = f.srv!.host.protocol;
   const a = p.append(tail, messages, { tools: tools as never });
   return a.tokens.length + p.generationPrompt(a.tail, { tools: tools as never, enableThinking: false }).tokens.length;
 }
@@ -49,7 +30,7 @@ const shape = (r: OpenAI.Responses.Response) => r.output.map((o) => (o.type === 
 
 describe('responses (openai client)', () => {
   it('answers text, keeps the response (get, input_items) and deletes it', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+    if (f.skip) return ctx.skip(f.skip);
     const r = await create({ input: 'Say something.', max_output_tokens: 10, seed: 3 });
     expect(r.object).toBe('response');
     expect(r.id).toMatch(/^resp_/);
@@ -58,20 +39,20 @@ describe('responses (openai client)', () => {
     expect(r.output_text.length).toBeGreaterThan(0);
     expect(r.usage!.output_tokens).toBeGreaterThan(0);
     expect(r.usage!.input_tokens_details.cached_tokens + r.x_resident.prefilled_tokens).toBe(r.usage!.input_tokens);
-    const got = await client.responses.retrieve(r.id);
+    const got = await f.openai.responses.retrieve(r.id);
     expect(got.output).toEqual(r.output);
-    const items = await client.responses.inputItems.list(r.id);
+    const items = await f.openai.responses.inputItems.list(r.id);
     expect(items.data).toHaveLength(1);
     expect((items.data[0] as { role: string }).role).toBe('user');
-    await client.responses.delete(r.id);
-    await expect(client.responses.retrieve(r.id)).rejects.toMatchObject({ status: 404 });
-    expect(() => srv!.host.store.get(r.x_resident.session_id)).toThrow();
+    await f.openai.responses.delete(r.id);
+    await expect(f.openai.responses.retrieve(r.id)).rejects.toMatchObject({ status: 404 });
+    expect(() => f.srv!.host.store.get(r.x_resident.session_id)).toThrow();
     const unstored = await create({ input: 'Not kept.', max_output_tokens: 3, seed: 1, store: false });
-    await expect(client.responses.retrieve(unstored.id)).rejects.toMatchObject({ status: 404 });
+    await expect(f.openai.responses.retrieve(unstored.id)).rejects.toMatchObject({ status: 404 });
   });
 
   it('multi-turn via previous_response_id with a tool call and function_call_output prefills only the new input', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+    if (f.skip) return ctx.skip(f.skip);
     const instructions = `You are test bot ${Date.now()}.`;
     const r1 = await create({ instructions, input: 'Add 2 and 3.', tools: TOOLS, tool_choice: { type: 'function', name: 'add' }, parallel_tool_calls: false, max_output_tokens: 60, seed: 21 });
     expect(r1.usage!.input_tokens_details.cached_tokens).toBe(0);
@@ -100,14 +81,14 @@ describe('responses (openai client)', () => {
   });
 
   it('streamed and non-streamed give the same output for the same seed; the stream follows the documented event order', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+    if (f.skip) return ctx.skip(f.skip);
     for (const p of [
       { input: 'Tell me a story.', max_output_tokens: 14, seed: 7 },
       { input: 'Weather in Paris?', tools: TOOLS, tool_choice: 'required', max_output_tokens: 80, seed: 11 },
       { input: 'Think first.', reasoning: { effort: 'high' }, max_output_tokens: 20, seed: 5 },
     ]) {
       const r = await create(p);
-      const stream = client.responses.stream({ model, ...BASE, ...p } as never);
+      const stream = f.openai.responses.stream({ model: f.model, ...BASE, ...p } as never);
       const types: string[] = [];
       const seqs: number[] = [];
       for await (const e of stream) {
@@ -135,7 +116,7 @@ describe('responses (openai client)', () => {
   });
 
   it('reasoning items are accepted back as input and land in the history as reasoning_content', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+    if (f.skip) return ctx.skip(f.skip);
     const reasoning = { type: 'reasoning', id: 'rs_1', summary: [], content: [{ type: 'reasoning_text', text: 'The user wants a number.' }] };
     const history = [
       { role: 'user', content: 'Pick a number.' }, reasoning,
@@ -143,13 +124,13 @@ describe('responses (openai client)', () => {
       { role: 'user', content: 'Another?' },
     ];
     const r = await create({ input: history, max_output_tokens: 4, seed: 42 });
-    const view = await (await fetch(`${srv!.url}/v1/sessions/${r.x_resident.session_id}`)).json();
+    const view = await (await fetch(`${f.srv!.url}/v1/sessions/${r.x_resident.session_id}`)).json();
     const assistant = view.messages.find((m: ChatMessage) => m.role === 'assistant');
     expect(assistant).toMatchObject({ content: '7', reasoning_content: 'The user wants a number.' });
   });
 
   it('text.format json_schema constrains the answer', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+    if (f.skip) return ctx.skip(f.skip);
     const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer', minimum: 0, maximum: 120 } }, required: ['name', 'age'], additionalProperties: false };
     const r = await create({ input: 'Describe a person as JSON.', max_output_tokens: 120, seed: 31, text: { format: { type: 'json_schema', name: 'person', schema, strict: true } } });
     expect(r.status).toBe('completed');
@@ -157,7 +138,7 @@ describe('responses (openai client)', () => {
   });
 
   it('a max_output_tokens cut is reported as incomplete, the call cut as it stands, the same in both modes', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+    if (f.skip) return ctx.skip(f.skip);
     const p = { input: 'Weather?', tools: TOOLS, tool_choice: { type: 'function', name: 'get_weather' }, max_output_tokens: 32, seed: 2 };
     const r = await create(p);
     expect(r.status).toBe('incomplete');
@@ -165,7 +146,7 @@ describe('responses (openai client)', () => {
     const cut = r.output.find((o) => o.type === 'function_call') as OpenAI.Responses.ResponseFunctionToolCall;
     expect(cut, JSON.stringify(r.output)).toMatchObject({ name: 'get_weather', status: 'incomplete' });
     expect(() => JSON.parse(cut.arguments)).toThrow();
-    const s = await client.responses.stream({ model, ...BASE, ...p } as never).finalResponse();
+    const s = await f.openai.responses.stream({ model: f.model, ...BASE, ...p } as never).finalResponse();
     expect(shape(s)).toEqual(shape(r));
   });
 });
