@@ -129,7 +129,7 @@ const cases: Case[] = [
   ['responses: function_call without call_id', 'POST', R, { input: [{ type: 'function_call', name: 'get_weather', arguments: '{}' }], tools: [RTOOL] }, 400, /'input\[0\].call_id' is required/, 'input[0].call_id'],
   ['responses: function_call arguments not a string', 'POST', R, { input: [{ type: 'function_call', call_id: 'c', name: 'get_weather', arguments: {} }], tools: [RTOOL] }, 400, /'input\[0\].arguments' must be a JSON string/, 'input[0].arguments'],
   ['responses: function_call_output answering nothing', 'POST', R, { input: [{ type: 'function_call_output', call_id: 'c', output: '1' }] }, 400, /must answer a preceding assistant message/, 'input[0].role'],
-  ['responses: item_reference', 'POST', R, { input: [{ type: 'item_reference', id: 'msg_1' }] }, 400, /item_reference is not supported/, 'input[0].type'],
+  ['responses: item_reference to no stored item', 'POST', R, { input: [{ type: 'item_reference', id: 'msg_1' }] }, 400, /item_reference 'msg_1' names no stored item/, 'input[0].id'],
   ['responses: built-in web_search', 'POST', R, resp({ tools: [{ type: 'web_search' }] }), 400, /the built-in tool 'web_search' is not available/, 'tools[0].type'],
   ['responses: built-in file_search', 'POST', R, resp({ tools: [{ type: 'file_search', vector_store_ids: ['v'] }] }), 400, /the built-in tool 'file_search' is not available/, 'tools[0].type'],
   ['responses: built-in computer_use_preview', 'POST', R, resp({ tools: [{ type: 'computer_use_preview' }] }), 400, /the built-in tool 'computer_use_preview' is not available/, 'tools[0].type'],

@@ -129,6 +129,16 @@ describe('responses (openai client)', () => {
     expect(assistant).toMatchObject({ content: '7', reasoning_content: 'The user wants a number.' });
   });
 
+  it('item_reference items name stored output items (as the AI SDK sends them)', async (ctx) => {
+    if (f.skip) return ctx.skip(f.skip);
+    const r1 = await create({ input: 'Say a word.', max_output_tokens: 6, seed: 51 });
+    const msg = r1.output.find((o) => o.type === 'message')!;
+    const r2 = await create({ input: [{ role: 'user', content: 'Say a word.' }, { type: 'item_reference', id: msg.id }, { role: 'user', content: 'Another.' }], max_output_tokens: 4, seed: 52 });
+    const view = await (await fetch(`${f.srv!.url}/v1/sessions/${r2.x_resident.session_id}`)).json();
+    expect(view.messages.map((m: ChatMessage) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(view.messages[1].content).toBe((msg as OpenAI.Responses.ResponseOutputMessage).content.map((c) => (c.type === 'output_text' ? c.text : '')).join(''));
+  });
+
   it('text.format json_schema constrains the answer', async (ctx) => {
     if (f.skip) return ctx.skip(f.skip);
     const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer', minimum: 0, maximum: 120 } }, required: ['name', 'age'], additionalProperties: false };

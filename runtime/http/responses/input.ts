@@ -76,12 +76,18 @@ export function inputMessages(input: string | unknown[]): ChatMessage[] {
       out.push({ role: 'tool', tool_call_id: item.call_id, content: partsText(item.output, `${f}.output`) });
       assistant = undefined;
     } else if (type === 'item_reference') {
-      throw badRequest(`'${f}': item_reference is not supported; send the item itself, or continue with previous_response_id`, `${f}.type`);
+      throw badRequest(`'${f}': item_reference '${String(item.id)}' names no stored item; send the item itself, or continue with previous_response_id`, `${f}.id`);
     } else {
       throw badRequest(`'${f}': input items of type '${String(type)}' are not supported (message, reasoning, function_call, function_call_output)`, `${f}.type`);
     }
   });
   return out;
+}
+
+/** Replaces each item_reference whose id `lookup` knows by the item it names (unknown ones stay, to be refused with their index). */
+export function resolveReferences(input: string | unknown[], lookup: (id: string) => Record<string, unknown> | undefined): string | unknown[] {
+  if (typeof input === 'string') return input;
+  return input.map((it) => (isObj(it) && it.type === 'item_reference' && typeof it.id === 'string' ? lookup(it.id) ?? it : it));
 }
 
 /**

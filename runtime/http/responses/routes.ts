@@ -17,7 +17,7 @@ import { servedModel } from '../model-names.js';
 import { checkMessages, checkTools, effortThinking, type ReasoningEffort } from '../request-checks.js';
 import { sseResponse } from '../sse-stream.js';
 import { readJson, validator } from '../validate.js';
-import { formatOf, inputMessages, toolChoiceOf, toolsOf, withInstructions } from './input.js';
+import { formatOf, inputMessages, resolveReferences, toolChoiceOf, toolsOf, withInstructions } from './input.js';
 import { itemId, ResponseBuilder, type ResponseObject } from './output.js';
 import { responsesSchema } from './schema.js';
 import { ResponseStore, type ResponseRecord } from './store.js';
@@ -76,7 +76,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
     checkTools(tools);
     const keep = b.store ?? true;
     const prev = b.previous_response_id ? store().get(b.previous_response_id) ?? (() => { throw notFound(b.previous_response_id!, 'previous_response_id'); })() : undefined;
-    const input = inputMessages(b.input);
+    const input = inputMessages(resolveReferences(b.input, (id) => store().item(id)));
     const ac = new AbortController();
     const opts: TurnOptions = {
       toolChoice: toolChoiceOf(b.tool_choice), parallelToolCalls: opt(b.parallel_tool_calls), responseFormat: formatOf(b.text),

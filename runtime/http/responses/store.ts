@@ -62,6 +62,8 @@ export class ResponseStore {
   /** Response id → session id (for deleting a session with its last response). */
   private sessions = new Map<string, string | null>();
   private cache = new Map<string, ResponseRecord>();
+  /** Item id (output and input items) → the response holding it, for item_reference. */
+  private items = new Map<string, string>();
 
   private constructor(readonly dir: string, private readonly warn: (m: string) => void) {}
 
@@ -73,10 +75,22 @@ export class ResponseStore {
       if (isAtomicTemp(name)) rmSync(join(dir, name), { force: true });
       else if (/^resp_[A-Za-z0-9]+\.json$/.test(name)) {
         const r = s.read(name.slice(0, -5));
-        if (r) s.sessions.set(r.response.id, r.point?.sessionId ?? null);
+        if (r) s.index(r);
       }
     }
     return s;
+  }
+
+  private index(r: ResponseRecord): void {
+    this.sessions.set(r.response.id, r.point?.sessionId ?? null);
+    for (const it of [...r.inputItems, ...r.response.output]) if (typeof it.id === 'string') this.items.set(it.id, r.response.id);
+  }
+
+  /** A stored input or output item by id (what an item_reference names), or undefined. */
+  item(id: string): Record<string, unknown> | undefined {
+    const rid = this.items.get(id);
+    const r = rid === undefined ? undefined : this.get(rid);
+    return r && [...r.inputItems, ...r.response.output].find((it) => it.id === id);
   }
 
   private file(id: string): string {
@@ -110,7 +124,7 @@ export class ResponseStore {
   /** Writes (or replaces) a record, durably. */
   async put(r: ResponseRecord): Promise<void> {
     await writeFileAtomic(this.file(r.response.id), encodeRecord(r));
-    this.sessions.set(r.response.id, r.point?.sessionId ?? null);
+    this.index(r);
     this.cache.set(r.response.id, r);
   }
 
@@ -118,6 +132,7 @@ export class ResponseStore {
   async delete(id: string): Promise<{ orphan: string | null }> {
     const sid = this.sessions.get(id) ?? null;
     this.sessions.delete(id);
+    for (const [item, rid] of this.items) if (rid === id) this.items.delete(item);
     this.cache.delete(id);
     await rm(this.file(id), { force: true });
     const shared = sid !== null && [...this.sessions.values()].includes(sid);
