@@ -54,6 +54,8 @@ export interface ServeConfig {
   maxBodyBytes: number;
   /** Anonymous chat-completion sessions kept for prefix reuse (least recently used are deleted). */
   chatSessions: number;
+  /** Stored Responses API responses kept (the oldest beyond it are deleted, with sessions no kept response uses). */
+  storedResponses: number;
   /** MCP servers config file (`mcpServers` JSON), for the agent loop. Absolute. */
   mcpConfig?: string;
   /** Skills folders, for the agent loop. Absolute. */
@@ -72,6 +74,7 @@ export const SERVE_DEFAULTS = {
   defaultMaxTokens: 1024,
   maxBodyBytes: 8 * 2 ** 20,
   chatSessions: 64,
+  storedResponses: 1000,
 } as const;
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
@@ -116,6 +119,7 @@ const OPTIONS = {
   'max-tokens': { type: 'string' },
   'max-body': { type: 'string' },
   'chat-sessions': { type: 'string' },
+  'stored-responses': { type: 'string' },
   'mcp-config': { type: 'string' },
   skills: { type: 'string', multiple: true },
 } as const;
@@ -170,6 +174,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
     maxBodyBytes: str('max-body') !== undefined ? parseByteSize(str('max-body')!, '--max-body') : SERVE_DEFAULTS.maxBodyBytes,
     chatSessions: intFlag(str('chat-sessions'), '--chat-sessions', SERVE_DEFAULTS.chatSessions, 1, 100_000),
+    storedResponses: intFlag(str('stored-responses'), '--stored-responses', SERVE_DEFAULTS.storedResponses, 1, 10_000_000),
     mcpConfig: str('mcp-config') !== undefined ? resolve(cwd, str('mcp-config')!) : undefined,
     skills: ((values.skills as string[] | undefined) ?? []).map((d) => resolve(cwd, d)),
   };
@@ -220,6 +225,8 @@ export const SERVE_FLAGS_HELP = `Options:
   --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})
   --max-body SIZE      largest request body (default 8M)
   --chat-sessions N    recent chat-completion histories kept for KV reuse (default ${SERVE_DEFAULTS.chatSessions})
+  --stored-responses N Responses API responses kept with their sessions (store: true); the oldest
+                       beyond N are deleted (default ${SERVE_DEFAULTS.storedResponses})
   --mcp-config FILE    MCP servers config ({"mcpServers": …}) for the agent loop
   --skills DIR         skills folder for the agent loop (repeatable)
 `;

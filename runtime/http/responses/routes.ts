@@ -133,6 +133,10 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
               system, tools, messages: [...rest, e.result.message], previousId: prev?.response.id ?? null,
             };
             await store().put(rec);
+            if (store().size > host.config.storedResponses) {
+              const orphans = await store().prune(host.config.storedResponses);
+              void Promise.all(orphans.filter((o) => o !== e.result.sessionId).map(deleteSession));
+            }
           }
           builder.completed(final);
         }
@@ -163,6 +167,14 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
     });
   });
 
+  /** Deletes a session no stored response uses any more (waiting for a turn on it to end). */
+  const deleteSession = async (id: string) => {
+    try {
+      const s = host.store.get(id);
+      await host.runner.locked(s, () => host.store.delete(s.id));
+    } catch { /* already gone */ }
+  };
+
   const find = (id: string): ResponseObject => {
     const f = inflight.get(id);
     if (f) return f.snapshot();
@@ -178,12 +190,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
     if (inflight.has(id)) throw new HttpError(409, `response '${id}' is in progress; cancel it first`, 'invalid_request_error', 'response_id', 'response_in_progress');
     if (!store().get(id)) throw notFound(id);
     const { orphan } = await store().delete(id);
-    if (orphan) {
-      try {
-        const s = host.store.get(orphan);
-        await host.runner.locked(s, () => host.store.delete(s.id));
-      } catch { /* already gone */ }
-    }
+    if (orphan) await deleteSession(orphan);
     return c.json({ id, object: 'response', deleted: true });
   });
 

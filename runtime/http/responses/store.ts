@@ -71,13 +71,16 @@ export class ResponseStore {
   static open(dir: string, warn: (m: string) => void = () => {}): ResponseStore {
     mkdirSync(dir, { recursive: true });
     const s = new ResponseStore(dir, warn);
+    const found: ResponseRecord[] = [];
     for (const name of readdirSync(dir)) {
       if (isAtomicTemp(name)) rmSync(join(dir, name), { force: true });
       else if (/^resp_[A-Za-z0-9]+\.json$/.test(name)) {
         const r = s.read(name.slice(0, -5));
-        if (r) s.index(r);
+        if (r) found.push(r);
       }
     }
+    // Oldest first (prune deletes from the front).
+    for (const r of found.sort((a, b) => Number(a.response.created_at) - Number(b.response.created_at))) s.index(r);
     return s;
   }
 
@@ -137,6 +140,21 @@ export class ResponseStore {
     await rm(this.file(id), { force: true });
     const shared = sid !== null && [...this.sessions.values()].includes(sid);
     return { orphan: sid !== null && !shared ? sid : null };
+  }
+
+  /** Number of stored responses. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Deletes the oldest records beyond `keep`; returns the sessions no remaining record refers to. */
+  async prune(keep: number): Promise<string[]> {
+    const orphans: string[] = [];
+    for (const id of [...this.sessions.keys()].slice(0, Math.max(0, this.sessions.size - keep))) {
+      const { orphan } = await this.delete(id);
+      if (orphan) orphans.push(orphan);
+    }
+    return orphans;
   }
 
   /** Records of the chain ending at `id`, oldest first; undefined when a link is missing. */
