@@ -139,6 +139,24 @@ describe('responses (openai client)', () => {
     expect(view.messages[1].content).toBe((msg as OpenAI.Responses.ResponseOutputMessage).content.map((c) => (c.type === 'output_text' ? c.text : '')).join(''));
   });
 
+  it('an in-flight response can be cancelled; it is stored as cancelled', async (ctx) => {
+    if (f.skip) return ctx.skip(f.skip);
+    const stream = f.openai.responses.stream({ model: f.model, ...BASE, input: 'Talk for a long time.', max_output_tokens: 1500 } as never);
+    let id = '';
+    let cancelled: Resp | undefined;
+    const types: string[] = [];
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === 'response.created') id = e.response.id;
+      if (e.type === 'response.output_text.delta' && !cancelled) cancelled = await f.openai.responses.cancel(id) as unknown as Resp;
+    }
+    expect(cancelled?.status).toBe('cancelled');
+    expect(types.at(-1)).toBe('response.incomplete');
+    expect((await f.openai.responses.retrieve(id)).status).toBe('cancelled');
+    expect(cancelled!.usage!.output_tokens).toBeLessThan(200);
+    await expect(f.openai.responses.cancel(id)).rejects.toMatchObject({ status: 400 });
+  });
+
   it('text.format json_schema constrains the answer', async (ctx) => {
     if (f.skip) return ctx.skip(f.skip);
     const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 12 }, age: { type: 'integer', minimum: 0, maximum: 120 } }, required: ['name', 'age'], additionalProperties: false };
