@@ -10,6 +10,9 @@
  *
  * `sessionName` binds a request to a named persistent session instead: it is created on first use
  * and follows the client's history (rolled back in place), never evicted by the index.
+ * `ownOrigin` runs on a new session kept by its caller (stored Responses); `continueAt` continues a
+ * conversation a stateful API left at a known point (previous_response_id). Every surface (chat
+ * completions, Responses, Messages) runs its turns through this service.
  */
 import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
 import { matchPrefix, type PrefixMatch } from '../../engine/tokens/prefix-match.js';
