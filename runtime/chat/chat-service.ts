@@ -17,7 +17,7 @@
 import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
 import { matchPrefix, type PrefixMatch } from '../../engine/tokens/prefix-match.js';
 import type { Session } from '../../sessions/session.js';
-import { conversationOf } from './conversation.js';
+import { conversationOf, type SessionConversation } from './conversation.js';
 import { ChatRequestError } from './errors.js';
 import type { ChatRunner } from './runner.js';
 import type { TurnEvent, TurnOptions } from './types.js';
@@ -64,6 +64,8 @@ interface Placed {
   append: ChatMessage[];
 }
 const ORIGIN_NAMED = 'named';
+/** Most recently used sessions of a caller's own origin searched for a shared prefix. */
+const OWN_CANDIDATES = 64;
 
 export class ChatService {
   /** Anonymous session ids, least recently used first. */
@@ -145,10 +147,51 @@ export class ChatService {
     }
   }
 
+  /**
+   * A new session kept by the caller, starting from the longest stored prefix: a session of the
+   * same origin that the request merely continues is continued in place (what it held stays
+   * valid); any other match (an anonymous session, or a divergence) is forked at the match point.
+   */
   private async placeOwn(origin: string, incoming: Incoming): Promise<Placed> {
-    const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin } });
-    const release = await this.runner.locks.acquire(session.id);
-    return { placement: { session, how: 'new' }, release, append: incoming.messages };
+    const own = this.runner.store.list().filter((s) => s.state.settings.origin === origin).sort((a, b) => b.state.lastUsedAt - a.state.lastUsedAt).slice(0, OWN_CANDIDATES);
+    const best = this.bestMatch([...[...this.index.keys()].reverse(), ...own.map((s) => s.id)], incoming);
+    if (!best) {
+      const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin } });
+      const release = await this.runner.locks.acquire(session.id);
+      return { placement: { session, how: 'new' }, release, append: incoming.messages };
+    }
+    const { session, match, conv } = best;
+    const release = await this.runner.locks.acquire(session.id); // free: checked above, acquired in the same tick
+    try {
+      if (session.state.settings.origin === origin && match.keepTokens === conv.end) return { placement: { session, how: 'continued', match }, release, append: match.append };
+      const child = await this.runner.store.fork(session.id, { at: match.keepTokens });
+      await child.setMeta({ settings: { ...child.state.settings, origin } });
+      release();
+      const releaseChild = await this.runner.locks.acquire(child.id);
+      return { placement: { session: child, how: 'forked', match }, release: releaseChild, append: match.append };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  /** The idle session among `ids` sharing the longest prefix with the request (at least one token), or undefined. */
+  private bestMatch(ids: Iterable<string>, incoming: Incoming): { session: Session; match: PrefixMatch; conv: SessionConversation } | undefined {
+    let best: { session: Session; match: PrefixMatch; conv: SessionConversation } | undefined;
+    for (const id of ids) {
+      if (this.runner.locks.isLocked(id)) continue;
+      let session: Session;
+      try {
+        session = this.runner.store.get(id);
+      } catch {
+        this.index.delete(id);
+        continue;
+      }
+      const conv = conversationOf(session);
+      const match = matchPrefix(conv, incoming);
+      if (match.keepTokens > 0 && (!best || match.keepTokens > best.match.keepTokens)) best = { session, match, conv };
+    }
+    return best;
   }
 
   private async placeNamed(name: string, incoming: Incoming): Promise<Placed> {
@@ -176,33 +219,20 @@ export class ChatService {
 
   private async placeAnonymous(incoming: Incoming): Promise<Placed> {
     const store = this.runner.store;
-    let best: { session: Session; match: PrefixMatch; dropped: number; onlySystem: boolean } | undefined;
-    for (const id of [...this.index.keys()].reverse()) {
-      if (this.runner.locks.isLocked(id)) continue;
-      let session: Session;
-      try {
-        session = store.get(id);
-      } catch {
-        this.index.delete(id);
-        continue;
-      }
-      const conv = conversationOf(session);
-      const match = matchPrefix(conv, incoming);
-      // Message groups (not assistant turns) the rollback would drop.
-      const dropped = conv.groups.filter((g) => g.meta.from >= match.keepTokens && g.meta.kind !== 'assistant').length;
-      const onlySystem = !!match.divergence && match.append.length > 0 && conv.messages.slice(0, match.keepMessages).every((m) => m.message.role === 'system' || m.message.role === 'developer');
-      if (match.keepTokens > 0 && (!best || match.keepTokens > best.match.keepTokens)) best = { session, match, dropped, onlySystem };
-    }
-    if (!best) {
+    const found = this.bestMatch([...this.index.keys()].reverse(), incoming);
+    if (!found) {
       const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin: ORIGIN_CHAT } });
       const release = await this.runner.locks.acquire(session.id);
       this.touch(session.id);
       return { placement: { session, how: 'new' as const }, release, append: incoming.messages };
     }
-    const { session, match } = best;
+    const { session, match, conv } = found;
+    // Message groups (not assistant turns) the rollback would drop; whether only the system prompt is shared.
+    const dropped = conv.groups.filter((g) => g.meta.from >= match.keepTokens && g.meta.kind !== 'assistant').length;
+    const onlySystem = !!match.divergence && match.append.length > 0 && conv.messages.slice(0, match.keepMessages).every((m) => m.message.role === 'system' || m.message.role === 'developer');
     const release = await this.runner.locks.acquire(session.id); // free: checked above, acquired in the same tick
     try {
-      if (best.dropped > 1 || best.onlySystem) {
+      if (dropped > 1 || onlySystem) {
         const child = await store.fork(session.id, { at: match.keepTokens });
         release();
         const releaseChild = await this.runner.locks.acquire(child.id);

@@ -62,6 +62,9 @@ describe('Vercel AI SDK', () => {
     const openai = createOpenAI({ baseURL: `${f.srv!.url}/v1`, apiKey: 'unused' });
     const g = await twoSteps(openai(f.model));
     expect(g.response.id).toMatch(/^resp_/);
+    // Step 2 resends the conversation (store: true, no previous_response_id): the stored session is continued.
+    const body = g.steps[1]!.response.body as { usage: { input_tokens: number }; x_resident: { prefilled_tokens: number } };
+    expect(body.x_resident.prefilled_tokens).toBeLessThan(body.usage.input_tokens / 2);
   });
 
   it('@ai-sdk/anthropic: generateText / streamText with an executed tool', { timeout: 120_000 }, async (ctx) => {
@@ -69,6 +72,8 @@ describe('Vercel AI SDK', () => {
     const anthropic = createAnthropic({ baseURL: `${f.srv!.url}/v1`, apiKey: 'unused' });
     const g = await twoSteps(anthropic(f.model));
     expect(g.response.id).toMatch(/^msg_/);
+    const body = g.steps[1]!.response.body as { usage: { input_tokens: number; cache_read_input_tokens: number } };
+    expect(body.usage.input_tokens).toBeLessThan(body.usage.cache_read_input_tokens); // the resent history was reused
   });
 });
 

@@ -80,6 +80,22 @@ describe('responses (openai client)', () => {
     expect(other.usage!.input_tokens).toBeGreaterThan(other.x_resident.prefilled_tokens - 1);
   });
 
+  it('without previous_response_id, a resent history reuses the stored session it continues (as the AI SDK resends)', async (ctx) => {
+    if (f.skip) return ctx.skip(f.skip);
+    const instructions = `Resend bot ${Date.now()}.`;
+    const r1 = await create({ instructions, input: 'First?', max_output_tokens: 6, seed: 61 });
+    const history = [{ role: 'user', content: 'First?' }, ...r1.output, { role: 'user', content: 'Second?' }];
+    const r2 = await create({ instructions, input: history, max_output_tokens: 6, seed: 62 });
+    expect(r2.x_resident.session_id).toBe(r1.x_resident.session_id); // continued in place
+    expect(r2.x_resident.prefilled_tokens).toBe(newTokens([{ role: 'user', content: 'Second?' }], []));
+    // r1 stays continuable, and a different second question forks r2's session at r1's end.
+    const r3 = await create({ instructions, input: [{ role: 'user', content: 'First?' }, ...r1.output, { role: 'user', content: 'Other?' }], max_output_tokens: 4, seed: 63 });
+    expect(r3.x_resident.session_id).not.toBe(r1.x_resident.session_id);
+    expect(r3.x_resident.prefilled_tokens).toBe(newTokens([{ role: 'user', content: 'Other?' }], []));
+    const r4 = await create({ instructions, previous_response_id: r1.id, input: 'Third?', max_output_tokens: 4, seed: 64 });
+    expect(r4.x_resident.prefilled_tokens).toBe(newTokens([{ role: 'user', content: 'Third?' }], []));
+  });
+
   it('streamed and non-streamed give the same output for the same seed; the stream follows the documented event order', async (ctx) => {
     if (f.skip) return ctx.skip(f.skip);
     for (const p of [
@@ -97,7 +113,7 @@ describe('responses (openai client)', () => {
       }
       const s = await stream.finalResponse();
       expect(shape(s)).toEqual(shape(r));
-      expect(s.usage).toEqual(r.usage);
+      expect([s.usage!.input_tokens, s.usage!.output_tokens]).toEqual([r.usage!.input_tokens, r.usage!.output_tokens]); // cached_tokens differ: the second run reuses the first's prefix
       expect(seqs).toEqual(seqs.map((_, i) => i));
       expect(types.slice(0, 2)).toEqual(['response.created', 'response.in_progress']);
       expect(types.at(-1)).toBe(r.status === 'completed' ? 'response.completed' : 'response.incomplete');
