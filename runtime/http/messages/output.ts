@@ -96,7 +96,7 @@ export class MessageBuilder {
       case 'reasoning': return this.text('thinking', e.text);
       case 'tool_call_start': {
         this.closeText();
-        this.calls.set(e.index, this.open('tool_use', { type: 'tool_use', id: e.id.replace(/^call_/, 'toolu_'), name: e.name, input: {} }));
+        this.calls.set(e.index, this.open('tool_use', { type: 'tool_use', id: e.id, name: e.name, input: {} }));
         return;
       }
       case 'tool_call_args': {
