@@ -42,6 +42,11 @@ export class ResponseBuilder {
     this.send?.(type, { type, sequence_number: this.seq++, ...data });
   }
 
+  /** Takes the next sequence number (for an event sent outside the builder, e.g. a mid-stream error). */
+  nextSequence(): number {
+    return this.seq++;
+  }
+
   /** response.created and response.in_progress. */
   started(): void {
     const snap = { ...this.base, status: 'in_progress', output: [] };

@@ -154,15 +154,16 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
       const builder = new ResponseBuilder(base, null);
       return c.json(await track(builder, run(builder)));
     }
+    let builder: ResponseBuilder | undefined;
     return sseResponse(async (send) => {
-      const builder = new ResponseBuilder(base, send);
+      builder = new ResponseBuilder(base, send);
       builder.started();
       await track(builder, run(builder));
     }, {
       onCancel: () => ac.abort(),
       onError: (e) => {
         const { body } = toErrorResponse(e);
-        return ['error', { type: 'error', code: body.error.code, message: body.error.message, param: body.error.param, sequence_number: 0 }];
+        return ['error', { type: 'error', code: body.error.code, message: body.error.message, param: body.error.param, sequence_number: builder?.nextSequence() ?? 0 }];
       },
     });
   });
