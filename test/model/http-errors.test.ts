@@ -186,6 +186,7 @@ const cases: Case[] = [
   ['messages: temperature above 1', 'POST', M, msg({ temperature: 1.5 }), 400, /'temperature' must be <= 1/],
   ['messages: empty stop sequence', 'POST', M, msg({ stop_sequences: [''] }), 400, /'stop_sequences\[0\]' must NOT have fewer than 1 characters/],
   ['messages: system of wrong type', 'POST', M, msg({ system: 5 }), 400, /'system' must be of type string or array/],
+  ['messages: hosted MCP connector', 'POST', M, msg({ mcp_servers: [{ type: 'url', url: 'https://x', name: 'x' }] }), 400, /'mcp_servers' \(the hosted MCP connector\) is not supported/],
   ['messages: unknown model', 'POST', M, msg({ model: 'claude-nonexistent' }), 404, /the model 'claude-nonexistent' does not exist/],
   ['messages: beyond the context', 'POST', M, msg({ max_tokens: 100000 }), 400, /context holds 2048 tokens/],
   ['count_tokens: no messages', 'POST', `${M}/count_tokens`, { model: '{model}' }, 400, /'messages' is required/],

@@ -9,7 +9,7 @@ import type { Hono } from 'hono';
 import type { TurnOptions } from '../../chat/types.js';
 import type { Host } from '../../host/host.js';
 import { requestSignal } from '../completion-response.js';
-import { toErrorResponse } from '../errors.js';
+import { badRequest, toErrorResponse } from '../errors.js';
 import { servedModel } from '../model-names.js';
 import { checkMessages, checkTools } from '../request-checks.js';
 import { sseResponse } from '../sse-stream.js';
@@ -28,6 +28,7 @@ interface MessagesBody extends MessagesInput {
   top_p?: number;
   top_k?: number;
   seed?: number;
+  mcp_servers?: unknown;
 }
 
 const checkBody = validator<MessagesBody>(messagesSchema);
@@ -46,6 +47,7 @@ function conversationOf(b: MessagesInput) {
 export function registerMessagesRoutes(app: Hono, host: Host): void {
   app.post('/v1/messages', async (c) => {
     const b = checkBody(await readJson(c.req.raw));
+    if (Array.isArray(b.mcp_servers) && b.mcp_servers.length) throw badRequest("'mcp_servers' (the hosted MCP connector) is not supported: declare the tools and run them yourself, or use Resident's agent API", 'mcp_servers');
     const model = servedModel(host, b.model);
     const { messages, tools } = conversationOf(b);
     const ac = new AbortController();
