@@ -31,6 +31,8 @@ export interface ServeConfig {
   demoDtype: 'f32' | 'bf16';
   /** Model id reported by /v1/models and in responses; default the folder name. */
   modelName?: string;
+  /** Extra model names requests may use (`--model-alias`, repeatable); listed by /v1/models. */
+  modelAliases: string[];
   /** Bearer token every route but /health requires; undefined = open. */
   apiKey?: string;
   threads: number;
@@ -52,6 +54,8 @@ export interface ServeConfig {
   maxBodyBytes: number;
   /** Anonymous chat-completion sessions kept for prefix reuse (least recently used are deleted). */
   chatSessions: number;
+  /** Stored Responses API responses kept (the oldest beyond it are deleted, with sessions no kept response uses). */
+  storedResponses: number;
   /** MCP servers config file (`mcpServers` JSON), for the agent loop. Absolute. */
   mcpConfig?: string;
   /** Skills folders, for the agent loop. Absolute. */
@@ -70,6 +74,7 @@ export const SERVE_DEFAULTS = {
   defaultMaxTokens: 1024,
   maxBodyBytes: 8 * 2 ** 20,
   chatSessions: 64,
+  storedResponses: 1000,
 } as const;
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
@@ -101,6 +106,7 @@ const OPTIONS = {
   data: { type: 'string' },
   model: { type: 'string' },
   'model-name': { type: 'string' },
+  'model-alias': { type: 'string', multiple: true },
   'demo-dtype': { type: 'string' },
   'api-key': { type: 'string' },
   threads: { type: 'string' },
@@ -113,6 +119,7 @@ const OPTIONS = {
   'max-tokens': { type: 'string' },
   'max-body': { type: 'string' },
   'chat-sessions': { type: 'string' },
+  'stored-responses': { type: 'string' },
   'mcp-config': { type: 'string' },
   skills: { type: 'string', multiple: true },
 } as const;
@@ -141,6 +148,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) throw new ConfigError('the API key must be printable ASCII without spaces (--api-key or RESIDENT_API_KEY)', '--api-key');
   const modelName = str('model-name');
   if (modelName !== undefined && !/^[\w.:/@-]{1,128}$/.test(modelName)) throw new ConfigError(`--model-name may hold letters, digits and . _ : / @ - (1..128), got '${modelName}'`, '--model-name');
+  const modelAliases = (values['model-alias'] as string[] | undefined) ?? [];
+  for (const a of modelAliases) if (!/^[\w.:/@\[\]-]{1,128}$/.test(a)) throw new ConfigError(`--model-alias may hold letters, digits and . _ : / @ [ ] - (1..128), got '${a}'`, '--model-alias');
   const context = str('context');
   const weights = str('weights') ?? 'native';
   if (weights !== 'native' && weights !== 'int8') throw new ConfigError(`--weights must be native or int8, got '${weights}'`, '--weights');
@@ -153,6 +162,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     model: str('model') !== undefined ? resolve(cwd, str('model')!) : undefined,
     demoDtype,
     modelName,
+    modelAliases,
     apiKey,
     threads: intFlag(str('threads'), '--threads', defaultThreads(), 1, 256),
     weights,
@@ -164,6 +174,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
     maxBodyBytes: str('max-body') !== undefined ? parseByteSize(str('max-body')!, '--max-body') : SERVE_DEFAULTS.maxBodyBytes,
     chatSessions: intFlag(str('chat-sessions'), '--chat-sessions', SERVE_DEFAULTS.chatSessions, 1, 100_000),
+    storedResponses: intFlag(str('stored-responses'), '--stored-responses', SERVE_DEFAULTS.storedResponses, 1, 10_000_000),
     mcpConfig: str('mcp-config') !== undefined ? resolve(cwd, str('mcp-config')!) : undefined,
     skills: ((values.skills as string[] | undefined) ?? []).map((d) => resolve(cwd, d)),
   };
@@ -197,6 +208,7 @@ export const SERVE_FLAGS_HELP = `Options:
                        generated once into DATA/models/)
   --demo-dtype D       weights of the demo model: f32 or bf16 (default ${SERVE_DEFAULTS.demoDtype})
   --model-name NAME    model id reported by /v1/models (default: the folder name)
+  --model-alias NAME   another model name requests may use, listed by /v1/models (repeatable)
   --host HOST          address to listen on (default ${SERVE_DEFAULTS.host})
   --port N             port, 0 = any free port (default ${SERVE_DEFAULTS.port})
   --data DIR           data directory: sessions, demo model (default ${SERVE_DEFAULTS.dataDir})
@@ -213,6 +225,8 @@ export const SERVE_FLAGS_HELP = `Options:
   --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})
   --max-body SIZE      largest request body (default 8M)
   --chat-sessions N    recent chat-completion histories kept for KV reuse (default ${SERVE_DEFAULTS.chatSessions})
+  --stored-responses N Responses API responses kept with their sessions (store: true); the oldest
+                       beyond N are deleted (default ${SERVE_DEFAULTS.storedResponses})
   --mcp-config FILE    MCP servers config ({"mcpServers": …}) for the agent loop
   --skills DIR         skills folder for the agent loop (repeatable)
 `;

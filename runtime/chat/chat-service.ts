@@ -10,11 +10,14 @@
  *
  * `sessionName` binds a request to a named persistent session instead: it is created on first use
  * and follows the client's history (rolled back in place), never evicted by the index.
+ * `ownOrigin` runs on a new session kept by its caller (stored Responses); `continueAt` continues a
+ * conversation a stateful API left at a known point (previous_response_id). Every surface (chat
+ * completions, Responses, Messages) runs its turns through this service.
  */
 import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
 import { matchPrefix, type PrefixMatch } from '../../engine/tokens/prefix-match.js';
 import type { Session } from '../../sessions/session.js';
-import { conversationOf } from './conversation.js';
+import { conversationOf, type SessionConversation } from './conversation.js';
 import { ChatRequestError } from './errors.js';
 import type { ChatRunner } from './runner.js';
 import type { TurnEvent, TurnOptions } from './types.js';
@@ -28,6 +31,14 @@ export interface CompletionRequest {
   kwargs?: Record<string, unknown>;
   /** Binds the request to a named persistent session (the `session_id` extension). */
   sessionName?: string;
+  /** Runs on a new session of this origin, kept until deleted (not indexed, never evicted), instead of the reuse index. */
+  ownOrigin?: string;
+}
+
+/** Where a stateful API left a conversation: the session and the token position its conversation ended at. */
+export interface ConversationPoint {
+  sessionId: string;
+  end: number;
 }
 
 export interface ChatServiceOptions {
@@ -44,7 +55,17 @@ export interface Placement {
 }
 
 const ORIGIN_CHAT = 'chat-completions';
+
+type Incoming = { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> };
+/** A placed turn: its session (locked), the lock's release, and the messages to append there. */
+interface Placed {
+  placement: Placement;
+  release: () => void;
+  append: ChatMessage[];
+}
 const ORIGIN_NAMED = 'named';
+/** Most recently used sessions of a caller's own origin searched for a shared prefix. */
+const OWN_CANDIDATES = 64;
 
 export class ChatService {
   /** Anonymous session ids, least recently used first. */
@@ -74,17 +95,106 @@ export class ChatService {
     const { enable_thinking, ...kwargs } = req.kwargs ?? {};
     const turn: TurnOptions = { ...o, enableThinking: o.enableThinking ?? (typeof enable_thinking === 'boolean' ? enable_thinking : undefined) };
     const incoming = { messages: req.messages, tools: req.tools ?? [], kwargs };
-    const { placement, release, append } = req.sessionName !== undefined ? await this.placeNamed(req.sessionName, incoming) : await this.placeAnonymous(incoming);
+    const p = req.sessionName !== undefined ? await this.placeNamed(req.sessionName, incoming)
+      : req.ownOrigin !== undefined ? await this.placeOwn(req.ownOrigin, incoming)
+      : await this.placeAnonymous(incoming);
+    yield* this.run(p, turn, placed, req.sessionName === undefined && req.ownOrigin === undefined);
+  }
+
+  /**
+   * Continues the conversation a stateful API left at `from` with `req.messages` (only the new
+   * ones): in place when the session still ends there, on a fork at `from` when it moved on (another
+   * branch continued it). Undefined when it cannot (session gone or cut below `from`, other tools
+   * or template kwargs): the caller then resends the whole history on a new session.
+   */
+  async continueAt(from: ConversationPoint, req: CompletionRequest, o: TurnOptions = {}): Promise<AsyncGenerator<TurnEvent, void, undefined> | undefined> {
+    const { enable_thinking, ...kwargs } = req.kwargs ?? {};
+    const turn: TurnOptions = { ...o, enableThinking: o.enableThinking ?? (typeof enable_thinking === 'boolean' ? enable_thinking : undefined) };
+    let session: Session;
     try {
-      placed?.(placement);
-      yield* this.runner.turnLocked(placement.session, append, turn);
-    } finally {
+      session = this.runner.store.get(from.sessionId);
+    } catch {
+      return undefined;
+    }
+    const release = await this.runner.locks.acquire(session.id);
+    try {
+      const conv = conversationOf(session);
+      const boundary = conv.groups.some((g) => g.meta.to === from.end);
+      const same = JSON.stringify(conv.tools) === JSON.stringify(req.tools ?? []) && JSON.stringify(conv.kwargs) === JSON.stringify(kwargs);
+      if (!boundary || !same || session.tokens.length < from.end) {
+        release();
+        return undefined;
+      }
+      if (conv.end === from.end) return this.run({ placement: { session, how: 'continued' }, release, append: req.messages }, turn);
+      const child = await this.runner.store.fork(session.id, { at: from.end });
+      await child.setMeta({ settings: { ...child.state.settings, origin: session.state.settings.origin } });
       release();
-      if (req.sessionName === undefined) void this.evict();
+      const releaseChild = await this.runner.locks.acquire(child.id);
+      return this.run({ placement: { session: child, how: 'forked' }, release: releaseChild, append: req.messages }, turn);
+    } catch (e) {
+      release();
+      throw e;
     }
   }
 
-  private async placeNamed(name: string, incoming: { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> }) {
+  private async *run(p: Placed, turn: TurnOptions, placed?: (p: Placement) => void, indexed = false): AsyncGenerator<TurnEvent, void, undefined> {
+    try {
+      placed?.(p.placement);
+      yield* this.runner.turnLocked(p.placement.session, p.append, turn);
+    } finally {
+      p.release();
+      if (indexed) void this.evict();
+    }
+  }
+
+  /**
+   * A new session kept by the caller, starting from the longest stored prefix: a session of the
+   * same origin that the request merely continues is continued in place (what it held stays
+   * valid); any other match (an anonymous session, or a divergence) is forked at the match point.
+   */
+  private async placeOwn(origin: string, incoming: Incoming): Promise<Placed> {
+    const own = this.runner.store.list().filter((s) => s.state.settings.origin === origin).sort((a, b) => b.state.lastUsedAt - a.state.lastUsedAt).slice(0, OWN_CANDIDATES);
+    const best = this.bestMatch([...[...this.index.keys()].reverse(), ...own.map((s) => s.id)], incoming);
+    if (!best) {
+      const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin } });
+      const release = await this.runner.locks.acquire(session.id);
+      return { placement: { session, how: 'new' }, release, append: incoming.messages };
+    }
+    const { session, match, conv } = best;
+    const release = await this.runner.locks.acquire(session.id); // free: checked above, acquired in the same tick
+    try {
+      if (session.state.settings.origin === origin && match.keepTokens === conv.end) return { placement: { session, how: 'continued', match }, release, append: match.append };
+      const child = await this.runner.store.fork(session.id, { at: match.keepTokens });
+      await child.setMeta({ settings: { ...child.state.settings, origin } });
+      release();
+      const releaseChild = await this.runner.locks.acquire(child.id);
+      return { placement: { session: child, how: 'forked', match }, release: releaseChild, append: match.append };
+    } catch (e) {
+      release();
+      throw e;
+    }
+  }
+
+  /** The idle session among `ids` sharing the longest prefix with the request (at least one token), or undefined. */
+  private bestMatch(ids: Iterable<string>, incoming: Incoming): { session: Session; match: PrefixMatch; conv: SessionConversation } | undefined {
+    let best: { session: Session; match: PrefixMatch; conv: SessionConversation } | undefined;
+    for (const id of ids) {
+      if (this.runner.locks.isLocked(id)) continue;
+      let session: Session;
+      try {
+        session = this.runner.store.get(id);
+      } catch {
+        this.index.delete(id);
+        continue;
+      }
+      const conv = conversationOf(session);
+      const match = matchPrefix(conv, incoming);
+      if (match.keepTokens > 0 && (!best || match.keepTokens > best.match.keepTokens)) best = { session, match, conv };
+    }
+    return best;
+  }
+
+  private async placeNamed(name: string, incoming: Incoming): Promise<Placed> {
     if (!/^[\w.:@-]{1,128}$/.test(name)) throw new ChatRequestError('session_id may hold letters, digits and . _ : @ - (1..128 characters)', 'session_id');
     let session = this.findNamed(name);
     let how: Placement['how'] = 'named';
@@ -107,35 +217,22 @@ export class ChatService {
     }
   }
 
-  private async placeAnonymous(incoming: { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> }) {
+  private async placeAnonymous(incoming: Incoming): Promise<Placed> {
     const store = this.runner.store;
-    let best: { session: Session; match: PrefixMatch; dropped: number; onlySystem: boolean } | undefined;
-    for (const id of [...this.index.keys()].reverse()) {
-      if (this.runner.locks.isLocked(id)) continue;
-      let session: Session;
-      try {
-        session = store.get(id);
-      } catch {
-        this.index.delete(id);
-        continue;
-      }
-      const conv = conversationOf(session);
-      const match = matchPrefix(conv, incoming);
-      // Message groups (not assistant turns) the rollback would drop.
-      const dropped = conv.groups.filter((g) => g.meta.from >= match.keepTokens && g.meta.kind !== 'assistant').length;
-      const onlySystem = !!match.divergence && match.append.length > 0 && conv.messages.slice(0, match.keepMessages).every((m) => m.message.role === 'system' || m.message.role === 'developer');
-      if (match.keepTokens > 0 && (!best || match.keepTokens > best.match.keepTokens)) best = { session, match, dropped, onlySystem };
-    }
-    if (!best) {
+    const found = this.bestMatch([...this.index.keys()].reverse(), incoming);
+    if (!found) {
       const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin: ORIGIN_CHAT } });
       const release = await this.runner.locks.acquire(session.id);
       this.touch(session.id);
       return { placement: { session, how: 'new' as const }, release, append: incoming.messages };
     }
-    const { session, match } = best;
+    const { session, match, conv } = found;
+    // Message groups (not assistant turns) the rollback would drop; whether only the system prompt is shared.
+    const dropped = conv.groups.filter((g) => g.meta.from >= match.keepTokens && g.meta.kind !== 'assistant').length;
+    const onlySystem = !!match.divergence && match.append.length > 0 && conv.messages.slice(0, match.keepMessages).every((m) => m.message.role === 'system' || m.message.role === 'developer');
     const release = await this.runner.locks.acquire(session.id); // free: checked above, acquired in the same tick
     try {
-      if (best.dropped > 1 || best.onlySystem) {
+      if (dropped > 1 || onlySystem) {
         const child = await store.fork(session.id, { at: match.keepTokens });
         release();
         const releaseChild = await this.runner.locks.acquire(child.id);

@@ -12,6 +12,8 @@ import { ToolCallParser, type ParsedToolCall, type ParserEvent } from '../../eng
 export class StopFilter {
   private held = '';
   private done = false;
+  /** The stop string that matched (first in the text), once stopped. */
+  matched: string | undefined;
   constructor(private readonly stops: readonly string[]) {}
 
   /** True once a stop string was seen (nothing after it is ever returned). */
@@ -27,7 +29,10 @@ export class StopFilter {
     let cut = -1;
     for (const s of this.stops) {
       const i = all.indexOf(s);
-      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+      if (i >= 0 && (cut < 0 || i < cut)) {
+        cut = i;
+        this.matched = s;
+      }
     }
     if (cut >= 0) {
       this.done = true;
@@ -71,6 +76,8 @@ export interface DecodedTurn {
   reasoning: string;
   toolCalls: ParsedToolCall[];
   errors: { index: number; message: string }[];
+  /** Calls that started but never completed (cut by max_tokens, or malformed): id, name and the argument text streamed so far. */
+  unfinished: { index: number; id: string; name: string; argumentsText: string }[];
 }
 
 /** Decoder of one assistant turn. */
@@ -79,7 +86,9 @@ export class TurnDecoder {
   private readonly stopFilter: StopFilter;
   private readonly parser: ToolCallParser;
   private finished = false;
-  readonly out: DecodedTurn = { text: '', content: '', reasoning: '', toolCalls: [], errors: [] };
+  readonly out: DecodedTurn = { text: '', content: '', reasoning: '', toolCalls: [], errors: [], unfinished: [] };
+  /** Calls started and not yet ended, by index. */
+  private open = new Map<number, { index: number; id: string; name: string; argumentsText: string }>();
 
   constructor(tokenizer: Tokenizer, opts: TurnDecoderOptions = {}) {
     this.detok = new StreamingDetokenizer(tokenizer, { skipSpecial: true });
@@ -90,6 +99,11 @@ export class TurnDecoder {
   /** True once a stop string matched: later tokens are ignored. */
   get stopped(): boolean {
     return this.stopFilter.stopped;
+  }
+
+  /** The stop string that ended the turn, if one did. */
+  get stopString(): string | undefined {
+    return this.stopFilter.matched;
   }
 
   /** Feeds one generated token id; returns the events it completes. */
@@ -117,8 +131,19 @@ export class TurnDecoder {
     for (const e of events) {
       if (e.type === 'content') this.out.content += e.text;
       else if (e.type === 'reasoning') this.out.reasoning += e.text;
-      else if (e.type === 'tool_call_end') this.out.toolCalls.push(e.call);
-      else if (e.type === 'tool_call_error') this.out.errors.push({ index: e.index, message: e.message });
+      else if (e.type === 'tool_call_start') this.open.set(e.index, { index: e.index, id: e.id, name: e.name, argumentsText: '' });
+      else if (e.type === 'tool_call_args') {
+        const c = this.open.get(e.index);
+        if (c) c.argumentsText += e.text;
+      } else if (e.type === 'tool_call_end') {
+        this.open.delete(e.index);
+        this.out.toolCalls.push(e.call);
+      } else if (e.type === 'tool_call_error') {
+        this.out.errors.push({ index: e.index, message: e.message });
+        const c = this.open.get(e.index);
+        if (c) this.out.unfinished.push(c);
+        this.open.delete(e.index);
+      }
     }
     return events;
   }

@@ -186,14 +186,18 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
     const finish: TurnFinish = cancelled ? 'aborted' : r.finish === 'length' ? 'length' : out.toolCalls.length ? 'tool_calls' : 'stop';
     const message: TurnResult['message'] = { role: 'assistant', content: out.content === '' && out.toolCalls.length ? null : out.content };
     if (out.reasoning) message.reasoning_content = out.reasoning;
-    if (out.toolCalls.length) message.tool_calls = out.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.argumentsJson } }));
+    // A call cut by max_tokens is reported as it stands (as OpenAI does), after the complete ones.
+    const cut = finish === 'length' ? out.unfinished.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.argumentsText } })) : [];
+    const calls = [...out.toolCalls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.argumentsJson } })), ...cut];
+    if (calls.length) message.tool_calls = calls;
+    if (out.content === '' && calls.length) message.content = null;
     const warnings = out.errors.map((e) => `tool call ${e.index}: ${e.message}`);
     if (finish === 'stop' || finish === 'tool_calls') {
       warnings.push(...checkCalls(p.conv.tools, out.toolCalls));
       if (answersJson(p.conv.tools, o)) warnings.push(...checkJsonAnswer(o, out.content));
     }
     if (!cancelled) await closeTurn(d, session, p, message, finish, r.tokens);
-    const result: TurnResult = { sessionId: session.id, finish, message, toolCalls: out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings };
+    const result: TurnResult = { sessionId: session.id, finish, message, toolCalls: out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings, end: cancelled ? undefined : session.tokens.length, stopString: finish === 'stop' ? p.decoder.stopString : undefined };
     d.onFinish?.(result);
     finished = true;
     yield { type: 'finish', result };

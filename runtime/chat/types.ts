@@ -69,6 +69,10 @@ export interface TurnResult {
   tokens: number[];
   /** Problems that did not fail the turn (malformed tool call, output that failed re-validation…). */
   warnings: string[];
+  /** The stop string that ended the answer (finish 'stop'), if one did. */
+  stopString?: string;
+  /** Token position where the session's conversation ends after this turn (undefined when the turn was cancelled and not recorded). */
+  end?: number;
 }
 
 /**

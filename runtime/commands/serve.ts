@@ -8,9 +8,10 @@ import { mcpEndpointFor } from '../mcp/http.js';
 
 const usage = `Usage: resident serve [options]
 
-Serves /v1/chat/completions (OpenAI-compatible; streaming, tools, tool_choice, response_format),
-/v1/models, the session API /v1/sessions, /metrics (Prometheus) and /health. With no --model, a
-tiny random-weight demo model is generated once into the data directory and served.
+Serves /v1/chat/completions and /v1/responses (OpenAI-compatible; streaming, tools, tool_choice,
+structured output; responses are stateful through previous_response_id), /v1/messages (Anthropic-
+compatible), /v1/models, the session API /v1/sessions, /metrics (Prometheus) and /health. With no
+--model, a tiny random-weight demo model is generated once into the data directory and served.
 
 ${SERVE_FLAGS_HELP}`;
 

@@ -1,9 +1,10 @@
 /**
- * The HTTP API (hono): OpenAI-compatible `/v1/chat/completions` and `/v1/models`, the session API
+ * The HTTP API (hono): OpenAI-compatible `/v1/chat/completions`, `/v1/responses` (responses/) and
+ * `/v1/models`, Anthropic-compatible `/v1/messages` (messages/), the session API
  * (`/v1/sessions`, see sessions-routes.ts), the agent API (`/v1/agent`) and MCP endpoint (`/mcp`)
  * registered by their modules, `/metrics` (Prometheus) and `/health`.
- * Every route but /health requires the API key when one is configured; bodies are size-limited;
- * every error is OpenAI-shaped JSON.
+ * Every route but /health requires the API key (Bearer or x-api-key) when one is configured; bodies
+ * are size-limited; every error is OpenAI-shaped JSON, Anthropic-shaped under /v1/messages.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
@@ -17,12 +18,18 @@ import { checkMessages, checkTools, checkUnsupported, turnOptionsOf, type ChatCo
 import { chatCompletionSchema } from './schemas.js';
 import { sessionRoutes } from './sessions-routes.js';
 import { readJson, validator } from './validate.js';
+import { mapLegacyFunctions, usesLegacyFunctions } from './legacy-functions.js';
+import { anthropicErrorBody, isAnthropicPath } from './messages/errors.js';
+import { registerMessagesRoutes } from './messages/routes.js';
+import { modelNames, modelObject, servedModel } from './model-names.js';
+import { registerResponsesRoutes } from './responses/routes.js';
 
 const checkChat = validator<ChatCompletionBody>(chatCompletionSchema);
 
 /** JSON error response. */
 export function errorResponse(c: Context, e: unknown): Response {
   const { status, body } = toErrorResponse(e);
+  if (isAnthropicPath(c.req.path)) return c.json(anthropicErrorBody(status, body.error.message), status as 400);
   return c.json(body, status as 400);
 }
 
@@ -49,9 +56,10 @@ export function createApp(host: Host): Hono {
     app.use('*', async (c, next) => {
       if (c.req.path === '/health') return next();
       const h = c.req.header('authorization');
-      if (!h) throw new HttpError(401, "missing API key: send 'Authorization: Bearer <key>'", 'authentication_error', null, 'invalid_api_key');
-      const m2 = /^Bearer\s+(.+)$/i.exec(h.trim());
-      if (!m2 || !timingSafeEqual(digest(m2[1]!), want)) throw new HttpError(401, 'incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
+      const xKey = c.req.header('x-api-key'); // Anthropic clients
+      if (!h && xKey === undefined) throw new HttpError(401, "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'", 'authentication_error', null, 'invalid_api_key');
+      const given = h ? /^Bearer\s+(.+)$/i.exec(h.trim())?.[1] : xKey;
+      if (given === undefined || !timingSafeEqual(digest(given), want)) throw new HttpError(401, 'incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
       return next();
     });
   }
@@ -72,30 +80,32 @@ export function createApp(host: Host): Hono {
     return c.json({ status: 'ok', model: host.modelId, uptime_s: Math.round((Date.now() - host.startedAt) / 1000), sessions: mem.sessions.length, resident_sessions: mem.residentSessions });
   });
 
-  const modelObject = () => ({ id: host.modelId, object: 'model', created: Math.floor(host.startedAt / 1000), owned_by: 'resident', max_model_len: host.capacity });
-  app.get('/v1/models', (c) => c.json({ object: 'list', data: [modelObject()] }));
+  app.get('/v1/models', (c) => c.json({ object: 'list', data: modelNames(host).map((n) => modelObject(host, n)) }));
   app.get('/v1/models/:model{.+}', (c) => {
-    if (c.req.param('model') !== host.modelId) throw new HttpError(404, `the model '${c.req.param('model')}' does not exist`, 'not_found_error', 'model', 'model_not_found');
-    return c.json(modelObject());
+    const name = c.req.param('model');
+    if (!modelNames(host).includes(name)) throw new HttpError(404, `the model '${name}' does not exist`, 'not_found_error', 'model', 'model_not_found');
+    return c.json(modelObject(host, name));
   });
 
   app.get('/metrics', (c) => c.body(host.metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
 
   app.post('/v1/chat/completions', async (c) => {
-    const body = checkChat(await readJson(c.req.raw));
+    const raw = await readJson(c.req.raw);
+    const legacy = usesLegacyFunctions(raw);
+    const body = checkChat(mapLegacyFunctions(raw));
     checkUnsupported(body);
-    if (body.model !== undefined && body.model !== host.modelId) {
-      throw new HttpError(404, `the model '${body.model}' does not exist (this server serves '${host.modelId}')`, 'invalid_request_error', 'model', 'model_not_found');
-    }
+    const model = servedModel(host, body.model);
     const tools = body.tools ?? undefined;
     checkTools(tools);
     checkMessages(body.messages, tools);
     const ac = new AbortController();
     const opts = turnOptionsOf(body, requestSignal(c, ac));
     const events = host.chat.complete({ messages: body.messages, tools, kwargs: body.chat_template_kwargs ?? undefined, sessionName: body.session_id }, opts);
-    return answerTurn(c, host.modelId, events, body.stream === true, body.stream_options?.include_usage === true, ac);
+    return answerTurn(c, model, events, body.stream === true, body.stream_options?.include_usage === true, ac, legacy);
   });
 
+  registerResponsesRoutes(app, host);
+  registerMessagesRoutes(app, host);
   app.route('/v1/sessions', sessionRoutes(host));
   registerAgentRoutes(app, host);
   registerMcpRoutes(app, host);

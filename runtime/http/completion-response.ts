@@ -8,16 +8,19 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import type { TurnEvent, TurnResult } from '../chat/types.js';
 import { toErrorResponse } from './errors.js';
+import { legacyDelta, legacyFinish, legacyMessage } from './legacy-functions.js';
 
 /** Response ids and model name of one completion. */
 export interface CompletionMeta {
   id: string;
   created: number;
   model: string;
+  /** Answer in the legacy function-calling shape (the request used `functions`). */
+  legacy?: boolean;
 }
 
-export function newCompletionMeta(model: string): CompletionMeta {
-  return { id: `chatcmpl-${randomBytes(12).toString('hex')}`, created: Math.floor(Date.now() / 1000), model };
+export function newCompletionMeta(model: string, legacy = false): CompletionMeta {
+  return { id: `chatcmpl-${randomBytes(12).toString('hex')}`, created: Math.floor(Date.now() / 1000), model, legacy };
 }
 
 /** OpenAI usage plus our own fields (`prompt_tokens_details.cached_tokens` = prompt tokens not recomputed). */
@@ -33,19 +36,23 @@ export function usageOf(r: TurnResult) {
   };
 }
 
+/** Our extension object: the session that ran the turn and problems that did not fail it. */
+export const xResident = (r: TurnResult) => ({ session_id: r.sessionId, prefilled_tokens: r.usage.prefilled, reused_tokens: r.usage.reused, warnings: r.warnings });
+
 const finishReason = (r: TurnResult) => (r.finish === 'aborted' ? 'stop' : r.finish);
 
 /** The non-streaming response body. */
 export function completionBody(meta: CompletionMeta, r: TurnResult) {
+  const message = { ...r.message, content: r.message.content ?? null };
   return {
     id: meta.id,
     object: 'chat.completion',
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, message: { ...r.message, content: r.message.content ?? null }, finish_reason: finishReason(r), logprobs: null }],
+    choices: [{ index: 0, message: meta.legacy ? legacyMessage(message) : message, finish_reason: meta.legacy ? legacyFinish(finishReason(r)) : finishReason(r), logprobs: null }],
     usage: usageOf(r),
     session_id: r.sessionId,
-    ...(r.warnings.length ? { warnings: r.warnings } : {}),
+    x_resident: xResident(r),
   };
 }
 
@@ -65,7 +72,7 @@ const sse = (data: unknown) => enc.encode(`data: ${typeof data === 'string' ? da
 export function streamCompletion(meta: CompletionMeta, first: TurnEvent, events: AsyncGenerator<TurnEvent>, includeUsage: boolean, hooks: { onCancel?: () => void; onEnd?: () => void } = {}): Response {
   const chunk = (delta: Record<string, unknown>, finish: string | null = null) => ({
     id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model,
-    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    choices: [{ index: 0, delta: meta.legacy ? legacyDelta(delta) : delta, finish_reason: meta.legacy ? legacyFinish(finish) : finish, logprobs: null }],
   });
   const session = first.type === 'start' ? first.sessionId : undefined;
   let closed = false;
@@ -110,8 +117,8 @@ export function streamCompletion(meta: CompletionMeta, first: TurnEvent, events:
 }
 
 /** Answers a turn: the whole body, or an SSE stream. Errors before the first event are thrown (→ 4xx JSON). */
-export async function answerTurn(c: Context, model: string, events: AsyncGenerator<TurnEvent>, stream: boolean, includeUsage: boolean, abort: AbortController): Promise<Response> {
-  const meta = newCompletionMeta(model);
+export async function answerTurn(c: Context, model: string, events: AsyncGenerator<TurnEvent>, stream: boolean, includeUsage: boolean, abort: AbortController, legacy = false): Promise<Response> {
+  const meta = newCompletionMeta(model, legacy);
   if (!stream) return c.json(await collectCompletion(meta, events));
   const first = await events.next();
   if (first.done) throw new Error('turn ended before it started');

@@ -26,6 +26,25 @@ export interface GenerationBody {
   stream_options?: { include_usage?: boolean } | null;
   chat_template_kwargs?: Record<string, unknown> | null;
   logit_bias?: Record<string, unknown> | null;
+  /** Qwen's top-level switch (below chat_template_kwargs.enable_thinking, above reasoning_effort). */
+  enable_thinking?: boolean | null;
+  reasoning_effort?: ReasoningEffort | null;
+}
+
+/** OpenAI reasoning effort levels. */
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
+
+/** Thinking on/off for an effort: 'none' and 'minimal' turn it off, the others on; undefined leaves the template's default. */
+export const effortThinking = (e: ReasoningEffort | null | undefined): boolean | undefined => (e == null ? undefined : e !== 'none' && e !== 'minimal');
+
+/**
+ * The turn's thinking switch. Precedence: chat_template_kwargs.enable_thinking > enable_thinking >
+ * reasoning_effort; none given = the session's kwargs, else the template's default (on).
+ */
+export function thinkingOf(b: GenerationBody): boolean | undefined {
+  const kw = b.chat_template_kwargs?.enable_thinking;
+  if (kw !== undefined && typeof kw !== 'boolean') throw badRequest("'chat_template_kwargs.enable_thinking' must be a boolean", 'chat_template_kwargs.enable_thinking');
+  return kw ?? opt(b.enable_thinking) ?? effortThinking(b.reasoning_effort);
 }
 
 export interface ChatCompletionBody extends GenerationBody {
@@ -126,8 +145,6 @@ export function turnOptionsOf(b: GenerationBody, signal?: AbortSignal): TurnOpti
   if (b.stream_options != null && b.stream !== true) throw badRequest("'stream_options' is only allowed when 'stream' is true", 'stream_options');
   const rf = b.response_format;
   if (rf?.type === 'json_schema' && !rf.json_schema) throw badRequest("'response_format.json_schema' is required when type is 'json_schema'", 'response_format.json_schema');
-  const kw = b.chat_template_kwargs ?? undefined;
-  if (kw && kw.enable_thinking !== undefined && typeof kw.enable_thinking !== 'boolean') throw badRequest("'chat_template_kwargs.enable_thinking' must be a boolean", 'chat_template_kwargs.enable_thinking');
   const stop = b.stop == null ? undefined : typeof b.stop === 'string' ? [b.stop] : b.stop;
   if (stop?.some((s) => s === '')) throw badRequest("'stop' strings must not be empty", 'stop');
   const topK = opt(b.top_k);
@@ -137,7 +154,7 @@ export function turnOptionsOf(b: GenerationBody, signal?: AbortSignal): TurnOpti
     responseFormat: rf,
     maxTokens: opt(b.max_completion_tokens) ?? opt(b.max_tokens),
     stop,
-    enableThinking: typeof kw?.enable_thinking === 'boolean' ? kw.enable_thinking : undefined,
+    enableThinking: thinkingOf(b),
     sampling: {
       temperature: opt(b.temperature), topP: opt(b.top_p), topK: topK === undefined || topK < 0 ? undefined : topK, minP: opt(b.min_p),
       presencePenalty: opt(b.presence_penalty), frequencyPenalty: opt(b.frequency_penalty), repetitionPenalty: opt(b.repetition_penalty),

@@ -97,6 +97,8 @@ const generation = {
   stream_options: { ...nullable('object'), properties: { include_usage: { type: 'boolean' } } },
   chat_template_kwargs: nullable('object'),
   logit_bias: { ...nullable('object'), maxProperties: 1024 },
+  enable_thinking: nullable('boolean'),
+  reasoning_effort: { enum: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', null] },
 } as const;
 
 /** POST /v1/chat/completions. */

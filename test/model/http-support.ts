@@ -2,6 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import _Ajv from 'ajv';
+import OpenAI from 'openai';
+import { afterAll, beforeAll } from 'vitest';
 import type { ServeConfig } from '../../runtime/config.js';
 import type { Host } from '../../runtime/host/host.js';
 import type { RunningServer } from '../../runtime/http/server.js';
@@ -68,3 +71,32 @@ export const WEATHER_TOOLS = [
     },
   },
 ];
+
+type AjvCtor = new (o: object) => { compile(s: object): ((v: unknown) => boolean) & { errors?: unknown } };
+const AjvClass = ((_Ajv as unknown as { default?: AjvCtor }).default ?? _Ajv) as unknown as AjvCtor;
+/** Compiles JSON Schemas for checking tool arguments and JSON answers in tests. */
+export const testAjv = new AjvClass({ strict: false });
+
+/** A server for the whole test file, with an `openai` client on it; `skip` holds the reason when none could start. */
+export interface ServerFixture {
+  srv?: TestServer;
+  skip: string;
+  openai: OpenAI;
+  model: string;
+}
+
+/** Starts a server in beforeAll (closing it in afterAll) and fills the returned fixture. */
+export function serverFixture(overrides: Partial<ServeConfig> = {}): ServerFixture {
+  const f = { skip: '', model: '' } as ServerFixture;
+  beforeAll(async () => {
+    const s = await startTestServer(overrides);
+    if (typeof s === 'string') f.skip = s;
+    else {
+      f.srv = s;
+      f.openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: overrides.apiKey ?? 'unused', maxRetries: 0 });
+      f.model = s.host.modelId;
+    }
+  });
+  afterAll(async () => f.srv?.close());
+  return f;
+}

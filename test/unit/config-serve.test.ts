@@ -40,12 +40,13 @@ describe('parseServeArgs', () => {
     const c = parse([
       '--host', '0.0.0.0', '--port', '0', '--data', 'd', '--model', '/m/qwen', '--api-key', 'sk-1', '--threads', '3', '--slots', '16',
       '--weights', 'int8', '--activations', 'bf16', '--kv-budget', '8G', '--context', '4096', '--batch', '256', '--max-tokens', '77', '--max-body', '1M', '--chat-sessions', '5',
+      '--stored-responses', '7', '--model-alias', 'gpt-4o', '--model-alias', 'claude-x',
       '--mcp-config', 'mcp.json', '--skills', 'a', '--skills', '/b', '--model-name', 'qwen3-0.6b',
     ]);
     expect(c).toMatchObject({
       host: '0.0.0.0', port: 0, dataDir: '/srv/d', model: '/m/qwen', apiKey: 'sk-1', threads: 3, weights: 'int8', activations: 'bf16', slots: 16, kvBudgetBytes: 8 * 2 ** 30,
       contextTokens: 4096, batchTokens: 256, defaultMaxTokens: 77, maxBodyBytes: 2 ** 20, chatSessions: 5, mcpConfig: '/srv/mcp.json',
-      skills: ['/srv/a', '/b'], modelName: 'qwen3-0.6b',
+      skills: ['/srv/a', '/b'], modelName: 'qwen3-0.6b', storedResponses: 7, modelAliases: ['gpt-4o', 'claude-x'],
     });
   });
 
@@ -72,6 +73,8 @@ describe('parseServeArgs', () => {
     fails(['--api-key', 'has space'], '--api-key', /printable ASCII/);
     fails([], '--api-key', /RESIDENT_API_KEY/, { RESIDENT_API_KEY: 'tab\tkey' });
     fails(['--model-name', 'bad name!'], '--model-name', /--model-name may hold/);
+    fails(['--model-alias', 'bad alias!'], '--model-alias', /--model-alias may hold/);
+    fails(['--stored-responses', '0'], '--stored-responses', /--stored-responses must be in \[1,/);
     fails(['--bogus'], undefined, /Unknown option '--bogus'/);
     fails(['positional'], undefined, /positional/);
   });
