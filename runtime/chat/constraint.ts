@@ -37,12 +37,26 @@ export function checkToolChoice(tools: readonly ToolDefinition[], o: TurnOptions
   }
 }
 
+/** How the chat template frames the turn: the call body format it writes, and whether its generation prompt opened `<think>`. */
+export interface TurnFraming {
+  format: 'json' | 'xml';
+  startInReasoning: boolean;
+}
+
 /** Builds the turn's constraint. Throws ChatRequestError for an unusable schema or choice. */
-export function turnConstraint(vocab: GrammarVocab, tools: readonly ToolDefinition[], o: TurnOptions, thinking: boolean): TokenConstraint {
+export function turnConstraint(vocab: GrammarVocab, tools: readonly ToolDefinition[], o: TurnOptions, thinking: boolean, framing: TurnFraming = { format: 'json', startInReasoning: false }): TokenConstraint {
   checkToolChoice(tools, o);
   try {
     return createToolCallConstraint(
-      { tools: tools.map((t) => ({ type: 'function', function: { name: t.function.name, parameters: t.function.parameters } })), toolChoice: o.toolChoice, parallelToolCalls: o.parallelToolCalls, thinking, responseFormat: o.responseFormat },
+      {
+        tools: tools.map((t) => ({ type: 'function', function: { name: t.function.name, parameters: t.function.parameters } })),
+        toolChoice: o.toolChoice,
+        parallelToolCalls: o.parallelToolCalls,
+        thinking,
+        responseFormat: o.responseFormat,
+        format: framing.format,
+        startInReasoning: framing.startInReasoning,
+      },
       vocab,
     );
   } catch (e) {

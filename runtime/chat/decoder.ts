@@ -6,6 +6,7 @@
 import { StreamingDetokenizer } from '../../engine/tokens/detokenizer.js';
 import type { ToolDefinition } from '../../engine/tokens/messages.js';
 import type { Tokenizer } from '../../engine/tokens/tokenizer.js';
+import type { ToolCallFormatSpec } from '../../engine/tokens/tool-call-formats.js';
 import { ToolCallParser, type ParsedToolCall, type ParserEvent } from '../../engine/tokens/tool-call-parser.js';
 
 /** Holds back text that may be the start of a stop string; reports the first full match. */
@@ -63,6 +64,8 @@ export class StopFilter {
 export interface TurnDecoderOptions {
   stop?: readonly string[];
   tools?: readonly ToolDefinition[];
+  /** The chat template's call body format (default Hermes JSON). */
+  format?: ToolCallFormatSpec;
   /** The generation prompt left the turn inside a think block. */
   startInReasoning?: boolean;
   idFactory?: (index: number) => string;
@@ -93,7 +96,7 @@ export class TurnDecoder {
   constructor(tokenizer: Tokenizer, opts: TurnDecoderOptions = {}) {
     this.detok = new StreamingDetokenizer(tokenizer, { skipSpecial: true });
     this.stopFilter = new StopFilter((opts.stop ?? []).filter((s) => s.length > 0));
-    this.parser = new ToolCallParser({ tools: opts.tools, startInReasoning: opts.startInReasoning, idFactory: opts.idFactory });
+    this.parser = new ToolCallParser({ tools: opts.tools, format: opts.format, startInReasoning: opts.startInReasoning, idFactory: opts.idFactory });
   }
 
   /** True once a stop string matched: later tokens are ignored. */

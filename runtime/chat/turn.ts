@@ -115,7 +115,9 @@ function plan(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o
   }
   const maxTokens = o.maxTokens ?? Math.min(d.defaultMaxTokens, room);
   const thinking = enableThinking !== false;
-  const constraint = turnConstraint(d.vocab, conv.tools, o, thinking);
+  const callFormat = d.protocol.template.toolCallFormat; // XML for the Qwen3.5 / 3.6 and Qwen3-Coder templates
+  const startInReasoning = /<think>\s*$/.test(gp.text);
+  const constraint = turnConstraint(d.vocab, conv.tools, o, thinking, { format: callFormat?.body === 'xml' ? 'xml' : 'json', startInReasoning });
   const s = o.sampling ?? {};
   for (const t of s.logitBias?.keys() ?? []) {
     if (t >= d.vocab.size) throw new ChatRequestError(`'logit_bias' names token ${t}, outside the vocabulary of ${d.vocab.size} tokens`, `logit_bias.${t}`);
@@ -130,7 +132,7 @@ function plan(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o
   } catch (e) {
     throw new ChatRequestError((e as Error).message, null);
   }
-  const decoder = new TurnDecoder(d.tokenizer, { stop: o.stop, tools: conv.tools, startInReasoning: /<think>\s*$/.test(gp.text), idFactory: o.idFactory });
+  const decoder = new TurnDecoder(d.tokenizer, { stop: o.stop, tools: conv.tools, format: callFormat, startInReasoning, idFactory: o.idFactory });
   return {
     conv, head, tokens: [...(enc?.tokens ?? []), ...gp.tokens], span: enc && groupSpan(messages, from, enc),
     genFrom, promptTokens, maxTokens, constraint, sampler, decoder,
