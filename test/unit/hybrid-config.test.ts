@@ -200,4 +200,17 @@ describe('Qwen3.5 loading', () => {
       engine.dispose();
     }
   });
+
+  it('the native engine loads a hybrid and runs it; an unknown architecture is refused with UnsupportedModelError', async () => {
+    const spec = await loadModelSpec(folder('native', []));
+    const engine = await loadEngine(spec, { threads: 1, maxBatchTokens: 8 });
+    const slot = engine.createSlot(16, 'f32');
+    const [out] = await engine.forward([{ slot, tokens: [1, 2, 3], logits: 'last' }]);
+    expect(out!.data.every(Number.isFinite)).toBe(true);
+    expect(slot.statePosition).toBe(3);
+    slot.dispose();
+    engine.dispose();
+    const other = { ...spec, config: { ...spec.config, arch: 'llama' as unknown as typeof spec.config.arch } };
+    await expect(loadEngine(other)).rejects.toThrow(UnsupportedModelError);
+  });
 });
