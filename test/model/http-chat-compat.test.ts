@@ -36,8 +36,7 @@ async function collect(stream: AsyncIterable<Chunk>) {
 const NO_THINK = { chat_template_kwargs: { enable_thinking: false } } as Record<string, unknown>;
 
 describe('chat completions: client compatibility', () => {
-  it('a tool call cut by max_tokens is the partial call with finish_reason length, streamed and not', async (ctx) => {
-    if (f.skip) return ctx.skip(f.skip);
+  it('a tool call cut by max_tokens is the partial call with finish_reason length, streamed and not', async () => {
     const req = { model: f.model, messages: [{ role: 'user' as const, content: 'Weather?' }], tools: WEATHER_TOOLS, tool_choice: { type: 'function' as const, function: { name: 'get_weather' } }, max_tokens: 32, seed: 2, ...NO_THINK };
     const r = await f.openai.chat.completions.create(req);
     const ch = r.choices[0]!;
@@ -56,8 +55,7 @@ describe('chat completions: client compatibility', () => {
     expect((r as unknown as { x_resident: { warnings: string[] } }).x_resident.warnings.join(' ')).toMatch(/unterminated/);
   });
 
-  it('top-level enable_thinking and reasoning_effort switch thinking; chat_template_kwargs wins', async (ctx) => {
-    if (f.skip) return ctx.skip(f.skip);
+  it('top-level enable_thinking and reasoning_effort switch thinking; chat_template_kwargs wins', async () => {
     const prompt = async (extra: Record<string, unknown>) => {
       const r = await f.openai.chat.completions.create({ model: f.model, messages: [{ role: 'user', content: `Thinking probe ${Date.now()}` }], max_tokens: 1, seed: 1, ...extra } as never) as OpenAI.Chat.Completions.ChatCompletion;
       return r.usage!.prompt_tokens;
@@ -74,8 +72,7 @@ describe('chat completions: client compatibility', () => {
     expect(await prompt({ chat_template_kwargs: { enable_thinking: true }, enable_thinking: false })).toBe(on);
   });
 
-  it('legacy functions / function_call are mapped to tools and answered in the legacy shape', async (ctx) => {
-    if (f.skip) return ctx.skip(f.skip);
+  it('legacy functions / function_call are mapped to tools and answered in the legacy shape', async () => {
     const req = {
       model: f.model, messages: [{ role: 'user', content: 'Add 2 and 3.' }], max_tokens: 60, seed: 21, ...NO_THINK,
       functions: [WEATHER_TOOLS[1]!.function], function_call: { name: 'add' },
@@ -99,8 +96,7 @@ describe('chat completions: client compatibility', () => {
     expect(next.choices[0]!.message.role).toBe('assistant');
   });
 
-  it('--model-alias names are listed by /v1/models and answered under the name asked for', async (ctx) => {
-    if (f.skip) return ctx.skip(f.skip);
+  it('--model-alias names are listed by /v1/models and answered under the name asked for', async () => {
     const list = await f.openai.models.list();
     expect(list.data.map((m) => m.id)).toEqual([f.model, ALIAS]);
     expect((await f.openai.models.retrieve(ALIAS)).id).toBe(ALIAS);

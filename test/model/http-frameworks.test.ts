@@ -57,8 +57,7 @@ async function twoSteps(model: LanguageModel) {
 }
 
 describe('Vercel AI SDK', () => {
-  it('the default openai(model) provider (Responses API): generateText / streamText with an executed tool', { timeout: 120_000 }, async (ctx) => {
-    if (f.skip) return ctx.skip(f.skip);
+  it('the default openai(model) provider (Responses API): generateText / streamText with an executed tool', { timeout: 120_000 }, async () => {
     const openai = createOpenAI({ baseURL: `${f.srv!.url}/v1`, apiKey: 'unused' });
     const g = await twoSteps(openai(f.model));
     expect(g.response.id).toMatch(/^resp_/);
@@ -67,8 +66,7 @@ describe('Vercel AI SDK', () => {
     expect(body.x_resident.prefilled_tokens).toBeLessThan(body.usage.input_tokens / 2);
   });
 
-  it('@ai-sdk/anthropic: generateText / streamText with an executed tool', { timeout: 120_000 }, async (ctx) => {
-    if (f.skip) return ctx.skip(f.skip);
+  it('@ai-sdk/anthropic: generateText / streamText with an executed tool', { timeout: 120_000 }, async () => {
     const anthropic = createAnthropic({ baseURL: `${f.srv!.url}/v1`, apiKey: 'unused' });
     const g = await twoSteps(anthropic(f.model));
     expect(g.response.id).toMatch(/^msg_/);
@@ -80,8 +78,7 @@ describe('Vercel AI SDK', () => {
 describe('LangChain', () => {
   const addSpec = { type: 'function' as const, function: { name: ADD.name, description: ADD.description!, parameters: ADD.parameters } };
 
-  it('ChatOpenAI({ useResponsesApi: true }) with bindTools, then a tool-result turn', { timeout: 120_000 }, async (ctx) => {
-    if (f.skip) return ctx.skip(f.skip);
+  it('ChatOpenAI({ useResponsesApi: true }) with bindTools, then a tool-result turn', { timeout: 120_000 }, async () => {
     const llm = new ChatOpenAI({ model: f.model, apiKey: 'unused', configuration: { baseURL: `${f.srv!.url}/v1` }, useResponsesApi: true, temperature: 0, maxTokens: 60 });
     const question = new HumanMessage('Add 2 and 3.');
     const ai = await llm.bindTools([addSpec], { tool_choice: 'add' }).invoke([question]);
@@ -97,8 +94,7 @@ describe('LangChain', () => {
     expect(typeof answer.content === 'string' || Array.isArray(answer.content)).toBe(true);
   });
 
-  it('ChatAnthropic with bindTools, then a tool-result turn', { timeout: 120_000 }, async (ctx) => {
-    if (f.skip) return ctx.skip(f.skip);
+  it('ChatAnthropic with bindTools, then a tool-result turn', { timeout: 120_000 }, async () => {
     const llm = new ChatAnthropic({ model: f.model, apiKey: 'unused', anthropicApiUrl: f.srv!.url, temperature: 0, maxTokens: 60 });
     const question = new HumanMessage('Add 2 and 3.');
     const ai = await llm.bindTools([addSpec], { tool_choice: 'add' }).invoke([question]);

@@ -19,17 +19,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server, or returns a skip reason when the native engine / model is unavailable. */
-export async function startTestServer(overrides: Partial<ServeConfig> = {}, o: { keepData?: boolean; dtype?: 'f32' | 'bf16' } = {}): Promise<TestServer | string> {
-  let model: string;
-  try {
-    const { ensureModel } = await import('../support/models.js');
-    const { nativeBinding } = await import('../../engine/native.js');
-    nativeBinding();
-    model = (await ensureModel('tiny', o.dtype ?? 'f32')).dir;
-  } catch (e) {
-    return `tiny model / native engine unavailable: ${(e as Error).message}`;
-  }
+/** Starts a server on the tiny model. A missing prerequisite (native engine, model) throws with its reason: the tests fail, they do not skip. */
+export async function startTestServer(overrides: Partial<ServeConfig> = {}, o: { keepData?: boolean; dtype?: 'f32' | 'bf16' } = {}): Promise<TestServer> {
+  const { ensureModel } = await import('../support/models.js');
+  const { nativeBinding } = await import('../../engine/native.js');
+  nativeBinding();
+  const model = (await ensureModel('tiny', o.dtype ?? 'f32')).dir;
   const { serveConfig } = await import('../../runtime/config.js');
   const { Host } = await import('../../runtime/host/host.js');
   const { startHttpServer } = await import('../../runtime/http/server.js');
@@ -77,25 +72,21 @@ const AjvClass = ((_Ajv as unknown as { default?: AjvCtor }).default ?? _Ajv) as
 /** Compiles JSON Schemas for checking tool arguments and JSON answers in tests. */
 export const testAjv = new AjvClass({ strict: false });
 
-/** A server for the whole test file, with an `openai` client on it; `skip` holds the reason when none could start. */
+/** A server for the whole test file, with an `openai` client on it. */
 export interface ServerFixture {
   srv?: TestServer;
-  skip: string;
   openai: OpenAI;
   model: string;
 }
 
 /** Starts a server in beforeAll (closing it in afterAll) and fills the returned fixture. */
 export function serverFixture(overrides: Partial<ServeConfig> = {}): ServerFixture {
-  const f = { skip: '', model: '' } as ServerFixture;
+  const f = { model: '' } as ServerFixture;
   beforeAll(async () => {
     const s = await startTestServer(overrides);
-    if (typeof s === 'string') f.skip = s;
-    else {
-      f.srv = s;
-      f.openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: overrides.apiKey ?? 'unused', maxRetries: 0 });
-      f.model = s.host.modelId;
-    }
+    f.srv = s;
+    f.openai = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: overrides.apiKey ?? 'unused', maxRetries: 0 });
+    f.model = s.host.modelId;
   });
   afterAll(async () => f.srv?.close());
   return f;
