@@ -31,6 +31,10 @@ export interface WorkloadOptions {
   longDepth: number;
   /** Sessions decoding at once (≤ 1: skip). */
   sessions: number;
+  /** An agent's turn after this much context: append `agentAppend` tokens (a tool result), generate `agentGenerate` (0: skip). */
+  agentDepth: number;
+  agentAppend: number;
+  agentGenerate: number;
 }
 
 /** Tokens per second of each phase; NaN where the phase was skipped. */
@@ -46,6 +50,8 @@ export interface PhaseFigures {
   decodeRepetitive: number;
   decodeSpeculative: number;
   acceptedPerStep: number;
+  /** Seconds of one agent turn (append + generate) at agentDepth; NaN when skipped. */
+  agentTurnSeconds: number;
 }
 
 /** Deterministic token ids below Qwen3's special tokens. */
@@ -88,6 +94,16 @@ export async function runWorkload(b: BenchBackend, o: WorkloadOptions): Promise<
     const seq = await b.open(o.longDepth + o.decode + 16);
     for (let done = 0; done < o.longDepth; done += 4096) await seq.prefill(benchTokens(Math.min(4096, o.longDepth - done), 10 + done));
     fig.decodeAtLongDepth = o.decode / (await timed(() => seq.decode(o.decode)));
+    await seq.close();
+  }
+  fig.agentTurnSeconds = NaN;
+  if (o.agentDepth > 0) {
+    const seq = await b.open(o.agentDepth + o.agentAppend + o.agentGenerate + 16);
+    for (let done = 0; done < o.agentDepth; done += 4096) await seq.prefill(benchTokens(Math.min(4096, o.agentDepth - done), 40 + done));
+    fig.agentTurnSeconds = await timed(async () => {
+      await seq.prefill(benchTokens(o.agentAppend, 41));
+      await seq.decode(o.agentGenerate);
+    });
     await seq.close();
   }
   fig.decodeSessions = NaN;

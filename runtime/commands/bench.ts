@@ -7,6 +7,7 @@ import { decodeBytesPerToken } from '../bench/decode-bytes.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
 import { residentBackend } from '../bench/resident-backend.js';
 import { benchTokens, runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
+import { DEFAULT_CHECKPOINT_BUDGET } from '../../sessions/state-checkpoints.js';
 import { UsageError, type Command } from '../command.js';
 
 const USAGE = `resident bench --model DIR [--gguf FILE] [options]
@@ -24,6 +25,8 @@ Options:
   --depth N          context depth for the second half (default 4096; 0 skips it)
   --long-depth N     also decode at this depth (e.g. 32768; default 0 = skip)
   --sessions N       also decode N sessions at once, batched (default 8; 1 skips)
+  --agent-turn N     also time an agent's turn after an N-token context: append 200 tokens (a tool result),
+                     generate 50 (e.g. 8192; default 0 = skip)
   --runs N           runs per backend; figures are medians (default 1)
   --fa on|off|both   llama.cpp flash attention (default both)
   --weights MODE     our matmul weights: native (default) or int8 (quantized at load; pair it with a Q8_0
@@ -75,7 +78,7 @@ export const command: Command = {
       args: argv,
       options: {
         model: { type: 'string' }, gguf: { type: 'string' }, threads: { type: 'string' }, prefill: { type: 'string' },
-        decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, 'long-depth': { type: 'string' }, sessions: { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
+        decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, 'long-depth': { type: 'string' }, sessions: { type: 'string' }, 'agent-turn': { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
         weights: { type: 'string' }, activations: { type: 'string' }, 'gguf-reference': { type: 'string' },
       },
       strict: true,
@@ -88,6 +91,9 @@ export const command: Command = {
       depth: intFlag(values.depth, 'depth', 4096),
       longDepth: intFlag(values['long-depth'], 'long-depth', 0),
       sessions: intFlag(values.sessions, 'sessions', 8, 1),
+      agentDepth: intFlag(values['agent-turn'], 'agent-turn', 0),
+      agentAppend: 200,
+      agentGenerate: 50,
     };
     const runs = intFlag(values.runs, 'runs', 1, 1);
     const fa = values.fa ?? 'both';
@@ -108,6 +114,7 @@ export const command: Command = {
     const ours = await measure(residentBackend(engine), runs, o);
     const probeSlot = engine.createSlot(1);
     const kvBytesPerPosition = probeSlot.bytesPerToken; // the KV layout the decode rows read
+    const stateBytes = probeSlot.stateBytes; // one recurrent-state checkpoint (hybrids; 0 otherwise)
     probeSlot.dispose();
     let accuracy: { ours: AccuracyFigures; llamacpp?: AccuracyFigures } | undefined;
     const accuracyTokens = benchTokens(128, 31);
@@ -148,6 +155,19 @@ export const command: Command = {
       rows.push({ name: `decode ${o.decode}: weight + KV bytes per token`, unit: 'GB', ours: round(gb, 4), llamacpp: null, ratio: null });
       rows.push({ name: `decode ${o.decode}: bytes × tok/s`, unit: 'GB/s', ours: round(gb * ours.decode), llamacpp: best === null ? null : round(gb * best), ratio: best ? round(ours.decode / best, 3) : null });
       rows.push({ name: `decode ${o.decode}: limit at the probed rate`, unit: 'tok/s', ours: round(readRate / gb), llamacpp: null, ratio: null });
+    }
+    if (!Number.isNaN(ours.agentTurnSeconds)) {
+      // seconds: lower is better, so the ratio is llama.cpp's time over ours
+      const best = anchors.length ? Math.min(...anchors.map((a) => a.agentTurnSeconds)) : null;
+      const name = `agent turn at depth ${o.agentDepth}: append ${o.agentAppend} + generate ${o.agentGenerate}`;
+      rows.push({ name, unit: 's', ours: round(ours.agentTurnSeconds, 3), llamacpp: best === null ? null : round(best, 3), ratio: best ? round(best / ours.agentTurnSeconds, 3) : null });
+    }
+    if (stateBytes > 0) {
+      // what a session keeps besides its KV: one recurrent state per checkpoint (message boundaries, snapshots)
+      const budget = DEFAULT_CHECKPOINT_BUDGET;
+      rows.push({ name: 'session: bytes per state checkpoint', unit: 'MB', ours: round(stateBytes / 1e6, 3), llamacpp: null, ratio: null });
+      rows.push({ name: `session: checkpoints kept in the default ${budget / 2 ** 20} MiB budget`, unit: 'count', ours: Math.floor(budget / stateBytes), llamacpp: null, ratio: null });
+      rows.push({ name: 'session: KV bytes per position', unit: 'KB', ours: round(kvBytesPerPosition / 1e3, 3), llamacpp: null, ratio: null });
     }
     if (!Number.isNaN(ours.decodeSpeculative)) {
       // llama.cpp has no model-free speculation here: compare with its plain decode of the same context

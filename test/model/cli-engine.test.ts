@@ -69,3 +69,25 @@ describe('resident bench', () => {
     expect(byName.get('decode 4: limit at the probed rate')!.ours / (rate / gb)).toBeCloseTo(1, 1);
   });
 });
+
+describe('resident bench on a hybrid', () => {
+  it('times an agent turn at depth against llama.cpp and reports the checkpoint bytes of a session', async () => {
+    const m = await ensureModel('tiny-hybrid', 'f32', { gguf: true });
+    const r = run('bench', '--model', m.dir, '--gguf', m.gguf!, '--prefill', '16', '--decode', '4', '--depth', '0', '--sessions', '1', '--agent-turn', '256', '--threads', '2', '--fa', 'off', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const rows = new Map((JSON.parse(r.stdout) as { rows: { name: string; unit: string; ours: number; llamacpp: number | null; ratio: number | null }[] }).rows.map((x) => [x.name, x]));
+    const turn = rows.get('agent turn at depth 256: append 200 + generate 50')!;
+    expect(turn.unit).toBe('s');
+    expect(turn.ours).toBeGreaterThan(0);
+    expect(turn.llamacpp).toBeGreaterThan(0);
+    expect(Math.abs(turn.ratio! - turn.llamacpp! / turn.ours) / turn.ratio!).toBeLessThan(0.02); // time: theirs over ours
+    // one checkpoint = per linear-attention layer, the conv window and the delta state, f32
+    const c = (await loadModelSpec(m.dir)).config;
+    const lin = c.linearAttention!;
+    const channels = 2 * lin.numKeyHeads * lin.keyHeadDim + lin.numValueHeads * lin.valueHeadDim;
+    const perLayer = (lin.convKernel - 1) * channels + lin.numValueHeads * lin.keyHeadDim * lin.valueHeadDim;
+    const linearLayers = c.layerKinds!.filter((t) => t === 'linear').length;
+    expect(rows.get('session: bytes per state checkpoint')!.ours).toBeCloseTo((linearLayers * perLayer * 4) / 1e6, 3);
+    expect(rows.get('session: checkpoints kept in the default 64 MiB budget')!.ours).toBe(Math.floor(64 * 2 ** 20 / (linearLayers * perLayer * 4)));
+  });
+});
