@@ -58,7 +58,13 @@ result weight_store::map(const std::vector<tensor_desc>& tensors) {
         }
       }
     }
-    if (p == MAP_FAILED && size) p = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED && size) {
+      // Populate (read ahead and map every page at load, as llama.cpp's mmap prefetch does) when the file fits well
+      // in RAM: otherwise the first tokens pay a page fault per 4 KiB, and a MoE's experts keep faulting for many
+      // tokens, each expert on its first routing.
+      const bool populate = size <= size_t(sysconf(_SC_PHYS_PAGES)) / 4 * 3 * size_t(sysconf(_SC_PAGESIZE));
+      p = mmap(nullptr, size, PROT_READ, MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
+    }
     close(fd);
     if (p == MAP_FAILED) return result::fail(status::load_error, "cannot mmap weight file " + t.file);
     files_.push_back({t.file, p, size, map_size, anonymous});
