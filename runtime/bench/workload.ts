@@ -35,6 +35,8 @@ export interface WorkloadOptions {
   agentDepth: number;
   agentAppend: number;
   agentGenerate: number;
+  /** Also decode after a repetitive context, plain and with n-gram speculation (default true). */
+  repetitive?: boolean;
 }
 
 /** Tokens per second of each phase; NaN where the phase was skipped. */
@@ -113,8 +115,8 @@ export async function runWorkload(b: BenchBackend, o: WorkloadOptions): Promise<
     fig.decodeSessions = (o.sessions * o.decode) / (await timed(() => group.decode(o.decode)));
     await group.close();
   }
-  fig.decodeSpeculative = fig.acceptedPerStep = NaN;
-  {
+  fig.decodeSpeculative = fig.acceptedPerStep = fig.decodeRepetitive = NaN;
+  if (o.repetitive !== false) {
     // a copilot-style context: the same 128-token "file" four times, as an edit session resends it
     const file = benchTokens(128, 21);
     const prompt = [...file, ...file, ...file, ...file];

@@ -27,6 +27,7 @@ Options:
   --sessions N       also decode N sessions at once, batched (default 8; 1 skips)
   --agent-turn N     also time an agent's turn after an N-token context: append 200 tokens (a tool result),
                      generate 50 (e.g. 8192; default 0 = skip)
+  --repetitive on|off decode after a repetitive context, plain and with n-gram speculation (default on)
   --runs N           runs per backend; figures are medians (default 1)
   --fa on|off|both   llama.cpp flash attention (default both)
   --weights MODE     our matmul weights: native (default) or int8 (quantized at load; pair it with a Q8_0
@@ -78,7 +79,7 @@ export const command: Command = {
       args: argv,
       options: {
         model: { type: 'string' }, gguf: { type: 'string' }, threads: { type: 'string' }, prefill: { type: 'string' },
-        decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, 'long-depth': { type: 'string' }, sessions: { type: 'string' }, 'agent-turn': { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
+        decode: { type: 'string' }, depth: { type: 'string' }, runs: { type: 'string' }, 'long-depth': { type: 'string' }, sessions: { type: 'string' }, 'agent-turn': { type: 'string' }, repetitive: { type: 'string' }, fa: { type: 'string' }, json: { type: 'boolean' },
         weights: { type: 'string' }, activations: { type: 'string' }, 'gguf-reference': { type: 'string' },
       },
       strict: true,
@@ -94,7 +95,9 @@ export const command: Command = {
       agentDepth: intFlag(values['agent-turn'], 'agent-turn', 0),
       agentAppend: 200,
       agentGenerate: 50,
+      repetitive: values.repetitive !== 'off',
     };
+    if (values.repetitive !== undefined && !['on', 'off'].includes(values.repetitive)) throw new UsageError(`--repetitive must be on or off, got '${values.repetitive}'`);
     const runs = intFlag(values.runs, 'runs', 1, 1);
     const fa = values.fa ?? 'both';
     if (!['on', 'off', 'both'].includes(fa)) throw new UsageError(`--fa must be on, off or both, got '${fa}'`);
