@@ -44,6 +44,8 @@ export interface ServeConfig {
   slots: number;
   /** KV bytes resident sessions may hold together. */
   kvBudgetBytes: number;
+  /** Recurrent-state checkpoint bytes each session keeps (hybrid models); undefined = 64 MiB or 8 states. */
+  checkpointBudgetBytes?: number;
   /** Positions per KV slot (the context window); undefined = the model's maximum. */
   contextTokens?: number;
   /** Largest number of tokens in one forward call. */
@@ -114,6 +116,7 @@ const OPTIONS = {
   activations: { type: 'string' },
   slots: { type: 'string' },
   'kv-budget': { type: 'string' },
+  'checkpoint-budget': { type: 'string' },
   context: { type: 'string' },
   batch: { type: 'string' },
   'max-tokens': { type: 'string' },
@@ -169,6 +172,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     activations,
     slots: intFlag(str('slots'), '--slots', SERVE_DEFAULTS.slots, 1, 4096),
     kvBudgetBytes: str('kv-budget') !== undefined ? parseByteSize(str('kv-budget')!, '--kv-budget') : SERVE_DEFAULTS.kvBudgetBytes,
+    checkpointBudgetBytes: str('checkpoint-budget') !== undefined ? parseByteSize(str('checkpoint-budget')!, '--checkpoint-budget') : undefined,
     contextTokens: context !== undefined ? intFlag(context, '--context', 0, 16, 1 << 24) : undefined,
     batchTokens: intFlag(str('batch'), '--batch', SERVE_DEFAULTS.batchTokens, 1, 65536),
     defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
@@ -220,6 +224,8 @@ export const SERVE_FLAGS_HELP = `Options:
                        llama.cpp does (AVX512_BF16 CPUs: ~1.9x prefill, faster batched decode)
   --slots N            KV slots resident at once (default ${SERVE_DEFAULTS.slots})
   --kv-budget SIZE     KV bytes resident sessions may hold, e.g. 8G (default 4G)
+  --checkpoint-budget SIZE  hybrid models (Qwen3.5 / 3.6): recurrent-state checkpoint bytes each session
+                       keeps for rollback, edit and fork (default 64M, or 8 states where larger)
   --context N          positions per KV slot (default: the model's maximum)
   --batch N            tokens per forward call (default ${SERVE_DEFAULTS.batchTokens})
   --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})

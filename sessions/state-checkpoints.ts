@@ -28,8 +28,11 @@ export interface CheckpointFigures {
   evicted: number;
 }
 
-/** Default byte budget of one session's checkpoints. */
-export const DEFAULT_CHECKPOINT_BUDGET = 64 * 2 ** 20;
+/** Default byte budget of one session's checkpoints: 64 MiB, or room for 8 states where a state is larger (a real
+ * Qwen3.6-35B-A3B state is ~63 MB: a fixed 64 MiB would keep only the latest). */
+export function defaultCheckpointBudget(stateBytes: number): number {
+  return Math.max(64 * 2 ** 20, 8 * stateBytes);
+}
 
 export class StateCheckpoints {
   /** Sorted by position. */
@@ -40,7 +43,7 @@ export class StateCheckpoints {
 
   constructor(
     readonly stateBytes: number,
-    public budgetBytes = DEFAULT_CHECKPOINT_BUDGET,
+    public budgetBytes = defaultCheckpointBudget(stateBytes),
   ) {}
 
   /** Changes the budget (evicting down to it). */

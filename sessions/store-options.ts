@@ -23,7 +23,7 @@ export interface StoreOptions {
   snapshotChunkBytes?: number;
   /** Token ids → text, for stop strings and GenerateOutcome.text. */
   detokenize?: (tokens: number[]) => string;
-  /** Bytes of recurrent-state checkpoints each session keeps, LRU (hybrid models; default 64 MiB). */
+  /** Bytes of recurrent-state checkpoints each session keeps, LRU (hybrid models; default defaultCheckpointBudget: 64 MiB or 8 states). */
   checkpointBudgetBytes?: number;
   /** Receives load/restore problems that were handled (corrupt snapshot dropped, torn tail cut). */
   onWarning?: (message: string) => void;

@@ -17,7 +17,7 @@ import { Session } from './session.js';
 import type { SessionHost } from './session-host.js';
 import { replay, stateRecords, type SessionState } from './session-state.js';
 import { compactIfLarge, repairJournal } from './store-maintenance.js';
-import { DEFAULT_CHECKPOINT_BUDGET, StateCheckpoints } from './state-checkpoints.js';
+import { defaultCheckpointBudget, StateCheckpoints } from './state-checkpoints.js';
 import { loadStateFiles, persistCheckpoints } from './state-persist.js';
 import { checkpointHere, syncState } from './state-sync.js';
 
@@ -108,7 +108,7 @@ export class SessionStore implements SessionHost {
   }
 
   private get checkpointBudget(): number {
-    return this.o.checkpointBudgetBytes ?? DEFAULT_CHECKPOINT_BUDGET;
+    return this.o.checkpointBudgetBytes ?? defaultCheckpointBudget(this.format.stateBytes);
   }
 
   /** Loads one session folder; `deferBudget`: its checkpoints stay unbounded until load() has pinned fork points. */

@@ -7,7 +7,7 @@ import { decodeBytesPerToken } from '../bench/decode-bytes.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
 import { residentBackend } from '../bench/resident-backend.js';
 import { benchTokens, runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
-import { DEFAULT_CHECKPOINT_BUDGET } from '../../sessions/state-checkpoints.js';
+import { defaultCheckpointBudget } from '../../sessions/state-checkpoints.js';
 import { UsageError, type Command } from '../command.js';
 
 const USAGE = `resident bench --model DIR [--gguf FILE] [options]
@@ -167,9 +167,9 @@ export const command: Command = {
     }
     if (stateBytes > 0) {
       // what a session keeps besides its KV: one recurrent state per checkpoint (message boundaries, snapshots)
-      const budget = DEFAULT_CHECKPOINT_BUDGET;
+      const budget = defaultCheckpointBudget(stateBytes);
       rows.push({ name: 'session: bytes per state checkpoint', unit: 'MB', ours: round(stateBytes / 1e6, 3), llamacpp: null, ratio: null });
-      rows.push({ name: `session: checkpoints kept in the default ${budget / 2 ** 20} MiB budget`, unit: 'count', ours: Math.floor(budget / stateBytes), llamacpp: null, ratio: null });
+      rows.push({ name: `session: checkpoints kept in the default budget (${round(budget / 2 ** 20, 1)} MiB)`, unit: 'count', ours: Math.floor(budget / stateBytes), llamacpp: null, ratio: null });
       rows.push({ name: 'session: KV bytes per position', unit: 'KB', ours: round(kvBytesPerPosition / 1e3, 3), llamacpp: null, ratio: null });
     }
     if (!Number.isNaN(ours.decodeSpeculative)) {

@@ -73,7 +73,7 @@ describe('resident bench', () => {
 describe('resident bench on a hybrid', () => {
   it('times an agent turn at depth against llama.cpp and reports the checkpoint bytes of a session', async () => {
     const m = await ensureModel('tiny-hybrid', 'f32', { gguf: true });
-    const r = run('bench', '--model', m.dir, '--gguf', m.gguf!, '--prefill', '16', '--decode', '4', '--depth', '0', '--sessions', '1', '--agent-turn', '256', '--threads', '2', '--fa', 'off', '--json');
+    const r = run('bench', '--model', m.dir, '--gguf', m.gguf!, '--prefill', '16', '--decode', '4', '--depth', '0', '--sessions', '1', '--agent-turn', '256', '--repetitive', 'off', '--threads', '2', '--fa', 'off', '--json');
     expect(r.status, r.stderr).toBe(0);
     const rows = new Map((JSON.parse(r.stdout) as { rows: { name: string; unit: string; ours: number; llamacpp: number | null; ratio: number | null }[] }).rows.map((x) => [x.name, x]));
     const turn = rows.get('agent turn at depth 256: append 200 + generate 50')!;
@@ -88,6 +88,7 @@ describe('resident bench on a hybrid', () => {
     const perLayer = (lin.convKernel - 1) * channels + lin.numValueHeads * lin.keyHeadDim * lin.valueHeadDim;
     const linearLayers = c.layerKinds!.filter((t) => t === 'linear').length;
     expect(rows.get('session: bytes per state checkpoint')!.ours).toBeCloseTo((linearLayers * perLayer * 4) / 1e6, 3);
-    expect(rows.get('session: checkpoints kept in the default 64 MiB budget')!.ours).toBe(Math.floor(64 * 2 ** 20 / (linearLayers * perLayer * 4)));
+    expect(rows.get('session: checkpoints kept in the default budget (64 MiB)')!.ours).toBe(Math.floor(64 * 2 ** 20 / (linearLayers * perLayer * 4)));
+    expect([...rows.keys()].some((k) => k.includes('repetitive'))).toBe(false); // --repetitive off
   });
 });

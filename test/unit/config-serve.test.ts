@@ -39,12 +39,13 @@ describe('parseServeArgs', () => {
   it('reads every flag', () => {
     const c = parse([
       '--host', '0.0.0.0', '--port', '0', '--data', 'd', '--model', '/m/qwen', '--api-key', 'sk-1', '--threads', '3', '--slots', '16',
-      '--weights', 'int8', '--activations', 'bf16', '--kv-budget', '8G', '--context', '4096', '--batch', '256', '--max-tokens', '77', '--max-body', '1M', '--chat-sessions', '5',
+      '--weights', 'int8', '--activations', 'bf16', '--kv-budget', '8G', '--checkpoint-budget', '256M', '--context', '4096', '--batch', '256', '--max-tokens', '77', '--max-body', '1M', '--chat-sessions', '5',
       '--stored-responses', '7', '--model-alias', 'gpt-4o', '--model-alias', 'claude-x',
       '--mcp-config', 'mcp.json', '--skills', 'a', '--skills', '/b', '--model-name', 'qwen3-0.6b',
     ]);
     expect(c).toMatchObject({
       host: '0.0.0.0', port: 0, dataDir: '/srv/d', model: '/m/qwen', apiKey: 'sk-1', threads: 3, weights: 'int8', activations: 'bf16', slots: 16, kvBudgetBytes: 8 * 2 ** 30,
+      checkpointBudgetBytes: 256 * 2 ** 20,
       contextTokens: 4096, batchTokens: 256, defaultMaxTokens: 77, maxBodyBytes: 2 ** 20, chatSessions: 5, mcpConfig: '/srv/mcp.json',
       skills: ['/srv/a', '/b'], modelName: 'qwen3-0.6b', storedResponses: 7, modelAliases: ['gpt-4o', 'claude-x'],
     });
@@ -64,6 +65,7 @@ describe('parseServeArgs', () => {
     fails(['--activations', 'f16'], '--activations', /--activations must be f32 or bf16, got 'f16'/);
     fails(['--slots', '1.5'], '--slots', /--slots must be an integer/);
     fails(['--kv-budget', 'lots'], '--kv-budget', /--kv-budget must be a byte size/);
+    fails(['--checkpoint-budget', '1e9'], '--checkpoint-budget', /--checkpoint-budget must be a byte size/);
     fails(['--max-body', '0'], '--max-body', /--max-body must be a positive byte size/);
     fails(['--context', '8'], '--context', /--context must be in \[16,/);
     fails(['--demo-dtype', 'f16'], '--demo-dtype', /f32 or bf16/);

@@ -3,13 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { StateCheckpoints } from '../../sessions/state-checkpoints.js';
+import { defaultCheckpointBudget, StateCheckpoints } from '../../sessions/state-checkpoints.js';
 import { loadStateFiles, persistCheckpoints, readStateFile, stateName } from '../../sessions/state-persist.js';
 import { SnapshotCorruptError, ModelMismatchError } from '../../sessions/errors.js';
 
 const blob = (n: number, v: number) => Buffer.alloc(n, v);
 
 describe('StateCheckpoints', () => {
+  it('defaults to a 64 MiB budget, or 8 states where a state is larger', () => {
+    expect(defaultCheckpointBudget(2 ** 20)).toBe(64 * 2 ** 20);
+    expect(defaultCheckpointBudget(63e6)).toBe(8 * 63e6); // a real Qwen3.6-35B-A3B state: 30 DeltaNet layers
+    expect(new StateCheckpoints(20e6).budgetBytes).toBe(160e6);
+  });
+
   it('finds the nearest checkpoint at or before a position, drops those past a cut', () => {
     const c = new StateCheckpoints(8, 1024);
     for (const p of [10, 30, 20]) c.add(p, blob(8, p));
