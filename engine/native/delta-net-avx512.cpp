@@ -16,6 +16,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include "avx512-lanes.h"
 #include "delta-net-impl.h"
 
 namespace resident {
@@ -40,22 +41,7 @@ struct lanes_avx512 {
   }
   static v fma(v a, v b, v c) { return _mm512_fmadd_ps(a, b, c); }
   static float hsum(v a) { return _mm512_reduce_add_ps(a); }
-  // Cephes-style exp: 2^n · p(r), |rel err| ~1e-7; x < -87 gives 0 (std::exp gives a subnormal or 0 there).
-  static v exp(v x) {
-    const __mmask16 keep = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), _mm512_set1_ps(88.3f));
-    const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
-    y = _mm512_add_ps(_mm512_fmadd_ps(y, _mm512_mul_ps(x, x), x), _mm512_set1_ps(1.0f));
-    return _mm512_maskz_scalef_ps(keep, y, fx);
-  }
+  static v exp(v x) { return avx512::exp16(x); }
 };
 
 void task_avx512(const delta_net_task& t, float* scratch) { task<lanes_avx512>(t, scratch); }

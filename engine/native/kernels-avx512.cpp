@@ -30,23 +30,6 @@ static_assert(matmul_panel_rows_max >= panel_cols, "scratch is sized for the wid
 static_assert(panel_min_tokens - 1 <= avx512::row_tile_max_tokens, "n below the panel path goes to the row tiles");
 using namespace avx512;
 
-// exp(x) for x in [-88, 88]: 2^n * p(r), the Cephes-style polynomial of the AVX2 path, rel. error ~1e-7.
-inline __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507e-3f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073e-3f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894e-2f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459e-1f));
-  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201e-1f));
-  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
-}
-
 // ---- Packed-panel path (n >= panel_min_tokens, prefill): W rows packed k-major into P[kc][32] (f32), then a
 // 8×32 outer-product microkernel: per k, 2 panel loads + 8 broadcasts of x feed 16 FMAs; the 16
 // accumulators stay in zmm registers over the whole K block (matmul.cpp's 64-token blocks split evenly).
