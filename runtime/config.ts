@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultThreads } from '../engine/native.js';
 import type { ActivationMode, WeightMode } from '../engine/engine-api.js';
+import { DEFAULT_DURABILITY, type DurabilityMode } from '../sessions/journal-sync.js';
 
 /** A bad flag value or an unusable path; `flag` names it (e.g. `--port`). The CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -52,6 +53,10 @@ export interface ServeConfig {
   defaultMaxTokens: number;
   /** Largest request body in bytes. */
   maxBodyBytes: number;
+  /** Session journal durability: strict (fdatasync before a token is sent) or batched (synced together every syncWindowMs). */
+  durability: DurabilityMode;
+  /** batched: longest delay from a journal write to its fdatasync (ms). */
+  syncWindowMs: number;
   /** Anonymous chat-completion sessions kept for prefix reuse (least recently used are deleted). */
   chatSessions: number;
   /** Stored Responses API responses kept (the oldest beyond it are deleted, with sessions no kept response uses). */
@@ -119,6 +124,8 @@ const OPTIONS = {
   'max-tokens': { type: 'string' },
   'max-body': { type: 'string' },
   'chat-sessions': { type: 'string' },
+  durability: { type: 'string' },
+  'sync-window': { type: 'string' },
   'stored-responses': { type: 'string' },
   'mcp-config': { type: 'string' },
   skills: { type: 'string', multiple: true },
@@ -155,6 +162,9 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   if (weights !== 'native' && weights !== 'int8') throw new ConfigError(`--weights must be native or int8, got '${weights}'`, '--weights');
   const activations = str('activations') ?? 'f32';
   if (activations !== 'f32' && activations !== 'bf16') throw new ConfigError(`--activations must be f32 or bf16, got '${activations}'`, '--activations');
+  const durability = str('durability') ?? DEFAULT_DURABILITY.mode;
+  if (durability !== 'strict' && durability !== 'batched') throw new ConfigError(`--durability must be strict or batched, got '${durability}'`, '--durability');
+  if (str('sync-window') !== undefined && durability !== 'batched') throw new ConfigError('--sync-window applies to --durability batched', '--sync-window');
   return {
     host,
     port: intFlag(str('port'), '--port', SERVE_DEFAULTS.port, 0, 65535),
@@ -173,6 +183,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     batchTokens: intFlag(str('batch'), '--batch', SERVE_DEFAULTS.batchTokens, 1, 65536),
     defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
     maxBodyBytes: str('max-body') !== undefined ? parseByteSize(str('max-body')!, '--max-body') : SERVE_DEFAULTS.maxBodyBytes,
+    durability,
+    syncWindowMs: intFlag(str('sync-window'), '--sync-window', DEFAULT_DURABILITY.windowMs, 1, 60_000),
     chatSessions: intFlag(str('chat-sessions'), '--chat-sessions', SERVE_DEFAULTS.chatSessions, 1, 100_000),
     storedResponses: intFlag(str('stored-responses'), '--stored-responses', SERVE_DEFAULTS.storedResponses, 1, 10_000_000),
     mcpConfig: str('mcp-config') !== undefined ? resolve(cwd, str('mcp-config')!) : undefined,
@@ -224,6 +236,11 @@ export const SERVE_FLAGS_HELP = `Options:
   --batch N            tokens per forward call (default ${SERVE_DEFAULTS.batchTokens})
   --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})
   --max-body SIZE      largest request body (default 8M)
+  --durability MODE    session journals: batched (default) — each token is written before it is
+                       sent and all journals are fdatasync'ed together every --sync-window ms (kill -9
+                       loses nothing sent; a power cut at most the last window); strict — fdatasync
+                       per session per token before it is sent
+  --sync-window MS     batched: longest delay from a write to its fdatasync (default ${DEFAULT_DURABILITY.windowMs})
   --chat-sessions N    recent chat-completion histories kept for KV reuse (default ${SERVE_DEFAULTS.chatSessions})
   --stored-responses N Responses API responses kept with their sessions (store: true); the oldest
                        beyond N are deleted (default ${SERVE_DEFAULTS.storedResponses})

@@ -165,6 +165,7 @@ export class Host {
       const scheduler = new Scheduler(engine);
       const store = await SessionStore.open({
         engine, scheduler, dataDir: c.dataDir, maxResidentSlots: c.slots, kvBudgetBytes: c.kvBudgetBytes, slotCapacity: capacity,
+        durability: { mode: c.durability, windowMs: c.syncWindowMs },
         detokenize: (t) => tokenizer.decode(t), onWarning: (m) => this.log(`warning: ${m}`),
       });
       const protocol = new AppendProtocol(tokenizer, template);
