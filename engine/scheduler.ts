@@ -180,7 +180,7 @@ export class Scheduler {
 
   private async forward(work: Work[]): Promise<EntryLogits[] | null> {
     try {
-      const out = await this.engine.forward(work.map((w) => w.entry));
+      const out = await this.engine.forward(work.map((w) => w.entry), { reuseLogits: true }); // every row is consumed in advance() before the next step
       await Promise.all(work.map((w) => w.prep));
       this.st.steps++;
       this.st.entries += work.length;
