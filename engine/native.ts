@@ -367,6 +367,17 @@ function hybridConfig(c: ModelConfig): Record<string, unknown> {
   };
 }
 
+/**
+ * Whether the kernel level the engine would pick (`kernels`, default RESIDENT_KERNELS or the best) multiplies
+ * bf16 pairs on this CPU (AVX512_BF16, vdpbf16ps): probed through the level's bf16 matmul.
+ */
+export function bf16DotAvailable(kernels = process.env.RESIDENT_KERNELS ?? 'auto'): boolean {
+  const b = nativeBinding();
+  const level = kernels === 'auto' ? b.kernelLevels[0] : kernels;
+  if (!level || !b.kernelLevels.includes(level)) return false;
+  return b.kernelMatmul(level, new Float32Array(32), 1, 32, new Uint8Array(64), DTYPE_CODE.bf16, 0, 1, true) !== null;
+}
+
 /** Physical cores (distinct thread-sibling sets in sysfs; logical CPUs where sysfs is absent), at least 1. */
 export function defaultThreads(): number {
   const logical = availableParallelism();

@@ -39,12 +39,12 @@ export interface ServeConfig {
   threads: number;
   /** Matmul weights as stored ('native') or quantized to int8 at load (about half the bytes per decode step). */
   weights: WeightMode;
-  /** Matmul inputs with BF16 weights: f32 (default) or rounded to bf16 (vdpbf16ps: faster prefill and batching). */
-  activations: ActivationMode;
-  /** KV slots held resident at once. */
-  slots: number;
-  /** KV bytes resident sessions may hold together. */
-  kvBudgetBytes: number;
+  /** Matmul inputs with BF16 weights: f32, bf16 (vdpbf16ps: faster prefill and batching), or auto (default: bf16 exactly where the weights are BF16 and the CPU has AVX512_BF16; host/fast-defaults.ts). */
+  activations: ActivationMode | 'auto';
+  /** KV slots held resident at once; undefined = derived from the KV budget at start (host/fast-defaults.ts). */
+  slots?: number;
+  /** KV bytes resident sessions may hold together; undefined = half the available memory after the weights. */
+  kvBudgetBytes?: number;
   /** Positions per KV slot (the context window); undefined = the model's maximum. */
   contextTokens?: number;
   /** Largest number of tokens in one forward call. */
@@ -73,8 +73,6 @@ export const SERVE_DEFAULTS = {
   port: 8080,
   dataDir: './data',
   demoDtype: 'f32',
-  slots: 8,
-  kvBudgetBytes: 4 * 2 ** 30,
   batchTokens: 512,
   defaultMaxTokens: 1024,
   maxBodyBytes: 8 * 2 ** 20,
@@ -160,8 +158,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   const context = str('context');
   const weights = str('weights') ?? 'native';
   if (weights !== 'native' && weights !== 'int8') throw new ConfigError(`--weights must be native or int8, got '${weights}'`, '--weights');
-  const activations = str('activations') ?? 'f32';
-  if (activations !== 'f32' && activations !== 'bf16') throw new ConfigError(`--activations must be f32 or bf16, got '${activations}'`, '--activations');
+  const activations = str('activations') ?? (env.RESIDENT_ACTIVATIONS || 'auto');
+  if (activations !== 'f32' && activations !== 'bf16' && activations !== 'auto') throw new ConfigError(`--activations must be auto, f32 or bf16, got '${activations}'`, '--activations');
   const durability = str('durability') ?? DEFAULT_DURABILITY.mode;
   if (durability !== 'strict' && durability !== 'batched') throw new ConfigError(`--durability must be strict or batched, got '${durability}'`, '--durability');
   if (str('sync-window') !== undefined && durability !== 'batched') throw new ConfigError('--sync-window applies to --durability batched', '--sync-window');
@@ -177,8 +175,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     threads: intFlag(str('threads'), '--threads', defaultThreads(), 1, 256),
     weights,
     activations,
-    slots: intFlag(str('slots'), '--slots', SERVE_DEFAULTS.slots, 1, 4096),
-    kvBudgetBytes: str('kv-budget') !== undefined ? parseByteSize(str('kv-budget')!, '--kv-budget') : SERVE_DEFAULTS.kvBudgetBytes,
+    slots: str('slots') !== undefined ? intFlag(str('slots'), '--slots', 0, 1, 4096) : undefined,
+    kvBudgetBytes: str('kv-budget') !== undefined ? parseByteSize(str('kv-budget')!, '--kv-budget') : undefined,
     contextTokens: context !== undefined ? intFlag(context, '--context', 0, 16, 1 << 24) : undefined,
     batchTokens: intFlag(str('batch'), '--batch', SERVE_DEFAULTS.batchTokens, 1, 65536),
     defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
@@ -228,10 +226,14 @@ export const SERVE_FLAGS_HELP = `Options:
                        (default: env RESIDENT_API_KEY; unset = no authentication)
   --threads N          engine threads (default: ${defaultThreads()})
   --weights MODE       native (default) or int8: matmul weights quantized at load, 32-value blocks
-  --activations MODE   f32 (default) or bf16: with BF16 weights, matmul inputs rounded to bf16 as
-                       llama.cpp does (AVX512_BF16 CPUs: ~1.9x prefill, faster batched decode)
-  --slots N            KV slots resident at once (default ${SERVE_DEFAULTS.slots})
-  --kv-budget SIZE     KV bytes resident sessions may hold, e.g. 8G (default 4G)
+  --activations MODE   auto (default), f32 or bf16: with BF16 weights, matmul inputs rounded to bf16 as
+                       llama.cpp does (AVX512_BF16 CPUs: ~1.9x prefill, faster batched decode); auto
+                       picks bf16 exactly where the weights are BF16 and the CPU has AVX512_BF16
+  --slots N            KV slots resident at once (default: typical 8192-token sessions that fit the
+                       KV budget, 2..64; printed at start). More slots batch more streams per step but
+                       each holds its KV; requests beyond the slots wait (--max-queue-wait)
+  --kv-budget SIZE     KV bytes resident sessions may hold, e.g. 8G (default: half the memory
+                       available at start after the weights, 256M..64G)
   --context N          positions per KV slot (default: the model's maximum)
   --batch N            tokens per forward call (default ${SERVE_DEFAULTS.batchTokens})
   --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})

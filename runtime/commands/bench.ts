@@ -1,13 +1,14 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadModelSpec } from '../../engine/model/hf-model.js';
-import { defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
+import { bf16DotAvailable, defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
 import { decodeBytesPerToken } from '../bench/decode-bytes.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
 import { residentBackend } from '../bench/resident-backend.js';
 import { benchTokens, runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
 import { UsageError, type Command } from '../command.js';
+import { resolveActivations } from '../host/fast-defaults.js';
 
 const USAGE = `resident bench --model DIR [--gguf FILE] [options]
 
@@ -28,8 +29,9 @@ Options:
   --fa on|off|both   llama.cpp flash attention (default both)
   --weights MODE     our matmul weights: native (default) or int8 (quantized at load; pair it with a Q8_0
                      --gguf from 'resident gguf --type q8_0'); int8 adds its KL divergence from native
-  --activations MODE f32 (default) or bf16: with BF16 weights, matmul inputs rounded to bf16 (as llama.cpp's
-                     BF16 path does; vdpbf16ps where the CPU has AVX512_BF16); adds its KL divergence from f32
+  --activations MODE auto (default), f32 or bf16: with BF16 weights, matmul inputs rounded to bf16 (as llama.cpp's
+                     BF16 path does; vdpbf16ps where the CPU has AVX512_BF16); auto = bf16 exactly where the
+                     weights are BF16 and the CPU has AVX512_BF16 (as resident serve); bf16 adds its KL divergence from f32
   --gguf-reference F with --weights int8: the unquantized GGUF, for llama.cpp's own Q8_0 accuracy cost
   --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio}]}
 `;
@@ -94,12 +96,14 @@ export const command: Command = {
     if (!['on', 'off', 'both'].includes(fa)) throw new UsageError(`--fa must be on, off or both, got '${fa}'`);
     const weights = values.weights ?? 'native';
     if (weights !== 'native' && weights !== 'int8') throw new UsageError(`--weights must be native or int8, got '${weights}'`);
-    const activations = values.activations ?? 'f32';
-    if (activations !== 'f32' && activations !== 'bf16') throw new UsageError(`--activations must be f32 or bf16, got '${activations}'`);
+    const requested = values.activations ?? (process.env.RESIDENT_ACTIVATIONS || 'auto');
+    if (requested !== 'f32' && requested !== 'bf16' && requested !== 'auto') throw new UsageError(`--activations must be auto, f32 or bf16, got '${requested}'`);
     if (values['gguf-reference'] && (weights !== 'int8' || !values.gguf)) throw new UsageError('--gguf-reference goes with --weights int8 and a Q8_0 --gguf');
     const log = (s: string) => process.stderr.write(s + '\n');
 
     const spec = await loadModelSpec(values.model);
+    const { mode: activations, why } = resolveActivations(requested, spec.dtype, weights, requested === 'auto' && bf16DotAvailable());
+    log(`activations: ${why}`);
     const readRate = await memoryReadRate(1024, threads); // before any model is loaded: the machine's limit
     const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
     const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype;
