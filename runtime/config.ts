@@ -53,6 +53,8 @@ export interface ServeConfig {
   defaultMaxTokens: number;
   /** Largest request body in bytes. */
   maxBodyBytes: number;
+  /** Longest wait of a request for a busy KV slot before 429 `slots_busy` with Retry-After (ms). */
+  maxQueueWaitMs: number;
   /** Session journal durability: strict (fdatasync before a token is sent) or batched (synced together every syncWindowMs). */
   durability: DurabilityMode;
   /** batched: longest delay from a journal write to its fdatasync (ms). */
@@ -77,6 +79,7 @@ export const SERVE_DEFAULTS = {
   defaultMaxTokens: 1024,
   maxBodyBytes: 8 * 2 ** 20,
   chatSessions: 64,
+  maxQueueWaitMs: 30_000,
   storedResponses: 1000,
 } as const;
 
@@ -123,6 +126,7 @@ const OPTIONS = {
   'max-body': { type: 'string' },
   'chat-sessions': { type: 'string' },
   durability: { type: 'string' },
+  'max-queue-wait': { type: 'string' },
   'sync-window': { type: 'string' },
   'stored-responses': { type: 'string' },
   'mcp-config': { type: 'string' },
@@ -182,6 +186,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
     maxBodyBytes: str('max-body') !== undefined ? parseByteSize(str('max-body')!, '--max-body') : SERVE_DEFAULTS.maxBodyBytes,
     durability,
+    maxQueueWaitMs: intFlag(str('max-queue-wait'), '--max-queue-wait', SERVE_DEFAULTS.maxQueueWaitMs, 1, 3_600_000),
     syncWindowMs: intFlag(str('sync-window'), '--sync-window', DEFAULT_DURABILITY.windowMs, 1, 60_000),
     chatSessions: intFlag(str('chat-sessions'), '--chat-sessions', SERVE_DEFAULTS.chatSessions, 1, 100_000),
     storedResponses: intFlag(str('stored-responses'), '--stored-responses', SERVE_DEFAULTS.storedResponses, 1, 10_000_000),
@@ -238,6 +243,8 @@ export const SERVE_FLAGS_HELP = `Options:
   --batch N            tokens per forward call (default ${SERVE_DEFAULTS.batchTokens})
   --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})
   --max-body SIZE      largest request body (default 8M)
+  --max-queue-wait MS  longest wait of a request for a KV slot while every slot is busy; then 429
+                       with Retry-After and code slots_busy (default ${SERVE_DEFAULTS.maxQueueWaitMs})
   --durability MODE    session journals: batched (default) — each token is written before it is
                        sent and all journals are fdatasync'ed together every --sync-window ms (kill -9
                        loses nothing sent; a power cut at most the last window); strict — fdatasync

@@ -8,7 +8,7 @@
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import type { Scheduler } from '../engine/scheduler.js';
 import { Lane } from '../engine/util/lane.js';
-import { ResidencyError } from './errors.js';
+import { ResidencyError, SlotWaitError } from './errors.js';
 import { restoreKv, writeSnapshot, type KvFormat } from './kv-persist.js';
 import { ResidencyPolicy, type ResidencyLimits } from './residency.js';
 import type { Session } from './session.js';
@@ -26,6 +26,8 @@ export interface ResidentSetOptions {
   kvDtype: KvDType;
   /** Positions not on disk that trigger a background snapshot (0 = only on spill/close). */
   snapshotEvery: number;
+  /** Longest wait for a busy slot before SlotWaitError (back-pressure; default unbounded). */
+  maxSlotWaitMs?: number;
   /** The store's live session by id. */
   lookup: (id: string) => Session | undefined;
   warn: (message: string) => void;
@@ -58,6 +60,7 @@ export class ResidentSet {
    * throws the ResidencyError instead of waiting.
    */
   async resident(s: Session, restore = true, wait = true): Promise<KvSlot> {
+    const since = performance.now();
     for (;;) {
       if (s.slot) {
         this.policy.touch(s.id);
@@ -68,6 +71,10 @@ export class ResidentSet {
       } catch (e) {
         const waitable = this.policy.ids().some((id) => id !== s.id && !this.o.lookup(id)?.pinned);
         if (!(e instanceof ResidencyError) || !wait || !waitable || /whole budget/.test(e.message)) throw e;
+        const max = this.o.maxSlotWaitMs ?? Infinity;
+        if (performance.now() - since >= max) {
+          throw new SlotWaitError(`all ${this.policy.limits.maxSlots} KV slots stayed busy for ${Math.round(max)} ms`, Math.max(1, Math.ceil(max / 1000)));
+        }
         await new Promise((r) => setTimeout(r, 2));
       }
     }

@@ -26,6 +26,8 @@ export interface StoreOptions {
   detokenize?: (tokens: number[]) => string;
   /** Bytes of recurrent-state checkpoints each session keeps, LRU (hybrid models; default 64 MiB). */
   checkpointBudgetBytes?: number;
+  /** Longest wait for a KV slot while every slot is busy, then SlotWaitError (default unbounded). */
+  maxSlotWaitMs?: number;
   /** Journal durability: strict (fdatasync before an append resolves) or batched (default; synced within windowMs). */
   durability?: DurabilityOptions;
   /** Receives load/restore problems that were handled (corrupt snapshot dropped, torn tail cut). */

@@ -62,6 +62,7 @@ export class SessionStore implements SessionHost {
       slotCapacity: Math.min(o.slotCapacity ?? o.engine.config.maxPositionEmbeddings, o.engine.config.maxPositionEmbeddings),
       kvDtype: probe.kvDtype,
       snapshotEvery: o.snapshotEvery ?? 4096,
+      maxSlotWaitMs: o.maxSlotWaitMs,
       lookup: (id) => this.sessions.get(id),
       warn: (m) => this.warn(m),
     });

@@ -177,7 +177,7 @@ export class Host {
       this.resolved = { activations: raw.activationMode, slots, kvBudgetBytes, notes: [act.why, note] };
       const store = await SessionStore.open({
         engine, scheduler, dataDir: c.dataDir, maxResidentSlots: slots, kvBudgetBytes, slotCapacity: capacity,
-        durability: { mode: c.durability, windowMs: c.syncWindowMs },
+        durability: { mode: c.durability, windowMs: c.syncWindowMs }, maxSlotWaitMs: c.maxQueueWaitMs,
         detokenize: (t) => tokenizer.decode(t), onWarning: (m) => this.log(`warning: ${m}`),
       });
       const protocol = new AppendProtocol(tokenizer, template);
