@@ -71,6 +71,8 @@ export interface TurnStats {
   prefilled: number;
   content: string;
   end: number;
+  /** Request sent → stream ended (ms). */
+  total: number;
 }
 
 /** Streams one chat completion; throws on an HTTP or stream error. Aborted through `signal`: what was measured until then. */
@@ -83,7 +85,7 @@ export async function streamTurn(url: string, body: Record<string, unknown>, hea
     signal,
   });
   if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${(await r.text()).slice(0, 200)}`);
-  const st: TurnStats = { ttft: -1, gaps: [], completionTokens: 0, promptTokens: 0, prefilled: 0, content: '', end: 0 };
+  const st: TurnStats = { ttft: -1, gaps: [], completionTokens: 0, promptTokens: 0, prefilled: 0, content: '', end: 0, total: 0 };
   const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
   let buf = '';
   let last = -1;
@@ -93,7 +95,7 @@ export async function streamTurn(url: string, body: Record<string, unknown>, hea
     try {
       chunk = await reader.read();
     } catch (e) {
-      if (signal?.aborted) return { ...st, end: performance.now() };
+      if (signal?.aborted) return { ...st, end: performance.now(), total: performance.now() - t0 };
       throw e;
     }
     const { done: eof, value } = chunk;
@@ -126,6 +128,7 @@ export async function streamTurn(url: string, body: Record<string, unknown>, hea
   }
   if (!done) throw new Error('stream ended without [DONE]');
   st.end = performance.now();
+  st.total = st.end - t0;
   return st;
 }
 

@@ -93,7 +93,7 @@ async function prefillProbe(server: { url: string; modelDir: string }, model: st
   text = tok.decode(ids.slice(0, n));
   const stop = new AbortController();
   const decoders = Array.from({ length: 7 }, (_, k) =>
-    streamTurn(server.url, { model, messages: [{ role: 'user', content: `decoder ${k}` }], max_tokens: 100_000, temperature: 0.8, seed: k, logit_bias: ban, chat_template_kwargs: { enable_thinking: false } }, headers, stop.signal),
+    streamTurn(server.url, { model, messages: [{ role: 'user', content: `decoder ${k}` }], max_tokens: 1500, temperature: 0.8, seed: k, logit_bias: ban, chat_template_kwargs: { enable_thinking: false } }, headers, stop.signal),
   );
   await new Promise((r) => setTimeout(r, 6000));
   const p0 = performance.now();

@@ -166,7 +166,8 @@ export class Host {
     }
     try {
       const engine = timedEngine(raw, (s) => this.metrics.stepSeconds.observe(s));
-      const scheduler = new Scheduler(engine);
+      // RESIDENT_PREFILL_SHARE=off: prefill chunks take the whole step budget even while streams decode (benchmarks' baseline)
+      const scheduler = new Scheduler(engine, { prefillShare: process.env.RESIDENT_PREFILL_SHARE === 'off' ? false : undefined });
       const probe = raw.createSlot(1);
       const [bytesPerToken, stateBytes] = [probe.bytesPerToken, probe.stateBytes];
       probe.dispose();
