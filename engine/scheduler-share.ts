@@ -6,9 +6,9 @@
  * Estimates are exponential moving averages; before any measurement the chunk is the whole budget.
  */
 export interface PrefillShareOptions {
-  /** Longest step with prefill, relative to a decode-only step (default 2.5). */
+  /** Longest step with prefill, relative to a decode-only step (default 2). */
   factor?: number;
-  /** Smallest chunk, so a prefill always progresses (default 16). */
+  /** Smallest chunk, so a prefill always progresses (default 8). */
   minChunk?: number;
 }
 
@@ -19,8 +19,8 @@ export class PrefillShare {
   private readonly minChunk: number;
 
   constructor(o: PrefillShareOptions = {}) {
-    this.factor = o.factor ?? 2.5;
-    this.minChunk = o.minChunk ?? 16;
+    this.factor = o.factor ?? 2;
+    this.minChunk = o.minChunk ?? 8;
     if (!(this.factor > 1)) throw new RangeError(`prefill share factor must be > 1, got ${this.factor}`);
   }
 

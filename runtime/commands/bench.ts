@@ -5,6 +5,7 @@ import { bf16DotAvailable, defaultThreads, loadEngine, memoryReadRate } from '..
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
 import { decodeBytesPerToken } from '../bench/decode-bytes.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
+import { nativeFigures } from '../bench/native-rows.js';
 import { residentBackend } from '../bench/resident-backend.js';
 import { benchTokens, runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
 import { UsageError, type Command } from '../command.js';
@@ -33,7 +34,9 @@ Options:
                      BF16 path does; vdpbf16ps where the CPU has AVX512_BF16); auto = bf16 exactly where the
                      weights are BF16 and the CPU has AVX512_BF16 (as resident serve); bf16 adds its KL divergence from f32
   --gguf-reference F with --weights int8: the unquantized GGUF, for llama.cpp's own Q8_0 accuracy cost
-  --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio}]}
+  --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio, native, ratioNative, oursRange}]}:
+                     native = llama-bench built for this CPU (npm run build:anchor; flash attention on/off,
+                     best) on the same GGUF, reported as missing when not built; oursRange = min–max over --runs
 `;
 
 type Labels = { p: number; d: number; depth: number; long: number; s: number };
@@ -60,11 +63,16 @@ function median(xs: number[]): number {
   return s.length ? s[(s.length - 1) >> 1]! : NaN;
 }
 
-async function measure(b: BenchBackend, runs: number, o: WorkloadOptions): Promise<PhaseFigures> {
+/** Medians over runs; `range` holds each phase's min and max. */
+async function measure(b: BenchBackend, runs: number, o: WorkloadOptions): Promise<PhaseFigures & { range: Record<string, [number, number]> }> {
   const all: PhaseFigures[] = [];
   for (let i = 0; i < runs; i++) all.push(await runWorkload(b, o));
-  const out = {} as PhaseFigures;
-  for (const k of Object.keys(all[0]!) as (keyof PhaseFigures)[]) out[k] = median(all.map((f) => f[k]));
+  const out = { range: {} } as PhaseFigures & { range: Record<string, [number, number]> };
+  for (const k of Object.keys(all[0]!) as (keyof PhaseFigures)[]) {
+    const xs = all.map((f) => f[k]);
+    out[k] = median(xs);
+    out.range[k] = [Math.min(...xs), Math.max(...xs)];
+  }
   return out;
 }
 
@@ -138,10 +146,19 @@ export const command: Command = {
       }
     }
     const label = { p: o.prefill, d: o.decode, depth: o.depth, long: o.longDepth, s: o.sessions };
-    const rows = ROWS.filter((r) => !Number.isNaN(ours[r.key])).map((r) => {
+    // llama.cpp built for this CPU (npm run build:anchor), same GGUF: reported when missing, never an error
+    const native = await nativeFigures(values.gguf, { ...o, threads, runs, fa: fa as 'on' | 'off' | 'both' });
+    if ('missing' in native) log(`native anchor: ${native.missing}`);
+    const nat = 'figures' in native ? native.figures : {};
+    const rows: { name: string; unit: string; ours: number; llamacpp: number | null; ratio: number | null; oursRange?: [number, number]; native?: number | null; ratioNative?: number | null }[] = ROWS.filter((r) => !Number.isNaN(ours[r.key])).map((r) => {
       const best = anchors.length ? Math.max(...anchors.map((a) => a[r.key])) : null;
       const v = ours[r.key];
-      return { name: r.name(label), unit: 'tok/s', ours: round(v), llamacpp: best === null ? null : round(best), ratio: best ? round(v / best, 3) : null };
+      const n = nat[r.key];
+      return {
+        name: r.name(label), unit: 'tok/s', ours: round(v), llamacpp: best === null ? null : round(best), ratio: best ? round(v / best, 3) : null,
+        ...(runs > 1 ? { oursRange: [round(ours.range[r.key]![0]), round(ours.range[r.key]![1])] as [number, number] } : {}),
+        native: n === undefined ? null : round(n), ratioNative: n ? round(v / n, 3) : null,
+      };
     });
     {
       // memory-bound decode against the machine: bytes per token at the decode phase's mean depth
@@ -176,8 +193,8 @@ export const command: Command = {
       process.stdout.write(JSON.stringify({ machine, rows }) + '\n');
     } else {
       process.stdout.write(`${machine.cpu}, ${threads} threads, ${setup}\n`);
-      process.stdout.write(`${'row'.padEnd(30)} ${'ours'.padStart(9)} ${'llama.cpp'.padStart(10)} ${'ratio'.padStart(7)}\n`);
-      for (const r of rows) process.stdout.write(`${r.name.padEnd(30)} ${fmt(r.ours).padStart(9)} ${fmt(r.llamacpp).padStart(10)} ${fmt(r.ratio).padStart(7)}\n`);
+      process.stdout.write(`${'row'.padEnd(30)} ${'ours'.padStart(9)} ${'llama.cpp'.padStart(10)} ${'ratio'.padStart(7)} ${'native'.padStart(9)} ${'ratioN'.padStart(7)}\n`);
+      for (const r of rows) process.stdout.write(`${r.name.padEnd(30)} ${fmt(r.ours).padStart(9)} ${fmt(r.llamacpp).padStart(10)} ${fmt(r.ratio).padStart(7)} ${fmt(r.native ?? null).padStart(9)} ${fmt(r.ratioNative ?? null).padStart(7)}\n`);
     }
     return 0;
   },
