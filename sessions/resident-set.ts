@@ -33,6 +33,15 @@ export interface ResidentSetOptions {
   warn: (message: string) => void;
 }
 
+/** Quiet time of a session before its background snapshot runs (ms), and the backlog that skips the wait. */
+const SNAPSHOT_IDLE_MS = 250;
+const URGENT = 8;
+
+/** Resolves once `s` has run no operation for `ms` (its lane idle, last use at least `ms` ago). */
+async function whenIdle(s: Session, ms: number): Promise<void> {
+  while (ms > 0 && (s.lane.busy || Date.now() - s.state.lastUsedAt < ms)) await new Promise((r) => setTimeout(r, ms / 2));
+}
+
 /** Slot and budget figures for the store's memory report. */
 export interface ResidencyFigures {
   maxResidentSlots: number;
@@ -94,9 +103,14 @@ export class ResidentSet {
   touched(s: Session): void {
     if (!s.slot) return;
     this.policy.touch(s.id, s.slot.residentBytes());
-    if (this.o.snapshotEvery > 0 && s.slot.length - s.covered >= this.o.snapshotEvery && !this.snapshotQueued.has(s.id)) {
+    const uncovered = s.slot.length - s.covered;
+    if (this.o.snapshotEvery > 0 && uncovered >= this.o.snapshotEvery && !this.snapshotQueued.has(s.id)) {
+      // A snapshot is a restore cache (the journal holds the tokens): it waits until the session has been idle
+      // for SNAPSHOT_IDLE_MS, so it never delays the turn in progress (a cold agent turn appends its system
+      // prompt, then the rest, then generates); far behind (URGENT × snapshotEvery) it runs at once.
       this.snapshotQueued.add(s.id);
-      this.inBackground(s.op(() => this.snapshot(s)).finally(() => this.snapshotQueued.delete(s.id)));
+      const idle = uncovered >= URGENT * this.o.snapshotEvery ? 0 : SNAPSHOT_IDLE_MS;
+      this.inBackground(whenIdle(s, idle).then(() => (s.deleted ? 0 : s.op(() => this.snapshot(s)))).finally(() => this.snapshotQueued.delete(s.id)));
     }
     if (this.policy.totalBytes > this.policy.limits.kvBudgetBytes) {
       const v = this.policy.ids().reverse().find((id) => this.evictable(id));
