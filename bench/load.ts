@@ -1,182 +1,152 @@
 /**
- * Load benchmark of the HTTP server: N concurrent streaming chat clients for D seconds against
- * `resident serve` (started as a child process on the demo model or --model, or an existing --url).
- * Each client holds a multi-turn conversation (resending the full history, as OpenAI clients do),
- * then starts a new one. Reports errors, time to first token and per-token latency (p50/p99),
- * throughput and the server's memory before/after, as one JSON line on stdout.
+ * Load benchmark of the HTTP server: for each client count (default 1, 8, 32), that many concurrent streaming
+ * chat clients for D seconds against `resident serve` (a child process on the demo model or --model; or an
+ * existing --url). Each client holds multi-turn conversations (resending the full history, as OpenAI clients
+ * do). Per level: total tokens/s, time to first token p50/p99, inter-token latency p50/p99 and — from the same
+ * run, after the server stopped — the engine-only batched decode rate of as many sequences
+ * (`resident bench --sessions N`) and the ratio end-to-end / engine-only.
+ * With --prefill-probe N: inter-token latency of 7 decoding streams before and while an 8th request prefills an
+ * N-token prompt (goal: p99 during ≤ 3 × p50 before).
+ * One JSON line per level / probe on stdout.
  *
- *   npx tsx bench/load.ts [--clients 32] [--duration 60] [--max-tokens 64] [--turns 4] [--model DIR] [--threads N] [--url URL]
+ *   npx tsx bench/load.ts [--clients 1,8,32] [--duration 20] [--max-tokens 64] [--turns 4] [--model DIR]
+ *                         [--threads N] [--prefill-probe 16000] [--url URL] [--server-args "--durability strict"]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
+import { loadTokenizer } from '../engine/tokens/tokenizer.js';
+import { engineOnlyRate, pct, startServer, streamTurn, type Server } from './load-support.js';
 
 const { values: a } = parseArgs({
   options: {
-    clients: { type: 'string', default: '32' },
-    duration: { type: 'string', default: '60' },
+    clients: { type: 'string', default: '1,8,32' },
+    duration: { type: 'string', default: '20' },
     'max-tokens': { type: 'string', default: '64' },
     turns: { type: 'string', default: '4' },
     model: { type: 'string' },
     threads: { type: 'string' },
     url: { type: 'string' },
     'api-key': { type: 'string' },
+    'prefill-probe': { type: 'string', default: '0' },
+    'server-args': { type: 'string', default: '' },
   },
 });
-const clients = Number(a.clients);
+const levels = a.clients!.split(',').map(Number);
 const durationMs = Number(a.duration) * 1000;
 const maxTokens = Number(a['max-tokens']);
 const turns = Number(a.turns);
-
-const pct = (xs: number[], p: number) => {
-  if (!xs.length) return null;
-  const s = [...xs].sort((x, y) => x - y);
-  return +s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(2);
-};
-
-/** Starts `resident serve` on a free port; resolves to its base URL. */
-async function startServer(): Promise<{ url: string; child: ChildProcess; dataDir: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'resident-load-'));
-  const bin = fileURLToPath(new URL('../bin/resident.js', import.meta.url));
-  const args = [bin, 'serve', '--port', '0', '--data', dataDir, '--slots', String(clients + 8), '--chat-sessions', String(clients * 2), '--context', '4096'];
-  if (a.model) args.push('--model', a.model);
-  if (a.threads) args.push('--threads', a.threads);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
-      log += d.toString();
-      const m = /at (http:\/\/[^\s/]+)\/v1/.exec(log);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
-  });
-  return { url, child, dataDir };
-}
-
-async function metric(url: string, name: string, headers: Record<string, string>): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`, { headers })).text();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-}
+const probe = Number(a['prefill-probe']);
+const headers: Record<string, string> = a['api-key'] ? { authorization: `Bearer ${a['api-key']}` } : {};
+const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
 
 interface Stats {
   requests: number;
   errors: string[];
   ttft: number[];
-  interToken: number[];
-  tpot: number[];
+  itl: number[];
   tokens: number;
-  prefilled: number;
-  reused: number;
 }
 
-/** One streamed completion; returns the assistant content. */
-async function turn(url: string, headers: Record<string, string>, model: string, messages: unknown[], st: Stats, seed: number): Promise<string | null> {
-  const t0 = performance.now();
-  let first = -1;
-  let last = -1;
-  let content = '';
-  let finished = false;
-  try {
-    const r = await fetch(`${url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
-      body: JSON.stringify({ model, messages, stream: true, stream_options: { include_usage: true }, max_tokens: maxTokens, temperature: 0.8, seed, chat_template_kwargs: { enable_thinking: false } }),
-    });
-    if (r.status !== 200) throw new Error(`HTTP ${r.status}: ${(await r.text()).slice(0, 200)}`);
-    const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buf += value;
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const ev = buf.slice(0, i).replace(/^data: /, '');
-        buf = buf.slice(i + 2);
-        if (ev === '[DONE]') {
-          finished = true;
-          continue;
-        }
-        const j = JSON.parse(ev);
-        if (j.error) throw new Error(`stream error: ${j.error.message}`);
-        const d = j.choices?.[0]?.delta;
-        if (d && (d.content || d.reasoning_content || d.tool_calls)) {
-          const now = performance.now();
-          if (first < 0) {
-            first = now;
-            st.ttft.push(now - t0);
-          } else st.interToken.push(now - last);
-          last = now;
-          content += d.content ?? '';
-        }
-        if (j.usage) {
-          st.tokens += j.usage.completion_tokens;
-          st.prefilled += j.usage.prefilled_tokens ?? 0;
-          st.reused += j.usage.prompt_tokens_details?.cached_tokens ?? 0;
-          if (first >= 0 && j.usage.completion_tokens > 1) st.tpot.push((last - first) / (j.usage.completion_tokens - 1));
-        }
-      }
-    }
-    if (!finished) throw new Error('stream ended without [DONE]');
-    st.requests++;
-    return content;
-  } catch (e) {
-    st.errors.push((e as Error).message);
-    return null;
-  }
-}
-
-async function client(k: number, url: string, headers: Record<string, string>, model: string, deadline: number, st: Stats): Promise<void> {
+async function client(k: number, url: string, model: string, deadline: number, st: Stats): Promise<void> {
   let conv = 0;
   while (performance.now() < deadline) {
     const messages: unknown[] = [{ role: 'system', content: `You are load-test assistant ${k}.${conv}. Answer briefly.` }];
     for (let t = 0; t < turns && performance.now() < deadline; t++) {
       messages.push({ role: 'user', content: `Client ${k}, conversation ${conv}, question ${t}: tell me something about the number ${k * 100 + t}.` });
-      const reply = await turn(url, headers, model, messages, st, k * 1000 + conv * 10 + t);
-      if (reply === null) break;
-      messages.push({ role: 'assistant', content: reply });
+      try {
+        const r = await streamTurn(url, { model, messages, max_tokens: maxTokens, temperature: 0.8, seed: k * 1000 + conv * 10 + t, chat_template_kwargs: { enable_thinking: false } }, headers);
+        st.requests++;
+        st.ttft.push(r.ttft);
+        st.itl.push(...r.gaps.map((g) => g.ms));
+        st.tokens += r.completionTokens;
+        messages.push({ role: 'assistant', content: r.content });
+      } catch (e) {
+        st.errors.push((e as Error).message);
+        break;
+      }
     }
     conv++;
   }
 }
 
+async function level(url: string, model: string, n: number) {
+  const st: Stats = { requests: 0, errors: [], ttft: [], itl: [], tokens: 0 };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: n }, (_, k) => client(k, url, model, t0 + durationMs, st)));
+  const secs = (performance.now() - t0) / 1000;
+  return {
+    clients: n, duration_s: +secs.toFixed(1), requests: st.requests, errors: st.errors.length, first_errors: st.errors.slice(0, 3),
+    tokens_per_s: +(st.tokens / secs).toFixed(1),
+    ttft_ms: { p50: pct(st.ttft, 50), p99: pct(st.ttft, 99) },
+    itl_ms: { p50: pct(st.itl, 50), p99: pct(st.itl, 99) },
+  };
+}
+
+/** 7 streams decode; then an 8th request prefills `n` tokens: the 7 streams' inter-token gaps before and during. */
+async function prefillProbe(server: { url: string; modelDir: string }, model: string, n: number) {
+  const tok = await loadTokenizer(server.modelDir);
+  const ban: Record<string, number> = {};
+  for (const t of ['<|im_end|>', '<|endoftext|>']) ban[String(tok.encode(t, { allowSpecial: true })[0])] = -100;
+  let text = '';
+  for (let i = 0; tok.encode(text).length < n; i++) text += `item ${i * 7919 % 10007} of the long document, line ${i}. `.repeat(64);
+  const ids = tok.encode(text);
+  text = tok.decode(ids.slice(0, n));
+  const stop = new AbortController();
+  const decoders = Array.from({ length: 7 }, (_, k) =>
+    streamTurn(server.url, { model, messages: [{ role: 'user', content: `decoder ${k}` }], max_tokens: 1500, temperature: 0.8, seed: k, logit_bias: ban, chat_template_kwargs: { enable_thinking: false } }, headers, stop.signal),
+  );
+  await new Promise((r) => setTimeout(r, 6000));
+  const p0 = performance.now();
+  const long = await streamTurn(server.url, { model, messages: [{ role: 'user', content: text }], max_tokens: 2, chat_template_kwargs: { enable_thinking: false } }, headers);
+  const p1 = performance.now();
+  await new Promise((r) => setTimeout(r, 500));
+  stop.abort();
+  const runs = await Promise.all(decoders);
+  const gaps = runs.flatMap((r) => r.gaps);
+  const before = gaps.filter((g) => g.at > p0 - 4000 && g.at <= p0).map((g) => g.ms);
+  const during = gaps.filter((g) => g.at > p0 && g.at <= p1).map((g) => g.ms);
+  const ratio = pct(during, 99)! / pct(before, 50)!;
+  return {
+    probe: 'itl during a long prefill', decoders: 7, prefill_tokens: long.promptTokens, prefill_request_ms: +long.total.toFixed(0),
+    itl_before_ms: { p50: pct(before, 50), p99: pct(before, 99), n: before.length },
+    itl_during_ms: { p50: pct(during, 50), p99: pct(during, 99), n: during.length },
+    p99_during_over_p50_before: +ratio.toFixed(2), goal: '≤ 3',
+  };
+}
+
 async function main(): Promise<void> {
-  const server = a.url ? { url: a.url.replace(/\/v1\/?$/, ''), child: undefined, dataDir: undefined } : await startServer();
-  const headers: Record<string, string> = a['api-key'] ? { authorization: `Bearer ${a['api-key']}` } : {};
+  const most = Math.max(...levels, probe ? 8 : 0);
+  const args = ['--slots', String(most + 8), '--chat-sessions', String(most * 4), '--context', String(Math.max(4096, probe + 2048))];
+  if (a.model) args.push('--model', a.model);
+  if (a.threads) args.push('--threads', a.threads);
+  args.push(...a['server-args']!.split(' ').filter(Boolean));
+  const server: Server | { url: string; modelDir: string; stop?: undefined; dataDir?: undefined; log?: undefined } = a.url ? { url: a.url.replace(/\/v1\/?$/, ''), modelDir: a.model ?? '' } : await startServer(args);
+  const rows: Record<string, unknown>[] = [];
+  let model = '';
   try {
-    const model = (await (await fetch(`${server.url}/v1/models`, { headers })).json()).data[0].id as string;
-    const rssBefore = await metric(server.url, 'resident_process_resident_memory_bytes', headers);
-    const st: Stats = { requests: 0, errors: [], ttft: [], interToken: [], tpot: [], tokens: 0, prefilled: 0, reused: 0 };
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: clients }, (_, k) => client(k, server.url, headers, model, t0 + durationMs, st)));
-    const secs = (performance.now() - t0) / 1000;
-    const rssAfter = await metric(server.url, 'resident_process_resident_memory_bytes', headers);
-    const steps = await metric(server.url, 'resident_scheduler_steps_total', headers);
-    const stepTokens = await metric(server.url, 'resident_scheduler_step_tokens_total', headers);
-    const out = {
-      bench: 'load', model, clients, duration_s: +secs.toFixed(1), max_tokens: maxTokens, turns_per_conversation: turns,
-      requests: st.requests, errors: st.errors.length, first_errors: st.errors.slice(0, 3),
-      ttft_ms: { p50: pct(st.ttft, 50), p99: pct(st.ttft, 99) },
-      inter_token_ms: { p50: pct(st.interToken, 50), p99: pct(st.interToken, 99) },
-      tpot_ms: { p50: pct(st.tpot, 50), p99: pct(st.tpot, 99) },
-      tokens_generated: st.tokens, tokens_per_s: +(st.tokens / secs).toFixed(1),
-      prompt_tokens_prefilled: st.prefilled, prompt_tokens_reused: st.reused,
-      mean_batch_tokens: +(stepTokens / steps).toFixed(1),
-      server_rss_mib: { before: +(rssBefore / 2 ** 20).toFixed(1), after: +(rssAfter / 2 ** 20).toFixed(1) },
-    };
-    process.stdout.write(JSON.stringify(out) + '\n');
-    if (st.errors.length) process.exitCode = 1;
-  } finally {
-    if (server.child) {
-      server.child.kill('SIGTERM');
-      await new Promise((r) => server.child!.once('exit', r));
+    model = (await (await fetch(`${server.url}/v1/models`, { headers })).json()).data[0].id as string;
+    if (server.log) process.stderr.write(server.log());
+    for (const n of levels) {
+      const r = await level(server.url, model, n);
+      process.stderr.write(`${n} clients: ${r.tokens_per_s} tok/s\n`);
+      rows.push(r);
     }
-    if (server.dataDir) rmSync(server.dataDir, { recursive: true, force: true });
+    if (probe > 0) rows.push(await prefillProbe(server, model, probe));
+  } finally {
+    await server.stop?.();
   }
+  // engine-only from the same run (server stopped: the engine alone on the machine), as `resident bench --sessions N`
+  if (server.modelDir) {
+    for (const r of rows) {
+      if (typeof r.clients !== 'number') continue;
+      const eng = await engineOnlyRate(server.modelDir, r.clients, { prompt: 64, decode: maxTokens, threads: a.threads ? Number(a.threads) : undefined });
+      r.engine_only_tok_s = +eng.toFixed(1);
+      r.end_to_end_over_engine = +((r.tokens_per_s as number) / eng).toFixed(3);
+    }
+  }
+  for (const r of rows) out({ bench: 'load', model, max_tokens: maxTokens, ...r });
+  if (server.dataDir) rmSync(server.dataDir, { recursive: true, force: true });
+  if (rows.some((r) => (r.errors as number) > 0)) process.exitCode = 1;
 }
 
 await main();

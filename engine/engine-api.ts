@@ -115,6 +115,15 @@ export interface EntryLogits {
   data: Float32Array;
 }
 
+/** Options of one forward call. */
+export interface ForwardOptions {
+  /**
+   * The logits may be views into one engine-owned buffer, valid only until the next forward call that also
+   * sets `reuseLogits` (a step loop that consumes every row before its next step: no per-step allocation).
+   */
+  reuseLogits?: boolean;
+}
+
 /** Monotonic counters since load. */
 export interface EngineCounters {
   forwardCalls: number;
@@ -164,7 +173,7 @@ export interface Engine {
    * Runs one forward over a batch of entries (several slots at once; each slot at most once per call).
    * Splits internally into chunks of at most maxBatchTokens. Resolves to one EntryLogits per entry.
    */
-  forward(entries: ForwardEntry[]): Promise<EntryLogits[]>;
+  forward(entries: ForwardEntry[], o?: ForwardOptions): Promise<EntryLogits[]>;
   counters(): EngineCounters;
   /** Per-MoE-layer expert activation statistics, in layer order ([] for a dense model). Optional: engines without expert statistics omit it. */
   expertStats?(): ExpertLayerStats[];

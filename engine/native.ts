@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import type { ActivationMode, Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, KvDType, KvSlot, WeightMode } from './engine-api.js';
+import type { ActivationMode, Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, ForwardOptions, KvDType, KvSlot, WeightMode } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, ModelLoadError, UnsupportedModelError } from './errors.js';
 import { isMoeLayer } from './model/hf-model.js';
 import type { ModelConfig, ModelSpec, WeightDType } from './model/model-spec.js';
@@ -168,7 +168,7 @@ class NativeEngine implements Engine {
     return new Slot(callSync(() => this.model.createSlot(capacity, DTYPE_CODE[dt])), this, dt);
   }
 
-  async forward(entries: ForwardEntry[]): Promise<EntryLogits[]> {
+  async forward(entries: ForwardEntry[], o: ForwardOptions = {}): Promise<EntryLogits[]> {
     this.check();
     const vocab = this.config.vocabSize;
     const plans = entries.map((e, i) => planEntry(e, i, this, vocab));
@@ -178,7 +178,7 @@ class NativeEngine implements Engine {
       seen.add(p.slot);
     }
     const total = plans.reduce((a, p) => a + p.tokens.length, 0);
-    if (total <= this.maxBatchTokens) return this.forwardOnce(plans, total);
+    if (total <= this.maxBatchTokens) return this.forwardOnce(plans, total, o.reuseLogits === true);
     for (const p of plans) p.out = new Float32Array(p.rows.length * vocab);
     const done = new Array<number>(plans.length).fill(0); // tokens of each entry already run
     for (;;) {
@@ -217,8 +217,16 @@ class NativeEngine implements Engine {
     return plans.map((p) => ({ positions: p.rows, data: p.out! }));
   }
 
+  private logitsPool: Float32Array | null = null;
+
+  /** A view of n floats of the engine-owned logits buffer (grown, never shrunk). */
+  private sharedLogits(n: number): Float32Array {
+    if (!this.logitsPool || this.logitsPool.length < n) this.logitsPool = new Float32Array(Math.max(n, 2 * (this.logitsPool?.length ?? 0)));
+    return this.logitsPool.subarray(0, n);
+  }
+
   /** Everything fits one native call: one logits buffer, and each entry's rows are a view into it. */
-  private async forwardOnce(plans: EntryPlan[], total: number): Promise<EntryLogits[]> {
+  private async forwardOnce(plans: EntryPlan[], total: number, reuse: boolean): Promise<EntryLogits[]> {
     const vocab = this.config.vocabSize;
     const tokens = new Int32Array(total);
     const counts = new Int32Array(plans.length);
@@ -230,7 +238,7 @@ class NativeEngine implements Engine {
       for (const idx of p.rows) rows.push(off + idx);
       off += p.tokens.length;
     });
-    const logits = new Float32Array(rows.length * vocab);
+    const logits = reuse ? this.sharedLogits(rows.length * vocab) : new Float32Array(rows.length * vocab);
     await call(() => this.model.forward(plans.map((p) => (p.slot as Slot).native), counts, tokens, Int32Array.from(rows), logits));
     let r = 0;
     return plans.map((p) => {
@@ -357,6 +365,17 @@ function hybridConfig(c: ModelConfig): Record<string, unknown> {
     layerTypes: c.layerKinds.map((k) => (k === 'linear' ? 'linear_attention' : 'full_attention')),
     linearAttention: { convKernel: la.convKernel, nKeyHeads: la.numKeyHeads, nValueHeads: la.numValueHeads, keyHeadDim: la.keyHeadDim, valueHeadDim: la.valueHeadDim },
   };
+}
+
+/**
+ * Whether the kernel level the engine would pick (`kernels`, default RESIDENT_KERNELS or the best) multiplies
+ * bf16 pairs on this CPU (AVX512_BF16, vdpbf16ps): probed through the level's bf16 matmul.
+ */
+export function bf16DotAvailable(kernels = process.env.RESIDENT_KERNELS ?? 'auto'): boolean {
+  const b = nativeBinding();
+  const level = kernels === 'auto' ? b.kernelLevels[0] : kernels;
+  if (!level || !b.kernelLevels.includes(level)) return false;
+  return b.kernelMatmul(level, new Float32Array(32), 1, 32, new Uint8Array(64), DTYPE_CODE.bf16, 0, 1, true) !== null;
 }
 
 /** Physical cores (distinct thread-sibling sets in sysfs; logical CPUs where sysfs is absent), at least 1. */

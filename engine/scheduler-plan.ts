@@ -5,6 +5,9 @@
  * budget). Prefills share the rest: short ones (≤ shortThreshold remaining tokens, e.g. a tool
  * result) go ahead of long ones (a document), but while a long one waits it is reserved a
  * `longShare` of the prefill budget so it cannot starve. Within a class: priority desc, then FIFO.
+ * While any sequence decodes, prefills together get at most `prefillWithDecodes` tokens of the step (chunked
+ * prefill interleaved with decode: a long prompt never freezes the other streams; the scheduler sizes it from
+ * measured step times, see scheduler-share.ts).
  */
 
 export interface PlanJob {
@@ -27,6 +30,8 @@ export interface PlanOptions {
   shortThreshold: number;
   /** Fraction of the prefill budget kept for long prefills while any waits (0..1). */
   longShare: number;
+  /** Prefill tokens of a step in which some sequence decodes (≥ 1; default: the rest of the budget). */
+  prefillWithDecodes?: number;
 }
 
 /** One sequence's share of a step. */
@@ -43,6 +48,7 @@ export function planStep(jobs: readonly PlanJob[], o: PlanOptions): PlanItem[] {
   const decodes = jobs.filter((j) => j.kind === 'decode').sort((a, b) => b.waited - a.waited || a.seq - b.seq);
   for (const d of decodes.slice(0, o.budget)) out.push({ id: d.id, n: 1 });
   let avail = o.budget - out.length;
+  if (out.length > 0 && o.prefillWithDecodes !== undefined) avail = Math.min(avail, Math.max(1, o.prefillWithDecodes));
   const prefills = jobs.filter((j) => j.kind === 'prefill' && j.remaining > 0);
   const shorts = prefills.filter((j) => j.remaining <= o.shortThreshold).sort(byClassOrder);
   const longs = prefills.filter((j) => j.remaining > o.shortThreshold).sort(byClassOrder);

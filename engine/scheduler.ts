@@ -10,6 +10,7 @@
 import type { Engine, EntryLogits, ForwardEntry, KvSlot } from './engine-api.js';
 import { EngineError, KvCapacityError } from './errors.js';
 import { planStep, type PlanJob, type PlanOptions } from './scheduler-plan.js';
+import { PrefillShare, type PrefillShareOptions } from './scheduler-share.js';
 import { Lane } from './util/lane.js';
 
 /** A request was cancelled through its AbortSignal (or the scheduler was closed). */
@@ -51,9 +52,11 @@ export interface GenerateResult {
   finish: FinishReason;
 }
 
-export interface SchedulerOptions extends Partial<Omit<PlanOptions, 'budget'>> {
+export interface SchedulerOptions extends Partial<Omit<PlanOptions, 'budget' | 'prefillWithDecodes'>> {
   /** Tokens per forward call; default engine.maxBatchTokens. */
   tokenBudget?: number;
+  /** Bound of a step's prefill share while sequences decode (scheduler-share.ts); false = the whole budget. */
+  prefillShare?: PrefillShareOptions | false;
 }
 
 export interface SchedulerStats {
@@ -92,6 +95,7 @@ export class Scheduler {
   private lane = new Lane();
   private plan: PlanOptions;
   private st: SchedulerStats = { steps: 0, entries: 0, tokens: 0, maxEntries: 0, active: 0 };
+  private share: PrefillShare | null;
 
   constructor(readonly engine: Engine, opts: SchedulerOptions = {}) {
     this.plan = {
@@ -99,6 +103,7 @@ export class Scheduler {
       shortThreshold: opts.shortThreshold ?? 1024,
       longShare: opts.longShare ?? 0.25,
     };
+    this.share = opts.prefillShare === false ? null : new PrefillShare(opts.prefillShare);
   }
 
   /** Appends tokens to a slot; resolves to the logits after the last one (a copy) or null. */
@@ -166,7 +171,7 @@ export class Scheduler {
         this.fail(j, new KvCapacityError(`slot ${j.slot.id}: ${j.slot.length} + ${j.remaining} tokens exceed capacity ${j.slot.capacity}`));
       }
     }
-    const items = planStep([...this.jobs.values()], this.plan);
+    const items = planStep([...this.jobs.values()], this.share ? { ...this.plan, prefillWithDecodes: this.share.chunk(this.plan.budget) } : this.plan);
     const chosen = new Set(items.map((i) => i.id));
     for (const j of this.jobs.values()) if (!chosen.has(j.id)) j.waited++;
     return items.map(({ id, n }) => {
@@ -180,7 +185,10 @@ export class Scheduler {
 
   private async forward(work: Work[]): Promise<EntryLogits[] | null> {
     try {
-      const out = await this.engine.forward(work.map((w) => w.entry));
+      const t0 = performance.now();
+      const out = await this.engine.forward(work.map((w) => w.entry), { reuseLogits: true }); // every row is consumed in advance() before the next step
+      const decodes = work.filter((w) => w.job.kind === 'decode').length;
+      this.share?.observe(performance.now() - t0, decodes, work.reduce((a, w) => a + w.n, 0) - decodes);
       await Promise.all(work.map((w) => w.prep));
       this.st.steps++;
       this.st.entries += work.length;

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultThreads } from '../engine/native.js';
 import type { ActivationMode, WeightMode } from '../engine/engine-api.js';
+import { DEFAULT_DURABILITY, type DurabilityMode } from '../sessions/journal-sync.js';
 
 /** A bad flag value or an unusable path; `flag` names it (e.g. `--port`). The CLI exits with code 2. */
 export class ConfigError extends Error {
@@ -38,12 +39,12 @@ export interface ServeConfig {
   threads: number;
   /** Matmul weights as stored ('native') or quantized to int8 at load (about half the bytes per decode step). */
   weights: WeightMode;
-  /** Matmul inputs with BF16 weights: f32 (default) or rounded to bf16 (vdpbf16ps: faster prefill and batching). */
-  activations: ActivationMode;
-  /** KV slots held resident at once. */
-  slots: number;
-  /** KV bytes resident sessions may hold together. */
-  kvBudgetBytes: number;
+  /** Matmul inputs with BF16 weights: f32, bf16 (vdpbf16ps: faster prefill and batching), or auto (default: bf16 exactly where the weights are BF16 and the CPU has AVX512_BF16; host/fast-defaults.ts). */
+  activations: ActivationMode | 'auto';
+  /** KV slots held resident at once; undefined = derived from the KV budget at start (host/fast-defaults.ts). */
+  slots?: number;
+  /** KV bytes resident sessions may hold together; undefined = half the available memory after the weights. */
+  kvBudgetBytes?: number;
   /** Recurrent-state checkpoint bytes each session keeps (hybrid models); undefined = 64 MiB or 8 states. */
   checkpointBudgetBytes?: number;
   /** Positions per KV slot (the context window); undefined = the model's maximum. */
@@ -54,6 +55,12 @@ export interface ServeConfig {
   defaultMaxTokens: number;
   /** Largest request body in bytes. */
   maxBodyBytes: number;
+  /** Longest wait of a request for a busy KV slot before 429 `slots_busy` with Retry-After (ms). */
+  maxQueueWaitMs: number;
+  /** Session journal durability: strict (fdatasync before a token is sent) or batched (synced together every syncWindowMs). */
+  durability: DurabilityMode;
+  /** batched: longest delay from a journal write to its fdatasync (ms). */
+  syncWindowMs: number;
   /** Anonymous chat-completion sessions kept for prefix reuse (least recently used are deleted). */
   chatSessions: number;
   /** Stored Responses API responses kept (the oldest beyond it are deleted, with sessions no kept response uses). */
@@ -70,12 +77,11 @@ export const SERVE_DEFAULTS = {
   port: 8080,
   dataDir: './data',
   demoDtype: 'f32',
-  slots: 8,
-  kvBudgetBytes: 4 * 2 ** 30,
   batchTokens: 512,
   defaultMaxTokens: 1024,
   maxBodyBytes: 8 * 2 ** 20,
   chatSessions: 64,
+  maxQueueWaitMs: 30_000,
   storedResponses: 1000,
 } as const;
 
@@ -122,6 +128,9 @@ const OPTIONS = {
   'max-tokens': { type: 'string' },
   'max-body': { type: 'string' },
   'chat-sessions': { type: 'string' },
+  durability: { type: 'string' },
+  'max-queue-wait': { type: 'string' },
+  'sync-window': { type: 'string' },
   'stored-responses': { type: 'string' },
   'mcp-config': { type: 'string' },
   skills: { type: 'string', multiple: true },
@@ -156,8 +165,11 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   const context = str('context');
   const weights = str('weights') ?? 'native';
   if (weights !== 'native' && weights !== 'int8') throw new ConfigError(`--weights must be native or int8, got '${weights}'`, '--weights');
-  const activations = str('activations') ?? 'f32';
-  if (activations !== 'f32' && activations !== 'bf16') throw new ConfigError(`--activations must be f32 or bf16, got '${activations}'`, '--activations');
+  const activations = str('activations') ?? (env.RESIDENT_ACTIVATIONS || 'auto');
+  if (activations !== 'f32' && activations !== 'bf16' && activations !== 'auto') throw new ConfigError(`--activations must be auto, f32 or bf16, got '${activations}'`, '--activations');
+  const durability = str('durability') ?? DEFAULT_DURABILITY.mode;
+  if (durability !== 'strict' && durability !== 'batched') throw new ConfigError(`--durability must be strict or batched, got '${durability}'`, '--durability');
+  if (str('sync-window') !== undefined && durability !== 'batched') throw new ConfigError('--sync-window applies to --durability batched', '--sync-window');
   return {
     host,
     port: intFlag(str('port'), '--port', SERVE_DEFAULTS.port, 0, 65535),
@@ -170,13 +182,16 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     threads: intFlag(str('threads'), '--threads', defaultThreads(), 1, 256),
     weights,
     activations,
-    slots: intFlag(str('slots'), '--slots', SERVE_DEFAULTS.slots, 1, 4096),
-    kvBudgetBytes: str('kv-budget') !== undefined ? parseByteSize(str('kv-budget')!, '--kv-budget') : SERVE_DEFAULTS.kvBudgetBytes,
+    slots: str('slots') !== undefined ? intFlag(str('slots'), '--slots', 0, 1, 4096) : undefined,
+    kvBudgetBytes: str('kv-budget') !== undefined ? parseByteSize(str('kv-budget')!, '--kv-budget') : undefined,
     checkpointBudgetBytes: str('checkpoint-budget') !== undefined ? parseByteSize(str('checkpoint-budget')!, '--checkpoint-budget') : undefined,
     contextTokens: context !== undefined ? intFlag(context, '--context', 0, 16, 1 << 24) : undefined,
     batchTokens: intFlag(str('batch'), '--batch', SERVE_DEFAULTS.batchTokens, 1, 65536),
     defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
     maxBodyBytes: str('max-body') !== undefined ? parseByteSize(str('max-body')!, '--max-body') : SERVE_DEFAULTS.maxBodyBytes,
+    durability,
+    maxQueueWaitMs: intFlag(str('max-queue-wait'), '--max-queue-wait', SERVE_DEFAULTS.maxQueueWaitMs, 1, 3_600_000),
+    syncWindowMs: intFlag(str('sync-window'), '--sync-window', DEFAULT_DURABILITY.windowMs, 1, 60_000),
     chatSessions: intFlag(str('chat-sessions'), '--chat-sessions', SERVE_DEFAULTS.chatSessions, 1, 100_000),
     storedResponses: intFlag(str('stored-responses'), '--stored-responses', SERVE_DEFAULTS.storedResponses, 1, 10_000_000),
     mcpConfig: str('mcp-config') !== undefined ? resolve(cwd, str('mcp-config')!) : undefined,
@@ -220,16 +235,27 @@ export const SERVE_FLAGS_HELP = `Options:
                        (default: env RESIDENT_API_KEY; unset = no authentication)
   --threads N          engine threads (default: ${defaultThreads()})
   --weights MODE       native (default) or int8: matmul weights quantized at load, 32-value blocks
-  --activations MODE   f32 (default) or bf16: with BF16 weights, matmul inputs rounded to bf16 as
-                       llama.cpp does (AVX512_BF16 CPUs: ~1.9x prefill, faster batched decode)
-  --slots N            KV slots resident at once (default ${SERVE_DEFAULTS.slots})
-  --kv-budget SIZE     KV bytes resident sessions may hold, e.g. 8G (default 4G)
+  --activations MODE   auto (default), f32 or bf16: with BF16 weights, matmul inputs rounded to bf16 as
+                       llama.cpp does (AVX512_BF16 CPUs: ~1.9x prefill, faster batched decode); auto
+                       picks bf16 exactly where the weights are BF16 and the CPU has AVX512_BF16
+  --slots N            KV slots resident at once (default: typical 8192-token sessions that fit the
+                       KV budget, 2..64; printed at start). More slots batch more streams per step but
+                       each holds its KV; requests beyond the slots wait (--max-queue-wait)
+  --kv-budget SIZE     KV bytes resident sessions may hold, e.g. 8G (default: half the memory
+                       available at start after the weights, 256M..64G)
   --checkpoint-budget SIZE  hybrid models (Qwen3.5 / 3.6): recurrent-state checkpoint bytes each session
                        keeps for rollback, edit and fork (default 64M, or 8 states where larger)
   --context N          positions per KV slot (default: the model's maximum)
   --batch N            tokens per forward call (default ${SERVE_DEFAULTS.batchTokens})
   --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})
   --max-body SIZE      largest request body (default 8M)
+  --max-queue-wait MS  longest wait of a request for a KV slot while every slot is busy; then 429
+                       with Retry-After and code slots_busy (default ${SERVE_DEFAULTS.maxQueueWaitMs})
+  --durability MODE    session journals: batched (default) — each token is written before it is
+                       sent and all journals are fdatasync'ed together every --sync-window ms (kill -9
+                       loses nothing sent; a power cut at most the last window); strict — fdatasync
+                       per session per token before it is sent
+  --sync-window MS     batched: longest delay from a write to its fdatasync (default ${DEFAULT_DURABILITY.windowMs})
   --chat-sessions N    recent chat-completion histories kept for KV reuse (default ${SERVE_DEFAULTS.chatSessions})
   --stored-responses N Responses API responses kept with their sessions (store: true); the oldest
                        beyond N are deleted (default ${SERVE_DEFAULTS.storedResponses})

@@ -61,6 +61,14 @@ export class ResidencyError extends SessionError {
   override name = 'ResidencyError';
 }
 
+/** Back-pressure: every slot stayed busy for the store's longest slot wait; retry after `retryAfterSeconds`. */
+export class SlotWaitError extends ResidencyError {
+  override name = 'SlotWaitError';
+  constructor(message: string, readonly retryAfterSeconds: number) {
+    super(message);
+  }
+}
+
 /** The operation was cancelled through its AbortSignal. */
 export class SessionAbortedError extends SessionError {
   override name = 'AbortError';

@@ -8,7 +8,7 @@
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import type { Scheduler } from '../engine/scheduler.js';
 import { Lane } from '../engine/util/lane.js';
-import { ResidencyError } from './errors.js';
+import { ResidencyError, SlotWaitError } from './errors.js';
 import { restoreKv, writeSnapshot, type KvFormat } from './kv-persist.js';
 import { ResidencyPolicy, type ResidencyLimits } from './residency.js';
 import type { Session } from './session.js';
@@ -26,9 +26,20 @@ export interface ResidentSetOptions {
   kvDtype: KvDType;
   /** Positions not on disk that trigger a background snapshot (0 = only on spill/close). */
   snapshotEvery: number;
+  /** Longest wait for a busy slot before SlotWaitError (back-pressure; default unbounded). */
+  maxSlotWaitMs?: number;
   /** The store's live session by id. */
   lookup: (id: string) => Session | undefined;
   warn: (message: string) => void;
+}
+
+/** Quiet time of a session before its background snapshot runs (ms), and the backlog that skips the wait. */
+const SNAPSHOT_IDLE_MS = 250;
+const URGENT = 8;
+
+/** Resolves once `s` has run no operation for `ms` (its lane idle, last use at least `ms` ago). */
+async function whenIdle(s: Session, ms: number): Promise<void> {
+  while (ms > 0 && (s.lane.busy || Date.now() - s.state.lastUsedAt < ms)) await new Promise((r) => setTimeout(r, ms / 2));
 }
 
 /** Slot and budget figures for the store's memory report. */
@@ -58,6 +69,7 @@ export class ResidentSet {
    * throws the ResidencyError instead of waiting.
    */
   async resident(s: Session, restore = true, wait = true): Promise<KvSlot> {
+    const since = performance.now();
     for (;;) {
       if (s.slot) {
         this.policy.touch(s.id);
@@ -68,6 +80,10 @@ export class ResidentSet {
       } catch (e) {
         const waitable = this.policy.ids().some((id) => id !== s.id && !this.o.lookup(id)?.pinned);
         if (!(e instanceof ResidencyError) || !wait || !waitable || /whole budget/.test(e.message)) throw e;
+        const max = this.o.maxSlotWaitMs ?? Infinity;
+        if (performance.now() - since >= max) {
+          throw new SlotWaitError(`all ${this.policy.limits.maxSlots} KV slots stayed busy for ${Math.round(max)} ms`, Math.max(1, Math.ceil(max / 1000)));
+        }
         await new Promise((r) => setTimeout(r, 2));
       }
     }
@@ -87,9 +103,14 @@ export class ResidentSet {
   touched(s: Session): void {
     if (!s.slot) return;
     this.policy.touch(s.id, s.slot.residentBytes());
-    if (this.o.snapshotEvery > 0 && s.slot.length - s.covered >= this.o.snapshotEvery && !this.snapshotQueued.has(s.id)) {
+    const uncovered = s.slot.length - s.covered;
+    if (this.o.snapshotEvery > 0 && uncovered >= this.o.snapshotEvery && !this.snapshotQueued.has(s.id)) {
+      // A snapshot is a restore cache (the journal holds the tokens): it waits until the session has been idle
+      // for SNAPSHOT_IDLE_MS, so it never delays the turn in progress (a cold agent turn appends its system
+      // prompt, then the rest, then generates); far behind (URGENT × snapshotEvery) it runs at once.
       this.snapshotQueued.add(s.id);
-      this.inBackground(s.op(() => this.snapshot(s)).finally(() => this.snapshotQueued.delete(s.id)));
+      const idle = uncovered >= URGENT * this.o.snapshotEvery ? 0 : SNAPSHOT_IDLE_MS;
+      this.inBackground(whenIdle(s, idle).then(() => (s.deleted ? 0 : s.op(() => this.snapshot(s)))).finally(() => this.snapshotQueued.delete(s.id)));
     }
     if (this.policy.totalBytes > this.policy.limits.kvBudgetBytes) {
       const v = this.policy.ids().reverse().find((id) => this.evictable(id));

@@ -6,7 +6,7 @@
  * Hybrid models (slot.stateBytes > 0): the slot's recurrent state is current (statePosition = length) before
  * every forward; `checkpoints` hold states at message boundaries, feed ends and snapshot points, so a cut
  * back to t costs only the tokens between the nearest checkpoint ≤ t and t (sessions/state-sync.ts).
- * Every state change is journaled (fsync) before the operation resolves.
+ * Every state change is journaled before the operation resolves (written, and fdatasync'ed per the store's durability: journal-sync.ts).
  */
 import { argmax } from '../engine/decode/logit-math.js';
 import type { KvSlot } from '../engine/engine-api.js';
@@ -82,7 +82,7 @@ export class Session {
     return this.state.messages.length - 1;
   }
 
-  /** Samples up to maxTokens tokens; each is journaled (fsync) before onToken sees it. */
+  /** Samples up to maxTokens tokens; each is journaled (written; synced in strict mode) before onToken sees it. */
   generate(o: GenerateOptions = {}): Promise<GenerateOutcome> {
     return this.op(async () => {
       if (this.state.tokens.length === 0) throw new SessionArgumentError(`session ${this.id} is empty: nothing to generate from`);

@@ -15,7 +15,7 @@ export async function compactIfLarge(w: JournalWriter, state: SessionState): Pro
   if (w.bytes <= SLACK * size + (1 << 20)) return w;
   await w.close();
   await createJournal(w.file, compact);
-  return JournalWriter.open(w.file, size);
+  return JournalWriter.open(w.file, size, w.syncer);
 }
 
 /**

@@ -1,6 +1,7 @@
 /** What a SessionStore is opened with, what create takes, and what memory() reports. */
 import type { Engine, KvDType } from '../engine/engine-api.js';
 import type { Scheduler } from '../engine/scheduler.js';
+import type { DurabilityOptions } from './journal-sync.js';
 import type { ResidencyFigures } from './resident-set.js';
 import type { AppendOptions } from './session.js';
 
@@ -25,6 +26,10 @@ export interface StoreOptions {
   detokenize?: (tokens: number[]) => string;
   /** Bytes of recurrent-state checkpoints each session keeps, LRU (hybrid models; default defaultCheckpointBudget: 64 MiB or 8 states). */
   checkpointBudgetBytes?: number;
+  /** Longest wait for a KV slot while every slot is busy, then SlotWaitError (default unbounded). */
+  maxSlotWaitMs?: number;
+  /** Journal durability: strict (fdatasync before an append resolves) or batched (default; synced within windowMs). */
+  durability?: DurabilityOptions;
   /** Receives load/restore problems that were handled (corrupt snapshot dropped, torn tail cut). */
   onWarning?: (message: string) => void;
 }

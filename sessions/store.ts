@@ -11,6 +11,7 @@ import { Scheduler } from '../engine/scheduler.js';
 import { fsyncDir } from '../engine/util/atomic-file.js';
 import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
 import { createJournal, JournalWriter, readJournal } from './journal.js';
+import { DEFAULT_DURABILITY, JournalSyncer } from './journal-sync.js';
 import { kvDir, loadSegments, pruneSegments, coveredBy, type KvFormat } from './kv-persist.js';
 import { ResidentSet } from './resident-set.js';
 import { Session } from './session.js';
@@ -37,6 +38,8 @@ export class SessionStore implements SessionHost {
   private closed = false;
   private ownScheduler: boolean;
   readonly format: KvFormat;
+  /** Journal durability (strict or batched) shared by every session's journal. */
+  readonly syncer: JournalSyncer;
 
   private constructor(private o: StoreOptions, probe: { kvDtype: KvDType; bytesPerToken: number; stateBytes: number }) {
     this.engine = o.engine;
@@ -44,6 +47,7 @@ export class SessionStore implements SessionHost {
     this.ownScheduler = !o.scheduler;
     this.dataDir = resolve(o.dataDir ?? './data');
     this.detokenize = o.detokenize;
+    this.syncer = new JournalSyncer(o.durability ?? DEFAULT_DURABILITY);
     this.format = {
       model: `${o.engine.fingerprint}/w:${o.engine.weightDtype}/kv:${probe.kvDtype}`,
       bytesPerToken: probe.bytesPerToken,
@@ -58,6 +62,7 @@ export class SessionStore implements SessionHost {
       slotCapacity: Math.min(o.slotCapacity ?? o.engine.config.maxPositionEmbeddings, o.engine.config.maxPositionEmbeddings),
       kvDtype: probe.kvDtype,
       snapshotEvery: o.snapshotEvery ?? 4096,
+      maxSlotWaitMs: o.maxSlotWaitMs,
       lookup: (id) => this.sessions.get(id),
       warn: (m) => this.warn(m),
     });
@@ -121,7 +126,7 @@ export class SessionStore implements SessionHost {
     const warnings: string[] = [];
     const warn = (m: string) => (warnings.push(m), this.warn(m));
     if (j.tornBytes) warn(`session ${id}: dropped a torn journal tail of ${j.tornBytes} bytes: ${file}`);
-    const writer = await JournalWriter.open(file, j.validLength);
+    const writer = await JournalWriter.open(file, j.validLength, this.syncer);
     const segs = await loadSegments(dir, id, this.format, warn);
     const cps = new StateCheckpoints(this.format.stateBytes, Infinity);
     await loadStateFiles(dir, id, this.format.model, state.tokens, cps, warn);
@@ -280,6 +285,7 @@ export class SessionStore implements SessionHost {
         await s.journal.close();
       });
     }
+    await this.syncer.flush();
     this.residents.dispose();
     if (this.ownScheduler) this.scheduler.close();
   }

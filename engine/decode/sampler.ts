@@ -163,8 +163,14 @@ export function sample(
   scratch: { work: Float32Array; weights: Float64Array } = { work: new Float32Array(logits.length), weights: new Float64Array(logits.length) },
 ): number {
   checkParams(params);
-  prepare(logits, scratch.work, params, state.recent, opts.mask);
-  const token = opts.mask ? chooseMasked(scratch.work, opts.mask, params, state.rng, scratch.weights) : choose(scratch.work, params, state.rng, scratch.weights);
+  let token: number;
+  const allowed = opts.mask ? countAllowed(opts.mask, logits.length) : logits.length;
+  if (opts.mask && allowed <= logits.length * SPARSE_SHARE) {
+    token = chooseSparse(logits, opts.mask, allowed, params, state, scratch.weights);
+  } else {
+    prepare(logits, scratch.work, params, state.recent, opts.mask);
+    token = choose(scratch.work, params, state.rng, scratch.weights);
+  }
   if (token < 0) throw new NoAllowedTokenError('sampling: no token has a finite logit');
   state.recent.push(token);
   const keep = params.penaltyLastN ?? 64;
@@ -266,24 +272,32 @@ function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array): 
 /** A mask allowing at most this share of the vocabulary is sampled over its allowed ids only. */
 const SPARSE_SHARE = 1 / 8;
 
-/**
- * `choose` over the allowed ids of a sparse mask, gathered in ascending id order: the same token for the same
- * PRNG state as the dense pass (ties, sums and draws run in the same order over the same finite entries).
- */
-function chooseMasked(v: Float32Array, mask: Uint32Array, p: SamplingParams, rng: Rng, w: Float64Array): number {
-  const V = v.length;
+/** Allowed ids of a mask within the vocabulary; throws when the mask is too short or allows none. */
+function countAllowed(mask: Uint32Array, V: number): number {
   const words = Math.ceil(V / 32);
+  if (mask.length < words) throw new EngineArgumentError(`sampling: mask has ${mask.length} words, vocabulary of ${V} needs ${words}`);
   let n = 0;
   for (let i = 0; i < words; i++) {
-    let x = mask[i]! - ((mask[i]! >>> 1) & 0x55555555);
+    let x = mask[i]!;
+    if (i === words - 1 && V % 32) x &= (1 << V % 32) - 1;
+    x = x - ((x >>> 1) & 0x55555555);
     x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-    n += (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+    n += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
   }
-  if (n > V * SPARSE_SHARE) return choose(v, p, rng, w);
+  if (n === 0) throw new NoAllowedTokenError('sampling: the allowed-token mask allows no token');
+  return n;
+}
+
+/**
+ * `choose` over the allowed ids of a sparse mask only (no pass over the vocabulary): their logits gathered in
+ * ascending id order, logit bias and penalties applied to them as `prepare` would. The same token for the same
+ * PRNG state as the dense pass (ties, sums and draws run in the same order over the same finite entries).
+ */
+function chooseSparse(logits: Float32Array, mask: Uint32Array, n: number, p: SamplingParams, state: SamplerState, w: Float64Array): number {
+  const V = logits.length;
   const ids = new Int32Array(n);
-  const vals = new Float32Array(n);
   let k = 0;
-  for (let i = 0; i < words; i++) {
+  for (let i = 0, words = Math.ceil(V / 32); i < words; i++) {
     let bits = mask[i]!;
     while (bits) {
       const b = 31 - Math.clz32(bits);
@@ -292,10 +306,45 @@ function chooseMasked(v: Float32Array, mask: Uint32Array, p: SamplingParams, rng
       if (id < V) ids[k++] = id;
     }
   }
-  // bits were taken high to low within a word: restore ascending order
-  const order = ids.subarray(0, k).sort();
-  for (let j = 0; j < k; j++) vals[j] = v[order[j]!]!;
-  const c = choose(vals.subarray(0, k), p, rng, w);
+  const order = ids.subarray(0, k).sort(); // bits were taken high to low within a word
+  const vals = new Float32Array(k);
+  for (let j = 0; j < k; j++) vals[j] = logits[order[j]!]!;
+  const at = (t: number) => {
+    let lo = 0;
+    let hi = k - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (order[mid]! === t) return mid;
+      if (order[mid]! < t) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  };
+  for (const [t, b] of p.logitBias ?? []) {
+    const j = t < V ? at(t) : -1;
+    if (j >= 0 && vals[j] !== -Infinity) vals[j] += b;
+  }
+  const rep = p.repetitionPenalty ?? 1;
+  const pres = p.presencePenalty ?? 0;
+  const freq = p.frequencyPenalty ?? 0;
+  const lastN = p.penaltyLastN ?? 64;
+  const recent = state.recent;
+  if (!((rep === 1 && pres === 0 && freq === 0) || lastN === 0 || recent.length === 0)) {
+    const counts = new Map<number, number>();
+    for (let i = lastN < 0 ? 0 : Math.max(0, recent.length - lastN); i < recent.length; i++) {
+      const t = recent[i]!;
+      if (t >= 0 && t < V) counts.set(t, (counts.get(t) ?? 0) + 1);
+    }
+    for (const [t, c] of counts) {
+      const j = at(t);
+      if (j < 0) continue;
+      let l = vals[j]!;
+      if (l === -Infinity) continue;
+      if (rep !== 1) l = l > 0 ? l / rep : l * rep;
+      vals[j] = l - pres - freq * c;
+    }
+  }
+  const c = choose(vals, p, state.rng, w);
   return c < 0 ? -1 : order[c]!;
 }
 

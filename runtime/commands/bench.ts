@@ -1,14 +1,16 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadModelSpec } from '../../engine/model/hf-model.js';
-import { defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
+import { bf16DotAvailable, defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
 import { decodeBytesPerToken } from '../bench/decode-bytes.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
+import { nativeFigures } from '../bench/native-rows.js';
 import { residentBackend } from '../bench/resident-backend.js';
 import { benchTokens, runWorkload, type BenchBackend, type PhaseFigures, type WorkloadOptions } from '../bench/workload.js';
 import { defaultCheckpointBudget } from '../../sessions/state-checkpoints.js';
 import { UsageError, type Command } from '../command.js';
+import { resolveActivations } from '../host/fast-defaults.js';
 
 const USAGE = `resident bench --model DIR [--gguf FILE] [options]
 
@@ -32,10 +34,13 @@ Options:
   --fa on|off|both   llama.cpp flash attention (default both)
   --weights MODE     our matmul weights: native (default) or int8 (quantized at load; pair it with a Q8_0
                      --gguf from 'resident gguf --type q8_0'); int8 adds its KL divergence from native
-  --activations MODE f32 (default) or bf16: with BF16 weights, matmul inputs rounded to bf16 (as llama.cpp's
-                     BF16 path does; vdpbf16ps where the CPU has AVX512_BF16); adds its KL divergence from f32
+  --activations MODE auto (default), f32 or bf16: with BF16 weights, matmul inputs rounded to bf16 (as llama.cpp's
+                     BF16 path does; vdpbf16ps where the CPU has AVX512_BF16); auto = bf16 exactly where the
+                     weights are BF16 and the CPU has AVX512_BF16 (as resident serve); bf16 adds its KL divergence from f32
   --gguf-reference F with --weights int8: the unquantized GGUF, for llama.cpp's own Q8_0 accuracy cost
-  --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio}]}
+  --json             print {machine, rows: [{name, unit, ours, llamacpp, ratio, native, ratioNative, oursRange}]}:
+                     native = llama-bench built for this CPU (npm run build:anchor; flash attention on/off,
+                     best) on the same GGUF, reported as missing when not built; oursRange = min–max over --runs
 `;
 
 type Labels = { p: number; d: number; depth: number; long: number; s: number };
@@ -62,11 +67,16 @@ function median(xs: number[]): number {
   return s.length ? s[(s.length - 1) >> 1]! : NaN;
 }
 
-async function measure(b: BenchBackend, runs: number, o: WorkloadOptions): Promise<PhaseFigures> {
+/** Medians over runs; `range` holds each phase's min and max. */
+async function measure(b: BenchBackend, runs: number, o: WorkloadOptions): Promise<PhaseFigures & { range: Record<string, [number, number]> }> {
   const all: PhaseFigures[] = [];
   for (let i = 0; i < runs; i++) all.push(await runWorkload(b, o));
-  const out = {} as PhaseFigures;
-  for (const k of Object.keys(all[0]!) as (keyof PhaseFigures)[]) out[k] = median(all.map((f) => f[k]));
+  const out = { range: {} } as PhaseFigures & { range: Record<string, [number, number]> };
+  for (const k of Object.keys(all[0]!) as (keyof PhaseFigures)[]) {
+    const xs = all.map((f) => f[k]);
+    out[k] = median(xs);
+    out.range[k] = [Math.min(...xs), Math.max(...xs)];
+  }
   return out;
 }
 
@@ -103,12 +113,14 @@ export const command: Command = {
     if (!['on', 'off', 'both'].includes(fa)) throw new UsageError(`--fa must be on, off or both, got '${fa}'`);
     const weights = values.weights ?? 'native';
     if (weights !== 'native' && weights !== 'int8') throw new UsageError(`--weights must be native or int8, got '${weights}'`);
-    const activations = values.activations ?? 'f32';
-    if (activations !== 'f32' && activations !== 'bf16') throw new UsageError(`--activations must be f32 or bf16, got '${activations}'`);
+    const requested = values.activations ?? (process.env.RESIDENT_ACTIVATIONS || 'auto');
+    if (requested !== 'f32' && requested !== 'bf16' && requested !== 'auto') throw new UsageError(`--activations must be auto, f32 or bf16, got '${requested}'`);
     if (values['gguf-reference'] && (weights !== 'int8' || !values.gguf)) throw new UsageError('--gguf-reference goes with --weights int8 and a Q8_0 --gguf');
     const log = (s: string) => process.stderr.write(s + '\n');
 
     const spec = await loadModelSpec(values.model);
+    const { mode: activations, why } = resolveActivations(requested, spec.dtype, weights, requested === 'auto' && bf16DotAvailable());
+    log(`activations: ${why}`);
     const readRate = await memoryReadRate(1024, threads); // before any model is loaded: the machine's limit
     const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
     const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype;
@@ -144,10 +156,19 @@ export const command: Command = {
       }
     }
     const label = { p: o.prefill, d: o.decode, depth: o.depth, long: o.longDepth, s: o.sessions };
-    const rows = ROWS.filter((r) => !Number.isNaN(ours[r.key])).map((r) => {
+    // llama.cpp built for this CPU (npm run build:anchor), same GGUF: reported when missing, never an error
+    const native = await nativeFigures(values.gguf, { ...o, threads, runs, fa: fa as 'on' | 'off' | 'both' });
+    if ('missing' in native) log(`native anchor: ${native.missing}`);
+    const nat = 'figures' in native ? native.figures : {};
+    const rows: { name: string; unit: string; ours: number; llamacpp: number | null; ratio: number | null; oursRange?: [number, number]; native?: number | null; ratioNative?: number | null }[] = ROWS.filter((r) => !Number.isNaN(ours[r.key])).map((r) => {
       const best = anchors.length ? Math.max(...anchors.map((a) => a[r.key])) : null;
       const v = ours[r.key];
-      return { name: r.name(label), unit: 'tok/s', ours: round(v), llamacpp: best === null ? null : round(best), ratio: best ? round(v / best, 3) : null };
+      const n = nat[r.key];
+      return {
+        name: r.name(label), unit: 'tok/s', ours: round(v), llamacpp: best === null ? null : round(best), ratio: best ? round(v / best, 3) : null,
+        ...(runs > 1 ? { oursRange: [round(ours.range[r.key]![0]), round(ours.range[r.key]![1])] as [number, number] } : {}),
+        native: n === undefined ? null : round(n), ratioNative: n ? round(v / n, 3) : null,
+      };
     });
     {
       // memory-bound decode against the machine: bytes per token at the decode phase's mean depth
@@ -195,8 +216,8 @@ export const command: Command = {
       process.stdout.write(JSON.stringify({ machine, rows }) + '\n');
     } else {
       process.stdout.write(`${machine.cpu}, ${threads} threads, ${setup}\n`);
-      process.stdout.write(`${'row'.padEnd(30)} ${'ours'.padStart(9)} ${'llama.cpp'.padStart(10)} ${'ratio'.padStart(7)}\n`);
-      for (const r of rows) process.stdout.write(`${r.name.padEnd(30)} ${fmt(r.ours).padStart(9)} ${fmt(r.llamacpp).padStart(10)} ${fmt(r.ratio).padStart(7)}\n`);
+      process.stdout.write(`${'row'.padEnd(30)} ${'ours'.padStart(9)} ${'llama.cpp'.padStart(10)} ${'ratio'.padStart(7)} ${'native'.padStart(9)} ${'ratioN'.padStart(7)}\n`);
+      for (const r of rows) process.stdout.write(`${r.name.padEnd(30)} ${fmt(r.ours).padStart(9)} ${fmt(r.llamacpp).padStart(10)} ${fmt(r.ratio).padStart(7)} ${fmt(r.native ?? null).padStart(9)} ${fmt(r.ratioNative ?? null).padStart(7)}\n`);
     }
     return 0;
   },

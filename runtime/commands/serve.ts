@@ -31,6 +31,8 @@ export const command: Command = {
         `resident: serving ${host.modelId} (${host.engine.config.nLayers} layers, ${host.engine.weightMode === 'int8' ? `int8 from ${host.engine.weightDtype}` : host.engine.weightDtype}, context ${host.capacity}, ${host.engine.threads} threads, ${host.engine.kernels}) ` +
           `at ${server.url}/v1 — ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${config.apiKey ? ' (API key required)' : ''}\n`,
       );
+      for (const n of host.resolved?.notes ?? []) process.stderr.write(`resident: ${n}\n`);
+      process.stderr.write(`resident: journal durability ${config.durability}${config.durability === 'batched' ? ` (fdatasync every ${config.syncWindowMs} ms)` : ' (fdatasync per token)'}\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           process.stderr.write(`resident: ${sig}: shutting down (snapshotting resident sessions)…\n`);

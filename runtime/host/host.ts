@@ -10,7 +10,7 @@ import type { Engine } from '../../engine/engine-api.js';
 import { ModelLoadError } from '../../engine/errors.js';
 import { loadGrammarVocab, type GrammarVocab } from '../../engine/grammar/mask/vocab.js';
 import { loadModelSpec } from '../../engine/model/hf-model.js';
-import { loadEngine } from '../../engine/native.js';
+import { bf16DotAvailable, loadEngine } from '../../engine/native.js';
 import { Scheduler } from '../../engine/scheduler.js';
 import { AppendProtocol } from '../../engine/tokens/append-protocol.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
@@ -25,6 +25,7 @@ import { ChatRunner } from '../chat/runner.js';
 import type { TurnResult } from '../chat/types.js';
 import { checkServePaths, ConfigError, type ServeConfig } from '../config.js';
 import { demoModelName, ensureDemoModel } from './demo-model.js';
+import { availableMemoryBytes, capacityNote, defaultKvBudget, defaultSlots, resolveActivations } from './fast-defaults.js';
 import { LATENCY_BUCKETS, MetricsRegistry, type Counter, type Histogram } from './metrics.js';
 import { timedEngine } from './timed-engine.js';
 
@@ -71,6 +72,8 @@ export class Host {
   mcp?: McpConfig;
   /** Skills catalog, if --skills was given. */
   skills?: SkillsCatalog;
+  /** What the flags left to the host, as resolved at start (fast-defaults.ts), with the lines printed for them. */
+  resolved?: { activations: 'f32' | 'bf16'; slots: number; kvBudgetBytes: number; notes: string[] };
   readonly startedAt = Date.now();
   private closed = false;
 
@@ -154,17 +157,28 @@ export class Host {
       throw e;
     }
     let raw: Engine;
+    const act = resolveActivations(c.activations, spec.dtype, c.weights, c.activations === 'auto' && bf16DotAvailable());
     try {
-      raw = await loadEngine(spec, { threads: c.threads, maxBatchTokens: c.batchTokens, weights: c.weights, activations: c.activations });
+      raw = await loadEngine(spec, { threads: c.threads, maxBatchTokens: c.batchTokens, weights: c.weights, activations: act.mode });
     } catch (e) {
       if (e instanceof ModelLoadError) throw new ConfigError(`${flag}: ${e.message}`, '--model');
       throw e;
     }
     try {
       const engine = timedEngine(raw, (s) => this.metrics.stepSeconds.observe(s));
-      const scheduler = new Scheduler(engine);
+      // RESIDENT_PREFILL_SHARE=off: prefill chunks take the whole step budget even while streams decode (benchmarks' baseline)
+      const scheduler = new Scheduler(engine, { prefillShare: process.env.RESIDENT_PREFILL_SHARE === 'off' ? false : undefined });
+      const probe = raw.createSlot(1);
+      const [bytesPerToken, stateBytes] = [probe.bytesPerToken, probe.stateBytes];
+      probe.dispose();
+      const weightBytes = spec.tensors.reduce((a, t) => a + t.nbytes, 0);
+      const kvBudgetBytes = c.kvBudgetBytes ?? defaultKvBudget(availableMemoryBytes(), weightBytes);
+      const slots = c.slots ?? defaultSlots(kvBudgetBytes, bytesPerToken, stateBytes, capacity);
+      const note = capacityNote({ slots, slotsGiven: c.slots !== undefined, kvBudgetBytes, budgetGiven: c.kvBudgetBytes !== undefined, bytesPerToken, stateBytes, capacity });
+      this.resolved = { activations: raw.activationMode, slots, kvBudgetBytes, notes: [act.why, note] };
       const store = await SessionStore.open({
-        engine, scheduler, dataDir: c.dataDir, maxResidentSlots: c.slots, kvBudgetBytes: c.kvBudgetBytes, slotCapacity: capacity,
+        engine, scheduler, dataDir: c.dataDir, maxResidentSlots: slots, kvBudgetBytes, slotCapacity: capacity,
+        durability: { mode: c.durability, windowMs: c.syncWindowMs }, maxSlotWaitMs: c.maxQueueWaitMs,
         checkpointBudgetBytes: c.checkpointBudgetBytes,
         detokenize: (t) => tokenizer.decode(t), onWarning: (m) => this.log(`warning: ${m}`),
       });
@@ -204,8 +218,8 @@ export class Host {
     r.gauge('resident_kv_bytes', 'KV bytes held by resident sessions', () => mem().kvBytes);
     r.gauge('resident_kv_spare_bytes', 'KV bytes held by recycled spare slots kept for the next restore or fork', () => mem().spareBytes);
     r.gauge('resident_state_checkpoint_bytes', 'Recurrent-state checkpoint bytes kept by sessions (hybrid models)', () => mem().checkpointBytes);
-    r.gauge('resident_kv_budget_bytes', 'KV byte budget of resident sessions', () => this.config.kvBudgetBytes);
-    r.gauge('resident_kv_slots_max', 'KV slots that may be resident at once', () => this.config.slots);
+    r.gauge('resident_kv_budget_bytes', 'KV byte budget of resident sessions', () => this.resolved!.kvBudgetBytes);
+    r.gauge('resident_kv_slots_max', 'KV slots that may be resident at once', () => this.resolved!.slots);
     r.gauge('resident_chat_sessions', 'Anonymous chat-completion sessions kept for prefix reuse', () => this.chat.size);
     r.gauge('resident_http_requests_in_flight', 'HTTP requests being served', () => this.metrics.inFlight.value);
     r.gauge('resident_process_resident_memory_bytes', 'Resident set size of the process', () => process.memoryUsage().rss);

@@ -1,5 +1,5 @@
 /** An Engine that delegates to another and reports the wall time of every forward call (one scheduler step). */
-import type { Engine, EngineCounters, EntryLogits, ForwardEntry, KvDType, KvSlot } from '../../engine/engine-api.js';
+import type { Engine, EngineCounters, EntryLogits, ForwardEntry, ForwardOptions, KvDType, KvSlot } from '../../engine/engine-api.js';
 
 /** Wraps `inner`; `onStep(seconds, tokens)` runs after each successful forward. Slots stay `inner`'s; optional methods are passed through. */
 export function timedEngine(inner: Engine, onStep: (seconds: number, tokens: number) => void): Engine {
@@ -18,9 +18,9 @@ export function timedEngine(inner: Engine, onStep: (seconds: number, tokens: num
     get maxBatchTokens() { return inner.maxBatchTokens; },
     get kernels() { return inner.kernels; },
     createSlot: (capacity: number, kvDtype?: KvDType): KvSlot => inner.createSlot(capacity, kvDtype),
-    async forward(entries: ForwardEntry[]): Promise<EntryLogits[]> {
+    async forward(entries: ForwardEntry[], o?: ForwardOptions): Promise<EntryLogits[]> {
       const t0 = performance.now();
-      const out = await inner.forward(entries);
+      const out = await inner.forward(entries, o);
       onStep((performance.now() - t0) / 1000, entries.reduce((a, e) => a + e.tokens.length, 0));
       return out;
     },

@@ -28,7 +28,8 @@ const checkChat = validator<ChatCompletionBody>(chatCompletionSchema);
 
 /** JSON error response. */
 export function errorResponse(c: Context, e: unknown): Response {
-  const { status, body } = toErrorResponse(e);
+  const { status, body, headers } = toErrorResponse(e);
+  for (const [k, v] of Object.entries(headers ?? {})) c.header(k, v);
   if (isAnthropicPath(c.req.path)) return c.json(anthropicErrorBody(status, body.error.message), status as 400);
   return c.json(body, status as 400);
 }

@@ -6,7 +6,7 @@
 import { EngineArgumentError, KvCapacityError } from '../../engine/errors.js';
 import { SchedulerAbortError } from '../../engine/scheduler.js';
 import { AppendProtocolError, ChatTemplateError, MessageFormatError, UnsupportedContentError } from '../../engine/tokens/errors.js';
-import { ResidencyError, SessionAbortedError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from '../../sessions/errors.js';
+import { ResidencyError, SessionAbortedError, SessionArgumentError, SessionNotFoundError, SlotWaitError, StoreClosedError } from '../../sessions/errors.js';
 import { ChatRequestError } from '../chat/errors.js';
 
 export type OpenAIErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'server_error' | 'rate_limit_error';
@@ -33,8 +33,8 @@ export class HttpError extends Error {
 /** 400 with the offending field. */
 export const badRequest = (message: string, param: string | null = null, code: string | null = null) => new HttpError(400, message, 'invalid_request_error', param, code);
 
-/** Maps any thrown value to a status and body. */
-export function toErrorResponse(e: unknown): { status: number; body: OpenAIErrorBody } {
+/** Maps any thrown value to a status and body (and headers: Retry-After on back-pressure). */
+export function toErrorResponse(e: unknown): { status: number; body: OpenAIErrorBody; headers?: Record<string, string> } {
   const body = (status: number, message: string, type: OpenAIErrorType, param: string | null = null, code: string | null = null) => ({
     status,
     body: { error: { message, type, param, code } },
@@ -48,6 +48,7 @@ export function toErrorResponse(e: unknown): { status: number; body: OpenAIError
   }
   if (e instanceof KvCapacityError) return body(400, e.message, 'invalid_request_error', 'messages', 'context_length_exceeded');
   if (e instanceof ChatTemplateError) return body(400, `the chat template cannot render this request: ${e.message}`, 'invalid_request_error', 'messages');
+  if (e instanceof SlotWaitError) return { ...body(429, `the server is busy: ${e.message}; retry after ${e.retryAfterSeconds} s`, 'rate_limit_error', null, 'slots_busy'), headers: { 'retry-after': String(e.retryAfterSeconds) } };
   if (e instanceof ResidencyError) return body(503, `no KV slot is available: ${e.message}`, 'server_error', null, 'overloaded');
   if (e instanceof StoreClosedError) return body(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
   if (e instanceof SessionAbortedError || e instanceof SchedulerAbortError) return body(499, 'the request was cancelled', 'invalid_request_error', null, 'cancelled');

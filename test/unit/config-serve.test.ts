@@ -30,7 +30,7 @@ describe('parseByteSize', () => {
 describe('parseServeArgs', () => {
   it('has documented defaults', () => {
     const c = parse([]);
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: '/srv/data', demoDtype: 'f32', weights: 'native', activations: 'f32', slots: SERVE_DEFAULTS.slots, kvBudgetBytes: 4 * 2 ** 30, skills: [] });
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: '/srv/data', demoDtype: 'f32', weights: 'native', activations: 'auto', slots: undefined, kvBudgetBytes: undefined, skills: [] });
     expect(c.model).toBeUndefined();
     expect(c.apiKey).toBeUndefined();
     expect(c.threads).toBeGreaterThanOrEqual(1);
@@ -62,7 +62,7 @@ describe('parseServeArgs', () => {
     fails(['--port', 'http'], '--port', /--port must be an integer, got 'http'/);
     fails(['--threads', '0'], '--threads', /--threads must be in \[1, 256\]/);
     fails(['--weights', 'int4'], '--weights', /--weights must be native or int8, got 'int4'/);
-    fails(['--activations', 'f16'], '--activations', /--activations must be f32 or bf16, got 'f16'/);
+    fails(['--activations', 'f16'], '--activations', /--activations must be auto, f32 or bf16, got 'f16'/);
     fails(['--slots', '1.5'], '--slots', /--slots must be an integer/);
     fails(['--kv-budget', 'lots'], '--kv-budget', /--kv-budget must be a byte size/);
     fails(['--checkpoint-budget', '1e9'], '--checkpoint-budget', /--checkpoint-budget must be a byte size/);

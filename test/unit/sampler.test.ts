@@ -146,7 +146,7 @@ describe('sampler', () => {
     const allowed = [...new Set(Array.from({ length: 700 }, () => Math.floor(rng.next() * V)))];
     const mask = maskOf(allowed, V);
     const masked = l.map((x, i) => (allowed.includes(i) ? x : -Infinity));
-    for (const params of [{ temperature: 1 }, { temperature: 0.7, topK: 20 }, { topP: 0.8 }, { minP: 0.1 }, { temperature: 1.3, topP: 0.9, minP: 0.02 }, { presencePenalty: 1, frequencyPenalty: 0.5 }] as SamplingParams[]) {
+    for (const params of [{ temperature: 1 }, { temperature: 0.7, topK: 20 }, { topP: 0.8 }, { minP: 0.1 }, { temperature: 1.3, topP: 0.9, minP: 0.02 }, { presencePenalty: 1, frequencyPenalty: 0.5 }, { repetitionPenalty: 1.3, logitBias: new Map([[allowed[0]!, 3], [allowed[1]!, -2]]) }] as SamplingParams[]) {
       const a = new Sampler({ ...params, seed: 9 });
       const b = new Sampler({ ...params, seed: 9 });
       const sparse = Array.from({ length: 50 }, () => a.sample(l, { mask }));

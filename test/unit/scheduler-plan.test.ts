@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planStep, type PlanJob } from '../../engine/scheduler-plan.js';
+import { PrefillShare } from '../../engine/scheduler-share.js';
 
 const job = (id: number, kind: 'decode' | 'prefill', remaining: number, extra: Partial<PlanJob> = {}): PlanJob => ({ id, kind, remaining, priority: 0, seq: id, waited: 0, ...extra });
 const opts = { budget: 512, shortThreshold: 1024, longShare: 0.25 };
@@ -29,5 +30,27 @@ describe('scheduler step planning', () => {
     expect(plan).toEqual([{ id: 2, n: 100 }, { id: 1, n: 50 }]);
     const decodes = [job(1, 'decode', 1), job(2, 'decode', 1, { waited: 3 }), job(3, 'decode', 1)];
     expect(planStep(decodes, { ...opts, budget: 2 })).toEqual([{ id: 2, n: 1 }, { id: 1, n: 1 }]);
+  });
+
+  it('bounds the prefill share of a step while sequences decode (chunked prefill between their tokens)', () => {
+    const decodes = Array.from({ length: 7 }, (_, i) => job(i + 1, 'decode', 1));
+    const plan = planStep([...decodes, job(9, 'prefill', 16_000)], { ...opts, prefillWithDecodes: 40 });
+    expect(plan.filter((p) => p.n === 1).length).toBe(7);
+    expect(plan.find((p) => p.id === 9)).toEqual({ id: 9, n: 40 });
+    // alone, the prefill takes the whole budget
+    expect(planStep([job(9, 'prefill', 16_000)], { ...opts, prefillWithDecodes: 40 })).toEqual([{ id: 9, n: 512 }]);
+  });
+});
+
+describe('prefill share from measured step times', () => {
+  it('sizes the chunk so a step with prefill takes at most factor × a decode-only step', () => {
+    const s = new PrefillShare({ factor: 3, minChunk: 16 });
+    expect(s.chunk(512)).toBe(512); // nothing measured yet
+    for (let i = 0; i < 50; i++) s.observe(20, 8, 0); // decode-only steps: 20 ms
+    for (let i = 0; i < 50; i++) s.observe(20 + 0.5 * 64, 7, 64); // 0.5 ms per prefill token on top
+    expect(s.chunk(512)).toBe(80); // (3 − 1) × 20 / 0.5
+    for (let i = 0; i < 50; i++) s.observe(20 + 10 * 64, 7, 64); // prefill at depth: 10 ms per token
+    expect(s.chunk(512)).toBe(16); // never below minChunk
+    expect(() => new PrefillShare({ factor: 1 })).toThrow(RangeError);
   });
 });

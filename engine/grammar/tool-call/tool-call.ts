@@ -62,6 +62,26 @@ export function createToolCallConstraint(opts: ToolCallOptions, vocab: GrammarVo
   return new ToolCallConstraint(opts, vocab);
 }
 
+const VOCAB_SETS = new WeakMap<GrammarVocab, { free: Uint32Array; wsTokens: number[] }>();
+
+/** Per vocabulary, computed once (two passes over it): the non-special tokens with bytes, and the short whitespace tokens. Read-only. */
+function vocabSets(vocab: GrammarVocab): { free: Uint32Array; wsTokens: number[] } {
+  let v = VOCAB_SETS.get(vocab);
+  if (!v) {
+    const free = vocab.newMask();
+    const wsTokens: number[] = [];
+    for (let t = 0; t < vocab.bytes.length; t++) {
+      const b = vocab.bytes[t];
+      if (vocab.special[t] || !b.length) continue;
+      free[t >>> 5] |= 1 << (t & 31);
+      if (b.length <= 2 && b.every((x) => x === 0x0a || x === 0x20)) wsTokens.push(t);
+    }
+    v = { free, wsTokens };
+    VOCAB_SETS.set(vocab, v);
+  }
+  return v;
+}
+
 class ToolCallConstraint implements TokenConstraint {
   readonly vocabSize: number;
   private readonly hist: Snap[];
@@ -107,13 +127,7 @@ class ToolCallConstraint implements TokenConstraint {
       this.grammar = callGrammar(selected, vocab, opts.format);
       this.choice = choice as 'auto' | 'required';
     }
-    this.free = vocab.newMask();
-    for (let t = 0; t < vocab.bytes.length; t++) if (!vocab.special[t] && vocab.bytes[t].length) this.free[t >>> 5] |= 1 << (t & 31);
-    this.wsTokens = [];
-    for (let t = 0; t < vocab.bytes.length; t++) {
-      const b = vocab.bytes[t];
-      if (!vocab.special[t] && b.length && b.length <= 2 && b.every((x) => x === 0x0a || x === 0x20)) this.wsTokens.push(t);
-    }
+    ({ free: this.free, wsTokens: this.wsTokens } = vocabSets(vocab));
     const inThink = opts.startInReasoning === true;
     const first: Mode = inThink ? 'think' : this.choice === 'required' ? 'pre' : 'free';
     this.hist = [{ mode: first, states: null, calls: 0, ws: 0, thought: inThink }];
