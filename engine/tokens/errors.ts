@@ -36,6 +36,14 @@ export class AppendProtocolError extends EngineError {
   override name = 'AppendProtocolError';
 }
 
+/** A text provably needs more tokens than its budget (the slot's capacity): refused before BPE runs. */
+export class TokenBudgetError extends EngineError {
+  override name = 'TokenBudgetError';
+  constructor(message: string, readonly atLeast: number, readonly budget: number) {
+    super(message);
+  }
+}
+
 /** A streaming parser was used out of order (e.g. push after finish). */
 export class ParserStateError extends EngineError {
   override name = 'ParserStateError';

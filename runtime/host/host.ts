@@ -168,6 +168,7 @@ export class Host {
         detokenize: (t) => tokenizer.decode(t), onWarning: (m) => this.log(`warning: ${m}`),
       });
       const protocol = new AppendProtocol(tokenizer, template);
+      protocol.maxTokens = capacity; // a prompt provably beyond the slot is refused before BPE runs
       const runner = new ChatRunner(store, { tokenizer, protocol, vocab, capacity, defaultMaxTokens: c.defaultMaxTokens, onFinish: (r) => this.countTurn(r) });
       const chat = new ChatService(runner, { maxSessions: c.chatSessions, onWarning: (m) => this.log(`warning: ${m}`) });
       const modelId = c.modelName ?? (c.model ? basename(modelDir) : demoModelName(c.demoDtype));

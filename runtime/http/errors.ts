@@ -5,7 +5,7 @@
  */
 import { EngineArgumentError, KvCapacityError } from '../../engine/errors.js';
 import { SchedulerAbortError } from '../../engine/scheduler.js';
-import { AppendProtocolError, ChatTemplateError, MessageFormatError, UnsupportedContentError } from '../../engine/tokens/errors.js';
+import { AppendProtocolError, ChatTemplateError, MessageFormatError, TokenBudgetError, UnsupportedContentError } from '../../engine/tokens/errors.js';
 import { ResidencyError, SessionAbortedError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from '../../sessions/errors.js';
 import { ChatRequestError } from '../chat/errors.js';
 
@@ -46,6 +46,7 @@ export function toErrorResponse(e: unknown): { status: number; body: OpenAIError
   if (e instanceof SessionArgumentError || e instanceof MessageFormatError || e instanceof AppendProtocolError || e instanceof EngineArgumentError) {
     return body(400, e.message, 'invalid_request_error', e instanceof MessageFormatError || e instanceof AppendProtocolError ? 'messages' : null);
   }
+  if (e instanceof TokenBudgetError) return body(400, `the context holds ${e.budget} tokens; ${e.message}`, 'invalid_request_error', 'messages', 'context_length_exceeded');
   if (e instanceof KvCapacityError) return body(400, e.message, 'invalid_request_error', 'messages', 'context_length_exceeded');
   if (e instanceof ChatTemplateError) return body(400, `the chat template cannot render this request: ${e.message}`, 'invalid_request_error', 'messages');
   if (e instanceof ResidencyError) return body(503, `no KV slot is available: ${e.message}`, 'server_error', null, 'overloaded');
