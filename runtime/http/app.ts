@@ -3,7 +3,7 @@
  * `/v1/models`, Anthropic-compatible `/v1/messages` (messages/), the session API
  * (`/v1/sessions`, see sessions-routes.ts), the agent API (`/v1/agent`) and MCP endpoint (`/mcp`)
  * registered by their modules, `/metrics` (Prometheus) and `/health`.
- * Every route but /health requires the API key (Bearer or x-api-key) when one is configured; bodies
+ * Every route but /health checks Host and Origin (origin-policy.ts) and requires the API key (Bearer or x-api-key) when one is configured; bodies
  * are size-limited; every error is OpenAI-shaped JSON, Anthropic-shaped under /v1/messages.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -21,6 +21,7 @@ import { readJson, validator } from './validate.js';
 import { mapLegacyFunctions, usesLegacyFunctions } from './legacy-functions.js';
 import { anthropicErrorBody, isAnthropicPath } from './messages/errors.js';
 import { registerMessagesRoutes } from './messages/routes.js';
+import { checkOrigin } from './origin-policy.js';
 import { modelNames, modelObject, servedModel } from './model-names.js';
 import { registerResponsesRoutes } from './responses/routes.js';
 
@@ -48,6 +49,11 @@ export function createApp(host: Host): Hono {
       m.inFlight.value--;
       m.requests.inc(1, { route: c.req.routePath ?? 'unmatched', method: c.req.method, status: String(c.res.status) });
     }
+  });
+
+  app.use('*', async (c, next) => {
+    if (c.req.path !== '/health') checkOrigin({ host: c.req.header('host'), origin: c.req.header('origin') }, host.config);
+    return next();
   });
 
   const key = host.config.apiKey;
