@@ -16,7 +16,7 @@ import { ResidentSet } from './resident-set.js';
 import { Session } from './session.js';
 import type { SessionHost } from './session-host.js';
 import { replay, stateRecords, type SessionState } from './session-state.js';
-import { compactIfLarge, repairJournal } from './store-maintenance.js';
+import { compactIfLarge, foreignEntry, repairJournal, type RepairReport } from './store-maintenance.js';
 import { DEFAULT_CHECKPOINT_BUDGET, StateCheckpoints } from './state-checkpoints.js';
 import { loadStateFiles, persistCheckpoints } from './state-persist.js';
 import { checkpointHere, syncState } from './state-sync.js';
@@ -88,6 +88,11 @@ export class SessionStore implements SessionHost {
         await rm(join(this.root, name), { recursive: true, force: true }); // unfinished create/fork, deleted session
         continue;
       }
+      const foreign = await foreignEntry(this.root, name);
+      if (foreign !== undefined) {
+        this.warn(`ignoring ${join(this.root, name)}: ${foreign}, not a session`); // left as it is: not ours to delete
+        continue;
+      }
       try {
         this.sessions.set(name, await this.loadOne(name, true));
       } catch (e) {
@@ -131,14 +136,15 @@ export class SessionStore implements SessionHost {
     return s;
   }
 
-  /** Truncates a damaged journal at its first bad record and loads the session from what precedes it. */
-  async repair(id: string): Promise<Session> {
+  /** Truncates a damaged journal at its first bad record and loads the session from what precedes it; reports what was cut. */
+  async repair(id: string): Promise<{ session: Session; report: RepairReport }> {
     if (!this.damaged.has(id)) throw new SessionArgumentError(`session ${id} is not damaged`);
-    await repairJournal(join(this.root, id, 'journal.rsj'), id);
+    const file = join(this.root, id, 'journal.rsj');
+    const report = await repairJournal(file, id, (records) => replay(records, id, file));
     const s = await this.loadOne(id);
     this.damaged.delete(id);
     this.sessions.set(id, s);
-    return s;
+    return { session: s, report };
   }
 
   /** Creates a session (durable before it resolves). */

@@ -39,7 +39,7 @@ describe('MCP server over streamable HTTP', () => {
   it('lists every tool and calls the session tools', async (ctx) => {
     if (skip) return ctx.skip(skip);
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(names).toEqual(['agent_run', 'session_append', 'session_create', 'session_delete', 'session_fork', 'session_generate', 'session_info', 'session_list', 'session_rollback']);
+    expect(names).toEqual(['agent_run', 'session_append', 'session_create', 'session_delete', 'session_fork', 'session_generate', 'session_info', 'session_list', 'session_repair', 'session_rollback']);
 
     const created = structured(await client.callTool({ name: 'session_create', arguments: { messages: [{ role: 'system', content: 'You answer briefly.' }] } }));
     const id = created.session_id as string;
