@@ -4,6 +4,7 @@
  * Checks that need the file system (model folder, MCP config, skills folders) run in
  * {@link checkServePaths} and, for their contents, when the host starts.
  */
+import { ResidentError } from '../engine/util/resident-error.js';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,8 +12,10 @@ import { defaultThreads } from '../engine/native.js';
 import type { ActivationMode, WeightMode } from '../engine/engine-api.js';
 
 /** A bad flag value or an unusable path; `flag` names it (e.g. `--port`). The CLI exits with code 2. */
-export class ConfigError extends Error {
+export class ConfigError extends ResidentError {
   override name = 'ConfigError';
+  override code = 'config_error';
+  override status = 400;
   constructor(message: string, readonly flag?: string) {
     super(message);
   }

@@ -152,7 +152,7 @@ describe('MCP server over streamable HTTP', () => {
     await fetch(`${srv!.url}/mcp`, { method: 'POST', headers: h2, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
     const list = await fetch(`${srv!.url}/mcp`, { method: 'POST', headers: h2, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
     const [l] = await readSse(list);
-    expect((l as { result: { tools: unknown[] } }).result.tools.length).toBe(9);
+    expect((l as { result: { tools: unknown[] } }).result.tools.length).toBe(10);
     const del = await fetch(`${srv!.url}/mcp`, { method: 'DELETE', headers: h2 });
     expect(del.status).toBe(200);
   });
