@@ -56,7 +56,6 @@ export class JournalWriter {
   /** Appends framed records; resolves when durable. */
   append(...records: Buffer[]): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError(`journal ${this.file} is closed`));
-    if (this.failed) return Promise.reject(this.failed);
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ data: records.length === 1 ? records[0]! : Buffer.concat(records), resolve, reject });
       if (!this.flushing) void this.flush();
@@ -70,6 +69,13 @@ export class JournalWriter {
       this.pending = [];
       const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data));
       try {
+        if (this.failed) {
+          // A failed write may have left part of a record: cut back to the last good end before writing again
+          // (this throws again while the cause, e.g. a full disk, persists).
+          await this.fh.truncate(this.size);
+          await this.fh.datasync();
+          this.failed = null;
+        }
         let off = 0;
         while (off < data.length) {
           const { bytesWritten } = await this.fh.write(data, off, data.length - off, this.size + off);
@@ -79,7 +85,7 @@ export class JournalWriter {
         this.size += data.length;
         for (const p of batch) p.resolve();
       } catch (e) {
-        // A failed write leaves the file in an unknown state: refuse further appends.
+        // A failed write leaves the file in an unknown state past `size`: the next append cuts it back first.
         this.failed = e;
         for (const p of [...batch, ...this.pending]) p.reject(e);
         this.pending = [];

@@ -3,13 +3,14 @@
  * (open/load, create, fork, delete, repair, close; layout in docs/formats.md), composed with the
  * ResidentSet that decides which sessions hold a KV slot.
  */
-import { link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, link, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import { Scheduler } from '../engine/scheduler.js';
 import { fsyncDir } from '../engine/util/atomic-file.js';
-import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
+import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError, storageErrorOf } from './errors.js';
 import { createJournal, JournalWriter, readJournal } from './journal.js';
 import { kvDir, loadSegments, pruneSegments, coveredBy, type KvFormat } from './kv-persist.js';
 import { ResidentSet } from './resident-set.js';
@@ -82,7 +83,14 @@ export class SessionStore implements SessionHost {
   }
 
   private async load(): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+    try {
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, constants.W_OK);
+    } catch (e) {
+      // A recursive mkdir on a read-only file system can fail with ENOENT: ask the data folder itself why.
+      const why = await access(this.dataDir, constants.W_OK).then(() => e, (e2: unknown) => e2);
+      throw storageErrorOf(why, `the sessions folder ${this.root}`) ?? storageErrorOf(e, `the sessions folder ${this.root}`) ?? e;
+    }
     for (const name of (await readdir(this.root)).sort()) {
       if (name.startsWith('.')) {
         await rm(join(this.root, name), { recursive: true, force: true }); // unfinished create/fork, deleted session

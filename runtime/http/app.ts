@@ -22,6 +22,7 @@ import { mapLegacyFunctions, usesLegacyFunctions } from './legacy-functions.js';
 import { anthropicErrorBody, isAnthropicPath } from './messages/errors.js';
 import { registerMessagesRoutes } from './messages/routes.js';
 import { checkOrigin } from './origin-policy.js';
+import { StorageProbe } from './storage-health.js';
 import { modelNames, modelObject, servedModel } from './model-names.js';
 import { registerResponsesRoutes } from './responses/routes.js';
 
@@ -81,9 +82,11 @@ export function createApp(host: Host): Hono {
   app.onError((e, c) => errorResponse(c, e));
   app.notFound((c) => errorResponse(c, new HttpError(404, `no route ${c.req.method} ${c.req.path}`, 'not_found_error', null, 'unknown_route')));
 
-  app.get('/health', (c) => {
+  const storage = new StorageProbe(host.config.dataDir);
+  app.get('/health', async (c) => {
     const mem = host.store.memory();
-    return c.json({ status: 'ok', model: host.modelId, uptime_s: Math.round((Date.now() - host.startedAt) / 1000), sessions: mem.sessions.length, resident_sessions: mem.residentSessions });
+    const disk = await storage.status();
+    return c.json({ status: disk.ok ? 'ok' : 'degraded', model: host.modelId, uptime_s: Math.round((Date.now() - host.startedAt) / 1000), sessions: mem.sessions.length, resident_sessions: mem.residentSessions, storage: disk });
   });
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: modelNames(host).map((n) => modelObject(host, n)) }));
