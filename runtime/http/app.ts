@@ -46,6 +46,8 @@ export function createApp(host: Host): Hono {
     m.inFlight.value++;
     try {
       await next();
+      // A body the route never read is left on the connection: close it rather than let the client reuse it.
+      if (c.req.raw.body !== null && !c.req.raw.bodyUsed) c.res.headers.set('connection', 'close');
     } finally {
       m.inFlight.value--;
       m.requests.inc(1, { route: c.req.routePath ?? 'unmatched', method: c.req.method, status: String(c.res.status) });
