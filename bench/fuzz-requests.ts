@@ -212,7 +212,7 @@ export function fuzzRequest(seed: number, i: number, ids: FuzzIds, model: string
 }
 
 /** Sends `count` requests of `seed` to `url` (sequentially), learning live ids first; never throws. */
-export async function runFuzz(url: string, o: { seed: number; count: number; timeoutMs?: number; model: string; onProgress?: (n: number) => void }): Promise<FuzzReport> {
+export async function runFuzz(url: string, o: { seed: number; count: number; timeoutMs?: number; model: string; onProgress?: (n: number, so_far: FuzzReport) => void }): Promise<FuzzReport> {
   const t0 = performance.now();
   const report: FuzzReport = { sent: 0, byClass: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, hang: 0, crash: 0 }, failures: [], seconds: 0 };
   const ids: FuzzIds = { session: 'none', run: 'none' };
@@ -245,7 +245,7 @@ export async function runFuzz(url: string, o: { seed: number; count: number; tim
     } finally {
       clearTimeout(timer);
     }
-    o.onProgress?.(i + 1);
+    o.onProgress?.(i + 1, report);
   }
   report.seconds = (performance.now() - t0) / 1000;
   return report;

@@ -14,8 +14,8 @@ try {
   const count = Number(a.count);
   const report = await runFuzz(srv.url, {
     seed: Number(a.seed), count, timeoutMs: Number(a['timeout-ms']), model: srv.host.modelId,
-    onProgress: (n) => {
-      if (!a.json && n % 500 === 0) process.stderr.write(`${n}/${count}\n`);
+    onProgress: (n, r) => {
+      if (!a.json && n % 250 === 0) process.stderr.write(`${n}/${count} ${JSON.stringify(r.byClass)}\n`);
     },
   });
   if (a.json) console.log(JSON.stringify(report));

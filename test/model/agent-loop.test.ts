@@ -76,14 +76,21 @@ describe('agent loop (HTTP agent-run API)', () => {
   });
 
   it('offers skills without touching the prefix: the catalog is in the system prompt, activate_skill answers as a tool', async () => {
-    const r = await (await post('/v1/agent/runs', { goal: 'Review my code.', tool_sources: ['skills'], max_steps: 1, max_tokens: 96, max_argument_chars: 24, tool_choice: 'required', enable_thinking: false, seed: 2, wait: true })).json() as { sessionId: string; toolCalls: { name: string; ok: boolean }[] };
-    const session = srv!.host.store.get(r.sessionId);
+    // Random weights pick either tool: the first of these fixed seeds whose run activates a skill is checked (some must).
+    let r: { sessionId: string; toolCalls: { name: string; ok: boolean }[] } | undefined;
+    const tried: string[] = [];
+    for (const seed of [2, 3, 4, 5, 6, 7, 8, 9]) {
+      r = await (await post('/v1/agent/runs', { goal: 'Review my code.', tool_sources: ['skills'], max_steps: 1, max_tokens: 96, max_argument_chars: 24, tool_choice: 'required', enable_thinking: false, seed, wait: true })).json() as typeof r;
+      checkToolCallsValidate(r!.toolCalls as never[], /^(activate_skill|read_skill_file)$/);
+      tried.push(`${seed}: ${r!.toolCalls.map((c) => c.name).join(',')}`);
+      if (r!.toolCalls.some((c) => c.name === 'activate_skill')) break;
+    }
+    const session = srv!.host.store.get(r!.sessionId);
     const msgs = chatMessagesOf(session);
     expect(String(msgs[0]!.content)).toMatch(/<available_skills>[\s\S]*code-review/);
     expect((session.state.tools as { function: { name: string } }[]).map((t) => t.function.name)).toEqual(['activate_skill', 'read_skill_file']);
-    checkToolCallsValidate(r.toolCalls as never[], /^(activate_skill|read_skill_file)$/);
-    const activated = r.toolCalls.findIndex((c) => c.name === 'activate_skill');
-    if (activated >= 0) expect(msgs.filter((m) => m.role === 'tool').map((m) => String(m.content)).join('\n')).toMatch(/<skill name="(code-review|web-research)">/);
+    expect(r!.toolCalls.some((c) => c.name === 'activate_skill'), tried.join('; ')).toBe(true);
+    expect(msgs.filter((m) => m.role === 'tool').map((m) => String(m.content)).join('\n')).toMatch(/<skill name="(code-review|web-research)">/);
   });
 
   it('cancels a running run and resumes it from its session', async () => {
