@@ -13,3 +13,10 @@ export class ResidentError extends Error {
   /** The request field it is about, or null. */
   param: string | null = null;
 }
+
+/** A broken internal invariant (a turn that ended without its finish event…): a bug, answered 500 `internal_error`. */
+export class InvariantError extends ResidentError {
+  override name = 'InvariantError';
+  override code = 'internal_error';
+  override status = 500;
+}

@@ -4,6 +4,7 @@
  * addressed by our own ids (ulid) or names passed as `session_id` — never by the transport's
  * Mcp-Session-Id. Long prefills and generations report progress; cancellation aborts them.
  */
+import { InvariantError } from '../../engine/util/resident-error.js';
 import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
 import type { Session } from '../../sessions/session.js';
 import { agentServiceFor } from '../agent/service.js';
@@ -129,7 +130,7 @@ export function sessionTools(host: Host): McpToolDef[] {
           else if (e.type === 'finish') result = e.result;
           else ctx.progress.report(++pieces, { message: e.type });
         }
-        if (!result) throw new Error('the turn ended without a result');
+        if (!result) throw new InvariantError('the turn ended without a result');
         return turnView(result);
       },
     },
