@@ -16,6 +16,8 @@ import { Lane } from './util/lane.js';
 /** A request was cancelled through its AbortSignal (or the scheduler was closed). */
 export class SchedulerAbortError extends EngineError {
   override name = 'AbortError';
+  override code = 'cancelled';
+  override status = 499;
 }
 
 export interface PrefillRequest {

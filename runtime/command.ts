@@ -1,4 +1,5 @@
 /** A CLI command: `resident <name> [options]`. Every command answers `--help`. */
+import { ResidentError } from '../engine/util/resident-error.js';
 export interface Command {
   name: string;
   /** One line for the command list. */
@@ -10,6 +11,8 @@ export interface Command {
 }
 
 /** A usage error: printed with the command's usage, exit code 2. */
-export class UsageError extends Error {
+export class UsageError extends ResidentError {
   override name = 'UsageError';
+  override code = 'usage_error';
+  override status = 400;
 }

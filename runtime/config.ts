@@ -4,6 +4,7 @@
  * Checks that need the file system (model folder, MCP config, skills folders) run in
  * {@link checkServePaths} and, for their contents, when the host starts.
  */
+import { ResidentError } from '../engine/util/resident-error.js';
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,8 +13,10 @@ import type { ActivationMode, WeightMode } from '../engine/engine-api.js';
 import { DEFAULT_DURABILITY, type DurabilityMode } from '../sessions/journal-sync.js';
 
 /** A bad flag value or an unusable path; `flag` names it (e.g. `--port`). The CLI exits with code 2. */
-export class ConfigError extends Error {
+export class ConfigError extends ResidentError {
   override name = 'ConfigError';
+  override code = 'config_error';
+  override status = 400;
   constructor(message: string, readonly flag?: string) {
     super(message);
   }
@@ -69,6 +72,16 @@ export interface ServeConfig {
   mcpConfig?: string;
   /** Skills folders, for the agent loop. Absolute. */
   skills: string[];
+  /** Host names the Host header may carry besides IP literals, `localhost` and `host` (`--allow-host`; `*` = any). */
+  allowHosts: string[];
+  /** Origins (`https://app.example`) browsers may send requests from (`--allow-origin`; `*` = any). */
+  allowOrigins: string[];
+  /** A connection must deliver its request headers within this (ms). */
+  headersTimeoutMs: number;
+  /** A connection must deliver its whole request (headers and body) within this (ms); responses are not limited. */
+  requestTimeoutMs: number;
+  /** MCP transport sessions idle this long (ms) are closed. */
+  mcpIdleMs: number;
 }
 
 /** Defaults of every optional setting. */
@@ -83,6 +96,9 @@ export const SERVE_DEFAULTS = {
   chatSessions: 64,
   maxQueueWaitMs: 30_000,
   storedResponses: 1000,
+  headersTimeoutS: 30,
+  requestTimeoutS: 120,
+  mcpIdleS: 900,
 } as const;
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
@@ -134,6 +150,11 @@ const OPTIONS = {
   'stored-responses': { type: 'string' },
   'mcp-config': { type: 'string' },
   skills: { type: 'string', multiple: true },
+  'allow-host': { type: 'string', multiple: true },
+  'allow-origin': { type: 'string', multiple: true },
+  'headers-timeout': { type: 'string' },
+  'request-timeout': { type: 'string' },
+  'mcp-idle': { type: 'string' },
 } as const;
 
 /**
@@ -165,6 +186,13 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   const context = str('context');
   const weights = str('weights') ?? 'native';
   if (weights !== 'native' && weights !== 'int8') throw new ConfigError(`--weights must be native or int8, got '${weights}'`, '--weights');
+  const allowHosts = (values['allow-host'] as string[] | undefined) ?? [];
+  for (const h of allowHosts) if (!/^(\*|[A-Za-z0-9.-]{1,253})$/.test(h)) throw new ConfigError(`--allow-host takes a host name (no port) or *, got '${h}'`, '--allow-host');
+  const allowOrigins = (values['allow-origin'] as string[] | undefined) ?? [];
+  for (const o of allowOrigins) if (!/^(\*|https?:\/\/[A-Za-z0-9.\-[\]:]+)$/.test(o)) throw new ConfigError(`--allow-origin takes an origin such as https://app.example:3000, or *, got '${o}'`, '--allow-origin');
+  const headersTimeoutS = intFlag(str('headers-timeout'), '--headers-timeout', SERVE_DEFAULTS.headersTimeoutS, 1, 3600);
+  const requestTimeoutS = intFlag(str('request-timeout'), '--request-timeout', SERVE_DEFAULTS.requestTimeoutS, 1, 86400);
+  if (requestTimeoutS < headersTimeoutS) throw new ConfigError(`--request-timeout (${requestTimeoutS}) must be at least --headers-timeout (${headersTimeoutS})`, '--request-timeout');
   const activations = str('activations') ?? (env.RESIDENT_ACTIVATIONS || 'auto');
   if (activations !== 'f32' && activations !== 'bf16' && activations !== 'auto') throw new ConfigError(`--activations must be auto, f32 or bf16, got '${activations}'`, '--activations');
   const durability = str('durability') ?? DEFAULT_DURABILITY.mode;
@@ -196,6 +224,11 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     storedResponses: intFlag(str('stored-responses'), '--stored-responses', SERVE_DEFAULTS.storedResponses, 1, 10_000_000),
     mcpConfig: str('mcp-config') !== undefined ? resolve(cwd, str('mcp-config')!) : undefined,
     skills: ((values.skills as string[] | undefined) ?? []).map((d) => resolve(cwd, d)),
+    allowHosts,
+    allowOrigins: allowOrigins.map((o) => o.replace(/\/$/, '').toLowerCase()),
+    headersTimeoutMs: headersTimeoutS * 1000,
+    requestTimeoutMs: requestTimeoutS * 1000,
+    mcpIdleMs: intFlag(str('mcp-idle'), '--mcp-idle', SERVE_DEFAULTS.mcpIdleS, 1, 86400 * 7) * 1000,
   };
 }
 
@@ -261,4 +294,12 @@ export const SERVE_FLAGS_HELP = `Options:
                        beyond N are deleted (default ${SERVE_DEFAULTS.storedResponses})
   --mcp-config FILE    MCP servers config ({"mcpServers": …}) for the agent loop
   --skills DIR         skills folder for the agent loop (repeatable)
+  --allow-host NAME    a host name the Host header may carry (repeatable; * = any). IP addresses,
+                       localhost and --host are always accepted; other names are refused (DNS rebinding)
+  --allow-origin URL   an origin web pages may call from, e.g. https://app.example (repeatable; * =
+                       any). Requests with any other Origin header are refused
+  --headers-timeout S  seconds a client has to send its request headers (default ${SERVE_DEFAULTS.headersTimeoutS})
+  --request-timeout S  seconds a client has to send its whole request, body included (default
+                       ${SERVE_DEFAULTS.requestTimeoutS}); responses (long generations) are not limited
+  --mcp-idle S         seconds an idle /mcp session is kept (default ${SERVE_DEFAULTS.mcpIdleS})
 `;

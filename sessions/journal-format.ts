@@ -63,7 +63,11 @@ export interface DecodedJournal {
   tornBytes: number;
 }
 
-/** Parses a whole journal file. Throws JournalCorruptError (naming session and file) on damage. */
+/**
+ * Parses a whole journal file. Throws JournalCorruptError (naming session and file) on damage.
+ * A torn tail — a short last record, a last record failing its checksum, or trailing zeros — is
+ * not damage: it is reported in `tornBytes` and appends continue before it.
+ */
 export function decodeJournal(buf: Buffer, sessionId: string, file: string): DecodedJournal {
   const fail = (offset: number, reason: string) => new JournalCorruptError(sessionId, file, offset, reason);
   if (buf.length < JOURNAL_HEADER_BYTES) {
@@ -81,17 +85,28 @@ export function decodeJournal(buf: Buffer, sessionId: string, file: string): Dec
     const remaining = buf.length - off;
     if (remaining < RECORD_HEAD_BYTES) break; // torn head
     const len = buf.readUInt32LE(off);
-    if (buf.readUInt32LE(off + 4) !== crc32(buf.subarray(off, off + 4))) throw fail(off, 'record length checksum mismatch');
+    if (buf.readUInt32LE(off + 4) !== crc32(buf.subarray(off, off + 4))) {
+      if (allZero(buf, off)) break; // a power loss can leave the file extended with zeros past the last write
+      throw fail(off, 'record length checksum mismatch');
+    }
     if (len < 1 || len > MAX_RECORD_BYTES) throw fail(off, `record length ${len} out of range`);
     if (len > remaining - RECORD_HEAD_BYTES) break; // torn payload
     const payload = buf.subarray(off + RECORD_HEAD_BYTES, off + RECORD_HEAD_BYTES + len);
-    if (buf.readUInt32LE(off + 8) !== crc32(payload)) throw fail(off, 'record checksum mismatch');
+    if (buf.readUInt32LE(off + 8) !== crc32(payload)) {
+      if (off + RECORD_HEAD_BYTES + len === buf.length) break; // the last record, torn mid-write: drop it like a short one
+      throw fail(off, 'record checksum mismatch');
+    }
     const type = payload[0]! as RecordType;
     if (!(type in RecordType)) throw fail(off, `unknown record type ${type}`);
     records.push({ type, body: payload.subarray(1), offset: off });
     off += RECORD_HEAD_BYTES + len;
   }
   return { records, validLength: off, tornBytes: buf.length - off };
+}
+
+function allZero(buf: Buffer, from: number): boolean {
+  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
 }
 
 /** Body of a Tokens record. */

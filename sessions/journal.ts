@@ -1,5 +1,5 @@
 /** Journal I/O: read (with torn-tail handling) and an append writer with group commit (docs/formats.md). */
-import { writeSync } from 'node:fs';
+import { fdatasyncSync, ftruncateSync, writeSync } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { writeFileAtomic } from '../engine/util/atomic-file.js';
 import { decodeJournal, encodeJournalHeader, type DecodedJournal } from './journal-format.js';
@@ -74,7 +74,6 @@ export class JournalWriter implements SyncTarget {
   /** Appends framed records; resolves when durable (strict) or written (batched). */
   append(...records: Buffer[]): Promise<void> {
     if (this.closed) return Promise.reject(new StoreClosedError(`journal ${this.file} is closed`));
-    if (this.failed) return Promise.reject(this.failed);
     if (this.syncer.mode === 'batched' && !this.flushing) return this.appendWritten(records.length === 1 ? records[0]! : Buffer.concat(records));
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ data: records.length === 1 ? records[0]! : Buffer.concat(records), resolve, reject });
@@ -89,6 +88,13 @@ export class JournalWriter implements SyncTarget {
       this.pending = [];
       const data = batch.length === 1 ? batch[0]!.data : Buffer.concat(batch.map((p) => p.data));
       try {
+        if (this.failed) {
+          // A failed write may have left part of a record: cut back to the last good end before writing again
+          // (this throws again while the cause, e.g. a full disk, persists).
+          await this.fh.truncate(this.size);
+          await this.fh.datasync();
+          this.failed = null;
+        }
         let off = 0;
         while (off < data.length) {
           const { bytesWritten } = await this.fh.write(data, off, data.length - off, this.size + off);
@@ -98,7 +104,7 @@ export class JournalWriter implements SyncTarget {
         await this.syncNow();
         for (const p of batch) p.resolve();
       } catch (e) {
-        // A failed write leaves the file in an unknown state: refuse further appends.
+        // A failed write leaves the file in an unknown state past `size`: the next append cuts it back first.
         this.failed = e;
         for (const p of [...batch, ...this.pending]) p.reject(e);
         this.pending = [];
@@ -110,6 +116,12 @@ export class JournalWriter implements SyncTarget {
   /** batched: one synchronous write of the whole buffer at the end; the syncer is told. */
   private appendWritten(data: Buffer): Promise<void> {
     try {
+      if (this.failed) {
+        // as in flush: cut back what a failed write may have left before writing again
+        ftruncateSync(this.fh.fd, this.size);
+        fdatasyncSync(this.fh.fd);
+        this.failed = null;
+      }
       let off = 0;
       while (off < data.length) off += writeSync(this.fh.fd, data, off, data.length - off, this.size + off);
       this.size += data.length;

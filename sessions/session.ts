@@ -236,8 +236,23 @@ export class Session {
   op<T>(fn: () => Promise<T>): Promise<T> {
     return this.lane.run(async () => {
       this.host.check(this);
-      return fn();
+      try {
+        return await fn();
+      } catch (e) {
+        this.realign();
+        throw e;
+      }
     });
+  }
+
+  /** After a failed operation the slot never holds more than the journal (a failed journal write, e.g. a full disk, leaves it ahead). */
+  private realign(): void {
+    const slot = this.slot;
+    const n = this.state.tokens.length;
+    if (!slot || slot.length <= n) return;
+    slot.truncate(n);
+    this.lastLogits = null;
+    this.checkpoints.dropAfter(n);
   }
 
   /**

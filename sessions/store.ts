@@ -3,13 +3,14 @@
  * (open/load, create, fork, delete, repair, close; layout in docs/formats.md), composed with the
  * ResidentSet that decides which sessions hold a KV slot.
  */
-import { link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, link, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import { Scheduler } from '../engine/scheduler.js';
 import { fsyncDir } from '../engine/util/atomic-file.js';
-import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
+import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError, storageErrorOf } from './errors.js';
 import { createJournal, JournalWriter, readJournal } from './journal.js';
 import { DEFAULT_DURABILITY, JournalSyncer } from './journal-sync.js';
 import { kvDir, loadSegments, pruneSegments, coveredBy, type KvFormat } from './kv-persist.js';
@@ -17,7 +18,7 @@ import { ResidentSet } from './resident-set.js';
 import { Session } from './session.js';
 import type { SessionHost } from './session-host.js';
 import { replay, stateRecords, type SessionState } from './session-state.js';
-import { compactIfLarge, repairJournal } from './store-maintenance.js';
+import { compactIfLarge, foreignEntry, repairJournal, type RepairReport } from './store-maintenance.js';
 import { defaultCheckpointBudget, StateCheckpoints } from './state-checkpoints.js';
 import { loadStateFiles, persistCheckpoints } from './state-persist.js';
 import { checkpointHere, syncState } from './state-sync.js';
@@ -87,10 +88,22 @@ export class SessionStore implements SessionHost {
   }
 
   private async load(): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+    try {
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, constants.W_OK);
+    } catch (e) {
+      // A recursive mkdir on a read-only file system can fail with ENOENT: ask the data folder itself why.
+      const why = await access(this.dataDir, constants.W_OK).then(() => e, (e2: unknown) => e2);
+      throw storageErrorOf(why, `the sessions folder ${this.root}`) ?? storageErrorOf(e, `the sessions folder ${this.root}`) ?? e;
+    }
     for (const name of (await readdir(this.root)).sort()) {
       if (name.startsWith('.')) {
         await rm(join(this.root, name), { recursive: true, force: true }); // unfinished create/fork, deleted session
+        continue;
+      }
+      const foreign = await foreignEntry(this.root, name);
+      if (foreign !== undefined) {
+        this.warn(`ignoring ${join(this.root, name)}: ${foreign}, not a session`); // left as it is: not ours to delete
         continue;
       }
       try {
@@ -136,14 +149,15 @@ export class SessionStore implements SessionHost {
     return s;
   }
 
-  /** Truncates a damaged journal at its first bad record and loads the session from what precedes it. */
-  async repair(id: string): Promise<Session> {
+  /** Truncates a damaged journal at its first bad record and loads the session from what precedes it; reports what was cut. */
+  async repair(id: string): Promise<{ session: Session; report: RepairReport }> {
     if (!this.damaged.has(id)) throw new SessionArgumentError(`session ${id} is not damaged`);
-    await repairJournal(join(this.root, id, 'journal.rsj'), id);
+    const file = join(this.root, id, 'journal.rsj');
+    const report = await repairJournal(file, id, (records) => replay(records, id, file));
     const s = await this.loadOne(id);
     this.damaged.delete(id);
     this.sessions.set(id, s);
-    return s;
+    return { session: s, report };
   }
 
   /** Creates a session (durable before it resolves). */

@@ -13,6 +13,8 @@ export { logSoftmaxTopK } from './top-k.js';
 /** The mask allowed no token (after intersecting with the vocabulary). */
 export class NoAllowedTokenError extends EngineError {
   override name = 'NoAllowedTokenError';
+  override code = 'no_allowed_token';
+  override status = 500;
 }
 
 /** Sampling parameters; every field is optional and defaults to "off" (temperature defaults to 1). */

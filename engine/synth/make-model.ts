@@ -49,6 +49,8 @@ export interface MakeModelResult {
 /** Thrown for an unknown preset name. */
 export class UnknownPresetError extends ModelLoadError {
   override name = 'UnknownPresetError';
+  override code = 'unknown_preset';
+  override status = 400;
 }
 
 /** Per-tensor init: value = mean + std·n, n ≈ N(0,1) (Irwin–Hall of 4 bytes, |n| ≤ 3.45). */

@@ -12,7 +12,8 @@
  * no normalizer, as the reference tokenizations require (`e` + U+0301 stays two tokens).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/atomic-file.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelLoadError, UnsupportedModelError } from '../errors.js';
@@ -101,25 +102,12 @@ export function qwen35TokenizerFiles(meta: GgufMetadata): Qwen35TokenizerFiles {
   return { tokenizerJson: jsonFile(tokenizer), tokenizerConfigJson: jsonFile(config), bpeTokens: n, merges: merges.length, added };
 }
 
-/** Writes `data` to `file` durably: temp file, fsync, rename. */
-function writeDurable(file: string, data: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
-
 /** Builds `tokenizer.json` + `tokenizer_config.json` into `outDir` (created if missing) from the qwen35 vocabulary GGUF at `ggufPath`. */
 export function buildQwen35Tokenizer(ggufPath: string, outDir: string): Qwen35TokenizerFiles {
   const files = qwen35TokenizerFiles(readGgufHeader(ggufPath).metadata);
   mkdirSync(outDir, { recursive: true });
-  writeDurable(join(outDir, 'tokenizer.json'), files.tokenizerJson);
-  writeDurable(join(outDir, 'tokenizer_config.json'), files.tokenizerConfigJson);
+  writeFileAtomicSync(join(outDir, 'tokenizer.json'), files.tokenizerJson);
+  writeFileAtomicSync(join(outDir, 'tokenizer_config.json'), files.tokenizerConfigJson);
   return files;
 }
 

@@ -75,6 +75,9 @@ export class AppendProtocol {
   private readonly protectedStrings: string[];
   private readonly closingCache = new Map<string, string>();
 
+  /** Most tokens one append may produce (the slot's capacity); a text provably longer is refused (TokenBudgetError) before BPE runs. */
+  maxTokens: number | undefined;
+
   constructor(readonly tokenizer: Tokenizer, readonly template: ChatTemplate) {
     this.protectedStrings = tokenizer.specialTokenStrings();
   }
@@ -108,7 +111,7 @@ export class AppendProtocol {
     }
     const segments = esc.segments(text);
     return {
-      tokens: this.tokenizer.encodeSegments(segments),
+      tokens: this.tokenizer.encodeSegments(segments, { maxTokens: this.maxTokens }),
       text: segments.map((s) => s.text).join(''),
       tail: opts.addGenerationPrompt ? 'generating' : nextTail(tail, msgs),
     };
@@ -138,7 +141,7 @@ export class AppendProtocol {
 
   /** A raw document appended without any framing; special-token text in it stays plain. Tail is unchanged. */
   appendRaw(tail: Tail, text: string): AppendResult {
-    return { tokens: this.tokenizer.encode(text), text, tail };
+    return { tokens: this.tokenizer.encodeSegments([{ text, trusted: false }], { maxTokens: this.maxTokens }), text, tail };
   }
 
   /**

@@ -1,5 +1,6 @@
 /** OpenAI-style chat messages and their normalisation into what chat templates expect. */
 import { MessageFormatError, UnsupportedContentError } from './errors.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 
 export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
@@ -68,17 +69,19 @@ export function contentText(content: ChatMessage['content'], index?: number): st
   return out;
 }
 
-/** Parses tool-call arguments given as a JSON string into an object (as templates expect); leaves non-JSON strings as they are. */
+/** Parses tool-call arguments given as a JSON string (deeper than MAX_JSON_DEPTH: MessageFormatError) into an object (as templates expect); leaves non-JSON strings as they are. */
 export function parseArguments(args: string | Record<string, unknown> | undefined | null): Record<string, unknown> | string {
   if (args === undefined || args === null) return {};
   if (typeof args !== 'string') return args;
   if (args.trim() === '') return {};
+  let v: unknown;
   try {
-    const v: unknown = JSON.parse(args);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : args;
+    v = JSON.parse(args);
   } catch {
     return args;
   }
+  if (jsonDepthExceeds(v)) throw new MessageFormatError(`tool-call arguments nest deeper than ${MAX_JSON_DEPTH} levels`);
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : args;
 }
 
 /** Validates one message and converts it to the template shape. Throws MessageFormatError on bad input. */

@@ -52,18 +52,42 @@ export interface PrefixMatchOptions {
   promptOnlyKwargs?: readonly string[];
 }
 
-/** Canonical JSON (object keys sorted) for order-insensitive deep comparison. */
+/**
+ * Canonical JSON (object keys sorted, undefined members dropped) for order-insensitive deep
+ * comparison. Iterative (an explicit stack): stored sessions of any depth compare without
+ * overflowing the call stack.
+ */
 export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .filter((k) => o[k] !== undefined)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-      .join(',')}}`;
+  const out: string[] = [];
+  // Work items: a value to write, or a literal piece of text (separators, closing brackets).
+  const stack: Array<{ value: unknown } | string> = [{ value: v }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if (typeof item === 'string') {
+      out.push(item);
+      continue;
+    }
+    const x = item.value;
+    if (Array.isArray(x)) {
+      out.push('[');
+      stack.push(']');
+      for (let i = x.length - 1; i >= 0; i--) {
+        stack.push({ value: x[i] });
+        if (i > 0) stack.push(',');
+      }
+    } else if (x !== null && typeof x === 'object') {
+      const o = x as Record<string, unknown>;
+      const keys = Object.keys(o).filter((k) => o[k] !== undefined).sort();
+      out.push('{');
+      stack.push('}');
+      for (let i = keys.length - 1; i >= 0; i--) {
+        stack.push({ value: o[keys[i]!] });
+        stack.push(`${JSON.stringify(keys[i])}:`);
+        if (i > 0) stack.push(',');
+      }
+    } else out.push(JSON.stringify(x) ?? 'null');
   }
-  return JSON.stringify(v) ?? 'null';
+  return out.join('');
 }
 
 const roleOf = (m: ChatMessage) => (m.role === 'developer' ? 'system' : m.role);

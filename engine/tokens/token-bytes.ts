@@ -10,6 +10,7 @@
  *
  * Reused by the grammar (token tries), detokenization and stop-sequence matching.
  */
+import { ResidentError } from '../util/resident-error.js';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -26,8 +27,10 @@ export interface TokenBytes {
 }
 
 /** The tokenizer file is missing or not a byte-level BPE vocabulary. */
-export class TokenBytesError extends Error {
+export class TokenBytesError extends ResidentError {
   override name = 'TokenBytesError';
+  override code = 'tokenizer_load_failed';
+  override status = 500;
 }
 
 /** GPT-2's table: unicode code point (as used in vocab strings) → byte value (-1 = not in the alphabet). */

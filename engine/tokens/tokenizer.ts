@@ -8,7 +8,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { TokenizerError } from './errors.js';
+import { TokenBudgetError, TokenizerError } from './errors.js';
+import { BYTE_CHAR } from './byte-char.js';
+import { TokenBound } from './token-bound.js';
 
 /** Options of {@link Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -16,6 +18,12 @@ export interface EncodeOptions {
   allowSpecial?: boolean;
   /** Recognise non-special added tokens (`<think>`, `<tool_call>`…), as Hugging Face does. Default true. */
   allowAdded?: boolean;
+}
+
+/** Options of {@link Tokenizer.encodeSegments}. */
+export interface SegmentsOptions extends Pick<EncodeOptions, 'allowAdded'> {
+  /** Refuse (TokenBudgetError) without running BPE when the text provably needs more tokens than this. */
+  maxTokens?: number;
 }
 
 /** Options of {@link Tokenizer.decode}. */
@@ -50,16 +58,7 @@ interface HfInternals {
   model: ((tokens: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: (string | undefined)[] };
 }
 
-/** GPT-2 byte-to-unicode table of byte-level BPE: printable bytes map to themselves, the others to U+0100 upwards. */
-export const BYTE_CHAR: readonly string[] = (() => {
-  const table: string[] = [];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-    table.push(String.fromCharCode(printable ? b : 256 + n++));
-  }
-  return table;
-})();
+export { BYTE_CHAR };
 
 /** Byte-level mapping of one pre-token (what the library's ByteLevel pre-tokenizer does, without a TextEncoder call per piece). */
 function byteLevel(piece: string): string {
@@ -105,6 +104,7 @@ export class Tokenizer {
   private readonly splitThenByteLevel: ((text: string) => string[]) | null;
   /** Plain-BPE ids for token strings that an added token shadows in the library's id map. */
   private readonly shadowed = new Map<string, number>();
+  private readonly bound: TokenBound;
 
   /** Builds a tokenizer from the parsed JSON files. */
   constructor(tokenizerJson: Record<string, any>, config: Record<string, any>, generationConfig?: Record<string, any>) {
@@ -128,6 +128,7 @@ export class Tokenizer {
     this.addedRe = alternation(list.filter((t) => !t.special));
     this.vocabSize = this.parts.model.vocab.length;
     this.splitThenByteLevel = fastPreTokenizer(tokenizerJson.pre_tokenizer, this.parts.pre_tokenizer);
+    this.bound = new TokenBound(this.parts.model.vocab, this.splitThenByteLevel !== null);
 
     const tokenString = (v: unknown): string | undefined =>
       typeof v === 'string' ? v : v && typeof v === 'object' && typeof (v as any).content === 'string' ? (v as any).content : undefined;
@@ -156,7 +157,12 @@ export class Tokenizer {
    * for the joined string, but special tokens are recognised only inside trusted segments.
    * Equals `encode(joined, {allowSpecial:true})` when untrusted segments contain no special-token text.
    */
-  encodeSegments(segments: readonly TextSegment[], opts: Pick<EncodeOptions, 'allowAdded'> = {}): number[] {
+  encodeSegments(segments: readonly TextSegment[], opts: SegmentsOptions = {}): number[] {
+    if (opts.maxTokens !== undefined) {
+      let bound = 0;
+      for (const seg of segments) if (bound <= opts.maxTokens) bound += this.minTokens(seg.text, opts.maxTokens - bound);
+      if (bound > opts.maxTokens) throw new TokenBudgetError(`the text needs at least ${bound} tokens, more than the ${opts.maxTokens} that fit`, bound, opts.maxTokens);
+    }
     const allowAdded = opts.allowAdded ?? true;
     const out: number[] = [];
     let run = '';
@@ -192,6 +198,11 @@ export class Tokenizer {
     }
     this.encodePlain(run, section, out);
     return out;
+  }
+
+  /** A lower bound on the tokens `text` encodes to (one linear pass, no BPE; see token-bound.ts). */
+  minTokens(text: string, limit?: number): number {
+    return this.bound.minTokens(text, limit);
   }
 
   /** Decodes ids to text. Throws TokenizerError for ids outside the vocabulary. */

@@ -8,6 +8,7 @@
  * Every step is an event and is journaled with the session (the run record in its settings), so a
  * run on a persisted session resumes after a restart: the conversation says where it stands.
  */
+import { InvariantError } from '../../engine/util/resident-error.js';
 import type { ChatMessage } from '../../engine/tokens/messages.js';
 import type { Session } from '../../sessions/session.js';
 import type { ToolRegistry } from '../../tools/index.js';
@@ -164,7 +165,7 @@ async function turn(run: LoopRun, messages: readonly ChatMessage[], opts: TurnOp
         break;
     }
   }
-  throw new Error('the turn ended without a finish event');
+  throw new InvariantError('the turn ended without a finish event');
 }
 
 /** Runs a step's calls (in parallel); returns the tool messages that answer them. */

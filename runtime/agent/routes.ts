@@ -16,16 +16,12 @@ import type { Host } from '../host/host.js';
 import { HttpError } from '../http/errors.js';
 import { readJson } from '../http/validate.js';
 import type { AgentRun } from './agent-run.js';
-import { AgentRequestError, AgentRunNotFoundError, AgentRunStateError } from './errors.js';
 import { parseRunRequest } from './request.js';
 import { agentServiceFor } from './service.js';
 import type { AgentEvent } from './types.js';
 
-/** Maps agent errors to HTTP errors (others pass through). */
+/** Agent errors carry their own status and code (runtime/http/errors.ts maps them); kept for callers. */
 export function agentHttpError(e: unknown): unknown {
-  if (e instanceof AgentRequestError) return new HttpError(400, e.message, 'invalid_request_error', e.param, 'invalid_agent_request');
-  if (e instanceof AgentRunNotFoundError) return new HttpError(404, e.message, 'not_found_error', 'run_id', 'run_not_found');
-  if (e instanceof AgentRunStateError) return new HttpError(409, e.message, 'invalid_request_error', null, 'run_state');
   return e;
 }
 

@@ -1,10 +1,14 @@
 /** Named errors of the chat layer. Each carries the request field it is about (for OpenAI-shaped 4xx answers). */
+import { ResidentError } from '../../engine/util/resident-error.js';
 
 /** A request the chat layer refuses: unknown tool, bad schema, bad message order… (HTTP 400). */
-export class ChatRequestError extends Error {
+export class ChatRequestError extends ResidentError {
   override name = 'ChatRequestError';
-  constructor(message: string, readonly param: string | null = null, readonly code: string | null = null) {
+  override status = 400;
+  constructor(message: string, param: string | null = null, code: string | null = null) {
     super(message);
+    this.param = param;
+    this.code = code ?? 'invalid_request';
   }
 }
 

@@ -4,6 +4,8 @@
  * runner and chat-completions service; plus the MCP config and skills catalog for the agent loop.
  * One object: `await new Host(config).start()`, then `close()`.
  */
+import { storageErrorOf } from '../../sessions/errors.js';
+import { ResidentError } from '../../engine/util/resident-error.js';
 import { mkdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Engine } from '../../engine/engine-api.js';
@@ -47,8 +49,10 @@ export interface HostOptions {
 }
 
 /** Thrown by accessors used before start() or after close(). */
-export class HostStateError extends Error {
+export class HostStateError extends ResidentError {
   override name = 'HostStateError';
+  override code = 'host_not_ready';
+  override status = 503;
 }
 
 export class Host {
@@ -131,8 +135,10 @@ export class Host {
       this.skills = await loadSkillsCatalog(c.skills);
       for (const w of this.skills.warnings) this.log(`warning: --skills: ${w.file}: ${w.message}`);
     }
-    mkdirSync(c.dataDir, { recursive: true });
-    const modelDir = c.model ?? (await ensureDemoModel(c.dataDir, c.demoDtype, this.log));
+    const modelDir = await this.writable(c.dataDir, async () => {
+      mkdirSync(c.dataDir, { recursive: true });
+      return c.model ?? (await ensureDemoModel(c.dataDir, c.demoDtype, this.log));
+    });
     const flag = c.model ? `--model ${modelDir}` : `demo model ${modelDir}`;
     let spec;
     try {
@@ -176,13 +182,14 @@ export class Host {
       const slots = c.slots ?? defaultSlots(kvBudgetBytes, bytesPerToken, stateBytes, capacity);
       const note = capacityNote({ slots, slotsGiven: c.slots !== undefined, kvBudgetBytes, budgetGiven: c.kvBudgetBytes !== undefined, bytesPerToken, stateBytes, capacity });
       this.resolved = { activations: raw.activationMode, slots, kvBudgetBytes, notes: [act.why, note] };
-      const store = await SessionStore.open({
+      const store = await this.writable(c.dataDir, () => SessionStore.open({
         engine, scheduler, dataDir: c.dataDir, maxResidentSlots: slots, kvBudgetBytes, slotCapacity: capacity,
         durability: { mode: c.durability, windowMs: c.syncWindowMs }, maxSlotWaitMs: c.maxQueueWaitMs,
         checkpointBudgetBytes: c.checkpointBudgetBytes,
         detokenize: (t) => tokenizer.decode(t), onWarning: (m) => this.log(`warning: ${m}`),
-      });
+      }));
       const protocol = new AppendProtocol(tokenizer, template);
+      protocol.maxTokens = capacity; // a prompt provably beyond the slot is refused before BPE runs
       const runner = new ChatRunner(store, { tokenizer, protocol, vocab, capacity, defaultMaxTokens: c.defaultMaxTokens, onFinish: (r) => this.countTurn(r) });
       const chat = new ChatService(runner, { maxSessions: c.chatSessions, onWarning: (m) => this.log(`warning: ${m}`) });
       const modelId = c.modelName ?? (c.model ? basename(modelDir) : demoModelName(c.demoDtype));
@@ -193,6 +200,17 @@ export class Host {
       throw e;
     }
     return this;
+  }
+
+  /** Runs `fn`; a full or unwritable data folder becomes a ConfigError naming the folder (`--data`). */
+  private async writable<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const s = storageErrorOf(e, (e as NodeJS.ErrnoException).path ?? dataDir);
+      if (s) throw new ConfigError(`--data ${dataDir}: ${s.message}`, '--data');
+      throw e;
+    }
   }
 
   private countTurn(r: TurnResult): void {

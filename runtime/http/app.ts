@@ -3,7 +3,7 @@
  * `/v1/models`, Anthropic-compatible `/v1/messages` (messages/), the session API
  * (`/v1/sessions`, see sessions-routes.ts), the agent API (`/v1/agent`) and MCP endpoint (`/mcp`)
  * registered by their modules, `/metrics` (Prometheus) and `/health`.
- * Every route but /health requires the API key (Bearer or x-api-key) when one is configured; bodies
+ * Every route but /health checks Host and Origin (origin-policy.ts) and requires the API key (Bearer or x-api-key) when one is configured; bodies
  * are size-limited; every error is OpenAI-shaped JSON, Anthropic-shaped under /v1/messages.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -21,6 +21,8 @@ import { readJson, validator } from './validate.js';
 import { mapLegacyFunctions, usesLegacyFunctions } from './legacy-functions.js';
 import { anthropicErrorBody, isAnthropicPath } from './messages/errors.js';
 import { registerMessagesRoutes } from './messages/routes.js';
+import { checkOrigin } from './origin-policy.js';
+import { StorageProbe } from './storage-health.js';
 import { modelNames, modelObject, servedModel } from './model-names.js';
 import { registerResponsesRoutes } from './responses/routes.js';
 
@@ -45,10 +47,17 @@ export function createApp(host: Host): Hono {
     m.inFlight.value++;
     try {
       await next();
+      // A body the route never read is left on the connection: close it rather than let the client reuse it.
+      if (c.req.raw.body !== null && !c.req.raw.bodyUsed) c.res.headers.set('connection', 'close');
     } finally {
       m.inFlight.value--;
       m.requests.inc(1, { route: c.req.routePath ?? 'unmatched', method: c.req.method, status: String(c.res.status) });
     }
+  });
+
+  app.use('*', async (c, next) => {
+    if (c.req.path !== '/health') checkOrigin({ host: c.req.header('host'), origin: c.req.header('origin') }, host.config);
+    return next();
   });
 
   const key = host.config.apiKey;
@@ -76,9 +85,11 @@ export function createApp(host: Host): Hono {
   app.onError((e, c) => errorResponse(c, e));
   app.notFound((c) => errorResponse(c, new HttpError(404, `no route ${c.req.method} ${c.req.path}`, 'not_found_error', null, 'unknown_route')));
 
-  app.get('/health', (c) => {
+  const storage = new StorageProbe(host.config.dataDir);
+  app.get('/health', async (c) => {
     const mem = host.store.memory();
-    return c.json({ status: 'ok', model: host.modelId, uptime_s: Math.round((Date.now() - host.startedAt) / 1000), sessions: mem.sessions.length, resident_sessions: mem.residentSessions });
+    const disk = await storage.status();
+    return c.json({ status: disk.ok ? 'ok' : 'degraded', model: host.modelId, uptime_s: Math.round((Date.now() - host.startedAt) / 1000), sessions: mem.sessions.length, resident_sessions: mem.residentSessions, storage: disk });
   });
 
   app.get('/v1/models', (c) => c.json({ object: 'list', data: modelNames(host).map((n) => modelObject(host, n)) }));

@@ -4,6 +4,7 @@
  * surface before any byte is sent (the first event is awaited first); errors after the stream
  * started are sent as a final `data: {"error": …}` event. Closing the connection cancels the turn.
  */
+import { InvariantError } from '../../engine/util/resident-error.js';
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'hono';
 import type { TurnEvent, TurnResult } from '../chat/types.js';
@@ -59,7 +60,7 @@ export function completionBody(meta: CompletionMeta, r: TurnResult) {
 /** Runs the turn to its end and returns the body. */
 export async function collectCompletion(meta: CompletionMeta, events: AsyncGenerator<TurnEvent>): Promise<ReturnType<typeof completionBody>> {
   for await (const e of events) if (e.type === 'finish') return completionBody(meta, e.result);
-  throw new Error('turn ended without a finish event');
+  throw new InvariantError('turn ended without a finish event');
 }
 
 const enc = new TextEncoder();
@@ -121,7 +122,7 @@ export async function answerTurn(c: Context, model: string, events: AsyncGenerat
   const meta = newCompletionMeta(model, legacy);
   if (!stream) return c.json(await collectCompletion(meta, events));
   const first = await events.next();
-  if (first.done) throw new Error('turn ended before it started');
+  if (first.done) throw new InvariantError('turn ended before it started');
   return streamCompletion(meta, first.value, events, includeUsage, { onCancel: () => abort.abort() });
 }
 

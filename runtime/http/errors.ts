@@ -1,13 +1,10 @@
 /**
  * OpenAI-shaped errors: every failure leaves the server as
- * `{"error": {"message", "type", "param", "code"}}` with a fitting status. Named errors of the
- * lower floors map to statuses here; anything unknown is a 500 `server_error`.
+ * `{"error": {"message", "type", "param", "code"}}` with the status its class states
+ * (engine/util/resident-error.ts); anything unknown is a 500 `internal_error`.
  */
-import { EngineArgumentError, KvCapacityError } from '../../engine/errors.js';
-import { SchedulerAbortError } from '../../engine/scheduler.js';
-import { AppendProtocolError, ChatTemplateError, MessageFormatError, UnsupportedContentError } from '../../engine/tokens/errors.js';
-import { ResidencyError, SessionAbortedError, SessionArgumentError, SessionNotFoundError, SlotWaitError, StoreClosedError } from '../../sessions/errors.js';
-import { ChatRequestError } from '../chat/errors.js';
+import { ResidentError } from '../../engine/util/resident-error.js';
+import { storageErrorOf } from '../../sessions/errors.js';
 
 export type OpenAIErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'server_error' | 'rate_limit_error';
 
@@ -16,42 +13,42 @@ export interface OpenAIErrorBody {
   error: { message: string; type: OpenAIErrorType; param: string | null; code: string | null };
 }
 
-/** An error with its HTTP status and OpenAI fields, thrown by handlers. */
-export class HttpError extends Error {
+/** An error raised at the edge itself, with its HTTP status and OpenAI fields. */
+export class HttpError extends ResidentError {
   override name = 'HttpError';
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly type: OpenAIErrorType = status >= 500 ? 'server_error' : 'invalid_request_error',
-    readonly param: string | null = null,
-    readonly code: string | null = null,
-  ) {
+  readonly type: OpenAIErrorType;
+  constructor(status: number, message: string, type: OpenAIErrorType = typeOf(status), param: string | null = null, code: string | null = null) {
     super(message);
+    this.status = status;
+    this.type = type;
+    this.param = param;
+    this.code = code ?? (status >= 500 ? 'internal_error' : 'invalid_request');
   }
 }
 
 /** 400 with the offending field. */
 export const badRequest = (message: string, param: string | null = null, code: string | null = null) => new HttpError(400, message, 'invalid_request_error', param, code);
 
-/** Maps any thrown value to a status and body (and headers: Retry-After on back-pressure). */
+/** The OpenAI error type of a status. */
+export function typeOf(status: number): OpenAIErrorType {
+  if (status === 401) return 'authentication_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  return status >= 500 ? 'server_error' : 'invalid_request_error';
+}
+
+/**
+ * Maps any thrown value to a status and body — the one place errors become HTTP: a ResidentError
+ * answers with the status, code and param its class states (and Retry-After where it says when to retry); anything else is a 500 `internal_error`.
+ */
 export function toErrorResponse(e: unknown): { status: number; body: OpenAIErrorBody; headers?: Record<string, string> } {
-  const body = (status: number, message: string, type: OpenAIErrorType, param: string | null = null, code: string | null = null) => ({
-    status,
-    body: { error: { message, type, param, code } },
-  });
-  if (e instanceof HttpError) return body(e.status, e.message, e.type, e.param, e.code);
-  if (e instanceof ChatRequestError) return body(400, e.message, 'invalid_request_error', e.param, e.code);
-  if (e instanceof SessionNotFoundError) return body(404, e.message, 'not_found_error', 'session_id', 'session_not_found');
-  if (e instanceof UnsupportedContentError) return body(400, e.message, 'invalid_request_error', 'messages', 'unsupported_content');
-  if (e instanceof SessionArgumentError || e instanceof MessageFormatError || e instanceof AppendProtocolError || e instanceof EngineArgumentError) {
-    return body(400, e.message, 'invalid_request_error', e instanceof MessageFormatError || e instanceof AppendProtocolError ? 'messages' : null);
+  e = storageErrorOf(e) ?? e; // raw file-system errors of a full or read-only disk
+  if (e instanceof ResidentError) {
+    const type = e instanceof HttpError ? e.type : typeOf(e.status);
+    const retry = (e as { retryAfterSeconds?: number }).retryAfterSeconds; // back-pressure (SlotWaitError)
+    const headers = retry === undefined ? undefined : { 'retry-after': String(retry) };
+    return { status: e.status, body: { error: { message: e.message, type, param: e.param, code: e.code } }, ...(headers ? { headers } : {}) };
   }
-  if (e instanceof KvCapacityError) return body(400, e.message, 'invalid_request_error', 'messages', 'context_length_exceeded');
-  if (e instanceof ChatTemplateError) return body(400, `the chat template cannot render this request: ${e.message}`, 'invalid_request_error', 'messages');
-  if (e instanceof SlotWaitError) return { ...body(429, `the server is busy: ${e.message}; retry after ${e.retryAfterSeconds} s`, 'rate_limit_error', null, 'slots_busy'), headers: { 'retry-after': String(e.retryAfterSeconds) } };
-  if (e instanceof ResidencyError) return body(503, `no KV slot is available: ${e.message}`, 'server_error', null, 'overloaded');
-  if (e instanceof StoreClosedError) return body(503, 'the server is shutting down', 'server_error', null, 'shutting_down');
-  if (e instanceof SessionAbortedError || e instanceof SchedulerAbortError) return body(499, 'the request was cancelled', 'invalid_request_error', null, 'cancelled');
   const err = e as Error;
-  return body(500, `internal error: ${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`, 'server_error');
+  return { status: 500, body: { error: { message: `internal error: ${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`, type: 'server_error', param: null, code: 'internal_error' } } };
 }

@@ -2,6 +2,7 @@
  * Checks that span fields (after the schema passed) and the mapping of OpenAI request fields to the
  * chat layer's TurnOptions. Every refusal is a 400 naming the field.
  */
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../engine/util/json-depth.js';
 import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
 import type { ResponseFormat, ToolChoice, TurnOptions } from '../chat/types.js';
 import { badRequest } from './errors.js';
@@ -86,11 +87,13 @@ export function checkMessages(messages: readonly ChatMessage[], tools: readonly 
       calls.forEach((c, j) => {
         if (names && !names.has(c.function.name)) throw badRequest(`${p}.tool_calls[${j}] calls unknown tool '${c.function.name}' (not in tools)`, `${p}.tool_calls[${j}].function.name`);
         if (typeof c.function.arguments === 'string' && c.function.arguments.trim() !== '') {
+          let parsed: unknown;
           try {
-            JSON.parse(c.function.arguments);
+            parsed = JSON.parse(c.function.arguments);
           } catch {
             throw badRequest(`${p}.tool_calls[${j}].function.arguments is not valid JSON`, `${p}.tool_calls[${j}].function.arguments`);
           }
+          if (jsonDepthExceeds(parsed)) throw badRequest(`${p}.tool_calls[${j}].function.arguments nests deeper than ${MAX_JSON_DEPTH} levels`, `${p}.tool_calls[${j}].function.arguments`, 'json_too_deep');
         }
         if (c.id) open.add(c.id);
       });

@@ -19,8 +19,11 @@ export interface RunningServer {
 export async function startHttpServer(host: Host, o: { hostname?: string; port?: number } = {}): Promise<RunningServer> {
   const hostname = o.hostname ?? host.config.host;
   const app = createApp(host);
-  const server = createAdaptorServer({ fetch: app.fetch, hostname }) as Server;
-  server.requestTimeout = 0; // long generations must not be cut by node's default 5 min
+  const { headersTimeoutMs, requestTimeoutMs } = host.config;
+  // Slow clients: headers and the whole request must arrive in time (node checks every interval);
+  // the timers stop once a request is received, so a long streamed response is never cut.
+  const serverOptions = { headersTimeout: headersTimeoutMs, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(50, Math.min(1000, headersTimeoutMs / 4)) };
+  const server = createAdaptorServer({ fetch: app.fetch, hostname, serverOptions }) as Server;
   await new Promise<void>((resolve, reject) => {
     const onError = (e: NodeJS.ErrnoException) => {
       const why = e.code === 'EADDRINUSE' ? 'the address is in use' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EADDRNOTAVAIL' ? 'the address is not available' : e.message;

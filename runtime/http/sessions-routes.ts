@@ -20,6 +20,7 @@ import { answerTurn, requestSignal } from './completion-response.js';
 import { HttpError } from './errors.js';
 import { checkMessages, checkTools, turnOptionsOf, type GenerationBody } from './request-checks.js';
 import { appendSchema, createSessionSchema, editSchema, forkSchema, generateSchema, rollbackSchema } from './schemas.js';
+import { damagedList, refuseDamaged, repairSession } from './session-repair.js';
 import { readJson, validator } from './validate.js';
 
 const checkCreate = validator<{ name?: string; messages?: ChatMessage[]; tools?: ToolDefinition[]; chat_template_kwargs?: Record<string, unknown>; pinned?: boolean }>(createSessionSchema);
@@ -58,6 +59,7 @@ const optionalJson = (c: Context): Promise<unknown> => readJson(c.req.raw, {});
 export function sessionRoutes(host: Host): Hono {
   const r = new Hono();
   const find = (key: string): Session => {
+    refuseDamaged(host, key);
     try {
       return host.store.get(key);
     } catch {
@@ -83,7 +85,12 @@ export function sessionRoutes(host: Host): Hono {
     return c.json(sessionView(s), 201);
   });
 
-  r.get('/', (c) => c.json({ object: 'list', data: host.store.list().map(sessionSummary) }));
+  r.get('/', (c) => {
+    const damaged = c.req.query('damaged');
+    if (damaged !== undefined && damaged !== 'true' && damaged !== 'false') throw new HttpError(400, "'damaged' must be true or false", 'invalid_request_error', 'damaged');
+    return c.json({ object: 'list', data: damaged === 'true' ? damagedList(host) : host.store.list().map(sessionSummary) });
+  });
+  r.post('/:id/repair', async (c) => c.json(await repairSession(host, c.req.param('id'))));
   r.get('/:id', (c) => c.json(sessionView(find(c.req.param('id')))));
 
   r.post('/:id/messages', async (c) => {

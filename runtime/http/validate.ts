@@ -4,6 +4,7 @@
  */
 import _Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { MAX_JSON_DEPTH, jsonTextDepth } from '../../engine/util/json-depth.js';
 import { badRequest, HttpError } from './errors.js';
 
 type AjvCtor = new (o: object) => { compile(s: object): ValidateFunction };
@@ -52,7 +53,13 @@ export function validator<T>(schema: object): (body: unknown) => T {
   };
 }
 
-/** Parses a request body as JSON; a malformed body is a 400, so is an empty one unless `empty` is given (returned instead). */
+/** Refuses JSON text nesting deeper than MAX_JSON_DEPTH (400 `json_too_deep`) before it is parsed, so no walker downstream meets it. */
+export function checkJsonDepth(text: string): void {
+  const depth = jsonTextDepth(text);
+  if (depth > MAX_JSON_DEPTH) throw badRequest(`the request body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are allowed`, null, 'json_too_deep');
+}
+
+/** Parses a request body as JSON; a malformed body is a 400, so is an empty one unless `empty` is given (returned instead); so is one nested too deep. */
 export async function readJson(req: Request, empty?: unknown): Promise<unknown> {
   let text: string;
   try {
@@ -63,6 +70,7 @@ export async function readJson(req: Request, empty?: unknown): Promise<unknown> 
   }
   if (text.trim() === '' && empty !== undefined) return empty;
   if (text.trim() === '') throw badRequest('the request body is empty; expected a JSON object');
+  checkJsonDepth(text);
   try {
     return JSON.parse(text);
   } catch (e) {

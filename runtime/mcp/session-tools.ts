@@ -1,9 +1,10 @@
 /**
  * The session tools of the MCP server: session_create, session_append, session_generate,
- * session_fork, session_rollback, session_info, session_list, session_delete. Sessions are
+ * session_fork, session_rollback, session_info, session_list, session_delete, session_repair. Sessions are
  * addressed by our own ids (ulid) or names passed as `session_id` — never by the transport's
  * Mcp-Session-Id. Long prefills and generations report progress; cancellation aborts them.
  */
+import { InvariantError } from '../../engine/util/resident-error.js';
 import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
 import type { Session } from '../../sessions/session.js';
 import { agentServiceFor } from '../agent/service.js';
@@ -12,6 +13,8 @@ import type { TurnResult } from '../chat/types.js';
 import type { Host } from '../host/host.js';
 import { checkMessages, checkTools, turnOptionsOf } from '../http/request-checks.js';
 import { messageSchema, toolSchema } from '../http/schemas.js';
+import { HttpError } from '../http/errors.js';
+import { damagedList, repairSession } from '../http/session-repair.js';
 import { sessionSummary, sessionView } from '../http/sessions-routes.js';
 import { withPolledProgress, type McpCallContext } from './progress.js';
 import { McpToolArgumentError, type McpToolDef } from './tool-def.js';
@@ -22,6 +25,7 @@ const obj = (properties: Record<string, unknown>, required: string[] = []) => ({
 
 /** A session by id or name; McpToolArgumentError when missing. */
 export function findSession(host: Host, key: string): Session {
+  if (host.store.damaged.has(key)) throw new McpToolArgumentError(`session '${key}' is damaged: call session_repair`);
   try {
     return host.store.get(key);
   } catch {
@@ -126,7 +130,7 @@ export function sessionTools(host: Host): McpToolDef[] {
           else if (e.type === 'finish') result = e.result;
           else ctx.progress.report(++pieces, { message: e.type });
         }
-        if (!result) throw new Error('the turn ended without a result');
+        if (!result) throw new InvariantError('the turn ended without a result');
         return turnView(result);
       },
     },
@@ -164,7 +168,20 @@ export function sessionTools(host: Host): McpToolDef[] {
       description: 'Every session with its token count and residency.',
       inputSchema: obj({}),
       async run() {
-        return { sessions: host.store.list().map(sessionSummary) };
+        return { sessions: host.store.list().map(sessionSummary), damaged: damagedList(host) };
+      },
+    },
+    {
+      name: 'session_repair',
+      description: "Repair a damaged session (listed under 'damaged' by session_list): its journal is cut before the first bad record; reports the bytes dropped.",
+      inputSchema: obj({ session_id: { type: 'string', minLength: 1, description: 'Session id (ulid)' } }, ['session_id']),
+      async run(a) {
+        try {
+          return await repairSession(host, a.session_id as string);
+        } catch (e) {
+          if (e instanceof HttpError) throw new McpToolArgumentError(e.message);
+          throw e;
+        }
       },
     },
     {

@@ -1,4 +1,5 @@
 /** The shape of one tool this MCP server offers. */
+import { ResidentError } from '../../engine/util/resident-error.js';
 import type { McpCallContext } from './progress.js';
 
 export interface McpToolDef {
@@ -12,6 +13,8 @@ export interface McpToolDef {
 }
 
 /** A bad argument combination that the schema cannot express (reported as an error result). */
-export class McpToolArgumentError extends Error {
+export class McpToolArgumentError extends ResidentError {
   override name = 'McpToolArgumentError';
+  override code = 'invalid_tool_arguments';
+  override status = 400;
 }

@@ -11,12 +11,10 @@ import { chatMessagesOf } from '../../runtime/chat/conversation.js';
 import { REPO, readSse, removeDir, skipReason, startTestServer, type TestServer } from '../fixtures/agent/harness.js';
 import { AGENT_RUN_ARGS, checkToolCallsValidate } from '../fixtures/agent/checks.js';
 
-let skip = '';
 let srv: TestServer | undefined;
 
 beforeAll(async () => {
-  skip = await skipReason();
-  if (skip) return;
+  await skipReason(); // throws with the reason when the model or engine is missing
   srv = await startTestServer({ config: { mcpConfig: `${REPO}examples/computer-use-mcp/mcp.json`, skills: [EXAMPLE_SKILLS_DIR] }, agent: { maxResultChars: 64 } });
 });
 
@@ -29,8 +27,7 @@ const post = (path: string, body: unknown) => fetch(`${srv!.url}${path}`, { meth
 type Ev = Record<string, unknown> & { type: string; seq: number; step: number };
 
 describe('agent loop (HTTP agent-run API)', () => {
-  it('streams a run: calls validate, results are capped and appended as one prefill, the run is journaled', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('streams a run: calls validate, results are capped and appended as one prefill, the run is journaled', async () => {
     const res = await post('/v1/agent/runs', { ...AGENT_RUN_ARGS, stream: true });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
@@ -65,8 +62,7 @@ describe('agent loop (HTTP agent-run API)', () => {
     expect(summary.status).toBe(result.status);
   });
 
-  it('turns failing tools into error results, not exceptions', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('turns failing tools into error results, not exceptions', async () => {
     // 1 ms: below the fake browser's 5 ms per action, so every call that reaches the browser times out
     const r = await (await post('/v1/agent/runs', { ...AGENT_RUN_ARGS, seed: 4, tool_timeout_ms: 1, wait: true })).json() as { status: string; sessionId: string; toolCalls: { ok: boolean; error?: string; isError: boolean }[]; steps: number };
     expect(['done', 'max_steps']).toContain(r.status);
@@ -79,20 +75,25 @@ describe('agent loop (HTTP agent-run API)', () => {
     expect(tools.filter((t) => t.startsWith('Error (timeout)')).length).toBe(timedOut.length);
   });
 
-  it('offers skills without touching the prefix: the catalog is in the system prompt, activate_skill answers as a tool', async (ctx) => {
-    if (skip) return ctx.skip(skip);
-    const r = await (await post('/v1/agent/runs', { goal: 'Review my code.', tool_sources: ['skills'], max_steps: 1, max_tokens: 96, max_argument_chars: 24, tool_choice: 'required', enable_thinking: false, seed: 2, wait: true })).json() as { sessionId: string; toolCalls: { name: string; ok: boolean }[] };
-    const session = srv!.host.store.get(r.sessionId);
+  it('offers skills without touching the prefix: the catalog is in the system prompt, activate_skill answers as a tool', async () => {
+    // Random weights pick either tool: the first of these fixed seeds whose run activates a skill is checked (some must).
+    let r: { sessionId: string; toolCalls: { name: string; ok: boolean }[] } | undefined;
+    const tried: string[] = [];
+    for (const seed of [2, 3, 4, 5, 6, 7, 8, 9]) {
+      r = await (await post('/v1/agent/runs', { goal: 'Review my code.', tool_sources: ['skills'], max_steps: 1, max_tokens: 96, max_argument_chars: 24, tool_choice: 'required', enable_thinking: false, seed, wait: true })).json() as typeof r;
+      checkToolCallsValidate(r!.toolCalls as never[], /^(activate_skill|read_skill_file)$/);
+      tried.push(`${seed}: ${r!.toolCalls.map((c) => c.name).join(',')}`);
+      if (r!.toolCalls.some((c) => c.name === 'activate_skill')) break;
+    }
+    const session = srv!.host.store.get(r!.sessionId);
     const msgs = chatMessagesOf(session);
     expect(String(msgs[0]!.content)).toMatch(/<available_skills>[\s\S]*code-review/);
     expect((session.state.tools as { function: { name: string } }[]).map((t) => t.function.name)).toEqual(['activate_skill', 'read_skill_file']);
-    checkToolCallsValidate(r.toolCalls as never[], /^(activate_skill|read_skill_file)$/);
-    const activated = r.toolCalls.findIndex((c) => c.name === 'activate_skill');
-    if (activated >= 0) expect(msgs.filter((m) => m.role === 'tool').map((m) => String(m.content)).join('\n')).toMatch(/<skill name="(code-review|web-research)">/);
+    expect(r!.toolCalls.some((c) => c.name === 'activate_skill'), tried.join('; ')).toBe(true);
+    expect(msgs.filter((m) => m.role === 'tool').map((m) => String(m.content)).join('\n')).toMatch(/<skill name="(code-review|web-research)">/);
   });
 
-  it('cancels a running run and resumes it from its session', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('cancels a running run and resumes it from its session', async () => {
     const started = await (await post('/v1/agent/runs', { ...AGENT_RUN_ARGS, seed: 9, max_steps: 3 })).json() as { run_id: string; session_id: string; status: string };
     expect(started.status).toBe('running');
     const stream = await fetch(`${srv!.url}/v1/agent/runs/${started.run_id}/events`);
@@ -117,8 +118,7 @@ describe('agent loop (HTTP agent-run API)', () => {
     expect((await post(`/v1/agent/runs/${started.run_id}/resume`, {})).status).toBe(409);
   });
 
-  it('refuses bad requests with named fields', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('refuses bad requests with named fields', async () => {
     const bad = async (body: unknown, param: string | null) => {
       const res = await post('/v1/agent/runs', body);
       expect(res.status).toBe(400);

@@ -190,30 +190,37 @@ describe('append, fork, truncate, batch', () => {
 });
 
 describe('kernels, allocation, event loop, lifecycle', () => {
-  it('the AVX2 path and the portable path agree', async () => {
-    const tokens = randomTokens(70, 3);
-    const portable = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, kernels: 'portable' });
-    expect(portable.kernels).toBe('portable');
-    // 70 tokens in chunks of 64 + 6: the packed-panel and the packed-row paths; then 2-token and 1-token steps
-    const fast = await prefill(tokens);
-    const slow = await prefill(tokens, { e: portable });
-    expect(maxAbsDiff(fast.logits, slow.logits) / maxAbs(slow.logits)).toBeLessThan(1e-4);
-    for (let p = 0; p < 70; p++) expect(argmax(row(fast.logits, p, V))).toBe(argmax(row(slow.logits, p, V)));
-    for (const step of [[5, 6], [7], [8]]) {
-      const [x] = await engine.forward([{ slot: fast.slot, tokens: step, logits: 'all' }]);
-      const [y] = await portable.forward([{ slot: slow.slot, tokens: step, logits: 'all' }]);
-      expect(maxAbsDiff(x!.data, y!.data) / maxAbs(y!.data)).toBeLessThan(1e-4);
-    }
-    for (const kv of ['bf16', 'f16'] as const) {
-      // K/V stored and read in 16-bit types on both paths; f32 sums in another order may round one
-      // element to the neighbouring 16-bit value, so the bar is looser than for f32 KV
-      const a = await prefill(tokens.slice(0, 20), { kv });
-      const b = await prefill(tokens.slice(0, 20), { kv, e: portable });
-      expect(maxAbsDiff(a.logits, b.logits) / maxAbs(b.logits)).toBeLessThan(1e-2);
-      for (let p = 0; p < 20; p++) expect(argmax(row(a.logits, p, V))).toBe(argmax(row(b.logits, p, V)));
-    }
-    portable.dispose();
-  });
+  // Every vector level this CPU runs is compared with portable (a level it lacks is skipped, saying so).
+  for (const level of ['avx512', 'avx2'] as const) {
+    const missing = !nativeBinding().kernelLevels.includes(level);
+    if (missing) console.log(`skipped: the ${level} path vs portable: this CPU has no ${level}`);
+    it.skipIf(missing)(`the ${level} path and the portable path agree`, async () => {
+      const tokens = randomTokens(70, 3);
+      const fastEngine = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, kernels: level });
+      const portable = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, kernels: 'portable' });
+      expect([fastEngine.kernels, portable.kernels]).toEqual([level, 'portable']);
+      // 70 tokens in chunks of 64 + 6: the packed-panel and the packed-row paths; then 2-token and 1-token steps
+      const fast = await prefill(tokens, { e: fastEngine });
+      const slow = await prefill(tokens, { e: portable });
+      expect(maxAbsDiff(fast.logits, slow.logits) / maxAbs(slow.logits)).toBeLessThan(1e-4);
+      for (let p = 0; p < 70; p++) expect(argmax(row(fast.logits, p, V))).toBe(argmax(row(slow.logits, p, V)));
+      for (const step of [[5, 6], [7], [8]]) {
+        const [x] = await fastEngine.forward([{ slot: fast.slot, tokens: step, logits: 'all' }]);
+        const [y] = await portable.forward([{ slot: slow.slot, tokens: step, logits: 'all' }]);
+        expect(maxAbsDiff(x!.data, y!.data) / maxAbs(y!.data)).toBeLessThan(1e-4);
+      }
+      for (const kv of ['bf16', 'f16'] as const) {
+        // K/V stored and read in 16-bit types on both paths; f32 sums in another order may round one
+        // element to the neighbouring 16-bit value, so the bar is looser than for f32 KV
+        const a = await prefill(tokens.slice(0, 20), { kv, e: fastEngine });
+        const b = await prefill(tokens.slice(0, 20), { kv, e: portable });
+        expect(maxAbsDiff(a.logits, b.logits) / maxAbs(b.logits)).toBeLessThan(1e-2);
+        for (let p = 0; p < 20; p++) expect(argmax(row(a.logits, p, V))).toBe(argmax(row(b.logits, p, V)));
+      }
+      fastEngine.dispose();
+      portable.dispose();
+    });
+  }
 
   it('steady-state forward makes no heap allocation (and the counter does count)', async () => {
     expect(nativeBinding().allocCounterProbe()).toBe(1);

@@ -10,7 +10,6 @@ import { REPO, removeDir, skipReason, startTestServer, tinyTokenizer, type TestS
 import { QUESTIONS } from '../../examples/rag-inject/documents.js';
 
 const KEY = 'examples-key';
-let skip = '';
 let srv: TestServer | undefined;
 const serverOptions = (dataDir?: string, port?: number) => ({
   config: { apiKey: KEY, mcpConfig: `${REPO}examples/computer-use-mcp/mcp.json` },
@@ -20,8 +19,8 @@ const serverOptions = (dataDir?: string, port?: number) => ({
 });
 
 beforeAll(async () => {
-  skip = await skipReason();
-  if (!skip) srv = await startTestServer(serverOptions());
+  await skipReason(); // throws with the reason when the model or engine is missing
+  srv = await startTestServer(serverOptions());
 });
 
 afterAll(async () => {
@@ -51,8 +50,7 @@ function runExample(name: string, extra: string[] = [], onLine?: (line: string) 
 const num = (out: string, re: RegExp): number[] => [...out.matchAll(new RegExp(re.source, "g"))].map((m) => Number(m[1]));
 
 describe('use-case examples', () => {
-  it('computer-use-mcp: the agent drives the fake browser over HTTP and through agent_run on /mcp', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('computer-use-mcp: the agent drives the fake browser over HTTP and through agent_run on /mcp', async () => {
     const r = await runExample('computer-use-mcp', ['--steps', '1']);
     expect(r.err + r.out).not.toMatch(/Error:/);
     expect(r.code).toBe(0);
@@ -62,8 +60,7 @@ describe('use-case examples', () => {
     expect(num(r.out, /(\d+) progress notifications/)[0]).toBeGreaterThan(2);
   });
 
-  it('copilot-edits: an edit recomputes only the edited file and what follows it', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('copilot-edits: an edit recomputes only the edited file and what follows it', async () => {
     const r = await runExample('copilot-edits');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -78,8 +75,7 @@ describe('use-case examples', () => {
     }
   });
 
-  it('rag-inject: every question runs on a fork that shares the documents', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('rag-inject: every question runs on a fork that shares the documents', async () => {
     const r = await runExample('rag-inject');
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -95,8 +91,7 @@ describe('use-case examples', () => {
     expect(r.out).toMatch(/base session unchanged/);
   });
 
-  it('deep-research: a fetch_url run survives a server restart and resumes from its session', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('deep-research: a fetch_url run survives a server restart and resumes from its session', async () => {
     let restarted: Promise<void> | undefined;
     const r = await runExample('deep-research', ['--interrupt', 'restart', '--steps', '2'], (line) => {
       if (line.startsWith('RESTART-NOW') && !restarted) {

@@ -22,21 +22,17 @@ const BIN = fileURLToPath(new URL('../../bin/resident.js', import.meta.url));
 const TOOLS = WEATHER_TOOLS.map((t) => ({ type: 'function' as const, name: t.function.name, description: t.function.description, parameters: t.function.parameters, strict: true }));
 
 let modelDir = '';
-let skip = '';
 let protocol: AppendProtocol;
 const dataDir = mkdtempSync(join(tmpdir(), 'resident-resp-chain-'));
 let child: ChildProcess | undefined;
 
 beforeAll(async () => {
-  try {
-    const { ensureModel } = await import('../support/models.js');
-    const { nativeBinding } = await import('../../engine/native.js');
-    nativeBinding();
-    modelDir = (await ensureModel('tiny', 'f32')).dir;
-    protocol = new AppendProtocol(await loadTokenizer(modelDir), await ChatTemplate.fromDir(modelDir));
-  } catch (e) {
-    skip = `tiny model / native engine unavailable: ${(e as Error).message}`;
-  }
+  // A missing model or engine fails the tests with its reason.
+  const { ensureModel } = await import('../support/models.js');
+  const { nativeBinding } = await import('../../engine/native.js');
+  nativeBinding();
+  modelDir = (await ensureModel('tiny', 'f32')).dir;
+  protocol = new AppendProtocol(await loadTokenizer(modelDir), await ChatTemplate.fromDir(modelDir));
 });
 afterAll(() => {
   child?.kill('SIGKILL');
@@ -67,8 +63,7 @@ function framed(tail: Tail, messages: ChatMessage[]): number {
 type Resp = OpenAI.Responses.Response & { x_resident: { session_id: string; prefilled_tokens: number } };
 
 describe('responses: a 20-turn previous_response_id chain across kill -9', () => {
-  it('prefills only each turn\'s new input, before and after a SIGKILL restart', { timeout: 240_000 }, async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('prefills only each turn\'s new input, before and after a SIGKILL restart', { timeout: 240_000 }, async () => {
     let client = new OpenAI({ baseURL: `${await serve()}/v1`, apiKey: 'x', maxRetries: 0 });
     const instructions = 'You are a chain test bot.';
     let prev: Resp | undefined;

@@ -11,13 +11,11 @@ import { REPO, readSse, removeDir, skipReason, startTestServer, tinyTokenizer, t
 import { AGENT_RUN_ARGS, checkToolCallsValidate, longDocument, structured } from '../fixtures/agent/checks.js';
 
 const KEY = 'test-key-123';
-let skip = '';
 let srv: TestServer | undefined;
 let client: Client;
 
 beforeAll(async () => {
-  skip = await skipReason();
-  if (skip) return;
+  await skipReason(); // throws with the reason when the model or engine is missing
   srv = await startTestServer({ config: { apiKey: KEY, batchTokens: 64, mcpConfig: `${REPO}examples/computer-use-mcp/mcp.json` } });
   client = new Client({ name: 'mcp-http-test', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${srv.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${KEY}` } } }));
@@ -30,16 +28,14 @@ afterAll(async () => {
 });
 
 describe('MCP server over streamable HTTP', () => {
-  it('refuses a client without the API key', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('refuses a client without the API key', async () => {
     const res = await fetch(`${srv!.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
     expect(res.status).toBe(401);
   });
 
-  it('lists every tool and calls the session tools', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('lists every tool and calls the session tools', async () => {
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
-    expect(names).toEqual(['agent_run', 'session_append', 'session_create', 'session_delete', 'session_fork', 'session_generate', 'session_info', 'session_list', 'session_rollback']);
+    expect(names).toEqual(['agent_run', 'session_append', 'session_create', 'session_delete', 'session_fork', 'session_generate', 'session_info', 'session_list', 'session_repair', 'session_rollback']);
 
     const created = structured(await client.callTool({ name: 'session_create', arguments: { messages: [{ role: 'system', content: 'You answer briefly.' }] } }));
     const id = created.session_id as string;
@@ -90,16 +86,14 @@ describe('MCP server over streamable HTTP', () => {
     expect(JSON.stringify(gone.content)).toMatch(/not found/);
   });
 
-  it('reports bad arguments as error results', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('reports bad arguments as error results', async () => {
     const r = await client.callTool({ name: 'session_rollback', arguments: { session_id: 'x' } });
     expect(r.isError).toBe(true);
     expect(JSON.stringify(r.content)).toMatch(/message/);
     await expect(client.callTool({ name: 'no_such_tool', arguments: {} })).rejects.toThrow(/unknown tool/);
   });
 
-  it('agent_run drives a real stdio MCP tool server, with progress', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('agent_run drives a real stdio MCP tool server, with progress', async () => {
     const progress: string[] = [];
     const r = structured(await client.callTool({ name: 'agent_run', arguments: AGENT_RUN_ARGS }, undefined, { onprogress: (p) => progress.push(p.message ?? ''), resetTimeoutOnProgress: true }));
     expect(['done', 'max_steps']).toContain(r.status);
@@ -110,8 +104,7 @@ describe('MCP server over streamable HTTP', () => {
     expect((r.usage as { prefilled: number }).prefilled).toBeGreaterThan(0);
   });
 
-  it('cancelling agent_run cancels the run', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('cancelling agent_run cancels the run', async () => {
     const ac = new AbortController();
     let runId = '';
     const call = client.callTool({ name: 'agent_run', arguments: { ...AGENT_RUN_ARGS, max_steps: 50, max_tokens: 400 } }, undefined, {
@@ -133,8 +126,7 @@ describe('MCP server over streamable HTTP', () => {
     expect(status).toBe('cancelled');
   });
 
-  it('answers a client announcing a newer protocol revision with the latest it supports', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('answers a client announcing a newer protocol revision with the latest it supports', async () => {
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${KEY}` };
     const init = await fetch(`${srv!.url}/mcp`, {
       method: 'POST', headers,
@@ -152,7 +144,7 @@ describe('MCP server over streamable HTTP', () => {
     await fetch(`${srv!.url}/mcp`, { method: 'POST', headers: h2, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
     const list = await fetch(`${srv!.url}/mcp`, { method: 'POST', headers: h2, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
     const [l] = await readSse(list);
-    expect((l as { result: { tools: unknown[] } }).result.tools.length).toBe(9);
+    expect((l as { result: { tools: unknown[] } }).result.tools.length).toBe(10);
     const del = await fetch(`${srv!.url}/mcp`, { method: 'DELETE', headers: h2 });
     expect(del.status).toBe(200);
   });

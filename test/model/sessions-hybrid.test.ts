@@ -13,20 +13,13 @@ import type { MessageEncoder, Session } from '../../sessions/session.js';
 import { freshLogits, loadPresetEngine, maxAbsDiff } from '../support/session-engine.js';
 
 let engine: Engine | undefined;
-let skip = '';
 let stateBytes = 0;
 beforeAll(async () => {
-  try {
-    engine = (await loadPresetEngine('tiny-hybrid', { maxBatchTokens: 256 })).engine;
-    const probe = engine.createSlot(1);
-    stateBytes = probe.stateBytes;
-    probe.dispose();
-  } catch (e) {
-    // Only an engine without the Qwen3.5 forward pass (before branch q35fwd) skips; any other failure fails.
-    if ((e as Error).name !== 'UnsupportedModelError') throw e;
-    skip = `the engine has no hybrid forward yet: ${(e as Error).message}`;
-    console.log(`skipping the hybrid session tests: ${skip}`);
-  }
+  // A missing model or engine fails the tests with its reason.
+  engine = (await loadPresetEngine('tiny-hybrid', { maxBatchTokens: 256 })).engine;
+  const probe = engine.createSlot(1);
+  stateBytes = probe.stateBytes;
+  probe.dispose();
 });
 afterAll(() => engine?.dispose());
 
@@ -44,8 +37,7 @@ async function conversation(s: Session, n: number, tag = 'm'): Promise<void> {
 }
 
 describe('sessions on the tiny hybrid', () => {
-  it('append A then B = a fresh prefill of A+B; appends and a tool result forward only the new tokens', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('append A then B = a fresh prefill of A+B; appends and a tool result forward only the new tokens', async () => {
     expect(stateBytes).toBeGreaterThan(0);
     const store = await open();
     const s = await store.create();
@@ -70,8 +62,7 @@ describe('sessions on the tiny hybrid', () => {
     await store.close();
   });
 
-  it('fork then continue = the original continued; a fork at a message boundary recomputes nothing before it', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('fork then continue = the original continued; a fork at a message boundary recomputes nothing before it', async () => {
     const store = await open();
     const s = await store.create();
     await conversation(s, 4);
@@ -93,8 +84,7 @@ describe('sessions on the tiny hybrid', () => {
     await store.close();
   });
 
-  it('rollbackToMessage(k) then append = a fresh session of messages 0..k-1 plus the append, forwarding only the gap', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('rollbackToMessage(k) then append = a fresh session of messages 0..k-1 plus the append, forwarding only the gap', async () => {
     const store = await open();
     const s = await store.create();
     await conversation(s, 6);
@@ -124,8 +114,7 @@ describe('sessions on the tiny hybrid', () => {
     await store.close();
   });
 
-  it('spill + restore = before; close and reopen = before (state restored from its checkpoint files)', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('spill + restore = before; close and reopen = before (state restored from its checkpoint files)', async () => {
     const dataDir = tmp();
     let store = await open({ dataDir });
     const s = await store.create();
@@ -158,8 +147,7 @@ describe('sessions on the tiny hybrid', () => {
     await store.close();
   });
 
-  it('checkpoint bytes stay within a small budget; the fork point and the latest are kept', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('checkpoint bytes stay within a small budget; the fork point and the latest are kept', async () => {
     const budget = 3 * stateBytes;
     const dataDir = tmp();
     let store = await open({ dataDir, checkpointBudgetBytes: budget });
@@ -197,8 +185,7 @@ describe('sessions on the tiny hybrid', () => {
     await store.close();
   });
 
-  it('batched decode of several hybrid sessions = each alone', async (ctx) => {
-    if (skip) return ctx.skip(skip);
+  it('batched decode of several hybrid sessions = each alone', async () => {
     const store = await open();
     const ss: Session[] = [];
     for (let i = 0; i < 4; i++) {

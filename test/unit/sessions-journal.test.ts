@@ -105,7 +105,26 @@ describe('journal files', () => {
     b[target] ^= 1;
     writeFileSync(file, b);
     await expect(readJournal(file, ID)).rejects.toBeInstanceOf(JournalCorruptError);
-    await repairJournal(file, ID);
+    const report = await repairJournal(file, ID, (r) => replay(r, ID, file));
+    expect(report).toEqual({ droppedBytes: b.length - (target - 14), offset: target - 14, reason: 'record checksum mismatch' });
     expect(replay((await readJournal(file, ID)).records, ID, file).tokens).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+
+  it('treats a last record with a garbage payload, or a zero-filled tail, as torn (power loss), not as damage', () => {
+    const { buf, ends } = sample();
+    const lastStart = ends[ends.length - 2]!;
+    const garbled = Buffer.from(buf);
+    garbled.fill(0xab, lastStart + 12); // head intact, payload never reached the disk
+    const zeroed = Buffer.from(buf);
+    zeroed.fill(0, lastStart); // the file was extended but the last record's blocks are zeros
+    const extended = Buffer.concat([buf, Buffer.alloc(4096)]);
+    for (const [b, valid, records] of [[garbled, lastStart, 5], [zeroed, lastStart, 5], [extended, buf.length, 6]] as const) {
+      const d = decodeJournal(b, ID, 'j');
+      expect([d.validLength, d.records.length, d.tornBytes]).toEqual([valid, records, b.length - valid]);
+    }
+    // A bad record followed by others is damage.
+    const middle = Buffer.from(buf);
+    middle[ends[1]! + 13] ^= 1;
+    expect(() => decodeJournal(middle, ID, 'j')).toThrow(JournalCorruptError);
   });
 });

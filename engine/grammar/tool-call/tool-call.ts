@@ -43,6 +43,9 @@ export interface ToolCallOptions {
 /** Bad tool-call options (unknown tool name, duplicate tools, json with tools forced). */
 export class ToolConstraintError extends GrammarError {
   override name = 'ToolConstraintError';
+  override code = 'invalid_tool_constraint';
+  override status = 400;
+  override param: string | null = 'tool_choice';
 }
 
 type Mode = 'free' | 'pre' | 'think' | 'call' | 'between' | 'json' | 'end';

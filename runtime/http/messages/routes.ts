@@ -4,6 +4,7 @@
  * reused) and answers as Anthropic does, whole or streamed; `POST /v1/messages/count_tokens`
  * counts the prompt as the template renders it. Errors take Anthropic's shape (errors.ts, app.ts).
  */
+import { InvariantError } from '../../../engine/util/resident-error.js';
 import { randomBytes } from 'node:crypto';
 import type { Hono } from 'hono';
 import type { TurnOptions } from '../../chat/types.js';
@@ -57,14 +58,14 @@ export function registerMessagesRoutes(app: Hono, host: Host): void {
     };
     const events = host.chat.complete({ messages, tools }, opts);
     const first = await events.next(); // request errors surface here, before any byte
-    if (first.done || first.value.type !== 'start') throw new Error('turn ended before it started');
+    if (first.done || first.value.type !== 'start') throw new InvariantError('turn ended before it started');
     const start = first.value;
     const run = async (builder: MessageBuilder) => {
       for await (const e of events) {
         if (e.type === 'finish') return builder.finish(e.result);
         builder.push(e);
       }
-      throw new Error('turn ended without a finish event');
+      throw new InvariantError('turn ended without a finish event');
     };
     if (b.stream !== true) return c.json(await run(new MessageBuilder(model, null)));
     return sseResponse(async (send) => {

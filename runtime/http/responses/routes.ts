@@ -6,6 +6,7 @@
  * rebuilt from the stored chain on a new session. `GET`/`DELETE /v1/responses/{id}`,
  * `POST /v1/responses/{id}/cancel` (an in-flight response), `GET /v1/responses/{id}/input_items`.
  */
+import { InvariantError } from '../../../engine/util/resident-error.js';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import type { ChatMessage } from '../../../engine/tokens/messages.js';
@@ -107,7 +108,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
     }
 
     const first = await events.next(); // request errors surface here, before any byte
-    if (first.done) throw new Error('turn ended before it started');
+    if (first.done) throw new InvariantError('turn ended before it started');
     const id = itemId('resp');
     const base: ResponseObject = {
       id, object: 'response', created_at: Math.floor(Date.now() / 1000), status: 'in_progress', background: false, error: null, incomplete_details: null,
@@ -141,7 +142,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
           builder.completed(final);
         }
       }
-      if (!final) throw new Error('turn ended without a finish event');
+      if (!final) throw new InvariantError('turn ended without a finish event');
       return final;
     };
 
