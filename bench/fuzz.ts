@@ -12,10 +12,16 @@ const { values: a } = parseArgs({ options: { count: { type: 'string', default: '
 const srv = await startTestServer({ headersTimeoutMs: 5000, requestTimeoutMs: 30000 });
 try {
   const count = Number(a.count);
+  let shown = 0;
   const report = await runFuzz(srv.url, {
     seed: Number(a.seed), count, timeoutMs: Number(a['timeout-ms']), model: srv.host.modelId,
     onProgress: (n, r) => {
-      if (!a.json && n % 250 === 0) process.stderr.write(`${n}/${count} ${JSON.stringify(r.byClass)}\n`);
+      if (a.json) return;
+      while (shown < r.failures.length) {
+        const f = r.failures[shown++]!;
+        process.stderr.write(`  ${f.status} ${f.method} ${f.path} [${f.what}]: ${f.detail}\n`);
+      }
+      if (n % 250 === 0) process.stderr.write(`${n}/${count} ${JSON.stringify(r.byClass)}\n`);
     },
   });
   if (a.json) console.log(JSON.stringify(report));

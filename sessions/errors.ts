@@ -89,6 +89,13 @@ export class SlotWaitError extends ResidencyError {
   }
 }
 
+/** One session alone needs more KV bytes than the whole budget (`--kv-budget`): waiting cannot help (HTTP 400). */
+export class KvBudgetError extends ResidencyError {
+  override name = 'KvBudgetError';
+  override code = 'kv_budget_exceeded';
+  override status = 400;
+}
+
 /** The operation was cancelled through its AbortSignal. */
 export class SessionAbortedError extends SessionError {
   override name = 'AbortError';

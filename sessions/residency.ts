@@ -5,7 +5,7 @@
  * is always made before an insert).
  */
 import { LRUCache } from 'lru-cache';
-import { ResidencyError } from './errors.js';
+import { ResidencyError, KvBudgetError } from './errors.js';
 
 export interface ResidencyLimits {
   /** Engine slots that may be held at once (≥ 1). */
@@ -66,7 +66,7 @@ export class ResidencyPolicy {
    */
   victims(id: string, bytes: number, evictable: (id: string) => boolean): string[] {
     if (bytes > this.limits.kvBudgetBytes) {
-      throw new ResidencyError(`session ${id} needs ${bytes} KV bytes, more than the whole budget of ${this.limits.kvBudgetBytes}`);
+      throw new KvBudgetError(`session ${id} needs ${bytes} KV bytes, more than the whole budget of ${this.limits.kvBudgetBytes}`);
     }
     const out: string[] = [];
     let count = this.lru.size + (this.lru.has(id) ? 0 : 1);

@@ -8,7 +8,7 @@
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import type { Scheduler } from '../engine/scheduler.js';
 import { Lane } from '../engine/util/lane.js';
-import { ResidencyError, SlotWaitError } from './errors.js';
+import { ResidencyError, KvBudgetError, SlotWaitError } from './errors.js';
 import { restoreKv, writeSnapshot, type KvFormat } from './kv-persist.js';
 import { ResidencyPolicy, type ResidencyLimits } from './residency.js';
 import type { Session } from './session.js';
@@ -79,7 +79,7 @@ export class ResidentSet {
         return await this.admitting.run(() => this.admitLocked(s, restore));
       } catch (e) {
         const waitable = this.policy.ids().some((id) => id !== s.id && !this.o.lookup(id)?.pinned);
-        if (!(e instanceof ResidencyError) || !wait || !waitable || /whole budget/.test(e.message)) throw e;
+        if (!(e instanceof ResidencyError) || !wait || !waitable || e instanceof KvBudgetError) throw e;
         const max = this.o.maxSlotWaitMs ?? Infinity;
         if (performance.now() - since >= max) {
           throw new SlotWaitError(`all ${this.policy.limits.maxSlots} KV slots stayed busy for ${Math.round(max)} ms`, Math.max(1, Math.ceil(max / 1000)));

@@ -61,14 +61,10 @@ describe('token lower bound (Qwen3 tokenizer from the shared data)', () => {
     }
   });
 
-  it('is tight enough to refuse 8 MB of one character against a 40,960-token context, in milliseconds', () => {
+  it('is tight enough to refuse 8 MB of one character against a 40,960-token context', () => {
     for (const ch of ['a', ' ', '-', '=', '\n', '0']) {
       const text = ch.repeat(8 * 2 ** 20);
-      const t0 = performance.now();
-      const bound = tok.minTokens(text);
-      const ms = performance.now() - t0;
-      expect([ch, bound > 40_960]).toEqual([ch, true]);
-      expect(ms).toBeLessThan(500);
+      expect([ch, tok.minTokens(text) > 40_960]).toEqual([ch, true]); // its speed: test/model/http-hardening.test.ts
     }
   });
 });
