@@ -5,9 +5,9 @@
  * budget). Prefills share the rest: short ones (≤ shortThreshold remaining tokens, e.g. a tool
  * result) go ahead of long ones (a document), but while a long one waits it is reserved a
  * `longShare` of the prefill budget so it cannot starve. Within a class: priority desc, then FIFO.
- * While any sequence decodes, prefills together get at most `prefillWithDecodes` tokens of the step (chunked
- * prefill interleaved with decode: a long prompt never freezes the other streams; the scheduler sizes it from
- * measured step times, see scheduler-share.ts).
+ * While any sequence decodes, prefills that cannot finish in the step get together at most `prefillWithDecodes`
+ * tokens of it (chunked prefill interleaved with decode: a long prompt never freezes the other streams; the
+ * scheduler sizes it from measured step times, see scheduler-share.ts); one that fits is fed whole.
  */
 
 export interface PlanJob {
@@ -48,7 +48,9 @@ export function planStep(jobs: readonly PlanJob[], o: PlanOptions): PlanItem[] {
   const decodes = jobs.filter((j) => j.kind === 'decode').sort((a, b) => b.waited - a.waited || a.seq - b.seq);
   for (const d of decodes.slice(0, o.budget)) out.push({ id: d.id, n: 1 });
   let avail = o.budget - out.length;
-  if (out.length > 0 && o.prefillWithDecodes !== undefined) avail = Math.min(avail, Math.max(1, o.prefillWithDecodes));
+  // while sequences decode, a prefill that cannot finish in this step is fed at most prefillWithDecodes tokens;
+  // one that fits is fed whole (its chunking, and so its numerics, do not depend on timing)
+  let longCap = out.length > 0 && o.prefillWithDecodes !== undefined ? Math.max(1, o.prefillWithDecodes) : Infinity;
   const prefills = jobs.filter((j) => j.kind === 'prefill' && j.remaining > 0);
   const shorts = prefills.filter((j) => j.remaining <= o.shortThreshold).sort(byClassOrder);
   const longs = prefills.filter((j) => j.remaining > o.shortThreshold).sort(byClassOrder);
@@ -58,9 +60,11 @@ export function planStep(jobs: readonly PlanJob[], o: PlanOptions): PlanItem[] {
     for (const j of list) {
       if (cap <= 0 || avail <= 0) break;
       const left = j.remaining - (given.get(j.id) ?? 0);
-      const n = Math.min(left, cap, avail);
+      const fits = left <= Math.min(cap, avail);
+      const n = fits ? left : Math.min(left, cap, avail, longCap);
       if (n <= 0) continue;
       given.set(j.id, (given.get(j.id) ?? 0) + n);
+      if (!fits) longCap -= n;
       cap -= n;
       avail -= n;
     }

@@ -37,6 +37,8 @@ describe('scheduler step planning', () => {
     const plan = planStep([...decodes, job(9, 'prefill', 16_000)], { ...opts, prefillWithDecodes: 40 });
     expect(plan.filter((p) => p.n === 1).length).toBe(7);
     expect(plan.find((p) => p.id === 9)).toEqual({ id: 9, n: 40 });
+    // a prompt that fits the step is fed whole (its chunking never depends on timing)
+    expect(planStep([...decodes, job(9, 'prefill', 16_000), job(10, 'prefill', 300)], { ...opts, prefillWithDecodes: 40 }).filter((p) => p.n > 1)).toEqual([{ id: 10, n: 300 }, { id: 9, n: 40 }]);
     // alone, the prefill takes the whole budget
     expect(planStep([job(9, 'prefill', 16_000)], { ...opts, prefillWithDecodes: 40 })).toEqual([{ id: 9, n: 512 }]);
   });
