@@ -3,9 +3,11 @@
  * `</minimax:tool_call>`, which holds one or more calls:
  *   ( `<invoke name="NAME">` ( `<parameter name="KEY">` VALUE `</parameter>` )* `</invoke>` )+
  * with any whitespace between tags (the template writes `\n` after each tag). VALUE is raw text for string
- * parameters, JSON for others (the template's `tojson`); values are typed by the tool's schema as the Qwen XML
- * form's are (xml-param-value.ts). `</parameter>` ends a value only when what follows (after whitespace) is
- * `<parameter name=` or `</invoke>`; otherwise it is value text.
+ * parameters, JSON for others (the template's `tojson`). Reading, typed by the tool's schema: a parameter whose schema
+ * admits only strings keeps the raw text; any other (unknown, untyped, mixed) reads as JSON when the text parses,
+ * else stays raw text — the rule the constrained form is generated under
+ * (engine/grammar/tool-call/xml-values.ts), so constrained calls read back as generated. `</parameter>` ends a value
+ * only when what follows (after whitespace) is `<parameter name=` or `</invoke>`; otherwise it is value text.
  *
  * Streaming: `tool_call_start` at each `<invoke name="NAME">`, each parameter's JSON (`{"key": value` / `, "key": value`)
  * when its value ends, `}` and `tool_call_end` at `</invoke>`. Calls take consecutive indices from the block's
@@ -13,7 +15,6 @@
  * call); the parser never throws.
  */
 import type { CallBodyParser, CallContext, ParserEvent } from './tool-call-formats.js';
-import { convertXmlParamValue, xmlParamType } from './xml-param-value.js';
 
 const INVOKE = /^<invoke name="([^"<>\n]*)">/;
 const PARAM = /^<parameter name="([^"<>\n]*)">/;
@@ -127,7 +128,7 @@ export class MinimaxBlockParser implements CallBodyParser {
         this.searchFrom = idx + 1; // literal text inside the value
         continue;
       }
-      const v = convertXmlParamValue(this.body.slice(this.valueStart, idx), xmlParamType(this.paramSchema(this.key)));
+      const v = readValue(this.body.slice(this.valueStart, idx), this.paramSchema(this.key));
       const piece = `${this.argsJson === '' ? '{' : ', '}${JSON.stringify(this.key)}: ${JSON.stringify(v)}`;
       this.args[this.key] = v;
       this.argsJson += piece;
@@ -146,5 +147,29 @@ export class MinimaxBlockParser implements CallBodyParser {
     const tool = this.ctx.tools?.find((t) => t.function?.name === this.name);
     const props = (tool?.function.parameters as { properties?: Record<string, unknown> } | undefined)?.properties;
     return props && typeof props === 'object' ? props[key] : undefined;
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** True when every value `schema` admits is a string (type string, string enum / const, unions of those). */
+export function stringOnly(schema: unknown): boolean {
+  if (!isObject(schema)) return false;
+  if (Array.isArray(schema.enum)) return schema.enum.length > 0 && schema.enum.every((v) => typeof v === 'string');
+  if ('const' in schema) return typeof schema.const === 'string';
+  const union = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(union) && schema.type === undefined) return union.length > 0 && union.every(stringOnly);
+  const t = schema.type;
+  return t === 'string' || (Array.isArray(t) && t.length > 0 && t.every((x) => x === 'string'));
+}
+
+/** A parameter's value read by its schema (see the module comment). */
+function readValue(raw: string, schema: unknown): unknown {
+  if (stringOnly(schema)) return raw;
+  const text = raw.trim();
+  try {
+    return JSON.parse(text);
+  } catch {
+    return raw;
   }
 }
