@@ -185,7 +185,7 @@ PRESETS.push(...HYBRID_PRESETS);
 /**
  * MiniMax-M2 presets: Qwen3's vocabulary plus the MiniMax template's role markers and tool-call tags as added tokens
  * (`vocabulary: 'minimax'`, see minimax-tokenizer.ts); the real shapes otherwise (3072 hidden, 48/8 heads × 128 with
- * 64 rotated, 256 experts of 1536, 8 active, vocabulary rows 200,064). `minimax-m2-8l` is ≈ 58 GB in BF16: more
+ * 64 rotated, 256 experts of 1536, 8 active, vocabulary rows 200,064). `minimax-m2-8l` is ≈ 61 GB in BF16: more
  * than a 24 GiB / 59 GB-disk machine holds; `minimax-m2-2l-64e` keeps the real layer shapes with 2 layers and 64
  * experts (≈ 6.2 GB BF16) for benchmarks that must fit.
  */
@@ -227,7 +227,7 @@ const MINIMAX_PRESETS: ModelPreset[] = [
       moe: { numExperts: 8, numExpertsPerTok: 2, normTopkProb: true, moeIntermediateSize: 64, decoderSparseStep: 1, mlpOnlyLayers: [], gating: 'sigmoid' },
     },
   },
-  { name: 'minimax-m2-8l', summary: 'MiniMax-M2.5 shapes cut to 8 layers: hidden 3072, 48/8 heads × 128 (64 rotated), 256 experts (8 active) × 1536 — ≈ 58 GB BF16', vocabulary: 'minimax', config: minimaxReal(8, 256) },
+  { name: 'minimax-m2-8l', summary: 'MiniMax-M2.5 shapes cut to 8 layers: hidden 3072, 48/8 heads × 128 (64 rotated), 256 experts (8 active) × 1536 — ≈ 61 GB BF16', vocabulary: 'minimax', config: minimaxReal(8, 256) },
   { name: 'minimax-m2-2l-64e', summary: 'MiniMax-M2.5 layer shapes, 2 layers of 64 experts (8 active) × 1536 — ≈ 6.2 GB BF16, the benchmark size that fits', vocabulary: 'minimax', config: minimaxReal(2, 64) },
 ];
 PRESETS.push(...MINIMAX_PRESETS);
