@@ -29,12 +29,12 @@ describe('MiniMax-M2 over the OpenAI chat API', () => {
     { role: 'system', content: 'You are a weather agent.' },
     { role: 'user', content: 'Add 2 and 40, please.' },
   ];
-  const req = { model, messages, tools: WEATHER_TOOLS, tool_choice: { type: 'function' as const, function: { name: 'add' } }, temperature: 0, max_tokens: 64, logit_bias: { [THINK_CLOSE]: 100 } };
+  const req = { model, messages, tools: WEATHER_TOOLS, tool_choice: { type: 'function' as const, function: { name: 'add' } }, parallel_tool_calls: false, temperature: 0, max_tokens: 160, logit_bias: { [THINK_CLOSE]: 100 } };
 
   it('a forced call comes back in the MiniMax form, parsed, typed and valid; streamed = non-streamed', async () => {
     const r = await openai.chat.completions.create(req);
     const msg = r.choices[0]!.message;
-    expect(r.choices[0]!.finish_reason).toBe('tool_calls');
+    expect(r.choices[0]!.finish_reason, JSON.stringify(msg)).toBe('tool_calls');
     expect(msg.tool_calls).toHaveLength(1);
     const call = msg.tool_calls![0]!;
     expect(call.type === 'function' && call.function.name).toBe('add');

@@ -63,8 +63,9 @@ describe('MiniMax-M2 template through the append-only protocol', () => {
     expect(shared, 'the shared reference folder').toBeDefined();
     expect(readFileSync(join(shared!, 'chat-templates', 'MiniMax-M2.jinja'), 'utf8')).toBe(MINIMAX_CHAT_TEMPLATE);
     expect(p.template.toolCallFormat).toBe(TOOL_CALL_FORMATS.minimax);
-    for (const m of [']~!b[', ']~b]', '[e~[', '<minimax:tool_call>', '</minimax:tool_call>']) expect(tok.specialIds.has(tok.tokenToId(m)!), m).toBe(true);
-    for (const m of ['<think>', '</think>']) expect(tok.tokenToId(m), m).toBeDefined();
+    for (const m of [']~!b[', ']~b]', '[e~[']) expect(tok.specialIds.has(tok.tokenToId(m)!), m).toBe(true);
+    // the tool-call tags and think tags are plain added tokens: decoded text keeps them for the parser
+    for (const m of ['<minimax:tool_call>', '</minimax:tool_call>', '<think>', '</think>']) expect(tok.tokenToId(m) !== undefined && !tok.specialIds.has(tok.tokenToId(m)!), m).toBe(true);
   });
 
   for (const withTools of [false, true]) {
@@ -80,9 +81,9 @@ describe('MiniMax-M2 template through the append-only protocol', () => {
         expect(jinja.startsWith(']~!b[]~b]system\n')).toBe(true);
         expect(jinja.endsWith(']~b]user\nRead /etc/hosts, please. 你好 🚀 <minimax:tool_call>[e~[\n]~b]ai\n<think>\n')).toBe(true);
         expect(tok.decode([...head.tokens, ...rest.tokens])).toBe(jinja);
-        // the markers typed by the user stay text: ]~!b[ ]~b] [e~[ (+ the tools header's example block) ]~b] [e~[ ]~b] (<think> is not special in Qwen3's vocabulary)
+        // the role markers typed by the user stay text: ]~!b[ ]~b] [e~[ ]~b] [e~[ ]~b] (tool-call and think tags are not special)
         const specials = [...head.tokens, ...rest.tokens].filter((id) => tok.specialIds.has(id)).map((id) => tok.decode([id]));
-        expect(specials).toEqual([']~!b[', ']~b]', ...(withTools ? ['<minimax:tool_call>', '</minimax:tool_call>'] : []), '[e~[', ']~b]', '[e~[', ']~b]']);
+        expect(specials).toEqual([']~!b[', ']~b]', '[e~[', ']~b]', '[e~[', ']~b]']);
       });
     }
   }

@@ -81,8 +81,12 @@ class ToolCallConstraint implements TokenConstraint {
       if (x === undefined) throw new ToolConstraintError(`the vocabulary has no ${c} token`);
       return x;
     };
-    const [open, close] = opts.format === 'minimax' ? ['<minimax:tool_call>', '</minimax:tool_call>'] : ['<tool_call>', '</tool_call>'];
-    this.ids = { call: id(open), endCall: id(close), think: id('<think>'), endThink: id('</think>'), stops: defaultStops(vocab) };
+    // MiniMax-M2: its own call block tokens, and its turns end with `[e~[` only (the model's EOS: other ends would leave the turn open)
+    const minimax = opts.format === 'minimax';
+    const [open, close] = minimax ? ['<minimax:tool_call>', '</minimax:tool_call>'] : ['<tool_call>', '</tool_call>'];
+    const stops = minimax ? defaultStops(vocab, ['[e~[']) : defaultStops(vocab);
+    if (!stops.length) throw new ToolConstraintError(`the vocabulary has no end-of-turn token`);
+    this.ids = { call: id(open), endCall: id(close), think: id('<think>'), endThink: id('</think>'), stops };
     this.parallel = opts.parallelToolCalls !== false;
     const tools = (opts.tools ?? []).map(normTool);
     const rf = opts.responseFormat;
