@@ -30,6 +30,7 @@
         "engine/native/models/architectures.cpp",
         "engine/native/models/qwen3.cpp",
         "engine/native/models/qwen35.cpp",
+        "engine/native/models/minimax-m2.cpp",
         "engine/native/moe.cpp",
         "engine/native/quantize.cpp",
         "engine/native/state-slot.cpp",

@@ -314,9 +314,9 @@ export function defaultKvDtype(weights: WeightDType): KvDType {
 /** Loads a validated model spec into the engine: mmaps the weights, starts the thread pool, sizes every buffer. */
 export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): Promise<Engine> {
   const c = spec.config;
-  if (!['qwen3', 'qwen3moe', 'qwen35', 'qwen35moe'].includes(c.arch))
-    throw new UnsupportedModelError(`the native engine runs Qwen3, Qwen3-MoE and Qwen3.5 / 3.6 hybrid models; ${spec.dir} is '${String(c.arch)}'`);
-  const moeArch = c.arch === 'qwen3moe' || c.arch === 'qwen35moe';
+  if (!['qwen3', 'qwen3moe', 'qwen35', 'qwen35moe', 'minimax-m2'].includes(c.arch))
+    throw new UnsupportedModelError(`the native engine runs Qwen3, Qwen3-MoE, Qwen3.5 / 3.6 hybrid and MiniMax-M2 models; ${spec.dir} is '${String(c.arch)}'`);
+  const moeArch = c.arch === 'qwen3moe' || c.arch === 'qwen35moe' || c.arch === 'minimax-m2';
   if (moeArch && !c.moe) throw new UnsupportedModelError(`${spec.dir}: a ${c.arch} config without MoE parameters`);
   if (c.arch === 'qwen35moe' && !c.moe?.sharedExpertIntermediateSize) throw new UnsupportedModelError(`${spec.dir}: a qwen35moe config without a shared expert size`);
   const threads = options.threads ?? defaultThreads();
@@ -329,11 +329,13 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
     vocab: c.vocabSize, hidden: c.hiddenSize, nLayer: c.nLayers, nHead: c.nHeads, nKvHead: c.nKvHeads,
     headDim: c.headDim, eps: c.rmsNormEps, ropeTheta: c.ropeTheta, tied: c.tieWordEmbeddings,
     // the dense MLP's width; Qwen3.5-MoE's shared expert is a SwiGLU MLP of its own width
-    inter: c.arch === 'qwen35moe' ? c.moe!.sharedExpertIntermediateSize! : c.intermediateSize,
+    // (MiniMax-M2 has none: the experts' width sizes the unused buffers)
+    inter: c.arch === 'qwen35moe' ? c.moe!.sharedExpertIntermediateSize! : c.arch === 'minimax-m2' ? c.moe!.moeIntermediateSize : c.intermediateSize,
     ...hybridConfig(c),
     moe: moeArch && c.moe
       ? {
           nExpert: c.moe.numExperts, nExpertUsed: c.moe.numExpertsPerTok, moeInter: c.moe.moeIntermediateSize, normTopk: c.moe.normTopkProb,
+          gating: c.moe.gating ?? 'softmax',
           layers: Array.from({ length: c.nLayers }, (_, i) => (isMoeLayer(c, i) ? 1 : 0)),
         }
       : undefined,
@@ -355,6 +357,7 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
 
 /** The hybrid-only fields of the addon's config (layer kinds, DeltaNet sizes, partial RoPE, tensor prefix); {} for Qwen3. */
 function hybridConfig(c: ModelConfig): Record<string, unknown> {
+  if (c.arch === 'minimax-m2') return { arch: c.arch, ropeDim: c.ropeDim ?? c.headDim };
   if (c.arch !== 'qwen35' && c.arch !== 'qwen35moe') return {};
   const la = c.linearAttention;
   if (!la || !c.layerKinds) throw new UnsupportedModelError(`a ${c.arch} config without layer kinds or linear-attention sizes`);

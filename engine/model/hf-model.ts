@@ -1,5 +1,5 @@
 /**
- * Loads a Hugging Face Qwen3 / Qwen3-MoE / Qwen3.5 (-MoE) model folder into a validated ModelSpec:
+ * Loads a Hugging Face Qwen3 / Qwen3-MoE / Qwen3.5 (-MoE) / MiniMax-M2 model folder into a validated ModelSpec:
  * config.json (+ generation_config.json), model.safetensors or a sharded model.safetensors.index.json.
  * Only headers are read; the native engine mmaps the tensor data through the returned TensorRefs.
  */
@@ -11,6 +11,7 @@ import type { ExpectedTensor, ModelConfig, ModelSpec, TensorRef, WeightDType } f
 import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
 import { HYBRID_ARCHITECTURES, hybridDefaults, mergeTextConfig, parseHybridConfig } from './qwen35-config.js';
 import { hybridExpectedTensors, isIgnoredHybridTensor } from './qwen35-tensors.js';
+import { MINIMAX_ARCHITECTURES, MINIMAX_DEFAULTS, minimaxExpectedTensors, parseMinimaxConfig } from './minimax-m2.js';
 
 export type { ExpectedTensor } from './model-spec.js';
 
@@ -24,6 +25,7 @@ export function isMoeLayer(config: ModelConfig, i: number): boolean {
 /** Every tensor a checkpoint must hold, in canonical order (embedding, layers, norm, head); hybrids: see qwen35-tensors.ts. */
 export function expectedTensors(config: ModelConfig): ExpectedTensor[] {
   if (config.arch === 'qwen35' || config.arch === 'qwen35moe') return hybridExpectedTensors(config);
+  if (config.arch === 'minimax-m2') return minimaxExpectedTensors(config);
   const { vocabSize: V, hiddenSize: H, nHeads, nKvHeads, headDim: D, intermediateSize: I } = config;
   const out: ExpectedTensor[] = [{ name: 'model.embed_tokens.weight', shape: [V, H], kind: 'matrix' }];
   const mat = (name: string, shape: number[]) => out.push({ name, shape, kind: 'matrix' });
@@ -92,14 +94,16 @@ export function parseModelConfig(rawIn: Record<string, unknown>, file: string, g
   if (archs.includes('Qwen3ForCausalLM')) arch = 'qwen3';
   else if (archs.includes('Qwen3MoeForCausalLM')) arch = 'qwen3moe';
   else if (hybrid) arch = hybrid.arch;
+  else if (archs.some((a) => MINIMAX_ARCHITECTURES.includes(a))) arch = 'minimax-m2';
   else {
     const what = archs.length ? archs.join(', ') : `none (model_type ${String(rawIn.model_type ?? 'missing')})`;
-    const known = ['Qwen3ForCausalLM', 'Qwen3MoeForCausalLM', ...Object.keys(HYBRID_ARCHITECTURES)].join(', ');
+    const known = ['Qwen3ForCausalLM', 'Qwen3MoeForCausalLM', ...Object.keys(HYBRID_ARCHITECTURES), ...MINIMAX_ARCHITECTURES].join(', ');
     throw new UnsupportedModelError(`${file}: unsupported architecture ${what}; supported: ${known}`, file);
   }
   const raw = hybrid ? mergeTextConfig(rawIn) : rawIn;
   const moeDefaults = arch === 'qwen3moe';
-  const hd = hybrid ? hybridDefaults(hybrid.arch) : undefined;
+  const minimax = arch === 'minimax-m2';
+  const hd = hybrid ? hybridDefaults(hybrid.arch) : minimax ? MINIMAX_DEFAULTS : undefined;
   const int = (key: string, def: number, min = 1): number => {
     const v = raw[key] ?? def;
     if (!Number.isSafeInteger(v) || (v as number) < min) throw new ModelLoadError(`${file}: ${key} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`, file);
@@ -146,15 +150,16 @@ export function parseModelConfig(rawIn: Record<string, unknown>, file: string, g
     nHeads,
     nKvHeads,
     headDim,
-    intermediateSize: arch === 'qwen35moe' ? int('intermediate_size', 0, 0) : int('intermediate_size', hd?.intermediate ?? (moeDefaults ? 6144 : 22016)),
+    intermediateSize: arch === 'qwen35moe' || minimax ? 0 : int('intermediate_size', hd?.intermediate ?? (moeDefaults ? 6144 : 22016)),
     rmsNormEps: num('rms_norm_eps', 1e-6),
-    ropeTheta: extra?.ropeTheta ?? num('rope_theta', 10000),
+    ropeTheta: extra?.ropeTheta ?? num('rope_theta', minimax ? 5_000_000 : 10000),
     maxPositionEmbeddings: int('max_position_embeddings', 32768),
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     eosTokenIds: [...new Set(eos)],
   };
   if (bos !== undefined) config.bosTokenId = bos;
   if (arch === 'qwen3moe' || arch === 'qwen35moe') config.moe = parseMoe(raw, file, int, arch === 'qwen35moe');
+  if (minimax) Object.assign(config, parseMinimaxConfig(raw, file, headDim, int));
   if (extra && hybrid) {
     const { ropeTheta: _, ...fields } = extra;
     Object.assign(config, fields, { weightPrefix: hybrid.prefix });
@@ -244,7 +249,7 @@ export async function loadModelSpec(dirIn: string): Promise<ModelSpec> {
   const tensors: TensorRef[] = [];
   let dtype: WeightDType | undefined;
   const expected = expectedTensors(config);
-  if (config.arch === 'qwen35' || config.arch === 'qwen35moe') rejectUnknownTensors(found, expected);
+  if (config.arch !== 'qwen3' && config.arch !== 'qwen3moe') rejectUnknownTensors(found, expected);
   for (const e of expected) {
     const ref = found.get(e.name);
     const where = weightMap?.get(e.name) ?? headers[0]!.file;

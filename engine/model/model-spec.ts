@@ -20,10 +20,12 @@ export interface LinearAttentionConfig {
 /**
  * Validated hyper-parameters. `qwen3` / `qwen3moe`: Qwen3 dense / MoE. `qwen35` / `qwen35moe`: Qwen3.5 / 3.6 hybrids
  * (Gated DeltaNet + gated full attention), which also carry `layerKinds`, `linearAttention`, `ropeDim`, `mropeSection`
- * and `weightPrefix`; for Qwen3 those fields are absent (every layer is attention over the whole head).
+ * and `weightPrefix`; for Qwen3 those fields are absent (every layer is attention over the whole head). `minimax-m2`:
+ * MiniMax-M2 / M2.5 (every layer attention + sigmoid-routed MoE, q/k norms over all heads, `ropeDim` of `headDim`
+ * rotated; `intermediateSize` 0, the experts' width is `moe.moeIntermediateSize`).
  */
 export interface ModelConfig {
-  arch: 'qwen3' | 'qwen3moe' | 'qwen35' | 'qwen35moe';
+  arch: 'qwen3' | 'qwen3moe' | 'qwen35' | 'qwen35moe' | 'minimax-m2';
   vocabSize: number;
   hiddenSize: number;
   nLayers: number;
@@ -48,6 +50,8 @@ export interface ModelConfig {
     mlpOnlyLayers: number[];
     /** Qwen3.5-MoE: size of the one shared expert (its output is scaled by sigmoid(shared_expert_gate · x)). */
     sharedExpertIntermediateSize?: number;
+    /** Router scores: softmax over the experts (absent), or σ per expert with a per-expert score-correction bias used for choosing only (MiniMax-M2). */
+    gating?: 'softmax' | 'sigmoid';
   };
   /** Hybrids: the token mixer of each layer (length nLayers). Absent: every layer is 'attention'. */
   layerKinds?: LayerKind[];

@@ -14,6 +14,11 @@ enum class mixer_kind : uint8_t { attention, linear_attention };
 // A layer's feed-forward block: the dense SwiGLU MLP of width `inter`, or the sparse mixture of experts.
 enum class ffn_kind : uint8_t { dense, moe };
 
+// How the MoE router turns logits into expert scores. softmax: probabilities over all experts, chosen and
+// weighted by them (Qwen3-MoE). sigmoid: σ(logit) per expert, chosen by σ + the layer's score-correction bias,
+// weighted by σ alone (MiniMax-M2, DeepSeek-V3 style).
+enum class moe_gating : uint8_t { softmax, sigmoid };
+
 struct layer_kind {
   mixer_kind mixer = mixer_kind::attention;
   ffn_kind ffn = ffn_kind::dense;
@@ -42,6 +47,7 @@ struct model_config {
   // shared expert is a SwiGLU MLP of width `inter`.)
   int n_expert = 0, n_expert_used = 0, moe_inter = 0;
   bool norm_topk = false;
+  moe_gating gating = moe_gating::softmax;
   linear_attention_config linear;  // layers of kind mixer_kind::linear_attention
   std::vector<layer_kind> layers;  // [n_layer]
 

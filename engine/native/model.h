@@ -46,6 +46,7 @@ struct mlp_weights {  // SwiGLU MLP of width I: gate, up: [I][hidden]; down: [hi
 
 struct moe_weights {  // router: [n_expert][hidden]; experts: [n_expert], each of width moe_inter
   weight router;
+  const float* score_bias = nullptr;  // [n_expert], sigmoid gating only: added to the scores for choosing, not weighting
   std::vector<mlp_weights> experts;
 };
 
@@ -136,6 +137,7 @@ class model {
   void alloc_moe_buffers();
   void moe_begin_step();
   void moe_chunk(int layer, const moe_weights& w, float* x, int n, float* out);
+  void route_sigmoid(float* p, const float* bias, int32_t* sel, float* w) const;  // one token's router row p: [n_expert]
 
   std::mutex forward_mu_;
   state_shape slot_shape_;  // of every slot of this model

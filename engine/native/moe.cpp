@@ -1,4 +1,4 @@
-// The sparse mixture-of-experts block (Qwen3-MoE routing) with dynamic expert activation. Per MoE layer of a
+// The sparse mixture-of-experts block (Qwen3-MoE softmax routing, or sigmoid routing with a score-correction bias) with dynamic expert activation. Per MoE layer of a
 // forward call over n tokens:
 //   route:   logits = xn · routerᵀ (f32 accumulation), softmax over the experts (f32), top-k by
 //            probability (ties → lower expert index), weights renormalized over the k when norm_topk;
@@ -14,6 +14,7 @@
 // blocks of 64 inside a task re-read it from cache, not from memory). Nothing here allocates.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "model.h"
 
@@ -75,6 +76,32 @@ void model::reset_expert_stats() {
   for (size_t i = 0; i < LE; i++) exp_total_[i].store(0, std::memory_order_relaxed);
 }
 
+// Sigmoid gating of one token: p = σ(logits) in place; the k experts with the highest p + bias (ties → lower
+// index), weighted by their p (renormalized over the k when norm_topk).
+void model::route_sigmoid(float* p, const float* bias, int32_t* sel, float* w) const {
+  const int E = cfg.n_expert, K = cfg.n_expert_used;
+  for (int e = 0; e < E; e++) p[e] = 1.0f / (1.0f + std::exp(-p[e]));
+  float picked = 0.0f;
+  for (int j = 0; j < K; j++) {
+    int best = -1;
+    float bv = -std::numeric_limits<float>::infinity();
+    for (int e = 0; e < E; e++) {
+      if (p[e] < 0.0f) continue;  // chosen already (marked -1)
+      const float s = p[e] + (bias ? bias[e] : 0.0f);
+      if (s > bv) bv = s, best = e;
+    }
+    if (best < 0)  // NaN scores: the lowest expert not chosen yet
+      for (best = 0; std::find(sel, sel + j, best) != sel + j; best++) {}
+    const float pw = p[best] >= 0.0f ? p[best] : 0.0f;
+    sel[j] = best;
+    w[j] = pw == pw ? pw : 0.0f;
+    picked += w[j];
+    p[best] = -1.0f;
+  }
+  const float inv = cfg.norm_topk && picked > 0.0f ? 1.0f / picked : 1.0f;
+  for (int j = 0; j < K; j++) w[j] *= inv;
+}
+
 void model::moe_mlp(int layer, const moe_weights& w, int n) {
   for (int t0 = 0; t0 < n; t0 += moe_tokens_)
     moe_chunk(layer, w, xn_ + size_t(t0) * cfg.hidden, std::min(moe_tokens_, n - t0), tmp_ + size_t(t0) * cfg.hidden);
@@ -88,12 +115,16 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
   matmul(x, n, mw.router, router_logits_, true);  // f32 inputs whatever the mode: routing is discontinuous
   auto route = [&](int t, int) {
     float* p = router_logits_ + size_t(t) * E;
+    int32_t* sel = route_e_ + size_t(t) * K;
+    float* w = route_w_ + size_t(t) * K;
+    if (cfg.gating == moe_gating::sigmoid) {
+      route_sigmoid(p, mw.score_bias, sel, w);
+      return;
+    }
     float mx = p[0];
     for (int e = 1; e < E; e++) mx = std::max(mx, p[e]);
     float sum = 0.0f;
     for (int e = 0; e < E; e++) sum += (p[e] = std::exp(p[e] - mx));
-    int32_t* sel = route_e_ + size_t(t) * K;
-    float* w = route_w_ + size_t(t) * K;
     float picked = 0.0f;
     for (int j = 0; j < K; j++) {
       int best = -1;

@@ -1,6 +1,6 @@
 /**
  * Converts a Hugging Face Qwen3 / Qwen3-MoE folder to GGUF v3 for llama.cpp (arch `qwen3` / `qwen3moe`; hybrids
- * `qwen35` / `qwen35moe` through gguf-hybrid.ts),
+ * `qwen35` / `qwen35moe` through gguf-hybrid.ts, `minimax-m2` through gguf-minimax.ts),
  * streaming the weights. Layout: "GGUF", u32 version 3, u64 n_tensors, u64 n_kv, the key/values,
  * the tensor infos (name, n_dims, ne[] with ne[0] = HF's last dim, ggml type, offset), padding to
  * `general.alignment`, then the tensor data (each at an aligned offset). Matrices keep the checkpoint's
@@ -16,6 +16,7 @@ import { isMoeLayer, loadModelSpec } from '../model/hf-model.js';
 import type { ModelSpec, TensorRef, WeightDType } from '../model/model-spec.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
 import { hybridGgufTensors, hybridMetadata } from './gguf-hybrid.js';
+import { minimaxGgufTensors, minimaxMetadata } from './gguf-minimax.js';
 
 const ALIGNMENT = GGUF_DEFAULT_ALIGNMENT;
 /** A GGUF tensor type we write: the checkpoint's float types, or Q8_0 (blocks of 32: f16 scale d, 32 int8; x ≈ d·q). */
@@ -172,6 +173,7 @@ export function tokenizerMetadata(dir: string, vocabSize: number, ids: { bos?: n
 function ggufTensors(spec: ModelSpec, matrixDtype: GgufDType = spec.dtype): GgufTensor[] {
   const c = spec.config;
   if (c.arch === 'qwen35' || c.arch === 'qwen35moe') return hybridGgufTensors(spec, matrixDtype);
+  if (c.arch === 'minimax-m2') return minimaxGgufTensors(spec, matrixDtype);
   const byName = new Map(spec.tensors.map((t) => [t.name, t]));
   const get = (n: string) => byName.get(n)!;
   const out: GgufTensor[] = [];
@@ -239,6 +241,7 @@ function modelMetadata(spec: ModelSpec, name: string, matrixDtype: GgufDType): [
     kv.push([`${a}.expert_feed_forward_length`, u32(c.moe.moeIntermediateSize)]);
   }
   if (c.layerKinds) kv.push(...hybridMetadata(c, a));
+  if (a === 'minimax-m2') kv.push(...minimaxMetadata(c, a));
   return kv;
 }
 

@@ -20,6 +20,8 @@ import { writeFileAtomicSync } from '../util/atomic-file.js';
 import { mtpTensors } from '../model/qwen35-tensors.js';
 import { hybridConfigJson } from './hybrid-config-json.js';
 import { hybridInitFor } from './hybrid-init.js';
+import { minimaxConfigJson, minimaxInitFor } from './minimax-synth.js';
+import { minimaxTokenizerFiles } from './minimax-tokenizer.js';
 
 /** Bumped whenever the generated weights or files change (caches key on it). */
 export const MAKE_MODEL_VERSION = 1;
@@ -136,6 +138,7 @@ const isHybrid = (c: ModelConfig) => c.arch === 'qwen35' || c.arch === 'qwen35mo
 /** config.json contents in Hugging Face's form. */
 export function hfConfigJson(c: ModelConfig, dtype: WeightDType): Record<string, unknown> {
   if (isHybrid(c)) return hybridConfigJson(c, dtype);
+  if (c.arch === 'minimax-m2') return minimaxConfigJson(c, dtype);
   const torchDtype = { bf16: 'bfloat16', f16: 'float16', f32: 'float32' }[dtype];
   const j: Record<string, unknown> = {
     architectures: [c.arch === 'qwen3' ? 'Qwen3ForCausalLM' : 'Qwen3MoeForCausalLM'],
@@ -198,7 +201,7 @@ function writeWeights(file: string, c: ModelConfig, dtype: WeightDType, seed: nu
     const bytes = Buffer.alloc(CHUNK * DTYPE_SIZE[dtype]);
     for (const t of tensors) {
       const n = t.shape.reduce((a, b) => a * b, 1);
-      const { mean, std } = isHybrid(c) ? hybridInitFor(specs.get(t.name)!, c) : initFor(t.name, c);
+      const { mean, std } = isHybrid(c) ? hybridInitFor(specs.get(t.name)!, c) : c.arch === 'minimax-m2' ? minimaxInitFor(t.name, c) : initFor(t.name, c);
       const stream = new WeightStream(seed, t.name);
       for (let done = 0; done < n; done += CHUNK) {
         const part = vals.subarray(0, Math.min(CHUNK, n - done));
@@ -235,19 +238,23 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
 
   const tokDir = opts.tokenizerDir || undefined;
   let tokenizer: MakeModelResult['tokenizer'];
+  let tokFiles: { tokenizerJson: string | Buffer; tokenizerConfigJson: string | Buffer };
   if (tokDir) {
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) {
+    const read = (f: string) => {
       const src = join(tokDir, f);
       if (!existsSync(src)) throw new ModelLoadError(`tokenizer folder ${tokDir} has no ${f}`, src);
-      writeFileAtomicSync(join(dir, f), readFileSync(src), { mode: 0o644 }); // the source may be read-only
-    }
+      return readFileSync(src);
+    };
+    tokFiles = { tokenizerJson: read('tokenizer.json'), tokenizerConfigJson: read('tokenizer_config.json') };
     tokenizer = 'copied';
   } else {
-    const files = writeBuiltinTokenizer();
-    writeFileAtomicSync(join(dir, 'tokenizer.json'), files.tokenizerJson);
-    writeFileAtomicSync(join(dir, 'tokenizer_config.json'), files.tokenizerConfigJson);
+    tokFiles = writeBuiltinTokenizer();
     tokenizer = 'builtin';
   }
+  // MiniMax presets: the Qwen3 vocabulary plus the MiniMax template's markers and the template itself
+  if (preset.vocabulary === 'minimax') tokFiles = minimaxTokenizerFiles(tokFiles.tokenizerJson.toString(), tokFiles.tokenizerConfigJson.toString());
+  writeFileAtomicSync(join(dir, 'tokenizer.json'), tokFiles.tokenizerJson, { mode: 0o644 }); // the source may be read-only
+  writeFileAtomicSync(join(dir, 'tokenizer_config.json'), tokFiles.tokenizerConfigJson, { mode: 0o644 });
 
   const params = writeWeights(join(dir, 'model.safetensors'), c, opts.dtype, seed);
   const result: MakeModelResult = { dir, config: c, params, tokenizer };

@@ -11,7 +11,7 @@ export interface ModelPreset {
   summary: string;
   config: ModelConfig;
   /** Vocabulary its token ids belong to (default 'qwen3': 151,936 rows, Qwen3's special ids). */
-  vocabulary?: 'qwen3' | 'qwen35';
+  vocabulary?: 'qwen3' | 'qwen35' | 'minimax';
 }
 
 /** Qwen3's special token ids, shared by every preset. */
@@ -85,6 +85,10 @@ const PRESETS: ModelPreset[] = [
     },
   },
 ];
+
+/** Ids of the MiniMax template's begin / end markers (`]~!b[`, `[e~[`) in the Qwen3-vocabulary MiniMax presets (minimax-tokenizer.ts). */
+export const MINIMAX_BOS = 151669;
+export const MINIMAX_EOS = 151671;
 
 /** Qwen3.5 / 3.6 vocabulary: embedding rows and special ids (<|endoftext|> 248044, <|im_end|> 248046). */
 export const QWEN35_VOCAB = 248320;
@@ -177,6 +181,56 @@ const HYBRID_PRESETS: ModelPreset[] = [
   },
 ];
 PRESETS.push(...HYBRID_PRESETS);
+
+/**
+ * MiniMax-M2 presets: Qwen3's vocabulary plus the MiniMax template's role markers and tool-call tags as added tokens
+ * (`vocabulary: 'minimax'`, see minimax-tokenizer.ts); the real shapes otherwise (3072 hidden, 48/8 heads × 128 with
+ * 64 rotated, 256 experts of 1536, 8 active, vocabulary rows 200,064). `minimax-m2-8l` is ≈ 61 GB in BF16: more
+ * than a 24 GiB / 59 GB-disk machine holds; `minimax-m2-2l-64e` keeps the real layer shapes with 2 layers and 64
+ * experts (≈ 6.2 GB BF16) for benchmarks that must fit.
+ */
+const minimaxBase = {
+  ...base,
+  arch: 'minimax-m2' as const,
+  rmsNormEps: 1e-6,
+  ropeTheta: 5_000_000,
+  maxPositionEmbeddings: 196608,
+  eosTokenIds: [MINIMAX_EOS],
+  bosTokenId: MINIMAX_BOS,
+  intermediateSize: 0,
+  tieWordEmbeddings: false,
+};
+const minimaxReal = (nLayers: number, numExperts: number): ModelConfig => ({
+  ...minimaxBase,
+  vocabSize: 200064,
+  hiddenSize: 3072,
+  nLayers,
+  nHeads: 48,
+  nKvHeads: 8,
+  headDim: 128,
+  ropeDim: 64,
+  moe: { numExperts, numExpertsPerTok: 8, normTopkProb: true, moeIntermediateSize: 1536, decoderSparseStep: 1, mlpOnlyLayers: [], gating: 'sigmoid' },
+});
+const MINIMAX_PRESETS: ModelPreset[] = [
+  {
+    name: 'tiny-minimax',
+    summary: 'tiny MiniMax-M2: hidden 128, 4 layers, 4/2 heads × 64 (32 rotated), q/k norms over all heads, 8 experts (2 active, sigmoid + bias) × 64, untied',
+    vocabulary: 'minimax',
+    config: {
+      ...minimaxBase,
+      hiddenSize: 128,
+      nLayers: 4,
+      nHeads: 4,
+      nKvHeads: 2,
+      headDim: 64,
+      ropeDim: 32,
+      moe: { numExperts: 8, numExpertsPerTok: 2, normTopkProb: true, moeIntermediateSize: 64, decoderSparseStep: 1, mlpOnlyLayers: [], gating: 'sigmoid' },
+    },
+  },
+  { name: 'minimax-m2-8l', summary: 'MiniMax-M2.5 shapes cut to 8 layers: hidden 3072, 48/8 heads × 128 (64 rotated), 256 experts (8 active) × 1536 — ≈ 61 GB BF16', vocabulary: 'minimax', config: minimaxReal(8, 256) },
+  { name: 'minimax-m2-2l-64e', summary: 'MiniMax-M2.5 layer shapes, 2 layers of 64 experts (8 active) × 1536 — ≈ 6.2 GB BF16, the benchmark size that fits', vocabulary: 'minimax', config: minimaxReal(2, 64) },
+];
+PRESETS.push(...MINIMAX_PRESETS);
 
 /** Names of all presets, in listing order. */
 export function presetNames(): string[] {

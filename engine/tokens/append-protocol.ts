@@ -51,7 +51,10 @@ const MARK = '\uE000M\uE001';
 /** Content of the probe user message (see the file comment). */
 const PROBE = '\uE000P\uE001';
 
-function standIn(tail: Exclude<Tail, 'empty' | 'generating'>): TemplateMessage[] {
+/** A stand-in context: a tail, or 'assistant-call' — an assistant turn that called a tool (what tool results follow). */
+type StandIn = Exclude<Tail, 'empty' | 'generating'> | 'assistant-call';
+
+function standIn(tail: StandIn): TemplateMessage[] {
   switch (tail) {
     case 'system':
       return [{ role: 'system', content: MARK }];
@@ -61,6 +64,8 @@ function standIn(tail: Exclude<Tail, 'empty' | 'generating'>): TemplateMessage[]
       return [{ role: 'user', content: MARK }];
     case 'assistant':
       return [{ role: 'user', content: 'u' }, { role: 'assistant', content: MARK }];
+    case 'assistant-call': // templates that refuse tool results after an assistant turn without calls (MiniMax-M2)
+      return [{ role: 'user', content: 'u' }, { role: 'assistant', content: MARK, tool_calls: [{ type: 'function', function: { name: 'f', arguments: {} } }] }];
     case 'tool':
       return [
         { role: 'user', content: 'u' },
@@ -99,8 +104,10 @@ export class AppendProtocol {
     if (tail === 'empty') {
       text = this.renderAfter(null, escaped, renderOpts);
     } else {
-      const after = this.renderAfter(standIn(tail), escaped, renderOpts);
-      const closing = this.closing(tail, renderOpts);
+      // tool results follow an assistant turn that called tools (its calls are in the history, generated)
+      const context: StandIn = tail === 'assistant' && msgs[0]?.role === 'tool' ? 'assistant-call' : tail;
+      const after = this.renderAfter(standIn(context), escaped, renderOpts);
+      const closing = this.closing(context, renderOpts);
       if (!after.startsWith(closing)) {
         throw new AppendProtocolError(
           `the template renders these messages by changing the end of the previous ${tail} turn (${JSON.stringify(closing)}), which is already in the history` +
@@ -190,7 +197,7 @@ export class AppendProtocol {
   }
 
   /** What the template renders after the content of the tail's last message when nothing follows. */
-  private closing(tail: Exclude<Tail, 'empty' | 'generating'>, opts: RenderOptions): string {
+  private closing(tail: StandIn, opts: RenderOptions): string {
     const key = `${tail}\u0000${JSON.stringify(opts.tools ?? null)}\u0000${JSON.stringify(opts.kwargs ?? null)}\u0000${opts.enableThinking}`;
     let closing = this.closingCache.get(key);
     if (closing === undefined) {

@@ -1,7 +1,8 @@
 /**
  * Streaming parser of generated assistant text: separates reasoning (`<think>…</think>`), content,
- * and tool calls (`<tool_call>…</tool_call>`, Qwen3/Hermes JSON or Qwen3-Coder / Qwen3.5 XML bodies).
- * The first `</tool_call>` ends a call (a parameter value cannot contain that text).
+ * and tool calls (`<tool_call>…</tool_call>`, Qwen3/Hermes JSON or Qwen3-Coder / Qwen3.5 XML bodies; MiniMax-M2's
+ * `<minimax:tool_call>…</minimax:tool_call>` blocks of `<invoke>` calls): the format's own call tags (`format`).
+ * The first closing tag ends a call block (a parameter value cannot contain that text).
  *
  * Feed text deltas of any size; the events are the same (after merging adjacent text) whatever the
  * chunking. Whitespace between content and a tool call, at the start of content and at the end of a
@@ -28,8 +29,6 @@ export interface ToolCallParserOptions {
 
 const THINK_OPEN = '<think>';
 const THINK_CLOSE = '</think>';
-const CALL_OPEN = '<tool_call>';
-const CALL_CLOSE = '</tool_call>';
 
 /** Length of the longest suffix of `s` that is a proper prefix of one of `tags`. */
 function partialTagLength(s: string, tags: readonly string[]): number {
@@ -83,9 +82,12 @@ export class ToolCallParser {
   private readonly reasoning = new TextChannel('reasoning');
   private readonly calls: ParsedToolCall[] = [];
   private finished = false;
+  private readonly format: ToolCallFormatSpec;
 
   constructor(private readonly opts: ToolCallParserOptions = {}) {
     this.mode = opts.startInReasoning ? 'reasoning' : 'content';
+    const f = opts.format ?? 'hermes';
+    this.format = typeof f === 'string' ? TOOL_CALL_FORMATS[f] : f;
   }
 
   /** Calls completed so far. */
@@ -111,8 +113,8 @@ export class ToolCallParser {
   private drain(final: boolean): ParserEvent[] {
     const out: ParserEvent[] = [];
     for (;;) {
-      const close = this.mode === 'content' ? null : this.mode === 'reasoning' ? THINK_CLOSE : CALL_CLOSE;
-      const tags = close === null ? [THINK_OPEN, CALL_OPEN] : [close];
+      const close = this.mode === 'content' ? null : this.mode === 'reasoning' ? THINK_CLOSE : this.format.callClose;
+      const tags = close === null ? [THINK_OPEN, this.format.callOpen] : [close];
       let at = -1;
       let tag = '';
       for (const t of tags) {
@@ -137,7 +139,7 @@ export class ToolCallParser {
     if (text === '') return;
     if (this.mode === 'content') this.content.write(text, out);
     else if (this.mode === 'reasoning') this.reasoning.write(text, out);
-    else out.push(...this.call!.feed(text));
+    else out.push(...this.track(this.call!.feed(text)));
   }
 
   private consume(n: number): void {
@@ -153,12 +155,11 @@ export class ToolCallParser {
       this.reasoning.endBlock();
       this.content.endBlock();
       this.mode = 'content';
-    } else if (tag === CALL_OPEN) {
+    } else if (tag === this.format.callOpen && this.mode === 'content') {
       this.content.endBlock();
       const index = this.callIndex++;
-      const ctx = { index, id: this.opts.idFactory?.(index) ?? `call_${randomBytes(12).toString('hex')}`, start: this.offset, tools: this.opts.tools };
-      const format = this.opts.format ?? 'hermes';
-      this.call = (typeof format === 'string' ? TOOL_CALL_FORMATS[format] : format).createBodyParser(ctx);
+      const idFor = (i: number) => this.opts.idFactory?.(i) ?? `call_${randomBytes(12).toString('hex')}`;
+      this.call = this.format.createBodyParser({ index, id: idFor(index), start: this.offset, tools: this.opts.tools, idFor });
       this.mode = 'call';
     } else {
       this.closeCall(out);
@@ -167,17 +168,23 @@ export class ToolCallParser {
   }
 
   private closeCall(out: ParserEvent[]): void {
-    for (const e of this.call!.close()) {
+    for (const e of this.track(this.call!.close())) {
       if (e.type === 'tool_call_end') this.calls.push(e.call);
       out.push(e);
     }
     this.call = undefined;
   }
 
+  /** Events of the open block; a multi-call block (MiniMax) moves the next block's first index past its calls. */
+  private track(events: ParserEvent[]): ParserEvent[] {
+    for (const e of events) if (e.type !== 'content' && e.type !== 'reasoning') this.callIndex = Math.max(this.callIndex, e.index + 1);
+    return events;
+  }
+
   private end(out: ParserEvent[]): void {
     if (this.mode === 'call') {
       const index = this.callIndex - 1;
-      out.push({ type: 'tool_call_error', index, message: 'unterminated tool call (no </tool_call>)', position: this.offset });
+      out.push({ type: 'tool_call_error', index, message: `unterminated tool call (no ${this.format.callClose})`, position: this.offset });
       this.call = undefined;
     }
     this.content.endBlock();

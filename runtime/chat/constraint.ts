@@ -6,7 +6,7 @@
  */
 import { GrammarError } from '../../engine/grammar/errors.js';
 import type { TokenConstraint } from '../../engine/grammar/mask/matcher.js';
-import { createToolCallConstraint, ToolConstraintError, type ToolChoice } from '../../engine/grammar/tool-call/tool-call.js';
+import { createToolCallConstraint, ToolConstraintError, type CallFormat, type ToolChoice } from '../../engine/grammar/tool-call/tool-call.js';
 import { validateOutput } from '../../engine/grammar/schema/validate-output.js';
 import type { GrammarVocab } from '../../engine/grammar/mask/vocab.js';
 import type { ToolDefinition } from '../../engine/tokens/messages.js';
@@ -39,7 +39,7 @@ export function checkToolChoice(tools: readonly ToolDefinition[], o: TurnOptions
 
 /** How the chat template frames the turn: the call body format it writes, and whether its generation prompt opened `<think>`. */
 export interface TurnFraming {
-  format: 'json' | 'xml';
+  format: CallFormat;
   startInReasoning: boolean;
 }
 

@@ -117,7 +117,7 @@ function plan(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o
   const thinking = enableThinking !== false;
   const callFormat = d.protocol.template.toolCallFormat; // XML for the Qwen3.5 / 3.6 and Qwen3-Coder templates
   const startInReasoning = /<think>\s*$/.test(gp.text);
-  const constraint = turnConstraint(d.vocab, conv.tools, o, thinking, { format: callFormat?.body === 'xml' ? 'xml' : 'json', startInReasoning });
+  const constraint = turnConstraint(d.vocab, conv.tools, o, thinking, { format: callFormat?.grammar ?? 'json', startInReasoning });
   const s = o.sampling ?? {};
   for (const t of s.logitBias?.keys() ?? []) {
     if (t >= d.vocab.size) throw new ChatRequestError(`'logit_bias' names token ${t}, outside the vocabulary of ${d.vocab.size} tokens`, `logit_bias.${t}`);

@@ -48,7 +48,7 @@ describe.skipIf(!have)('random walks under the XML tool-call constraint', () => 
     for (let i = 0; i < sample.length; i += 3) groups.push(sample.slice(i, i + 3));
     const ids = { call: vocab.addedTokenId('<tool_call>')!, end: vocab.addedTokenId('</tool_call>')!, stop: vocab.addedTokenId('<|im_end|>')! };
     const rnd = seeded(99);
-    const times: Record<CallFormat, number[]> = { xml: [], json: [] };
+    const times: Record<CallFormat, number[]> = { xml: [], json: [], minimax: [] };
     let walks = 0, finished = 0, calls = 0, refused = 0;
     const variants: Partial<ToolCallOptions>[] = [
       { toolChoice: 'required', parallelToolCalls: false },

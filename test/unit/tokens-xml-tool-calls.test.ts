@@ -158,7 +158,7 @@ describe('XML tool calls (Qwen3.5 / Qwen3-Coder)', () => {
     expect(toolCallFormatOf('{{ messages[0].content }}')).toBeUndefined();
     const expected: Record<string, string | undefined> = {
       'Qwen-Qwen3-0.6B.jinja': 'hermes', 'Qwen-Qwen2.5-7B-Instruct.jinja': 'hermes', 'Qwen-QwQ-32B.jinja': 'hermes',
-      'Qwen3-Coder.jinja': 'qwen3-coder', 'Qwen3.5-4B.jinja': 'qwen3-coder', 'MiniMax-M2.jinja': undefined,
+      'Qwen3-Coder.jinja': 'qwen3-coder', 'Qwen3.5-4B.jinja': 'qwen3-coder', 'MiniMax-M2.jinja': 'minimax',
     };
     for (const [file, name] of Object.entries(expected)) {
       if (existsSync(`${TEMPLATES_DIR}/${file}`)) expect(toolCallFormatOf(readFileSync(`${TEMPLATES_DIR}/${file}`, 'utf8'))?.name, file).toBe(name);

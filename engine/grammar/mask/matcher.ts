@@ -218,8 +218,9 @@ export function forcedTokensOf(vocab: GrammarVocab, bytes: Uint8Array): number[]
   return toks;
 }
 
-export function defaultStops(v: GrammarVocab): number[] {
-  return ['<|im_end|>', '<|endoftext|>'].map((c) => v.addedTokenId(c)).filter((x): x is number => x !== undefined);
+/** End-of-turn tokens present in the vocabulary: ChatML's `<|im_end|>`, `<|endoftext|>` (default), or those named. */
+export function defaultStops(v: GrammarVocab, names: readonly string[] = ['<|im_end|>', '<|endoftext|>']): number[] {
+  return names.map((c) => v.addedTokenId(c)).filter((x): x is number => x !== undefined);
 }
 
 /** A matcher for one JSON value of `schema` (compiled once per schema and vocabulary). */

@@ -58,7 +58,7 @@ export function xmlArgsStep(f: XmlArgsFrame, b: number, out: Frame[]): void {
 export function xmlNameStep(f: XmlNameFrame, b: number, out: Frame[]): void {
   const obj = f.parent;
   const sn = obj.node.keyString;
-  if (b === GT) {
+  if (b === (obj.x.nameEnd ?? GT)) {
     if (!strClose(sn, f.s)) return;
     const target = resolveKey(obj, f.text);
     if (target !== null) out.push(typeof target === 'number' ? valueAfter(obj, target, null) : valueAfter(obj, -1, target));

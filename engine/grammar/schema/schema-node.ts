@@ -124,8 +124,10 @@ export interface RawNode extends NodeBase {
 export interface XmlArgsNode extends NodeBase {
   kind: 'xmlargs';
   obj: ObjectNode;
-  /** `<parameter=NAME>` per name (index i of `obj.names`), then `</function>\n` (CLOSE) and `<parameter=` (FREE). */
+  /** `<parameter=NAME>` per name (index i of `obj.names`), then `</function>\n` (CLOSE) and `<parameter=` (FREE); another dialect's tags likewise. */
   head: LiteralTrie;
+  /** The byte ending a freely typed name (`>`; `"` in MiniMax's `<parameter name="…"`); absent: `>`. */
+  nameEnd?: number;
 }
 
 let nextSyntheticId = 1_000_000_000;

@@ -3,7 +3,8 @@
  *   free text / `<think>…</think>` → `<tool_call>` → a call body (`call-grammar.ts`: Qwen3's JSON
  *   `\n{"name": "<tool>", "arguments": ` ARGS `}\n`, or the XML form of Qwen3.5 / 3.6 / Coder
  *   `\n<function=<tool>>\n<parameter=P>\nVALUE\n</parameter>\n…</function>\n`)
- *   → `</tool_call>` → (whitespace, another call if parallel) → `<|im_end|>`.
+ *   → `</tool_call>` → (whitespace, another call if parallel) → `<|im_end|>`. MiniMax-M2: `<minimax:tool_call>` one `<invoke>`
+ *   `</minimax:tool_call>` per call (parallel calls as further blocks), ended by the vocabulary's stop tokens.
  * `toolChoice`: 'auto' (lazy: free text until `<tool_call>`), 'none' (call tokens masked out),
  * 'required' (a call is the answer; thinking first if enabled), or a named function (forced).
  * `responseFormat` json_schema / json_object constrains the whole answer to one JSON value.
@@ -36,7 +37,7 @@ export interface ToolCallOptions {
   /** The prompt already opened `<think>` (Qwen3.5 / 3.6 generation prompts end in `<think>\n`): the output starts inside reasoning. */
   startInReasoning?: boolean;
   responseFormat?: ResponseFormat;
-  /** Call body format (default 'json'): 'xml' for the Qwen3.5 / 3.6 and Qwen3-Coder chat templates. */
+  /** Call body format (default 'json'): 'xml' for the Qwen3.5 / 3.6 and Qwen3-Coder chat templates, 'minimax' for MiniMax-M2's (`<minimax:tool_call>` blocks). */
   format?: CallFormat;
 }
 
@@ -103,7 +104,12 @@ class ToolCallConstraint implements TokenConstraint {
       if (x === undefined) throw new ToolConstraintError(`the vocabulary has no ${c} token`);
       return x;
     };
-    this.ids = { call: id('<tool_call>'), endCall: id('</tool_call>'), think: id('<think>'), endThink: id('</think>'), stops: defaultStops(vocab) };
+    // MiniMax-M2: its own call block tokens, and its turns end with `[e~[` only (the model's EOS: other ends would leave the turn open)
+    const minimax = opts.format === 'minimax';
+    const [open, close] = minimax ? ['<minimax:tool_call>', '</minimax:tool_call>'] : ['<tool_call>', '</tool_call>'];
+    const stops = minimax ? defaultStops(vocab, ['[e~[']) : defaultStops(vocab);
+    if (!stops.length) throw new ToolConstraintError(`the vocabulary has no end-of-turn token`);
+    this.ids = { call: id(open), endCall: id(close), think: id('<think>'), endThink: id('</think>'), stops };
     this.parallel = opts.parallelToolCalls !== false;
     const tools = (opts.tools ?? []).map(normTool);
     const rf = opts.responseFormat;

@@ -9,7 +9,8 @@ import { LiteralTrie, utf8 } from '../match/literal-trie.js';
 import { patternDfa } from '../regex/byte-dfa.js';
 import { compileSchema } from '../schema/schema-compiler.js';
 import { deref, syntheticNodeId, type Node, type ObjectNode, type StringNode, type XmlArgsNode } from '../schema/schema-node.js';
-import { checkXmlSafe, joinClasses, paramClass, XML_FORBIDDEN, xmlFilter, xmlValueSeq, type ParamClass } from './xml-values.js';
+import { checkXmlSafe, joinClasses, paramClass, xmlFilter, xmlValueSeq, type ParamClass } from './xml-values.js';
+import { QWEN_XML, type XmlDialect } from './xml-dialect.js';
 
 /** A tool compiled for XML calls. */
 export interface XmlTool {
@@ -23,22 +24,22 @@ export interface XmlTool {
 /** Freely typed parameter names: no whitespace, `<`, `>`, quote or backslash. */
 const FREE_NAME = '^[^\\s<>"\\\\]+$';
 
-/** Can `s` be written between `<parameter=` (or `<function=`) and `>`, and read back the same? */
-export function xmlNameWritable(s: string): boolean {
-  return s !== '' && s === s.trim() && !/[>\r\n]/.test(s) && !XML_FORBIDDEN.some((w) => s.includes(w));
+/** Can `s` be written as a name in dialect `d` (between `<parameter=` and `>`, `name="` and `"`), and read back the same? */
+export function xmlNameWritable(s: string, d: XmlDialect = QWEN_XML): boolean {
+  return s !== '' && s === s.trim() && !/[>\r\n]/.test(s) && !s.includes(String.fromCharCode(d.nameEnd)) && !d.forbidden.some((w) => s.includes(w));
 }
 
 /** Compiles `parameters` of tool `name` for XML calls. Throws SchemaCompileError naming the tool. */
-export function compileXmlTool(name: string, parameters: unknown): XmlTool {
-  if (!xmlNameWritable(name)) throw new SchemaCompileError(`tool name ${JSON.stringify(name)} cannot be written in an XML tool call`, 'name', '#');
+export function compileXmlTool(name: string, parameters: unknown, d: XmlDialect = QWEN_XML): XmlTool {
+  if (!xmlNameWritable(name, d)) throw new SchemaCompileError(`tool name ${JSON.stringify(name)} cannot be written in an XML tool call`, 'name', '#');
   let root: Node;
   try {
-    root = compileSchema(parameters, { stringFilter: xmlFilter() }).root;
+    root = compileSchema(parameters, { stringFilter: xmlFilter(d) }).root;
   } catch (e) {
     if (e instanceof SchemaCompileError) throw new SchemaCompileError(`tool ${JSON.stringify(name)}: ${e.message}`, e.keyword, e.path);
     throw e;
   }
-  checkXmlSafe(root, name);
+  checkXmlSafe(root, name, new Set(), d);
   const objs = objectAlternatives(root);
   if (!objs.length) throw new SchemaCompileError(`tool ${JSON.stringify(name)}: XML tool calls need an object schema for the parameters`, 'type', '#');
   const classes = new Map<string, ParamClass>();
@@ -50,7 +51,7 @@ export function compileXmlTool(name: string, parameters: unknown): XmlTool {
     }
     return c;
   };
-  const alts = objs.map((o) => xmlArgs(o, classOf, name)).filter((x): x is XmlArgsNode => x !== null);
+  const alts = objs.map((o) => xmlArgs(o, classOf, name, d)).filter((x): x is XmlArgsNode => x !== null);
   if (!alts.length) throw new SchemaCompileError(`tool ${JSON.stringify(name)}: no parameter set can be written in an XML tool call`, 'required', '#');
   const args: Node = alts.length === 1 ? alts[0] : { kind: 'union', id: syntheticNodeId(), alts };
   return { name, args, classOf };
@@ -66,55 +67,55 @@ function objectAlternatives(n: Node, out: ObjectNode[] = [], seen = new Set<Node
 }
 
 /** The XML parameters of object node `o`, or null when a required name cannot be written. */
-function xmlArgs(o: ObjectNode, classOf: (key: string) => ParamClass, tool: string): XmlArgsNode | null {
+function xmlArgs(o: ObjectNode, classOf: (key: string) => ParamClass, tool: string, d: XmlDialect): XmlArgsNode | null {
   const memo = new Map<string, Node>();
   const seqOf = (n: Node, key: string): Node => {
     const cls = classOf(key);
     const k = `${n.id}/${cls}`;
     let s = memo.get(k);
-    if (!s) memo.set(k, (s = xmlValueSeq(n, cls)));
+    if (!s) memo.set(k, (s = xmlValueSeq(n, cls, d)));
     return s;
   };
   const props = new Map<string, Node>();
   for (const k of o.names) {
     const v = o.props.get(k)!;
-    const ok = xmlNameWritable(k) && deref(v).kind !== 'never';
+    const ok = xmlNameWritable(k, d) && deref(v).kind !== 'never';
     const seq = ok ? seqOf(v, k) : null;
     if (seq && seq.kind !== 'never') props.set(k, seq);
     else if (o.required.includes(o.names.indexOf(k))) {
-      if (!xmlNameWritable(k)) throw new SchemaCompileError(`tool ${JSON.stringify(tool)}: parameter name ${JSON.stringify(k)} cannot be written in an XML tool call`, 'required', '#');
+      if (!xmlNameWritable(k, d)) throw new SchemaCompileError(`tool ${JSON.stringify(tool)}: parameter name ${JSON.stringify(k)} cannot be written in an XML tool call`, 'required', '#');
       return null;
     } else props.set(k, { kind: 'never', id: syntheticNodeId() });
   }
   const base = o.keyString;
   const keyString: StringNode = {
     ...base, id: syntheticNodeId(), minLength: Math.max(1, base.minLength),
-    dfas: [...base.dfas.filter((d) => d !== xmlFilter()), patternDfa(FREE_NAME)],
+    dfas: [...base.dfas.filter((f) => f !== xmlFilter(d)), patternDfa(FREE_NAME)],
   };
   const obj: ObjectNode = {
     ...o, id: syntheticNodeId(), props, keyString,
     valueFor(key: string): Node | null {
       if (props.has(key)) return props.get(key)!.kind === 'never' ? null : props.get(key)!;
-      const v = xmlNameWritable(key) ? o.valueFor(key) : null;
+      const v = xmlNameWritable(key, d) ? o.valueFor(key) : null;
       const s = v && seqOf(v, key);
       return s && s.kind !== 'never' ? s : null;
     },
   };
   // a name that cannot be written gets an empty entry (at the root, never reached)
-  const header = (k: string) => utf8(xmlNameWritable(k) ? `<parameter=${k}>` : '');
-  const head = new LiteralTrie([...o.names.map(header), utf8('</function>\n'), utf8('<parameter=')]);
-  return { kind: 'xmlargs', id: syntheticNodeId(), obj, head };
+  const header = (k: string) => utf8(xmlNameWritable(k, d) ? d.paramHead(k) : '');
+  const head = new LiteralTrie([...o.names.map(header), utf8(d.argsClose), utf8(d.freeHead)]);
+  return { kind: 'xmlargs', id: syntheticNodeId(), obj, head, nameEnd: d.nameEnd };
 }
 
 const MAX_TOOLS = 64;
 const compiled = new Map<string, XmlTool>();
 
-/** `compileXmlTool`, memoized by name and schema text (LRU of MAX_TOOLS): the grammar and the call reader share one compilation. */
-export function xmlTool(t: { name: string; parameters?: unknown }): XmlTool {
-  const key = JSON.stringify([t.name, t.parameters]);
+/** `compileXmlTool`, memoized by dialect, name and schema text (LRU of MAX_TOOLS): the grammar and the call reader share one compilation. */
+export function xmlTool(t: { name: string; parameters?: unknown }, d: XmlDialect = QWEN_XML): XmlTool {
+  const key = JSON.stringify([d.name, t.name, t.parameters]);
   let x = compiled.get(key);
   if (x) compiled.delete(key);
-  else x = compileXmlTool(t.name, t.parameters ?? { type: 'object', properties: {} });
+  else x = compileXmlTool(t.name, t.parameters ?? { type: 'object', properties: {} }, d);
   compiled.set(key, x);
   if (compiled.size > MAX_TOOLS) compiled.delete(compiled.keys().next().value!);
   return x;

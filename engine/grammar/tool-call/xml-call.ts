@@ -1,5 +1,6 @@
 /**
- * Reads a finished XML tool-call body (the text between `<tool_call>` and `</tool_call>`) back
+ * Reads a finished XML tool-call body (the text between `<tool_call>` and `</tool_call>`; in MiniMax's dialect one
+ * `<invoke>` between `<minimax:tool_call>` and `</minimax:tool_call>`) back
  * into `{name, arguments}`, typing each value with the rule of `xml-values.ts`, and validates the
  * arguments against the tool's schema with ajv, as the JSON form's calls are. The reading is the
  * grammar's own: a parser that follows it reads every constrained call the same way.
@@ -13,40 +14,38 @@ import { validateOutput } from '../schema/validate-output.js';
 import type { ToolDef } from './call-grammar.js';
 import { xmlTool } from './xml-args.js';
 import { readXmlValue } from './xml-values.js';
+import { QWEN_XML, type XmlDialect } from './xml-dialect.js';
 
 /** A call read back, or why it could not be. */
 export type XmlCallRead = { ok: true; name: string; arguments: Record<string, unknown> } | { ok: false; error: string };
 
-const FUNCTION_OPEN = /^\s*<function=([^>\n]+)>\n?/;
-const PARAM_OPEN = /^\s*<parameter=([^>\n]+)>\n?/;
 const PARAM_CLOSE = '</parameter>';
-const FUNCTION_CLOSE = /^\s*<\/function>\s*$/;
 
-/** Splits a body into the function name and its parameters' raw values (newlines around values dropped). */
-export function splitXmlCall(body: string): { name: string; params: [string, string][] } | { error: string } {
-  const f = FUNCTION_OPEN.exec(body);
-  if (!f) return { error: 'no <function=NAME> tag' };
+/** Splits a body into the function name and its parameters' raw values (Qwen's form: newlines around values dropped). */
+export function splitXmlCall(body: string, d: XmlDialect = QWEN_XML): { name: string; params: [string, string][] } | { error: string } {
+  const f = d.readCall.exec(body);
+  if (!f) return { error: `no ${d.callHead('NAME').trim()} tag` };
   let rest = body.slice(f[0].length);
   const params: [string, string][] = [];
-  for (let p = PARAM_OPEN.exec(rest); p; p = PARAM_OPEN.exec(rest)) {
+  for (let p = d.readParam.exec(rest); p; p = d.readParam.exec(rest)) {
     rest = rest.slice(p[0].length);
     const end = rest.indexOf(PARAM_CLOSE);
-    if (end < 0) return { error: `unterminated <parameter=${p[1]}>` };
+    if (end < 0) return { error: `unterminated parameter ${JSON.stringify(p[1])}` };
     const value = rest.slice(0, end);
-    params.push([p[1].trim(), value.endsWith('\n') ? value.slice(0, -1) : value]);
+    params.push([p[1].trim(), d.valueNewlines && value.endsWith('\n') ? value.slice(0, -1) : value]);
     rest = rest.slice(end + PARAM_CLOSE.length);
   }
-  if (!FUNCTION_CLOSE.test(rest)) return { error: 'expected <parameter=…> or </function>' };
+  if (!d.readEnd.test(rest)) return { error: `expected a parameter or ${d.argsClose.trim()}` };
   return { name: f[1].trim(), params };
 }
 
 /** Reads a body with the tools' schemas; values are typed per parameter class. Does not validate. */
-export function readXmlCall(body: string, tools: ToolDef[]): XmlCallRead {
-  const s = splitXmlCall(body);
+export function readXmlCall(body: string, tools: ToolDef[], d: XmlDialect = QWEN_XML): XmlCallRead {
+  const s = splitXmlCall(body, d);
   if ('error' in s) return { ok: false, error: s.error };
   const tool = tools.find((t) => t.name === s.name);
   if (!tool) return { ok: false, error: `unknown tool ${JSON.stringify(s.name)}` };
-  const x = xmlTool(tool);
+  const x = xmlTool(tool, d);
   const args: Record<string, unknown> = {};
   for (const [k, v] of s.params) {
     if (Object.hasOwn(args, k)) return { ok: false, error: `parameter ${JSON.stringify(k)} given twice` };
@@ -56,8 +55,8 @@ export function readXmlCall(body: string, tools: ToolDef[]): XmlCallRead {
 }
 
 /** `readXmlCall`, then the arguments validated against the tool's schema (counted in `outputValidation`). */
-export function checkXmlCall(body: string, tools: ToolDef[]): XmlCallRead {
-  const r = readXmlCall(body, tools);
+export function checkXmlCall(body: string, tools: ToolDef[], d: XmlDialect = QWEN_XML): XmlCallRead {
+  const r = readXmlCall(body, tools, d);
   if (!r.ok) return r;
   const schema = tools.find((t) => t.name === r.name)!.parameters ?? { type: 'object' };
   const v = validateOutput(schema, JSON.stringify(r.arguments));

@@ -18,12 +18,13 @@ import { stringLive } from '../match/string-matcher.js';
 import { avoidDfa, literalDfa, notJsonDfa, withFilter } from '../regex/text-filters.js';
 import type { ByteDfa } from '../regex/byte-dfa.js';
 import { syntheticNodeId, type LiteralNode, type Node, type RawNode, type SeqNode, type StringNode } from '../schema/schema-node.js';
+import { QWEN_XML, type XmlDialect } from './xml-dialect.js';
 
-/** Text that would end a value, a function or a call early if it appeared inside a value. */
-export const XML_FORBIDDEN = ['</parameter>', '<parameter=', '</function>', '</tool_call>'];
+/** Text that would end a value, a function or a call early if it appeared inside a value (Qwen's form; a dialect's `forbidden`). */
+export const XML_FORBIDDEN = QWEN_XML.forbidden as string[];
 
-/** The filter every string in an XML call passes (raw values, and JSON strings inside values). */
-export const xmlFilter = (): ByteDfa => avoidDfa(XML_FORBIDDEN);
+/** The filter every string in an XML call of dialect `d` passes (raw values, and JSON strings inside values). */
+export const xmlFilter = (d: XmlDialect = QWEN_XML): ByteDfa => avoidDfa(d.forbidden as string[]);
 
 /** How a parameter's value is written: raw text, JSON, or either (see the module comment). */
 export type ParamClass = 'string' | 'json' | 'mixed';
@@ -66,9 +67,9 @@ function accepts(dfa: ByteDfa, bytes: Uint8Array): boolean {
 const RAW_TEXT = /^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$/;
 
 /** Can `s` be written as raw text of a parameter of class `cls`? */
-function rawWritable(s: string, cls: ParamClass): boolean {
+function rawWritable(s: string, cls: ParamClass, d: XmlDialect): boolean {
   const b = utf8(s);
-  return RAW_TEXT.test(s) && accepts(xmlFilter(), b) && (cls !== 'mixed' || accepts(notJsonDfa(), b));
+  return RAW_TEXT.test(s) && accepts(xmlFilter(d), b) && (cls !== 'mixed' || accepts(notJsonDfa(), b));
 }
 
 function raw(str: StringNode): RawNode | null {
@@ -76,14 +77,14 @@ function raw(str: StringNode): RawNode | null {
 }
 
 /** The node of VALUE for a parameter of class `cls` whose schema node is `n` (never when nothing can be written). */
-export function xmlValueNode(n: Node, cls: ParamClass): Node {
+export function xmlValueNode(n: Node, cls: ParamClass, d: XmlDialect = QWEN_XML): Node {
   const alts: Node[] = [];
   for (const a of alternatives(n)) {
     if (a.kind === 'string') {
       const r = raw(cls === 'mixed' ? { ...a, id: syntheticNodeId(), dfas: withFilter(a.dfas, notJsonDfa()) } : a);
       if (r) alts.push(r);
     } else if (a.kind === 'literal') {
-      const strs = a.values.filter((v): v is string => typeof v === 'string' && rawWritable(v, cls));
+      const strs = a.values.filter((v): v is string => typeof v === 'string' && rawWritable(v, cls, d));
       const others = a.values.filter((v) => typeof v !== 'string');
       if (strs.length) alts.push(raw({ kind: 'string', id: syntheticNodeId(), minLength: 0, maxLength: Infinity, dfas: [literalDfa(strs)] })!);
       if (others.length === a.values.length) alts.push(a);
@@ -97,14 +98,11 @@ export function xmlValueNode(n: Node, cls: ParamClass): Node {
   return alts.length === 1 ? alts[0] : { kind: 'union', id: syntheticNodeId(), alts };
 }
 
-const PARAM_END = utf8('\n</parameter>\n');
-const NL = utf8('\n');
-
-/** `\n` VALUE `\n</parameter>\n`, what follows `<parameter=P>`; never when VALUE is. */
-export function xmlValueSeq(n: Node, cls: ParamClass): Node {
-  const v = xmlValueNode(n, cls);
+/** valueOpen VALUE valueClose (`\n` VALUE `\n</parameter>\n` in Qwen's form), what follows the parameter's head; never when VALUE is. */
+export function xmlValueSeq(n: Node, cls: ParamClass, d: XmlDialect = QWEN_XML): Node {
+  const v = xmlValueNode(n, cls, d);
   if (v.kind === 'never') return v;
-  const seq: SeqNode = { kind: 'seq', id: syntheticNodeId(), parts: [NL, v, PARAM_END], tight: true };
+  const seq: SeqNode = { kind: 'seq', id: syntheticNodeId(), parts: [utf8(d.valueOpen), v, utf8(d.valueClose)], tight: true };
   return seq;
 }
 
@@ -122,23 +120,23 @@ export function readXmlValue(text: string, cls: ParamClass): unknown {
  * Throws when a property name under `n` contains `XML_FORBIDDEN` text (strings, literal ones
  * included, are kept clear of it by the compile filter; names of closed objects are not).
  */
-export function checkXmlSafe(n: Node, tool: string, seen = new Set<Node>()): void {
+export function checkXmlSafe(n: Node, tool: string, seen = new Set<Node>(), d: XmlDialect = QWEN_XML): void {
   if (seen.has(n)) return;
   seen.add(n);
   switch (n.kind) {
     case 'ref':
-      return n.target ? checkXmlSafe(n.target, tool, seen) : undefined;
+      return n.target ? checkXmlSafe(n.target, tool, seen, d) : undefined;
     case 'union':
-      return n.alts.forEach((a) => checkXmlSafe(a, tool, seen));
+      return n.alts.forEach((a) => checkXmlSafe(a, tool, seen, d));
     case 'array':
-      return [...n.prefix, ...(n.items ? [n.items] : [])].forEach((a) => checkXmlSafe(a, tool, seen));
+      return [...n.prefix, ...(n.items ? [n.items] : [])].forEach((a) => checkXmlSafe(a, tool, seen, d));
     case 'object':
       for (const k of n.names) {
-        if (XML_FORBIDDEN.some((w) => k.includes(w))) {
+        if (d.forbidden.some((w) => k.includes(w))) {
           throw new SchemaCompileError(`tool ${JSON.stringify(tool)}: the property name ${JSON.stringify(k)} contains text that ends an XML tool call`, 'properties', '#');
         }
       }
-      for (const v of [...n.props.values(), ...n.patterns.map((p) => p.node), ...(n.additional ? [n.additional] : [])]) checkXmlSafe(v, tool, seen);
+      for (const v of [...n.props.values(), ...n.patterns.map((p) => p.node), ...(n.additional ? [n.additional] : [])]) checkXmlSafe(v, tool, seen, d);
       return;
     default:
       return;

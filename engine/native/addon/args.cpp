@@ -23,6 +23,11 @@ result config_parse(Napi::Object c, model_config* cfg) {
     Napi::Object moe = c.Get("moe").As<Napi::Object>();
     cfg->n_expert = int(num(moe, "nExpert")); cfg->n_expert_used = int(num(moe, "nExpertUsed"));
     cfg->moe_inter = int(num(moe, "moeInter")); cfg->norm_topk = moe.Get("normTopk").ToBoolean().Value();
+    if (moe.Get("gating").IsString()) {
+      const std::string g = moe.Get("gating").ToString().Utf8Value();
+      if (g == "sigmoid") cfg->gating = moe_gating::sigmoid;
+      else if (g != "softmax") return result::fail(status::unsupported, "MoE gating '" + g + "' (softmax or sigmoid)");
+    }
     if (!moe.Get("layers").IsArray()) return result::fail(status::argument_error, "config.moe.layers must be an array");
     Napi::Array layers = moe.Get("layers").As<Napi::Array>();
     if (layers.Length() != uint32_t(cfg->layers.size()))

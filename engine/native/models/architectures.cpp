@@ -8,6 +8,7 @@ const architecture table[] = {
     {"qwen3moe", make_qwen3},  // the same forward: the config's layer kinds say which layers are MoE
     {"qwen35", make_qwen35},
     {"qwen35moe", make_qwen35},
+    {"minimax-m2", make_minimax_m2},
 };
 }  // namespace
 

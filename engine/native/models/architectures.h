@@ -18,5 +18,6 @@ std::string architecture_names();                                // "qwen3, qwen
 
 model* make_qwen3(const model_config& cfg);   // models/qwen3.cpp: Qwen3 dense and Qwen3-MoE
 model* make_qwen35(const model_config& cfg);  // models/qwen35.cpp: Qwen3.5 / 3.6 hybrids, dense and MoE
+model* make_minimax_m2(const model_config& cfg);  // models/minimax-m2.cpp: MiniMax-M2 / M2.5
 
 }  // namespace resident
