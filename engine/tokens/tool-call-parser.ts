@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { ParserStateError } from './errors.js';
 import type { ToolDefinition } from './messages.js';
+import type { XmlValueTyper } from './xml-param-value.js';
 import { TOOL_CALL_FORMATS, type CallBodyParser, type ParsedToolCall, type ParserEvent, type ToolCallFormat, type ToolCallFormatSpec } from './tool-call-formats.js';
 
 export type { ParsedToolCall, ParserEvent, ToolCallFormat } from './tool-call-formats.js';
@@ -24,6 +25,11 @@ export interface ToolCallParserOptions {
   idFactory?: (index: number) => string;
   /** Tool definitions; XML parameter values are typed by their JSON Schema. */
   tools?: readonly ToolDefinition[];
+  /**
+   * XML parameter values typed as the grammar that constrained the call reads them (engine/grammar's
+   * `xmlValueTyper(tools)`, passed in by the runtime); default: by the tools' JSON Schemas.
+   */
+  xmlValues?: XmlValueTyper;
 }
 
 const THINK_OPEN = '<think>';
@@ -156,7 +162,7 @@ export class ToolCallParser {
     } else if (tag === CALL_OPEN) {
       this.content.endBlock();
       const index = this.callIndex++;
-      const ctx = { index, id: this.opts.idFactory?.(index) ?? `call_${randomBytes(12).toString('hex')}`, start: this.offset, tools: this.opts.tools };
+      const ctx = { index, id: this.opts.idFactory?.(index) ?? `call_${randomBytes(12).toString('hex')}`, start: this.offset, tools: this.opts.tools, xmlValues: this.opts.xmlValues };
       const format = this.opts.format ?? 'hermes';
       this.call = (typeof format === 'string' ? TOOL_CALL_FORMATS[format] : format).createBodyParser(ctx);
       this.mode = 'call';
