@@ -29,7 +29,7 @@ const checkChat = validator<ChatCompletionBody>(chatCompletionSchema);
 /** JSON error response. */
 export function errorResponse(c: Context, e: unknown): Response {
   const { status, body } = toErrorResponse(e);
-  if (isAnthropicPath(c.req.path)) return c.json(anthropicErrorBody(status, body.error.message), status as 400);
+  if (isAnthropicPath(c.req.path)) return c.json(anthropicErrorBody(status, body.error.message, body.error.code), status as 400);
   return c.json(body, status as 400);
 }
 
