@@ -8,7 +8,8 @@
  *   (`format: 'xml'`: `<function=…><parameter=…>`).
  * - `readXmlCall(body, tools)` / `checkXmlCall(body, tools)` — an XML call body read back into
  *   `{name, arguments}` by the grammar's own rule (`xmlTool(tool).classOf(param)`: raw text for
- *   string parameters, JSON otherwise), and validated with ajv.
+ *   string parameters, JSON otherwise), and validated with ajv; `xmlValueTyper(tools)` is that rule
+ *   for the streaming parser (engine/tokens' `ToolCallParserOptions.xmlValues`).
  * - Both return a `TokenConstraint`: `mask()` (sync, pure), `accept`, `rollback`, `isComplete`,
  *   `isTerminated`, `forcedBytes`/`forcedTokens` (fast-forward).
  * - `compileSchema(schema)` — throws `SchemaCompileError {keyword, path}` for what it refuses.
@@ -22,7 +23,7 @@ export {
   createToolCallConstraint, ToolConstraintError,
   type CallFormat, type ResponseFormat, type ToolCallOptions, type ToolChoice, type ToolSpec,
 } from './tool-call/tool-call.js';
-export { checkXmlCall, readXmlCall, splitXmlCall, type XmlCallRead } from './tool-call/xml-call.js';
+export { checkXmlCall, readXmlCall, splitXmlCall, xmlValueTyper, type XmlCallRead } from './tool-call/xml-call.js';
 export { xmlTool, type XmlTool } from './tool-call/xml-args.js';
 export { readXmlValue, type ParamClass } from './tool-call/xml-values.js';
 export { outputValidation, validateOutput, type OutputCheck } from './schema/validate-output.js';

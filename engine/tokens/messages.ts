@@ -47,8 +47,13 @@ export interface TemplateMessage {
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
 
-/** Content part types of images, video and audio (OpenAI's and Qwen's names); group 1 is the medium. */
-const MEDIA_PART = /^(image|video|audio|input_audio)(?:_url)?$/;
+/** Content part / block types of images, video and audio (OpenAI chat and Responses, Anthropic and Qwen names); group 1 is the medium. */
+const MEDIA_PART = /^(?:input_)?(image|video|audio)(?:_url)?$/;
+
+/** The medium of a content part or block type ('image', 'video', 'audio'), or undefined for other types. */
+export function mediaKind(type: unknown): string | undefined {
+  return MEDIA_PART.exec(String(type))?.[1];
+}
 
 /** Text of a message's content: a string, the concatenation of its text parts, or '' for null/absent. Media parts are an UnsupportedContentError. */
 export function contentText(content: ChatMessage['content'], index?: number): string {
@@ -57,9 +62,9 @@ export function contentText(content: ChatMessage['content'], index?: number): st
   if (!Array.isArray(content)) throw new MessageFormatError(`message ${index ?? '?'}: content must be a string or an array of parts`, index);
   let out = '';
   for (const part of content) {
-    const media = MEDIA_PART.exec(String(part?.type));
+    const media = mediaKind(part?.type);
     if (media) {
-      throw new UnsupportedContentError(`message ${index ?? '?'}: ${media[1]} content (part of type '${part!.type}') is not supported: the model takes text only`, index, part!.type);
+      throw new UnsupportedContentError(`message ${index ?? '?'}: ${media} content (part of type '${part!.type}') is not supported: the model takes text only`, index, part!.type);
     }
     if (part?.type !== 'text' || typeof part.text !== 'string') {
       throw new MessageFormatError(`message ${index ?? '?'}: content part of type '${String(part?.type)}' is not supported (text only)`, index);

@@ -10,7 +10,7 @@ import { HermesBodyParser } from './hermes-call-body.js';
 import type { ToolDefinition } from './messages.js';
 import { XmlBodyParser } from './xml-call-body.js';
 import { MinimaxBlockParser } from './minimax-call-body.js';
-import { pythonJson, xmlParamText } from './xml-param-value.js';
+import { pythonJson, xmlParamText, type XmlValueTyper } from './xml-param-value.js';
 
 /** A completed tool call. `argumentsJson` is the JSON text of the arguments (what the OpenAI API's `function.arguments` carries). */
 export interface ParsedToolCall {
@@ -43,6 +43,8 @@ export interface CallContext {
   tools?: readonly ToolDefinition[];
   /** Id of a further call a multi-call block (MiniMax) starts at `index` (default: `id` + a suffix). */
   idFor?: (index: number) => string;
+  /** XML bodies: how parameter values are typed (default: by the tool's JSON Schema). */
+  xmlValues?: XmlValueTyper;
 }
 
 /** Tool-call formats: Qwen3 / Qwen2.5 / QwQ (Hermes JSON), Qwen3-Coder and Qwen3.5 / Qwen3.6 (XML), MiniMax-M2 (`<invoke>` XML). */

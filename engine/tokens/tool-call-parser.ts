@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { ParserStateError } from './errors.js';
 import type { ToolDefinition } from './messages.js';
+import type { XmlValueTyper } from './xml-param-value.js';
 import { TOOL_CALL_FORMATS, type CallBodyParser, type ParsedToolCall, type ParserEvent, type ToolCallFormat, type ToolCallFormatSpec } from './tool-call-formats.js';
 
 export type { ParsedToolCall, ParserEvent, ToolCallFormat } from './tool-call-formats.js';
@@ -25,6 +26,11 @@ export interface ToolCallParserOptions {
   idFactory?: (index: number) => string;
   /** Tool definitions; XML parameter values are typed by their JSON Schema. */
   tools?: readonly ToolDefinition[];
+  /**
+   * XML parameter values typed as the grammar that constrained the call reads them (engine/grammar's
+   * `xmlValueTyper(tools)`, passed in by the runtime); default: by the tools' JSON Schemas.
+   */
+  xmlValues?: XmlValueTyper;
 }
 
 const THINK_OPEN = '<think>';
@@ -159,7 +165,7 @@ export class ToolCallParser {
       this.content.endBlock();
       const index = this.callIndex++;
       const idFor = (i: number) => this.opts.idFactory?.(i) ?? `call_${randomBytes(12).toString('hex')}`;
-      this.call = this.format.createBodyParser({ index, id: idFor(index), start: this.offset, tools: this.opts.tools, idFor });
+      this.call = this.format.createBodyParser({ index, id: idFor(index), start: this.offset, tools: this.opts.tools, idFor, xmlValues: this.opts.xmlValues });
       this.mode = 'call';
     } else {
       this.closeCall(out);

@@ -4,7 +4,8 @@
  *   `\n<function=NAME>\n` ( `<parameter=KEY>\nVALUE\n</parameter>\n` )* `</function>\n`
  * A value loses one leading and one trailing newline. `</parameter>` ends a value only when what follows
  * (after whitespace) is `<parameter=`, `</function>` or the end of the body; otherwise it is value text,
- * as in Qwen's own parser. Values are typed by the tool's schema (xml-param-value.ts).
+ * as in Qwen's own parser. Values are typed by the context's `xmlValues` (the grammar's own reading, so a
+ * constrained call reads as it was constrained), else by the tool's schema (xml-param-value.ts).
  *
  * Streaming: the name is announced at `<function=NAME>`; the arguments JSON is emitted as it becomes
  * certain: `{"key": ` when a value starts, a plain string value character by character (held back only
@@ -13,7 +14,7 @@
  * `tool_call_error` at close (with the offset of the fault); the parser never throws.
  */
 import type { CallBodyParser, CallContext, ParserEvent } from './tool-call-formats.js';
-import { convertXmlParamValue, streamsRaw, xmlParamType, type XmlParamType } from './xml-param-value.js';
+import { convertXmlParamValue, streamsRaw, xmlParamType, type XmlValueTyping } from './xml-param-value.js';
 
 const FUNCTION_OPEN = '<function=';
 const FUNCTION_CLOSE = '</function>';
@@ -35,7 +36,7 @@ interface OpenParam {
   key: string;
   /** Offset of `<parameter=` (for errors). */
   tagAt: number;
-  type: XmlParamType;
+  typing: XmlValueTyping;
   /** Offset of the value's first character, once known (-1: waiting to see if a newline follows the tag). */
   start: number;
   /** Characters of the value already emitted (raw-streamed values). */
@@ -131,7 +132,7 @@ export class XmlBodyParser implements CallBodyParser {
       this.state = 'params';
       out.push({ type: 'tool_call_start', index: this.ctx.index, id: this.ctx.id, name });
     } else {
-      this.param = { key: name, tagAt: at, type: xmlParamType(this.paramSchema(name)), start: -1, emitted: 0, searchFrom: 0 };
+      this.param = { key: name, tagAt: at, typing: this.typing(name), start: -1, emitted: 0, searchFrom: 0 };
       this.state = 'value';
     }
     return true;
@@ -140,7 +141,7 @@ export class XmlBodyParser implements CallBodyParser {
   /** Inside a parameter value. Returns whether it moved on (the value ended). */
   private value(final: boolean, out: ParserEvent[]): boolean {
     const p = this.param!;
-    const raw = streamsRaw(p.type);
+    const raw = p.typing.raw;
     if (p.start < 0) {
       if (this.pos >= this.body.length && !final) return false;
       p.start = p.searchFrom = this.body[this.pos] === '\n' ? this.pos + 1 : this.pos;
@@ -165,7 +166,7 @@ export class XmlBodyParser implements CallBodyParser {
         return false;
       }
       const text = this.body.slice(p.start, end);
-      const value = convertXmlParamValue(text, p.type);
+      const value = p.typing.read(text);
       this.args[p.key] = value;
       this.emitArgs(raw ? `${escapeJson(text.slice(p.emitted))}"` : JSON.stringify(value), out);
       this.pos = idx + PARAM_CLOSE.length;
@@ -186,6 +187,14 @@ export class XmlBodyParser implements CallBodyParser {
       this.emitArgs(escapeJson(text.slice(p.emitted)), out);
       p.emitted = text.length;
     }
+  }
+
+  /** The injected typing of parameter `key`, else the one its schema gives. */
+  private typing(key: string): XmlValueTyping {
+    const injected = this.ctx.xmlValues?.(this.name!, key);
+    if (injected) return injected;
+    const type = xmlParamType(this.paramSchema(key));
+    return { raw: streamsRaw(type), read: (text) => convertXmlParamValue(text, type) };
   }
 
   private paramSchema(key: string): unknown {

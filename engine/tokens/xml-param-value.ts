@@ -44,6 +44,20 @@ export function xmlParamType(schema: unknown): XmlParamType {
   return { kind: first === undefined ? (names.length ? 'other' : 'string') : kindOf(first), nullable: names.some((t) => t.trim().toLowerCase() === 'null') };
 }
 
+/**
+ * How one parameter's value is read when something other than the schema reading above decides it
+ * (the grammar that constrained the call: engine/grammar's `xmlValueTyper`, injected by the runtime).
+ * `raw`: the value is raw text, streamed as it arrives; `read`: the finished value (one leading and
+ * one trailing newline removed) typed.
+ */
+export interface XmlValueTyping {
+  raw: boolean;
+  read(text: string): unknown;
+}
+
+/** The typing of parameter `param` of tool `tool`; undefined falls back to the schema reading (`xmlParamType`). */
+export type XmlValueTyper = (tool: string, param: string) => XmlValueTyping | undefined;
+
 /** The parameter's value is streamed as it arrives (raw text that no later text can retype). */
 export const streamsRaw = (t: XmlParamType): boolean => t.kind === 'string' && !t.nullable;
 

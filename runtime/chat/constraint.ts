@@ -7,6 +7,8 @@
 import { GrammarError } from '../../engine/grammar/errors.js';
 import type { TokenConstraint } from '../../engine/grammar/mask/matcher.js';
 import { createToolCallConstraint, ToolConstraintError, type CallFormat, type ToolChoice } from '../../engine/grammar/tool-call/tool-call.js';
+import { xmlValueTyper } from '../../engine/grammar/tool-call/xml-call.js';
+import type { XmlValueTyper } from '../../engine/tokens/xml-param-value.js';
 import { validateOutput } from '../../engine/grammar/schema/validate-output.js';
 import type { GrammarVocab } from '../../engine/grammar/mask/vocab.js';
 import type { ToolDefinition } from '../../engine/tokens/messages.js';
@@ -67,6 +69,11 @@ export function turnConstraint(vocab: GrammarVocab, tools: readonly ToolDefiniti
     }
     throw e;
   }
+}
+
+/** How the turn's parser types XML parameter values: as the call grammar constrained them (the parser's own schema reading differs for mixed types, enums, $ref, anyOf). */
+export function callValueTyper(tools: readonly ToolDefinition[]): XmlValueTyper {
+  return xmlValueTyper(tools.map((t) => ({ name: t.function.name, parameters: t.function.parameters ?? { type: 'object', properties: {} } })));
 }
 
 /** Re-validates completed tool calls against their tools' schemas; returns problems (empty when all pass). */

@@ -8,6 +8,7 @@ import type { ToolDefinition } from '../../engine/tokens/messages.js';
 import type { Tokenizer } from '../../engine/tokens/tokenizer.js';
 import type { ToolCallFormatSpec } from '../../engine/tokens/tool-call-formats.js';
 import { ToolCallParser, type ParsedToolCall, type ParserEvent } from '../../engine/tokens/tool-call-parser.js';
+import type { XmlValueTyper } from '../../engine/tokens/xml-param-value.js';
 
 /** Holds back text that may be the start of a stop string; reports the first full match. */
 export class StopFilter {
@@ -68,6 +69,8 @@ export interface TurnDecoderOptions {
   format?: ToolCallFormatSpec;
   /** The generation prompt left the turn inside a think block. */
   startInReasoning?: boolean;
+  /** XML calls: parameter values typed as the turn's grammar reads them (`callValueTyper`). */
+  xmlValues?: XmlValueTyper;
   idFactory?: (index: number) => string;
 }
 
@@ -96,7 +99,7 @@ export class TurnDecoder {
   constructor(tokenizer: Tokenizer, opts: TurnDecoderOptions = {}) {
     this.detok = new StreamingDetokenizer(tokenizer, { skipSpecial: true });
     this.stopFilter = new StopFilter((opts.stop ?? []).filter((s) => s.length > 0));
-    this.parser = new ToolCallParser({ tools: opts.tools, format: opts.format, startInReasoning: opts.startInReasoning, idFactory: opts.idFactory });
+    this.parser = new ToolCallParser({ tools: opts.tools, format: opts.format, startInReasoning: opts.startInReasoning, idFactory: opts.idFactory, xmlValues: opts.xmlValues });
   }
 
   /** True once a stop string matched: later tokens are ignored. */

@@ -23,7 +23,7 @@ import type { ChatMessage } from '../../engine/tokens/messages.js';
 import type { Tokenizer } from '../../engine/tokens/tokenizer.js';
 import type { Session } from '../../sessions/session.js';
 import { AsyncQueue } from './async-queue.js';
-import { answersJson, checkCalls, checkJsonAnswer, turnConstraint } from './constraint.js';
+import { answersJson, callValueTyper, checkCalls, checkJsonAnswer, turnConstraint } from './constraint.js';
 import { CHAT_SPAN_VERSION, conversationOf, type ChatSpanMeta, type SessionConversation } from './conversation.js';
 import { TurnDecoder } from './decoder.js';
 import { ChatRequestError, ContextOverflowError } from './errors.js';
@@ -132,7 +132,7 @@ function plan(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o
   } catch (e) {
     throw new ChatRequestError((e as Error).message, null);
   }
-  const decoder = new TurnDecoder(d.tokenizer, { stop: o.stop, tools: conv.tools, format: callFormat, startInReasoning, idFactory: o.idFactory });
+  const decoder = new TurnDecoder(d.tokenizer, { stop: o.stop, tools: conv.tools, format: callFormat, startInReasoning, idFactory: o.idFactory, xmlValues: callFormat?.grammar === 'xml' ? callValueTyper(conv.tools) : undefined });
   return {
     conv, head, tokens: [...(enc?.tokens ?? []), ...gp.tokens], span: enc && groupSpan(messages, from, enc),
     genFrom, promptTokens, maxTokens, constraint, sampler, decoder,

@@ -32,7 +32,7 @@ const checkChat = validator<ChatCompletionBody>(chatCompletionSchema);
 export function errorResponse(c: Context, e: unknown): Response {
   const { status, body, headers } = toErrorResponse(e);
   for (const [k, v] of Object.entries(headers ?? {})) c.header(k, v);
-  if (isAnthropicPath(c.req.path)) return c.json(anthropicErrorBody(status, body.error.message), status as 400);
+  if (isAnthropicPath(c.req.path)) return c.json(anthropicErrorBody(status, body.error.message, body.error.code), status as 400);
   return c.json(body, status as 400);
 }
 

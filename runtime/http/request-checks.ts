@@ -3,7 +3,7 @@
  * chat layer's TurnOptions. Every refusal is a 400 naming the field.
  */
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../engine/util/json-depth.js';
-import type { ChatMessage, ToolDefinition } from '../../engine/tokens/messages.js';
+import { mediaKind, type ChatMessage, type ToolDefinition } from '../../engine/tokens/messages.js';
 import type { ResponseFormat, ToolChoice, TurnOptions } from '../chat/types.js';
 import { badRequest } from './errors.js';
 
@@ -73,6 +73,8 @@ export function checkMessages(messages: readonly ChatMessage[], tools: readonly 
     const p = `${field}[${i}]`;
     if (Array.isArray(m.content)) {
       m.content.forEach((part, j) => {
+        const media = mediaKind(part.type);
+        if (media) throw badRequest(`${p}.content[${j}]: ${media} content (part of type '${part.type}') is not supported: the model takes text only`, `${p}.content[${j}].type`, 'unsupported_content');
         if (part.type !== 'text') throw badRequest(`${p}.content[${j}]: content parts of type '${part.type}' are not supported (text only)`, `${p}.content[${j}].type`);
         if (typeof part.text !== 'string') throw badRequest(`${p}.content[${j}].text is required for a text part`, `${p}.content[${j}].text`);
       });

@@ -111,6 +111,7 @@ export function sessionTools(host: Host): McpToolDef[] {
         temperature: { type: 'number', minimum: 0, maximum: 2 },
         top_p: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
         seed: { type: 'integer' },
+        logit_bias: { type: 'object', maxProperties: 1024, description: 'OpenAI logit_bias: {"<token id>": bias in [-100, 100]}' },
         stop: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 16 },
         tool_choice: { type: ['string', 'object'] },
         parallel_tool_calls: { type: 'boolean' },

@@ -19,12 +19,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts a server on the tiny model. A missing prerequisite (native engine, model) throws with its reason: the tests fail, they do not skip. */
-export async function startTestServer(overrides: Partial<ServeConfig> = {}, o: { keepData?: boolean; dtype?: 'f32' | 'bf16' } = {}): Promise<TestServer> {
+/** Starts a server on the tiny model (or the model folder `o.model`). A missing prerequisite (native engine, model) throws with its reason: the tests fail, they do not skip. */
+export async function startTestServer(overrides: Partial<ServeConfig> = {}, o: { keepData?: boolean; dtype?: 'f32' | 'bf16'; model?: string } = {}): Promise<TestServer> {
   const { ensureModel } = await import('../support/models.js');
   const { nativeBinding } = await import('../../engine/native.js');
   nativeBinding();
-  const model = (await ensureModel('tiny', o.dtype ?? 'f32')).dir;
+  const model = o.model ?? (await ensureModel('tiny', o.dtype ?? 'f32')).dir;
   const { serveConfig } = await import('../../runtime/config.js');
   const { Host } = await import('../../runtime/host/host.js');
   const { startHttpServer } = await import('../../runtime/http/server.js');

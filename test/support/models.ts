@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { buildFolderOnce, generatedModelName } from '../../engine/synth/generated-folder.js';
 import { makeModel } from '../../engine/synth/make-model.js';
 import type { WeightDType } from '../../engine/model/model-spec.js';
-import { qwen3TokenizerDir } from './shared.js';
+import { QWEN35_TOKENIZER_VERSION } from '../../engine/synth/qwen35-tokenizer.js';
+import { qwen35TokenizerDir, qwen3TokenizerDir } from './shared.js';
 
 /** Repo-root `.cache/models`. */
 export const MODELS_CACHE = fileURLToPath(new URL('../../.cache/models', import.meta.url));
@@ -17,20 +18,23 @@ export const MODELS_CACHE = fileURLToPath(new URL('../../.cache/models', import.
 export interface TestModel {
   dir: string;
   gguf?: string;
-  /** Whether Qwen3's real tokenizer (from the shared folder) is in the folder, or the built-in one. */
-  tokenizer: 'qwen3' | 'builtin';
+  /** Whether Qwen3's real tokenizer (from the shared folder) is in the folder, Qwen3.5's (built from the shared vocabulary), or the built-in one. */
+  tokenizer: 'qwen3' | 'qwen35' | 'builtin';
 }
 
 /**
  * Returns the cached model for (preset, dtype, seed), generating it on first use. With `gguf: true` the folder
  * also holds `model.gguf`. Uses Qwen3's tokenizer from the shared folder when it is there (see shared.ts) and
  * `builtinTokenizer` is not set, else the built-in tokenizer; the two are cached under different names.
+ * `qwen35Tokenizer`: Qwen3.5's tokenizer and chat template (built from the shared vocabulary; throws without it).
  */
-export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean; builtinTokenizer?: boolean } = {}): Promise<TestModel> {
+export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean; builtinTokenizer?: boolean; qwen35Tokenizer?: boolean } = {}): Promise<TestModel> {
   const seed = opts.seed ?? 0;
-  const tokDir = opts.builtinTokenizer ? undefined : qwen3TokenizerDir();
-  const tokenizer = tokDir ? 'qwen3' : 'builtin';
-  const dir = join(MODELS_CACHE, generatedModelName(`${preset}-${dtype}-s${seed}`, tokDir ? 'qwen3' : 'builtin'));
+  if (opts.qwen35Tokenizer && !qwen35TokenizerDir()) throw new Error(`${preset} with Qwen3.5's tokenizer needs the shared folder's qwen35-vocab (the shared reference data is missing)`);
+  const tokDir = opts.qwen35Tokenizer ? qwen35TokenizerDir() : opts.builtinTokenizer ? undefined : qwen3TokenizerDir();
+  const tokenizer = opts.qwen35Tokenizer ? 'qwen35' : tokDir ? 'qwen3' : 'builtin';
+  const name = generatedModelName(`${preset}-${dtype}-s${seed}`, tokDir ? 'qwen3' : 'builtin') + (opts.qwen35Tokenizer ? `-qwen35tok${QWEN35_TOKENIZER_VERSION}` : '');
+  const dir = join(MODELS_CACHE, name);
   const gguf = join(dir, 'model.gguf');
   await buildFolderOnce(dir, 'model.safetensors', (tmp) =>
     makeModel({ preset, dtype, seed, out: tmp, gguf: opts.gguf ? join(tmp, 'model.gguf') : undefined, tokenizerDir: tokDir ?? false }),

@@ -10,10 +10,12 @@
  * (as Qwen's template writes them and vLLM's qwen3coder parser strips them); other whitespace
  * between tags is ignored.
  */
+import type { XmlValueTyper, XmlValueTyping } from '../../tokens/xml-param-value.js';
+import { SchemaCompileError } from '../errors.js';
 import { validateOutput } from '../schema/validate-output.js';
 import type { ToolDef } from './call-grammar.js';
-import { xmlTool } from './xml-args.js';
-import { readXmlValue } from './xml-values.js';
+import { xmlTool, type XmlTool } from './xml-args.js';
+import { readXmlValue, type ParamClass } from './xml-values.js';
 import { QWEN_XML, type XmlDialect } from './xml-dialect.js';
 
 /** A call read back, or why it could not be. */
@@ -61,4 +63,35 @@ export function checkXmlCall(body: string, tools: ToolDef[], d: XmlDialect = QWE
   const schema = tools.find((t) => t.name === r.name)!.parameters ?? { type: 'object' };
   const v = validateOutput(schema, JSON.stringify(r.arguments));
   return v.ok ? r : { ok: false, error: `arguments of ${r.name} fail the schema: ${v.error}` };
+}
+
+const TYPINGS: Record<ParamClass, XmlValueTyping> = {
+  string: { raw: true, read: (text) => readXmlValue(text, 'string') },
+  json: { raw: false, read: (text) => readXmlValue(text, 'json') },
+  mixed: { raw: false, read: (text) => readXmlValue(text, 'mixed') },
+};
+
+/**
+ * The grammar's reading of parameter values for a streaming parser (engine/tokens' `XmlValueTyper`):
+ * class `string` streams raw text, `json` and `mixed` are read whole by `readXmlValue`. Undefined for
+ * an unknown tool or one the XML form cannot compile (the grammar never let its calls be written).
+ */
+export function xmlValueTyper(tools: readonly ToolDef[]): XmlValueTyper {
+  const compiled = new Map<string, XmlTool | null>();
+  const toolOf = (name: string): XmlTool | null => {
+    if (compiled.has(name)) return compiled.get(name)!;
+    const tool = tools.find((t) => t.name === name);
+    let x: XmlTool | null = null;
+    try {
+      x = tool ? xmlTool(tool) : null;
+    } catch (e) {
+      if (!(e instanceof SchemaCompileError)) throw e;
+    }
+    compiled.set(name, x);
+    return x;
+  };
+  return (name, param) => {
+    const x = toolOf(name);
+    return x ? TYPINGS[x.classOf(param)] : undefined;
+  };
 }

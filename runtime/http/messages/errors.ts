@@ -22,4 +22,8 @@ export function anthropicErrorType(status: number): string {
 }
 
 /** The error body Anthropic clients parse. */
-export const anthropicErrorBody = (status: number, message: string) => ({ type: 'error' as const, error: { type: anthropicErrorType(status), message } });
+export const anthropicErrorBody = (status: number, message: string, code?: string | null) => ({
+  type: 'error' as const,
+  // `code` (ours, as on the OpenAI routes) beside Anthropic's fields, when the error has one
+  error: { type: anthropicErrorType(status), message, ...(code ? { code } : {}) },
+});

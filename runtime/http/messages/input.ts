@@ -6,7 +6,7 @@
  *   assistant: thinking → reasoning_content, text → content, tool_use → tool calls
  * Image, document and server-tool blocks are refused naming their type.
  */
-import type { ChatMessage, ToolDefinition } from '../../../engine/tokens/messages.js';
+import { mediaKind, type ChatMessage, type ToolDefinition } from '../../../engine/tokens/messages.js';
 import type { ToolChoice } from '../../chat/types.js';
 import { badRequest } from '../errors.js';
 
@@ -21,10 +21,15 @@ export interface MessagesInput {
   thinking?: { type: 'enabled' | 'disabled' | 'adaptive'; budget_tokens?: number };
 }
 
+/** 400 `unsupported_content` for an image / video / audio block at `field`. */
+const unsupportedBlock = (type: unknown, field: string) =>
+  badRequest(`'${field}': ${mediaKind(type)} content (block of type '${String(type)}') is not supported: the model takes text only`, `${field}.type`, 'unsupported_content');
+
 function textOf(content: unknown, field: string): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) throw badRequest(`'${field}' must be a string or an array of text blocks`, field);
   return content.map((b: Obj, j) => {
+    if (mediaKind(b?.type)) throw unsupportedBlock(b.type, `${field}[${j}]`);
     if (b?.type !== 'text' || typeof b.text !== 'string') throw badRequest(`'${field}[${j}]': only text blocks are supported here (got '${String(b?.type)}')`, `${field}[${j}].type`);
     return b.text;
   }).join('');
@@ -54,7 +59,8 @@ export function chatMessagesOf(b: MessagesInput): ChatMessage[] {
           if (typeof blk.tool_use_id !== 'string' || blk.tool_use_id === '') throw badRequest(`'${g}.tool_use_id' is required for a tool_result block`, `${g}.tool_use_id`);
           const content = blk.content === undefined ? '' : textOf(blk.content, `${g}.content`);
           out.push({ role: 'tool', tool_call_id: blk.tool_use_id, content: blk.is_error === true ? `Error: ${content}` : content });
-        } else throw badRequest(`'${g}': ${String(blk.type)} blocks are not supported in user messages (text, tool_result)`, `${g}.type`);
+        } else if (mediaKind(blk.type)) throw unsupportedBlock(blk.type, g);
+        else throw badRequest(`'${g}': ${String(blk.type)} blocks are not supported in user messages (text, tool_result)`, `${g}.type`);
       });
       if (hasText) out.push({ role: 'user', content: text });
       return;

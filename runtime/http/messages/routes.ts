@@ -76,7 +76,7 @@ export function registerMessagesRoutes(app: Hono, host: Host): void {
       onCancel: () => ac.abort(),
       onError: (e) => {
         const { status, body } = toErrorResponse(e);
-        return ['error', anthropicErrorBody(status, body.error.message)];
+        return ['error', anthropicErrorBody(status, body.error.message, body.error.code)];
       },
     });
   });

@@ -9,7 +9,7 @@
  *   function_call {call_id, name, arguments}   → a tool call of the current assistant message
  *   function_call_output {call_id, output}     → a tool message
  */
-import type { ChatMessage, ToolDefinition } from '../../../engine/tokens/messages.js';
+import { mediaKind, type ChatMessage, type ToolDefinition } from '../../../engine/tokens/messages.js';
 import type { ResponseFormat, ToolChoice } from '../../chat/types.js';
 import { badRequest } from '../errors.js';
 
@@ -31,6 +31,7 @@ function partsText(content: unknown, field: string): string {
       if (typeof p.text !== 'string') throw badRequest(`'${f}.text' must be a string`, `${f}.text`);
       out += p.text;
     } else if (p.type === 'refusal' && typeof p.refusal === 'string') out += p.refusal;
+    else if (mediaKind(p.type)) throw badRequest(`'${f}': ${mediaKind(p.type)} content (part of type '${String(p.type)}') is not supported: the model takes text only`, `${f}.type`, 'unsupported_content');
     else throw badRequest(`'${f}': content parts of type '${String(p.type)}' are not supported (text only)`, `${f}.type`);
   });
   return out;
