@@ -72,7 +72,7 @@ describe('resident mcp over stdio', () => {
 
   it('calls every tool', async () => {
     const tools = (await client.listTools()).tools.map((t) => t.name);
-    expect(tools).toHaveLength(9);
+    expect(tools).toHaveLength(10);
     const id = structured(await client.callTool({ name: 'session_create', arguments: { name: 'stdio-base', messages: [{ role: 'system', content: 'Be brief.' }] } })).session_id as string;
     const progress: number[] = [];
     const ap = structured(await client.callTool({ name: 'session_append', arguments: { session_id: id, messages: [{ role: 'user', content: longDocument(2300, await tinyTokenizer()) }] } }, undefined, { onprogress: (p) => progress.push(p.progress) }));

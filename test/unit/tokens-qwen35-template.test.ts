@@ -122,7 +122,7 @@ describe('Qwen3.5 chat template', () => {
         expect(err.name).toBe('UnsupportedContentError');
         expect(err.partType).toBe(part.type);
         expect(err.index).toBe(0);
-        expect(err.message).toMatch(/^message 0: (image|video|input_audio) content \(part of type '\w+'\) is not supported: the model takes text only$/);
+        expect(err.message).toMatch(/^message 0: (image|video|audio) content \(part of type '\w+'\) is not supported: the model takes text only$/);
         const res = toErrorResponse(err);
         expect(res.status).toBe(400);
         expect(res.body.error).toMatchObject({ type: 'invalid_request_error', param: 'messages', code: 'unsupported_content' });
