@@ -26,7 +26,13 @@ export const agentRunInputSchema = {
     max_steps: { type: 'integer', minimum: 0, maximum: RUN_LIMITS.maxSteps, description: 'Tool-executing steps before the run stops (default 8)' },
     max_tokens: { type: 'integer', minimum: 1, maximum: RUN_LIMITS.maxTokens, description: 'Completion budget of one turn (default 512)' },
     token_budget: { type: 'integer', minimum: 1, description: 'Tokens the run may prefill plus generate' },
-    tool_choice: { enum: ['auto', 'required'], description: "'required' forces a tool call on every step but the final one" },
+    tool_choice: {
+      anyOf: [
+        { enum: ['auto', 'required'] },
+        { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 256 } } },
+      ],
+      description: "'required' forces a tool call on every step but the final one; {name} forces a call of that tool",
+    },
     final_answer: { type: 'boolean', description: 'After max steps, one more turn with tools off for the answer (default true)' },
     temperature: { type: 'number', minimum: 0, maximum: 2 },
     seed: { type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 },
@@ -45,7 +51,7 @@ export interface AgentRunBody {
   max_steps?: number;
   max_tokens?: number;
   token_budget?: number;
-  tool_choice?: 'auto' | 'required';
+  tool_choice?: 'auto' | 'required' | { name: string };
   final_answer?: boolean;
   temperature?: number;
   seed?: number;

@@ -22,6 +22,14 @@ export const AGENT_SYSTEM_PROMPT =
   'every result comes back to you as a tool message, errors included. When you have the answer, reply with it as plain text without calling a tool.';
 
 const sameNames = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+/** A named tool choice must name one of the run's tools: refused before the run starts. */
+function checkToolChoice(req: AgentRunRequest, names: readonly string[]): void {
+  const choice = req.toolChoice;
+  if (typeof choice === 'object' && !names.includes(choice.name)) {
+    throw new AgentRequestError(`tool_choice names the tool ${JSON.stringify(choice.name)}, which is not among the run's tools (${names.join(', ')})`, 'tool_choice');
+  }
+}
+
 const toolNames = (s: Session) => (s.state.tools as ToolDefinition[]).map((t) => t.function.name);
 
 export class AgentService {
@@ -68,12 +76,15 @@ export class AgentService {
           throw new AgentRequestError(`session ${session.id} was created with the tools [${current.join(', ')}]; tool_sources give [${reg.names().join(', ')}]. Run on a new session, or omit tool_sources to use the session's tools`, 'tool_sources');
         }
         if (req.system !== undefined) throw new AgentRequestError('system applies to new sessions only: this session already holds a conversation', 'system');
+        checkToolChoice(req, current);
       } else {
         const reg = await this.tools.registry(req.toolSources);
+        checkToolChoice(req, reg.names());
         await session.setMeta({ tools: capDefinitions(reg.definitions() as ToolDefinition[], req.maxArgumentChars) });
       }
     } else {
       const reg = await this.tools.registry(req.toolSources);
+      checkToolChoice(req, reg.names());
       session = await runner.createSession({ tools: capDefinitions(reg.definitions() as ToolDefinition[], req.maxArgumentChars), settings: { origin: 'agent' } });
       created = true;
     }

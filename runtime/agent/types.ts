@@ -22,8 +22,8 @@ export interface AgentRunRequest {
   maxTokens?: number;
   /** Tokens the run may make the engine process (prefilled + generated); default unlimited. */
   tokenBudget?: number;
-  /** 'auto' (default) lets the model answer or call; 'required' forces a call on every step but the final one. */
-  toolChoice?: 'auto' | 'required';
+  /** 'auto' (default) lets the model answer or call; 'required' forces a call on every step but the final one; {name}: a call of that tool. */
+  toolChoice?: 'auto' | 'required' | { name: string };
   /** After max steps, one more turn with tools off for a final answer (default true). */
   finalAnswer?: boolean;
   temperature?: number;

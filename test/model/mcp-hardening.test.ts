@@ -43,9 +43,17 @@ async function initialize(): Promise<string> {
 describe('MCP hardening', () => {
   it('answers a request id that is still in flight with an error; the first request still completes', async () => {
     const sid = await initialize();
-    const created = await messages(await rpc({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'session_create', arguments: {} } }, sid));
-    const sessionId = (created[0]!.result as { structuredContent: { session_id: string } }).structuredContent.session_id;
-    const document = 'the quick brown fox jumps over the lazy dog '.repeat(190);
+    const create = async (id: number) =>
+      ((await messages(await rpc({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'session_create', arguments: {} } }, sid)))[0]!.result as { structuredContent: { session_id: string } }).structuredContent.session_id;
+    const append = async (id: number, sessionId: string, document: string) =>
+      (await messages(await rpc({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'session_append', arguments: { session_id: sessionId, document } } }, sid)))[0]!;
+    // ~1500 tokens whichever tokenizer the model has (the shared Qwen3 one or the built-in): a prefill that
+    // outlasts the 30 ms before the duplicate, within the context
+    const unit = 'the quick brown fox jumps over the lazy dog ';
+    const probe = (await append(2, await create(1), unit.repeat(10))).result as { structuredContent: { appended: { prefilled_tokens: number } } };
+    const unitTokens = probe.structuredContent.appended.prefilled_tokens / 10;
+    const sessionId = await create(3);
+    const document = unit.repeat(Math.floor(1500 / unitTokens));
     const first = rpc({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'session_append', arguments: { session_id: sessionId, document } } }, sid);
     await new Promise((r) => setTimeout(r, 30));
     const dup = await rpc({ jsonrpc: '2.0', id: 7, method: 'tools/list' }, sid);

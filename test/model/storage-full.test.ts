@@ -68,7 +68,13 @@ describe('storage trouble', () => {
     srv = await startTestServer({ dataDir }, { keepData: true });
     const post = (path: string, body: unknown) => fetch(`${srv!.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const created = (await (await post('/v1/sessions', { messages: [{ role: 'user', content: 'hello' }] })).json()) as { id: string };
-    const document = 'The quick brown fox jumps over the lazy dog. '.repeat(120);
+    // ~1500 tokens whichever tokenizer the model has (the shared Qwen3 one or the built-in): more journal bytes
+    // than a full file system's last page can hold, less than the context
+    const unit = 'The quick brown fox jumps over the lazy dog. ';
+    const probe = (await (await post('/v1/sessions', { messages: [{ role: 'user', content: 'probe' }] })).json()) as { id: string };
+    const unitTokens = ((await (await post(`/v1/sessions/${probe.id}/messages`, { document: unit.repeat(10) })).json()) as { appended: { tokens: number } }).appended.tokens / 10;
+    expect((await fetch(`${srv.url}/v1/sessions/${probe.id}`, { method: 'DELETE' })).status).toBe(200);
+    const document = unit.repeat(Math.floor(1500 / unitTokens));
 
     const filler = fill(mounts[0]!);
     const full = await post(`/v1/sessions/${created.id}/messages`, { document });
