@@ -15,7 +15,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureModel } from '../support/models.js';
 import { sharedData } from '../support/shared.js';
-import { startTestServer, testAjv, type TestServer } from './http-support.js';
+import { startTestServer, testAjv, WEATHER_TOOLS, type TestServer } from './http-support.js';
 
 const TOOLS = [
   {
@@ -31,14 +31,7 @@ const TOOLS = [
       },
     },
   },
-  {
-    type: 'function' as const,
-    function: {
-      name: 'add',
-      description: 'Adds two integers',
-      parameters: { type: 'object', properties: { a: { type: 'integer', minimum: 0, maximum: 99 }, b: { type: 'integer', minimum: 0, maximum: 99 } }, required: ['a', 'b'], additionalProperties: false },
-    },
-  },
+  WEATHER_TOOLS[1]!, // add(a, b)
 ];
 const VALIDATE = new Map(TOOLS.map((t) => [t.function.name, testAjv.compile(t.function.parameters)]));
 const MAX_TOKENS = 96;

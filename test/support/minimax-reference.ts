@@ -7,7 +7,7 @@
  * then RMSNorm → lm_head.
  */
 import { logSoftmax } from './numeric.js';
-import { headLogits, matvec, rmsNorm, rope, swigluWith, track, type MaxAbs, type ReferenceModel, type ReferenceOutput } from './reference-forward.js';
+import { causalAttention, headLogits, matvec, rmsNorm, rope, swigluWith, track, type MaxAbs, type ReferenceModel, type ReferenceOutput } from './reference-forward.js';
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
@@ -35,7 +35,6 @@ export function minimaxForward(m: ReferenceModel, tokens: readonly number[], opt
   const W = m.weights;
   const { hiddenSize: H, nHeads, nKvHeads, headDim: D, vocabSize: V } = c;
   const rd = c.ropeDim ?? D;
-  const group = nHeads / nKvHeads;
   const scale = 1 / Math.sqrt(D);
   const emb = W.get('model.embed_tokens.weight')!;
   const xs = tokens.map((t) => emb.slice(t * H, (t + 1) * H));
@@ -54,24 +53,7 @@ export function minimaxForward(m: ReferenceModel, tokens: readonly number[], opt
       k.push(kt);
       v.push(matvec(W.get(`${p}self_attn.v_proj.weight`)!, h, nKvHeads * D, H));
     }
-    const att = Array.from({ length: n }, () => new Float64Array(nHeads * D));
-    for (let hd = 0; hd < nHeads; hd++) {
-      const kv = Math.floor(hd / group);
-      for (let t = 0; t < n; t++) {
-        const w = new Float64Array(t + 1);
-        let max = -Infinity;
-        for (let s = 0; s <= t; s++) {
-          let dot = 0;
-          for (let i = 0; i < D; i++) dot += q[t]![hd * D + i]! * k[s]![kv * D + i]!;
-          w[s] = dot * scale;
-          max = Math.max(max, w[s]!);
-          stats.attnScore = Math.max(stats.attnScore, Math.abs(dot));
-        }
-        let z = 0;
-        for (let s = 0; s <= t; s++) z += w[s] = Math.exp(w[s]! - max);
-        for (let s = 0; s <= t; s++) for (let i = 0; i < D; i++) att[t]![hd * D + i] += (w[s]! / z) * v[s]![kv * D + i]!;
-      }
-    }
+    const att = causalAttention(q, k, v, nHeads, nKvHeads, D, scale, stats).out;
     for (let t = 0; t < n; t++) {
       const x = xs[t]!;
       const o = matvec(W.get(`${p}self_attn.o_proj.weight`)!, att[t]!, H, nHeads * D);

@@ -178,7 +178,6 @@ export function referenceForward(
   const W = m.weights;
   const { hiddenSize: H, nHeads, nKvHeads, headDim: D, vocabSize: V } = c;
   const n = tokens.length;
-  const group = nHeads / nKvHeads;
   const scale = 1 / Math.sqrt(D);
   const emb = W.get('model.embed_tokens.weight')!;
   const xs = tokens.map((t) => {
@@ -210,32 +209,8 @@ export function referenceForward(
       k.push(kt);
       v.push(matvec(W.get(`${p}self_attn.v_proj.weight`)!, h, nKvHeads * D, H));
     }
-    const layerAtt: Float64Array[][] = [];
-    const attnOut = Array.from({ length: n }, () => new Float64Array(nHeads * D));
-    for (let hd = 0; hd < nHeads; hd++) {
-      const kv = Math.floor(hd / group);
-      const headAtt: Float64Array[] = [];
-      for (let t = 0; t < n; t++) {
-        const w = new Float64Array(t + 1);
-        let max = -Infinity;
-        for (let s = 0; s <= t; s++) {
-          let dot = 0;
-          for (let i = 0; i < D; i++) dot += q[t]![hd * D + i]! * k[s]![kv * D + i]!;
-          w[s] = dot * scale;
-          if (w[s]! > max) max = w[s]!;
-          if (Math.abs(dot) > stats.attnScore) stats.attnScore = Math.abs(dot);
-        }
-        let z = 0;
-        for (let s = 0; s <= t; s++) z += w[s] = Math.exp(w[s]! - max);
-        for (let s = 0; s <= t; s++) {
-          w[s] = w[s]! / z;
-          for (let i = 0; i < D; i++) attnOut[t]![hd * D + i] += w[s]! * v[s]![kv * D + i]!;
-        }
-        if (attention) headAtt.push(w);
-      }
-      layerAtt.push(headAtt);
-    }
-    attention?.push(layerAtt);
+    const { out: attnOut, weights } = causalAttention(q, k, v, nHeads, nKvHeads, D, scale, stats, !!attention);
+    if (attention) attention.push(weights!);
     for (let t = 0; t < n; t++) {
       const o = matvec(W.get(`${p}self_attn.o_proj.weight`)!, attnOut[t]!, H, nHeads * D);
       const x = xs[t]!;
@@ -271,4 +246,39 @@ export function topK(row: Float64Array | Float32Array, k: number): { id: number;
     }
   }
   return best;
+}
+
+/**
+ * Causal GQA attention over a whole prompt in float64: out[t][h·D + i] = Σ_{s ≤ t} softmax_s(q_t·k_s · scale) v_s,
+ * head h reading KV head ⌊h / (nHeads / nKvHeads)⌋. q: [n][nHeads·D], k/v: [n][nKvHeads·D]. keepWeights: the
+ * softmax rows, [head][t][s ≤ t]. Tracks the largest |q·k| in stats.attnScore.
+ */
+export function causalAttention(q: Float64Array[], k: Float64Array[], v: Float64Array[], nHeads: number, nKvHeads: number, D: number, scale: number, stats: MaxAbs, keepWeights = false): { out: Float64Array[]; weights?: Float64Array[][] } {
+  const n = q.length, group = nHeads / nKvHeads;
+  const out = Array.from({ length: n }, () => new Float64Array(nHeads * D));
+  const weights: Float64Array[][] = [];
+  for (let hd = 0; hd < nHeads; hd++) {
+    const kv = Math.floor(hd / group);
+    const headWeights: Float64Array[] = [];
+    for (let t = 0; t < n; t++) {
+      const w = new Float64Array(t + 1);
+      let max = -Infinity;
+      for (let s = 0; s <= t; s++) {
+        let dot = 0;
+        for (let i = 0; i < D; i++) dot += q[t]![hd * D + i]! * k[s]![kv * D + i]!;
+        w[s] = dot * scale;
+        if (w[s]! > max) max = w[s]!;
+        if (Math.abs(dot) > stats.attnScore) stats.attnScore = Math.abs(dot);
+      }
+      let z = 0;
+      for (let s = 0; s <= t; s++) z += w[s] = Math.exp(w[s]! - max);
+      for (let s = 0; s <= t; s++) {
+        w[s] = w[s]! / z;
+        for (let i = 0; i < D; i++) out[t]![hd * D + i] += w[s]! * v[s]![kv * D + i]!;
+      }
+      if (keepWeights) headWeights.push(w);
+    }
+    if (keepWeights) weights.push(headWeights);
+  }
+  return keepWeights ? { out, weights } : { out };
 }
