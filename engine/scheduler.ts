@@ -197,7 +197,8 @@ export class Scheduler {
     try {
       const t0 = performance.now();
       const out = await this.engine.forward(work.map((w) => w.entry), { reuseLogits: true }); // every row is consumed in advance() before the next step
-      const decodes = work.filter((w) => w.n === 1).length; // one-token entries (decodes, held-back last tokens) cost as decodes
+      // decodes and held-back last tokens cost as decodes; a one-token chunk of a longer prefill does not (it is deep in a prompt)
+      const decodes = work.filter((w) => w.job.kind === 'decode' || (w.n === 1 && w.job.remaining === 1)).length;
       this.share?.observe(performance.now() - t0, decodes, work.reduce((a, w) => a + w.n, 0) - decodes);
       await Promise.all(work.map((w) => w.prep));
       this.st.steps++;
@@ -216,7 +217,10 @@ export class Scheduler {
     const j = w.job;
     j.feed.splice(0, w.n);
     j.remaining = j.feed.length;
-    if (j.remaining > 0) return;
+    if (j.remaining > 0) {
+      j.split = true;
+      return;
+    }
     const row = j.wantLogits ? res.data.subarray(res.data.length - this.engine.config.vocabSize) : null;
     if (!j.gen) return this.settle(j, row ? Float32Array.from(row) : null);
     if (j.signal?.aborted) return this.finish(j, 'aborted');
