@@ -58,6 +58,8 @@ const headers: Record<string, string> = a['api-key'] ? { authorization: `Bearer 
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
 
 interface Stats {
+  /** Prompt tokens of each request. */
+  prompts: number[];
   requests: number;
   errors: string[];
   ttft: number[];
@@ -78,6 +80,7 @@ async function client(k: number, url: string, model: string, deadline: number, s
     try {
       const r = await streamTurn(url, { model, messages: conv.messages, max_tokens: maxTokens, temperature: 0.8, seed: k * 1000 + i, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers);
       st.requests++;
+      st.prompts.push(r.promptTokens);
       st.ttft.push(r.ttft);
       st.itl.push(...r.gaps.map((g) => g.ms));
       st.tokens += r.completionTokens;
@@ -90,13 +93,14 @@ async function client(k: number, url: string, model: string, deadline: number, s
 }
 
 async function level(url: string, model: string, n: number) {
-  const st: Stats = { requests: 0, errors: [], ttft: [], itl: [], tokens: 0 };
+  const st: Stats = { prompts: [], requests: 0, errors: [], ttft: [], itl: [], tokens: 0 };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: n }, (_, k) => client(k, url, model, t0 + durationMs, st)));
   const secs = (performance.now() - t0) / 1000;
   return {
     clients: n, duration_s: +secs.toFixed(1), requests: st.requests, errors: st.errors.length, first_errors: st.errors.slice(0, 3),
     tokens_per_s: +(st.tokens / secs).toFixed(1),
+    prompt_tokens_p50: pct(st.prompts, 50),
     ttft_ms: { p50: pct(st.ttft, 50), p99: pct(st.ttft, 99) },
     itl_ms: { p50: pct(st.itl, 50), p99: pct(st.itl, 99) },
   };
@@ -172,9 +176,15 @@ async function main(): Promise<void> {
   if (server.modelDir && !anchor) {
     for (const r of rows) {
       if (typeof r.clients !== 'number') continue;
-      const eng = await engineOnlyRate(server.modelDir, r.clients, { prompt: 64, decode: maxTokens, threads: a.threads ? Number(a.threads) : undefined });
-      r.engine_only_tok_s = +eng.toFixed(1);
-      r.end_to_end_over_engine = +((r.tokens_per_s as number) / eng).toFixed(3);
+      const promptP50 = (r.prompt_tokens_p50 as number | null) ?? 0;
+      const eng = await engineOnlyRate(server.modelDir, r.clients, { prompt: 64, decode: maxTokens, threads: a.threads ? Number(a.threads) : undefined, prefillOf: promptP50 > 0 ? Math.round(promptP50) : undefined });
+      r.engine_only_tok_s = +eng.rate.toFixed(1);
+      r.end_to_end_over_engine = +((r.tokens_per_s as number) / eng.rate).toFixed(3);
+      if (eng.prefillMs !== undefined) {
+        // the engine alone prefilling one prompt of the median size; goal: TTFT p99 < 2 × this
+        r.engine_prefill_ms = eng.prefillMs;
+        r.ttft_p99_over_engine_prefill = +(((r.ttft_ms as { p99: number }).p99) / eng.prefillMs).toFixed(2);
+      }
     }
   }
   for (const r of rows) out({ bench: 'load', server: anchor ? `llama-server -fa ${a.fa}` : 'resident', model, slots, conversations_per_client: conversations, system_chars: systemPad.length, max_tokens: maxTokens, ...r });
