@@ -148,7 +148,9 @@ async function main(): Promise<void> {
   if (anchor) {
     if (!a.gguf) throw new Error('--llama-server needs --gguf FILE (the same weights as --model)');
     const { defaultThreads } = await import('../engine/native.js');
-    const ls = await startLlamaServer({ gguf: a.gguf, parallel: slots, context: Math.min(slots * context, 131072), threads: threads ?? defaultThreads(), fa: a.fa === 'on' ? 'on' : 'off' });
+    // a unified pool for what the clients hold (short conversations), not slots × context: an f16 pool of 131k tokens is 15 GB on qwen3-0.6b
+    const pool = Math.min(slots * context, Math.max(32768, probe + 8192));
+    const ls = await startLlamaServer({ gguf: a.gguf, parallel: slots, context: pool, threads: threads ?? defaultThreads(), fa: a.fa === 'on' ? 'on' : 'off' });
     server = { url: ls.url, modelDir: a.model ?? '', stop: () => ls.stop() };
     process.stderr.write(`llama-server ${ls.args.join(' ')}\n`);
   } else {
@@ -163,6 +165,8 @@ async function main(): Promise<void> {
   try {
     model = (await (await fetch(`${server.url}/v1/models`, { headers })).json()).data[0].id as string;
     if (server.log) process.stderr.write(server.log());
+    // one short request before measuring (first-use costs of either server stay out of the figures)
+    await streamTurn(server.url, { model, messages: [{ role: 'user', content: 'warm up' }], max_tokens: 4, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers);
     for (const n of levels) {
       const r = await level(server.url, model, n);
       process.stderr.write(`${n} clients: ${r.tokens_per_s} tok/s\n`);
