@@ -3,9 +3,11 @@
  *   1. plan (no side effects): encode the new messages after the session's tail with the append
  *      protocol, add the generation prompt, check the KV slot's room, build sampler and grammar
  *      constraint — every request error is thrown here, before anything changes;
- *   2. append messages + generation prompt in one prefill (one span records the message group). On
+ *   2. roll back to the conversation's end (or to `cut`, where the caller's prefix match diverged),
+ *      then append messages + generation prompt in one prefill (one span records the message group). On
  *      an empty session, leading system messages form a group of their own (appended first), so
- *      conversations sharing a system prompt can share its K/V (prefix matching cuts at groups);
+ *      conversations sharing a system prompt can share its K/V (prefix matching cuts at groups). A turn
+ *      appending no message keeps the generation prompt already there (the same request sent again);
  *   3. generate: each step samples under the constraint's mask (computed while the forward runs),
  *      each durable token goes through the decoder (detokenizer → stop strings → tool-call parser)
  *      and its events are yielded;
