@@ -96,7 +96,7 @@ else for (const r of rows) process.stdout.write(`${r.phase.padEnd(48)} ${String(
 async function anchorTurns(): Promise<void> {
   if (!a.gguf) throw new Error('--llama-server needs --gguf FILE (the same weights as --model)');
   const { defaultThreads } = await import('../engine/native.js');
-  const opts = { gguf: a.gguf, parallel: 4, context: 32768, threads: a.threads ? Number(a.threads) : defaultThreads(), fa: a.fa === 'on' ? 'on' as const : 'off' as const };
+  const opts = { gguf: a.gguf, parallel: 1, context: 32768, threads: a.threads ? Number(a.threads) : defaultThreads(), fa: a.fa === 'on' ? 'on' as const : 'off' as const };
   const rows: { phase: string; ms: number; tokens?: number; note?: string }[] = [];
   const msgs = firstMessages(Number(a.chars));
   const req = (m: unknown[]) => ({ model: 'anchor', messages: m, tools: TOOLS, max_tokens: 16, temperature: 0, cache_prompt: true, chat_template_kwargs: { enable_thinking: false } });

@@ -2,7 +2,9 @@
  * The llama-server side of the side-by-side benchmarks (bench/load.ts, bench/cold-turn.ts `--llama-server`):
  * starts the natively built `llama-server` (`npm run build:anchor`, runtime/bench/native-anchor.ts) on a
  * GGUF of the same weights, with `--parallel` slots, prompt caching on (its default; every request also
- * sends `cache_prompt: true`), a unified KV pool and the flash-attention setting asked for. Benchmarks only.
+ * sends `cache_prompt: true`) and the flash-attention setting asked for. Benchmarks only. With several slots
+ * each gets its own KV (`-c` = slots × per-slot context, its default with an explicit `--parallel`): a unified
+ * pool makes every step attend over all the pool's used cells, which slowed its 8-client decode ~10×.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -22,7 +24,7 @@ export interface LlamaServerOptions {
   gguf: string;
   /** Server slots (`--parallel`). */
   parallel: number;
-  /** Tokens of the unified KV pool (`-c`; every slot may use up to all of it). */
+  /** Tokens of context per slot (`-c` is slots × this). */
   context: number;
   threads: number;
   fa: 'on' | 'off';
@@ -47,7 +49,7 @@ export async function startLlamaServer(o: LlamaServerOptions): Promise<LlamaServ
   if (!st.built) throw new Error(st.reason);
   const port = await freePort();
   const args = [
-    '-m', o.gguf, '--host', '127.0.0.1', '--port', String(port), '--parallel', String(o.parallel), '-c', String(o.context), '--kv-unified',
+    '-m', o.gguf, '--host', '127.0.0.1', '--port', String(port), '--parallel', String(o.parallel), '-c', String(o.parallel * o.context), '--no-kv-unified',
     '-t', String(o.threads), '-tb', String(o.threads), '-fa', o.fa, '--cache-prompt', '--jinja', '--no-webui', '--alias', 'anchor', ...(o.extra ?? []),
   ];
   const child = spawn(st.llamaServer, args, { stdio: ['ignore', 'ignore', 'pipe'] });

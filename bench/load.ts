@@ -148,9 +148,9 @@ async function main(): Promise<void> {
   if (anchor) {
     if (!a.gguf) throw new Error('--llama-server needs --gguf FILE (the same weights as --model)');
     const { defaultThreads } = await import('../engine/native.js');
-    // a unified pool for what the clients hold (short conversations), not slots × context: an f16 pool of 131k tokens is 15 GB on qwen3-0.6b
-    const pool = Math.min(slots * context, Math.max(32768, probe + 8192));
-    const ls = await startLlamaServer({ gguf: a.gguf, parallel: slots, context: pool, threads: threads ?? defaultThreads(), fa: a.fa === 'on' ? 'on' : 'off' });
+    // per slot what a client's conversation holds (f16 KV: 32 slots × 4096 would be 15 GB on qwen3-0.6b); a probe's prompt more
+    const perSlot = probe ? probe + 2048 : 2048;
+    const ls = await startLlamaServer({ gguf: a.gguf, parallel: slots, context: perSlot, threads: threads ?? defaultThreads(), fa: a.fa === 'on' ? 'on' : 'off' });
     server = { url: ls.url, modelDir: a.model ?? '', stop: () => ls.stop() };
     process.stderr.write(`llama-server ${ls.args.join(' ')}\n`);
   } else {
