@@ -2,9 +2,9 @@
  * The llama-server side of the side-by-side benchmarks (bench/load.ts, bench/cold-turn.ts `--llama-server`):
  * starts the natively built `llama-server` (`npm run build:anchor`, runtime/bench/native-anchor.ts) on a
  * GGUF of the same weights, with `--parallel` slots, prompt caching on (its default; every request also
- * sends `cache_prompt: true`) and the flash-attention setting asked for. Benchmarks only. With several slots
- * each gets its own KV (`-c` = slots × per-slot context, its default with an explicit `--parallel`): a unified
- * pool makes every step attend over all the pool's used cells, which slowed its 8-client decode ~10×.
+ * sends `cache_prompt: true`) and the flash-attention setting asked for. Benchmarks only. Each slot gets its
+ * own KV (`-c` = slots × per-slot context: its default with an explicit `--parallel`). Its thread pool spins at
+ * barriers: on a machine shared with other CPU-bound work its figures swing far more than ours.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
