@@ -103,8 +103,11 @@ export async function streamTurn(url: string, body: Record<string, unknown>, hea
     buf += value;
     let i: number;
     while ((i = buf.indexOf('\n\n')) >= 0) {
-      const ev = buf.slice(0, i).replace(/^data: /, '');
+      const raw = buf.slice(0, i);
       buf = buf.slice(i + 2);
+      if (raw.startsWith(':')) continue; // an SSE comment (llama-server's keep-alive while it prefills)
+      if (raw.startsWith('error: ')) throw new Error(`stream error: ${raw.slice(7, 300)}`);
+      const ev = raw.replace(/^data: /, '');
       if (ev === '[DONE]') {
         done = true;
         continue;
@@ -134,9 +137,10 @@ export async function streamTurn(url: string, body: Record<string, unknown>, hea
 
 /**
  * Engine-only decode rate of `n` sequences decoding together after a `prompt`-token prefill (tok/s in total),
- * the `resident bench --sessions N` figure: same model, threads and activation mode the server picks.
+ * the `resident bench --sessions N` figure: same model, threads and activation mode the server picks. With
+ * `prefillOf`, also the engine's time to prefill that many tokens on a fresh slot alone (ms, median of 3).
  */
-export async function engineOnlyRate(modelDir: string, n: number, o: { prompt: number; decode: number; threads?: number }): Promise<number> {
+export async function engineOnlyRate(modelDir: string, n: number, o: { prompt: number; decode: number; threads?: number; prefillOf?: number }): Promise<{ rate: number; prefillMs?: number }> {
   const spec = await loadModelSpec(modelDir);
   const activations = resolveActivations('auto', spec.dtype, 'native', bf16DotAvailable()).mode;
   const engine = await loadEngine(spec, { threads: o.threads ?? defaultThreads(), maxBatchTokens: 512, activations });
@@ -147,7 +151,19 @@ export async function engineOnlyRate(modelDir: string, n: number, o: { prompt: n
     await group.decode(o.decode);
     const secs = (performance.now() - t0) / 1000;
     await group.close();
-    return (n * o.decode) / secs;
+    let prefillMs: number | undefined;
+    if (o.prefillOf) {
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const seq = await residentBackend(engine).open(o.prefillOf + 8);
+        const p0 = performance.now();
+        await seq.prefill(benchTokens(o.prefillOf, 5 + i));
+        times.push(performance.now() - p0);
+        await seq.close();
+      }
+      prefillMs = +times.sort((x, y) => x - y)[1]!.toFixed(1);
+    }
+    return { rate: (n * o.decode) / secs, prefillMs };
   } finally {
     engine.dispose();
   }

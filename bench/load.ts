@@ -7,14 +7,21 @@
  * (`resident bench --sessions N`) and the ratio end-to-end / engine-only.
  * With --prefill-probe N: inter-token latency of 7 decoding streams before and while an 8th request prefills an
  * N-token prompt (goal: p99 during ≤ 3 × p50 before).
+ * With --conversations C each client keeps C conversations and takes turns among them (more conversations
+ * than slots: resident sessions spill and come back, llama-server re-prefills or restores its RAM cache);
+ * --system-chars N pads each conversation's system prompt (so what a slot forgets costs).
+ * With --llama-server (and --gguf FILE of the same weights): the same clients against the natively built
+ * llama-server (bench/llama-server.ts) with --parallel equal to our slots, prompt caching on, --fa on|off.
  * One JSON line per level / probe on stdout.
  *
  *   npx tsx bench/load.ts [--clients 1,8,32] [--duration 20] [--max-tokens 64] [--turns 4] [--model DIR]
  *                         [--threads N] [--prefill-probe 16000] [--url URL] [--server-args "--durability strict"]
+ *                         [--slots N] [--conversations C] [--system-chars N] [--llama-server --gguf FILE --fa on|off]
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadTokenizer } from '../engine/tokens/tokenizer.js';
+import { startLlamaServer } from './llama-server.js';
 import { engineOnlyRate, pct, startServer, streamTurn, type Server } from './load-support.js';
 
 const { values: a } = parseArgs({
@@ -29,8 +36,19 @@ const { values: a } = parseArgs({
     'api-key': { type: 'string' },
     'prefill-probe': { type: 'string', default: '0' },
     'server-args': { type: 'string', default: '' },
+    slots: { type: 'string' },
+    conversations: { type: 'string', default: '1' },
+    'system-chars': { type: 'string', default: '0' },
+    'llama-server': { type: 'boolean', default: false },
+    gguf: { type: 'string' },
+    fa: { type: 'string', default: 'off' },
   },
 });
+const anchor = a['llama-server']!;
+const conversations = Number(a.conversations);
+const systemPad = 'Follow the project conventions; keep answers short and exact. '.repeat(Math.ceil(Number(a['system-chars']) / 62)).slice(0, Number(a['system-chars']));
+/** Per request: llama-server keeps the prompt's KV for the slot's next request (its default, sent explicitly). */
+const extra: Record<string, unknown> = anchor ? { cache_prompt: true } : {};
 const levels = a.clients!.split(',').map(Number);
 const durationMs = Number(a.duration) * 1000;
 const maxTokens = Number(a['max-tokens']);
@@ -40,6 +58,8 @@ const headers: Record<string, string> = a['api-key'] ? { authorization: `Bearer 
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
 
 interface Stats {
+  /** Prompt tokens of each request. */
+  prompts: number[];
   requests: number;
   errors: string[];
   ttft: number[];
@@ -48,35 +68,39 @@ interface Stats {
 }
 
 async function client(k: number, url: string, model: string, deadline: number, st: Stats): Promise<void> {
-  let conv = 0;
-  while (performance.now() < deadline) {
-    const messages: unknown[] = [{ role: 'system', content: `You are load-test assistant ${k}.${conv}. Answer briefly.` }];
-    for (let t = 0; t < turns && performance.now() < deadline; t++) {
-      messages.push({ role: 'user', content: `Client ${k}, conversation ${conv}, question ${t}: tell me something about the number ${k * 100 + t}.` });
-      try {
-        const r = await streamTurn(url, { model, messages, max_tokens: maxTokens, temperature: 0.8, seed: k * 1000 + conv * 10 + t, chat_template_kwargs: { enable_thinking: false } }, headers);
-        st.requests++;
-        st.ttft.push(r.ttft);
-        st.itl.push(...r.gaps.map((g) => g.ms));
-        st.tokens += r.completionTokens;
-        messages.push({ role: 'assistant', content: r.content });
-      } catch (e) {
-        st.errors.push((e as Error).message);
-        break;
-      }
+  let next = 0;
+  const fresh = () => ({ messages: [{ role: 'system', content: `You are load-test assistant ${k}.${next++}. Answer briefly.${systemPad ? `\n${systemPad}` : ''}` }] as unknown[], turn: 0 });
+  const convs = Array.from({ length: conversations }, fresh);
+  for (let i = 0; performance.now() < deadline; i++) {
+    const c = i % conversations;
+    if (convs[c]!.turn >= turns) convs[c] = fresh();
+    const conv = convs[c]!;
+    const t = conv.turn++;
+    conv.messages.push({ role: 'user', content: `Client ${k}, conversation ${c}, question ${t}: tell me something about the number ${k * 100 + t}.` });
+    try {
+      const r = await streamTurn(url, { model, messages: conv.messages, max_tokens: maxTokens, temperature: 0.8, seed: k * 1000 + i, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers);
+      st.requests++;
+      st.prompts.push(r.promptTokens);
+      st.ttft.push(r.ttft);
+      st.itl.push(...r.gaps.map((g) => g.ms));
+      st.tokens += r.completionTokens;
+      conv.messages.push({ role: 'assistant', content: r.content });
+    } catch (e) {
+      st.errors.push((e as Error).message);
+      convs[c] = fresh();
     }
-    conv++;
   }
 }
 
 async function level(url: string, model: string, n: number) {
-  const st: Stats = { requests: 0, errors: [], ttft: [], itl: [], tokens: 0 };
+  const st: Stats = { prompts: [], requests: 0, errors: [], ttft: [], itl: [], tokens: 0 };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: n }, (_, k) => client(k, url, model, t0 + durationMs, st)));
   const secs = (performance.now() - t0) / 1000;
   return {
     clients: n, duration_s: +secs.toFixed(1), requests: st.requests, errors: st.errors.length, first_errors: st.errors.slice(0, 3),
     tokens_per_s: +(st.tokens / secs).toFixed(1),
+    prompt_tokens_p50: pct(st.prompts, 50),
     ttft_ms: { p50: pct(st.ttft, 50), p99: pct(st.ttft, 99) },
     itl_ms: { p50: pct(st.itl, 50), p99: pct(st.itl, 99) },
   };
@@ -93,11 +117,11 @@ async function prefillProbe(server: { url: string; modelDir: string }, model: st
   text = tok.decode(ids.slice(0, n));
   const stop = new AbortController();
   const decoders = Array.from({ length: 7 }, (_, k) =>
-    streamTurn(server.url, { model, messages: [{ role: 'user', content: `decoder ${k}` }], max_tokens: 1500, temperature: 0.8, seed: k, logit_bias: ban, chat_template_kwargs: { enable_thinking: false } }, headers, stop.signal),
+    streamTurn(server.url, { model, messages: [{ role: 'user', content: `decoder ${k}` }], max_tokens: 1500, temperature: 0.8, seed: k, logit_bias: ban, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers, stop.signal),
   );
   await new Promise((r) => setTimeout(r, 6000));
   const p0 = performance.now();
-  const long = await streamTurn(server.url, { model, messages: [{ role: 'user', content: text }], max_tokens: 2, chat_template_kwargs: { enable_thinking: false } }, headers);
+  const long = await streamTurn(server.url, { model, messages: [{ role: 'user', content: text }], max_tokens: 2, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers);
   const p1 = performance.now();
   await new Promise((r) => setTimeout(r, 500));
   stop.abort();
@@ -116,16 +140,33 @@ async function prefillProbe(server: { url: string; modelDir: string }, model: st
 
 async function main(): Promise<void> {
   const most = Math.max(...levels, probe ? 8 : 0);
-  const args = ['--slots', String(most + 8), '--chat-sessions', String(most * 4), '--context', String(Math.max(4096, probe + 2048))];
-  if (a.model) args.push('--model', a.model);
-  if (a.threads) args.push('--threads', a.threads);
-  args.push(...a['server-args']!.split(' ').filter(Boolean));
-  const server: Server | { url: string; modelDir: string; stop?: undefined; dataDir?: undefined; log?: undefined } = a.url ? { url: a.url.replace(/\/v1\/?$/, ''), modelDir: a.model ?? '' } : await startServer(args);
+  const slots = a.slots ? Number(a.slots) : most + 8;
+  const context = Math.max(4096, probe + 2048);
+  const threads = a.threads ? Number(a.threads) : undefined;
+  type Running = { url: string; modelDir: string; stop?: () => Promise<void>; dataDir?: string; log?: () => string };
+  let server: Running;
+  if (anchor) {
+    if (!a.gguf) throw new Error('--llama-server needs --gguf FILE (the same weights as --model)');
+    const { defaultThreads } = await import('../engine/native.js');
+    // per slot what a client's conversation holds (f16 KV: 32 slots × 4096 would be 15 GB on qwen3-0.6b); a probe's prompt more
+    const perSlot = probe ? probe + 2048 : 2048;
+    const ls = await startLlamaServer({ gguf: a.gguf, parallel: slots, context: perSlot, threads: threads ?? defaultThreads(), fa: a.fa === 'on' ? 'on' : 'off' });
+    server = { url: ls.url, modelDir: a.model ?? '', stop: () => ls.stop() };
+    process.stderr.write(`llama-server ${ls.args.join(' ')}\n`);
+  } else {
+    const args = ['--slots', String(slots), '--chat-sessions', String(Math.max(most * 4, most * conversations * 2)), '--context', String(context)];
+    if (a.model) args.push('--model', a.model);
+    if (a.threads) args.push('--threads', a.threads);
+    args.push(...a['server-args']!.split(' ').filter(Boolean));
+    server = a.url ? { url: a.url.replace(/\/v1\/?$/, ''), modelDir: a.model ?? '' } : ((await startServer(args)) satisfies Server);
+  }
   const rows: Record<string, unknown>[] = [];
   let model = '';
   try {
     model = (await (await fetch(`${server.url}/v1/models`, { headers })).json()).data[0].id as string;
     if (server.log) process.stderr.write(server.log());
+    // one short request before measuring (first-use costs of either server stay out of the figures)
+    await streamTurn(server.url, { model, messages: [{ role: 'user', content: 'warm up' }], max_tokens: 4, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers);
     for (const n of levels) {
       const r = await level(server.url, model, n);
       process.stderr.write(`${n} clients: ${r.tokens_per_s} tok/s\n`);
@@ -136,15 +177,21 @@ async function main(): Promise<void> {
     await server.stop?.();
   }
   // engine-only from the same run (server stopped: the engine alone on the machine), as `resident bench --sessions N`
-  if (server.modelDir) {
+  if (server.modelDir && !anchor) {
     for (const r of rows) {
       if (typeof r.clients !== 'number') continue;
-      const eng = await engineOnlyRate(server.modelDir, r.clients, { prompt: 64, decode: maxTokens, threads: a.threads ? Number(a.threads) : undefined });
-      r.engine_only_tok_s = +eng.toFixed(1);
-      r.end_to_end_over_engine = +((r.tokens_per_s as number) / eng).toFixed(3);
+      const promptP50 = (r.prompt_tokens_p50 as number | null) ?? 0;
+      const eng = await engineOnlyRate(server.modelDir, r.clients, { prompt: 64, decode: maxTokens, threads: a.threads ? Number(a.threads) : undefined, prefillOf: promptP50 > 0 ? Math.round(promptP50) : undefined });
+      r.engine_only_tok_s = +eng.rate.toFixed(1);
+      r.end_to_end_over_engine = +((r.tokens_per_s as number) / eng.rate).toFixed(3);
+      if (eng.prefillMs !== undefined) {
+        // the engine alone prefilling one prompt of the median size; goal: TTFT p99 < 2 × this
+        r.engine_prefill_ms = eng.prefillMs;
+        r.ttft_p99_over_engine_prefill = +(((r.ttft_ms as { p99: number }).p99) / eng.prefillMs).toFixed(2);
+      }
     }
   }
-  for (const r of rows) out({ bench: 'load', model, max_tokens: maxTokens, ...r });
+  for (const r of rows) out({ bench: 'load', server: anchor ? `llama-server -fa ${a.fa}` : 'resident', model, slots, conversations_per_client: conversations, system_chars: systemPad.length, max_tokens: maxTokens, ...r });
   if (server.dataDir) rmSync(server.dataDir, { recursive: true, force: true });
   if (rows.some((r) => (r.errors as number) > 0)) process.exitCode = 1;
 }

@@ -7,7 +7,9 @@
  * `longShare` of the prefill budget so it cannot starve. Within a class: priority desc, then FIFO.
  * While any sequence decodes, prefills that cannot finish in the step get together at most `prefillWithDecodes`
  * tokens of it (chunked prefill interleaved with decode: a long prompt never freezes the other streams; the
- * scheduler sizes it from measured step times, see scheduler-share.ts); one that fits is fed whole.
+ * scheduler sizes it from measured step times, see scheduler-share.ts); one that fits is fed whole, unless it
+ * was already split (a long prompt's tail is capped like the rest of it: fed whole, the last ≤ budget tokens
+ * of a 16k prompt would make one step at its full depth).
  */
 
 export interface PlanJob {
@@ -21,6 +23,8 @@ export interface PlanJob {
   seq: number;
   /** Steps this job has been passed over. */
   waited: number;
+  /** Already fed in part (its chunking depends on timing anyway): never fed whole past the share. */
+  split?: boolean;
 }
 
 export interface PlanOptions {
@@ -60,7 +64,7 @@ export function planStep(jobs: readonly PlanJob[], o: PlanOptions): PlanItem[] {
     for (const j of list) {
       if (cap <= 0 || avail <= 0) break;
       const left = j.remaining - (given.get(j.id) ?? 0);
-      const fits = left <= Math.min(cap, avail);
+      const fits = left <= Math.min(cap, avail) && !(j.split && longCap < Infinity);
       const n = fits ? left : Math.min(left, cap, avail, longCap);
       if (n <= 0) continue;
       given.set(j.id, (given.get(j.id) ?? 0) + n);

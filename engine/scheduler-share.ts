@@ -8,7 +8,7 @@
 export interface PrefillShareOptions {
   /** Longest step with prefill, relative to a decode-only step (default 2). */
   factor?: number;
-  /** Smallest chunk, so a prefill always progresses (default 8). */
+  /** Smallest chunk, so a prefill always progresses (default 1: deep in a long prompt one token may cost a decode step). */
   minChunk?: number;
 }
 
@@ -20,7 +20,7 @@ export class PrefillShare {
 
   constructor(o: PrefillShareOptions = {}) {
     this.factor = o.factor ?? 2;
-    this.minChunk = o.minChunk ?? 8;
+    this.minChunk = o.minChunk ?? 1;
     if (!(this.factor > 1)) throw new RangeError(`prefill share factor must be > 1, got ${this.factor}`);
   }
 

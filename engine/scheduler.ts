@@ -3,6 +3,12 @@
  * overlap one, goes through it. Continuous batching: each step is one `engine.forward` carrying one
  * entry per active sequence (decodes feed 1 token, prefills a chunk, see scheduler-plan.ts).
  *
+ * A request that wants logits feeds its last token in a step of its own (after the rest of its tokens): the
+ * logits that pick a turn's first token always come from the one-token (decode) path, whatever computed the
+ * prompt before it — a cold prefill in chunks, a prefix reused and only its last position recomputed, a slot
+ * restored after a restart. Kernels whose sums depend on how many rows a sequence feeds (bf16 activations
+ * round every matmul input, so a last-bit difference grows) then give a turn the same first token either way.
+ *
  * KvSlot.tokensForwarded counts the positions each slot computed (for per-session cost checks). Engine
  * operations on different slots may overlap; the scheduler still runs KV copies between steps so a
  * session's slot is never busy when its next step comes.
@@ -173,7 +179,9 @@ export class Scheduler {
         this.fail(j, new KvCapacityError(`slot ${j.slot.id}: ${j.slot.length} + ${j.remaining} tokens exceed capacity ${j.slot.capacity}`));
       }
     }
-    const items = planStep([...this.jobs.values()], this.share ? { ...this.plan, prefillWithDecodes: this.share.chunk(this.plan.budget) } : this.plan);
+    // a job wanting logits holds its last token back until the rest is fed (see the module comment)
+    const view = [...this.jobs.values()].map((j) => (j.wantLogits && j.kind === 'prefill' && j.remaining > 1 ? { ...j, remaining: j.remaining - 1 } : j));
+    const items = planStep(view, this.share ? { ...this.plan, prefillWithDecodes: this.share.chunk(this.plan.budget) } : this.plan);
     const chosen = new Set(items.map((i) => i.id));
     for (const j of this.jobs.values()) if (!chosen.has(j.id)) j.waited++;
     return items.map(({ id, n }) => {
@@ -189,7 +197,8 @@ export class Scheduler {
     try {
       const t0 = performance.now();
       const out = await this.engine.forward(work.map((w) => w.entry), { reuseLogits: true }); // every row is consumed in advance() before the next step
-      const decodes = work.filter((w) => w.job.kind === 'decode').length;
+      // decodes and held-back last tokens cost as decodes; a one-token chunk of a longer prefill does not (it is deep in a prompt)
+      const decodes = work.filter((w) => w.job.kind === 'decode' || (w.n === 1 && w.job.remaining === 1)).length;
       this.share?.observe(performance.now() - t0, decodes, work.reduce((a, w) => a + w.n, 0) - decodes);
       await Promise.all(work.map((w) => w.prep));
       this.st.steps++;
@@ -208,7 +217,10 @@ export class Scheduler {
     const j = w.job;
     j.feed.splice(0, w.n);
     j.remaining = j.feed.length;
-    if (j.remaining > 0) return;
+    if (j.remaining > 0) {
+      j.split = true;
+      return;
+    }
     const row = j.wantLogits ? res.data.subarray(res.data.length - this.engine.config.vocabSize) : null;
     if (!j.gen) return this.settle(j, row ? Float32Array.from(row) : null);
     if (j.signal?.aborted) return this.finish(j, 'aborted');

@@ -46,6 +46,8 @@ export interface AppendOptions {
   message?: { role: string; content?: unknown; meta?: Record<string, unknown> };
   signal?: AbortSignal;
   priority?: number;
+  /** false: no next-token logits are wanted after these tokens (a closing append), so none are computed. */
+  logits?: boolean;
 }
 
 /** A message for the message layer, encoded to tokens by the caller's encoder (the append protocol). */

@@ -63,7 +63,7 @@ export class Session {
       const slot = await this.ready();
       const start = this.state.tokens.length;
       const feed = [...this.state.tokens.slice(slot.length), ...add];
-      await this.feed(slot, feed, o.signal, o.priority, () => slot.truncate(Math.min(slot.length, start)), [start]);
+      await this.feed(slot, feed, o.signal, o.priority, () => slot.truncate(Math.min(slot.length, start)), [start], o.logits !== false);
       const recs = [encodeRecord(RecordType.Tokens, encodeTokens(Date.now(), 0, add))];
       const span: MessageSpan | undefined = o.message && { ...o.message, start, end: start + add.length };
       if (span) recs.push(encodeRecord(RecordType.Message, encodeJson(span)));
@@ -259,11 +259,11 @@ export class Session {
    * Prefills `feed` at the slot's end (a checkpoint at each absolute position in `marks` and at the end, for
    * hybrids); on failure/abort calls `undo` and rethrows (abort as SessionAbortedError).
    */
-  async feed(slot: KvSlot, feed: number[], signal: AbortSignal | undefined, priority = 0, undo: () => void, marks: number[] = []): Promise<void> {
+  async feed(slot: KvSlot, feed: number[], signal: AbortSignal | undefined, priority = 0, undo: () => void, marks: number[] = [], logits = true): Promise<void> {
     if (feed.length === 0) return;
     this.lastLogits = null;
     try {
-      this.lastLogits = await prefillMarked(this.host.scheduler, slot, feed, this.checkpoints, marks, { signal, priority });
+      this.lastLogits = await prefillMarked(this.host.scheduler, slot, feed, this.checkpoints, marks, { signal, priority, logits });
     } catch (e) {
       undo();
       this.checkpoints.dropAfter(this.state.tokens.length); // states of tokens that were never journaled

@@ -42,7 +42,7 @@ export async function checkpointHere(slot: KvSlot, cps: StateCheckpoints, schedu
  * Prefills `tokens` at the slot's end and returns the last position's logits. With a recurrent state the
  * feed is split at the absolute positions `marks` inside it, and a checkpoint is taken at each mark and
  * at the end (each piece is fed, its state read, then the next piece: the same positions are forwarded).
- * Returns what scheduler.prefill returns for the last piece.
+ * Returns what scheduler.prefill returns for the last piece (only the last piece asks for logits; none with `logits: false`).
  */
 export async function prefillMarked(
   scheduler: Scheduler,
@@ -50,9 +50,9 @@ export async function prefillMarked(
   tokens: number[],
   cps: StateCheckpoints,
   marks: readonly number[],
-  o: { signal?: AbortSignal; priority?: number },
+  o: { signal?: AbortSignal; priority?: number; logits?: boolean },
 ): Promise<Float32Array | null> {
-  if (!cps.enabled) return scheduler.prefill({ slot, tokens, signal: o.signal, priority: o.priority });
+  if (!cps.enabled) return scheduler.prefill({ slot, tokens, signal: o.signal, priority: o.priority, logits: o.logits });
   const start = slot.length;
   const end = start + tokens.length;
   const cuts = [...new Set(marks)].filter((m) => m > start && m < end).sort((a, b) => a - b);
@@ -60,7 +60,8 @@ export async function prefillMarked(
   let logits: Float32Array | null = null;
   let at = start;
   for (const cut of cuts) {
-    logits = await scheduler.prefill({ slot, tokens: tokens.slice(at - start, cut - start), signal: o.signal, priority: o.priority });
+    const last = cut === end;
+    logits = await scheduler.prefill({ slot, tokens: tokens.slice(at - start, cut - start), signal: o.signal, priority: o.priority, logits: last && o.logits !== false });
     at = cut;
     await checkpointHere(slot, cps, scheduler);
   }

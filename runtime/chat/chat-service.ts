@@ -62,6 +62,8 @@ interface Placed {
   placement: Placement;
   release: () => void;
   append: ChatMessage[];
+  /** Where the session is rolled back to (a group end), by the turn itself (runTurn's `cut`). */
+  cut?: number;
 }
 const ORIGIN_NAMED = 'named';
 /** Most recently used sessions of a caller's own origin searched for a shared prefix. */
@@ -140,7 +142,7 @@ export class ChatService {
   private async *run(p: Placed, turn: TurnOptions, placed?: (p: Placement) => void, indexed = false): AsyncGenerator<TurnEvent, void, undefined> {
     try {
       placed?.(p.placement);
-      yield* this.runner.turnLocked(p.placement.session, p.append, turn);
+      yield* this.runner.turnLocked(p.placement.session, p.append, turn, p.cut);
     } finally {
       p.release();
       if (indexed) void this.evict();
@@ -209,8 +211,9 @@ export class ChatService {
       if (match.keepTokens === 0 && (match.divergence?.reason === 'tool list differs' || match.divergence?.reason === 'template kwargs differ')) {
         await session.truncate(0);
         await session.setMeta({ tools: incoming.tools, settings: { ...session.state.settings, kwargs: incoming.kwargs } });
-      } else if (session.tokens.length > match.keepTokens) await session.truncate(match.keepTokens);
-      return { placement: { session, how, match }, release, append: match.append };
+        return { placement: { session, how, match }, release, append: match.append };
+      }
+      return { placement: { session, how, match }, release, append: match.append, cut: match.keepTokens };
     } catch (e) {
       release();
       throw e;
@@ -240,9 +243,8 @@ export class ChatService {
         this.touch(child.id);
         return { placement: { session: child, how: 'forked' as const, match }, release: releaseChild, append: match.append };
       }
-      if (session.tokens.length > match.keepTokens) await session.truncate(match.keepTokens);
       this.touch(session.id);
-      return { placement: { session, how: match.divergence ? ('rolled-back' as const) : ('continued' as const), match }, release, append: match.append };
+      return { placement: { session, how: match.divergence ? ('rolled-back' as const) : ('continued' as const), match }, release, append: match.append, cut: match.keepTokens };
     } catch (e) {
       release();
       throw e;

@@ -68,10 +68,13 @@ export function sessionKwargs(s: Session): Record<string, unknown> {
   return k !== null && typeof k === 'object' && !Array.isArray(k) ? (k as Record<string, unknown>) : {};
 }
 
-/** Reads the conversation recorded in a session. Groups past the session's tokens (cut by a raw truncate) are ignored. */
-export function conversationOf(s: Session): SessionConversation {
+/**
+ * Reads the conversation recorded in a session. Groups past the session's tokens (cut by a raw truncate) are
+ * ignored, and so are groups past `upTo` (the conversation as a rollback to `upTo` would leave it).
+ */
+export function conversationOf(s: Session, upTo = Infinity): SessionConversation {
   const groups: ChatGroup[] = [];
-  const len = s.state.tokens.length;
+  const len = Math.min(s.state.tokens.length, upTo);
   let end = 0;
   for (const span of s.state.messages) {
     const meta = span.meta;

@@ -64,8 +64,8 @@ export class ChatRunner {
   }
 
   /** Like turn(), for a caller that already holds the session's lock (see locked()). */
-  turnLocked(session: Session, messages: readonly ChatMessage[], o: TurnOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
-    return runTurn(this.deps, session, messages, o);
+  turnLocked(session: Session, messages: readonly ChatMessage[], o: TurnOptions = {}, cut?: number): AsyncGenerator<TurnEvent, void, undefined> {
+    return runTurn(this.deps, session, messages, o, cut);
   }
 
   /** Runs a turn to its end. */

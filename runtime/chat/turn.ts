@@ -3,9 +3,11 @@
  *   1. plan (no side effects): encode the new messages after the session's tail with the append
  *      protocol, add the generation prompt, check the KV slot's room, build sampler and grammar
  *      constraint — every request error is thrown here, before anything changes;
- *   2. append messages + generation prompt in one prefill (one span records the message group). On
+ *   2. roll back to the conversation's end (or to `cut`, where the caller's prefix match diverged),
+ *      then append messages + generation prompt in one prefill (one span records the message group). On
  *      an empty session, leading system messages form a group of their own (appended first), so
- *      conversations sharing a system prompt can share its K/V (prefix matching cuts at groups);
+ *      conversations sharing a system prompt can share its K/V (prefix matching cuts at groups). A turn
+ *      appending no message keeps the generation prompt already there (the same request sent again);
  *   3. generate: each step samples under the constraint's mask (computed while the forward runs),
  *      each durable token goes through the decoder (detokenizer → stop strings → tool-call parser)
  *      and its events are yielded;
@@ -85,8 +87,7 @@ function leadingSystem(messages: readonly ChatMessage[]): number {
   return k;
 }
 
-function plan(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o: TurnOptions): Plan {
-  const conv = conversationOf(session);
+function plan(d: TurnDeps, conv: SessionConversation, messages: readonly ChatMessage[], o: TurnOptions): Plan {
   if (messages.length === 0 && conv.end === 0) throw new ChatRequestError('messages must not be empty: the session holds no conversation yet', 'messages');
   let from = conv.end;
   let head: Plan['head'];
@@ -145,12 +146,17 @@ function plan(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o
  * `finish`. Request errors throw from the first `next()`, before the session changes. Leaving
  * the iteration early cancels the generation and waits for it to stop.
  */
-export async function* runTurn(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o: TurnOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
-  await settle(session);
-  const p = plan(d, session, messages, o);
+export async function* runTurn(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o: TurnOptions = {}, cut?: number): AsyncGenerator<TurnEvent, void, undefined> {
+  const p = plan(d, conversationOf(session, cut), messages, o);
+  // Roll back to the conversation's end; a turn that appends no message (the same request again) keeps the
+  // generation prompt the session already holds there: the answer starts from the K/V the first one did.
+  const end = p.conv.end;
+  const kept = p.head || p.span ? 0 : commonPrefix(session.tokens, end, p.tokens);
+  if (session.tokens.length > end + kept) await session.truncate(end + kept);
   const head = p.head ? (await session.appendTokens(p.head.tokens, { message: p.head.span, signal: o.signal, priority: o.priority })).prefilled : 0;
-  const appended = await session.appendTokens(p.tokens, { message: p.span, signal: o.signal, priority: o.priority });
-  const prefilled = head + appended.prefilled;
+  const rest = p.tokens.slice(kept);
+  const appended = rest.length ? (await session.appendTokens(rest, { message: p.span, signal: o.signal, priority: o.priority })).prefilled : 0;
+  const prefilled = head + appended;
   const usage: TurnUsage = { promptTokens: p.promptTokens, prefilled, reused: Math.max(0, p.promptTokens - prefilled), completionTokens: 0 };
   yield { type: 'start', sessionId: session.id, promptTokens: usage.promptTokens, prefilled: usage.prefilled, reused: usage.reused };
 
@@ -216,12 +222,19 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
   }
 }
 
+/** How many of `tokens` the session holds from position `at` on. */
+function commonPrefix(have: readonly number[], at: number, tokens: readonly number[]): number {
+  let n = 0;
+  while (n < tokens.length && at + n < have.length && have[at + n] === tokens[n]) n++;
+  return n;
+}
+
 /** Appends the closing tokens and records the assistant message over [generation prompt, end). */
 async function closeTurn(d: TurnDeps, session: Session, p: Plan, message: ChatMessage, finish: TurnFinish, generated: number[]): Promise<void> {
   const closing = d.protocol.closeAssistantTurn(generated, { tools: p.conv.tools, kwargs: p.conv.kwargs });
   const to = session.tokens.length + closing.tokens.length;
   const meta: ChatSpanMeta = { chat: CHAT_SPAN_VERSION, kind: 'assistant', from: p.genFrom, to, tail: 'assistant', finish };
-  await session.appendTokens(closing.tokens, { message: { role: 'assistant', content: [message], meta: meta as unknown as Record<string, unknown> } });
+  await session.appendTokens(closing.tokens, { message: { role: 'assistant', content: [message], meta: meta as unknown as Record<string, unknown> }, logits: false });
 }
 
 /** Runs a turn to the end and returns its result (for callers that do not stream). */

@@ -96,9 +96,18 @@ describe('chat completions (openai client)', () => {
       before = u.prompt_tokens + u.completion_tokens;
       history = [...history, { role: 'assistant', content: r.choices[0]!.message.content } as ChatMessage];
     }
-    // Regenerating the last answer (same history without it) reuses everything before it.
+    // Regenerating the last answer (same history without it) reuses everything before it, the generation prompt included.
     const again = await client.chat.completions.create({ model, messages: history.slice(0, -1) as never, max_tokens: 4, seed: 3, ...NO_THINK });
-    expect((again.usage as Usage).prefilled_tokens).toBe(host.protocol.generationPrompt('user', { enableThinking: false }).tokens.length);
+    expect((again.usage as Usage).prefilled_tokens).toBe(0);
+    expect(again.usage!.prompt_tokens_details!.cached_tokens).toBe(again.usage!.prompt_tokens);
+    // with thinking on the generation prompt (`<|im_start|>assistant\n`) is a prefix of the one held: nothing is prefilled
+    const gp = (t: boolean) => host.protocol.generationPrompt('user', { enableThinking: t }).tokens;
+    expect(gp(false).slice(0, gp(true).length)).toEqual(gp(true));
+    const think = await client.chat.completions.create({ model, messages: history.slice(0, -1) as never, max_tokens: 4, seed: 3 });
+    expect((think.usage as Usage).prefilled_tokens).toBe(0);
+    // and back: the thinking turn's generation prompt is followed by its answer, the rest of gp(false) is prefilled
+    const back = await client.chat.completions.create({ model, messages: history.slice(0, -1) as never, max_tokens: 4, seed: 3, ...NO_THINK });
+    expect((back.usage as Usage).prefilled_tokens).toBe(gp(false).length - gp(true).length);
   });
 
   it('stop strings end the answer before them (streamed and not)', async () => {

@@ -41,6 +41,9 @@ describe('scheduler step planning', () => {
     expect(planStep([...decodes, job(9, 'prefill', 16_000), job(10, 'prefill', 300)], { ...opts, prefillWithDecodes: 40 }).filter((p) => p.n > 1)).toEqual([{ id: 10, n: 300 }, { id: 9, n: 40 }]);
     // alone, the prefill takes the whole budget
     expect(planStep([job(9, 'prefill', 16_000)], { ...opts, prefillWithDecodes: 40 })).toEqual([{ id: 9, n: 512 }]);
+    // the tail of a long prompt already fed in part is capped too, though it would fit (a whole step at its full depth)
+    expect(planStep([...decodes, job(9, 'prefill', 300, { split: true })], { ...opts, prefillWithDecodes: 40 }).find((p) => p.id === 9)).toEqual({ id: 9, n: 40 });
+    expect(planStep([job(9, 'prefill', 300, { split: true })], { ...opts, prefillWithDecodes: 40 })).toEqual([{ id: 9, n: 300 }]);
   });
 });
 
@@ -53,6 +56,10 @@ describe('prefill share from measured step times', () => {
     expect(s.chunk(512)).toBe(80); // (3 − 1) × 20 / 0.5
     for (let i = 0; i < 50; i++) s.observe(20 + 10 * 64, 7, 64); // prefill at depth: 10 ms per token
     expect(s.chunk(512)).toBe(16); // never below minChunk
+    const d = new PrefillShare({ factor: 2 }); // default minChunk 1: deep in a long prompt a token may cost a decode step
+    d.observe(10, 7, 0);
+    d.observe(10 + 15 * 4, 7, 4);
+    expect(d.chunk(512)).toBe(1);
     expect(() => new PrefillShare({ factor: 1 })).toThrow(RangeError);
   });
 });
