@@ -58,7 +58,10 @@ interface NativeBinding {
   memoryReadRate(mib: number, threads: number, reps: number): Promise<number>;
 }
 
-const DTYPE_CODE: Record<WeightDType | KvDType, number> = { f32: 0, f16: 1, bf16: 2 };
+/** GGUF block types the kernels run on directly (ggml's on-disk block layouts; engine/native/common.h). */
+export type QuantDType = 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
+/** Native dtype codes (engine/native/common.h `enum class dtype`). */
+export const DTYPE_CODE: Record<WeightDType | KvDType | QuantDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 4, q4_0: 5, q4_k: 6, q5_k: 7, q6_k: 8 };
 
 let binding: NativeBinding | undefined;
 /** Loads the compiled addon once. */

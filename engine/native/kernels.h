@@ -63,9 +63,9 @@ inline int matmul_task_rows(const kernels& k, int n) {
   case dtype::f16: return fn<dtype::f16>(__VA_ARGS__);   \
   case dtype::bf16: return fn<dtype::bf16>(__VA_ARGS__);
 #define RESIDENT_DTYPE_SWITCH(t, fn, ...) \
-  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) case dtype::q8: return fn<dtype::q8>(__VA_ARGS__); }
+  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) case dtype::q8: return fn<dtype::q8>(__VA_ARGS__); default: return; }
 #define RESIDENT_KV_DTYPE_SWITCH(t, fn, ...) \
-  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) case dtype::q8: return; }
+  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) default: return; }
 
 // dst rows [r0, r1) (q8, row_bytes(q8, k) apart) = src rows (dtype t) quantized; k % q8_block == 0 (quantize.cpp).
 void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst);
