@@ -70,6 +70,20 @@ inline int matmul_task_rows(const kernels& k, int n) {
 // dst rows [r0, r1) (q8, row_bytes(q8, k) apart) = src rows (dtype t) quantized; k % q8_block == 0 (quantize.cpp).
 void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst);
 
+// Level kernels for block-quant weights (kernels-quant-*.cpp); same contract as kernels::matmul. k % 256 == 0 for
+// the k-quants, k % 32 == 0 for q8_0 / q4_0 (weight binding guarantees whole blocks).
+void quant_matmul_portable(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+void quant_matmul_avx2(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+void quant_matmul_avx512(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+// Dequantizes n values (whole blocks) of a block-quant row to f32 (embedding rows; every level).
+void quant_to_f32(const void* src, dtype t, float* dst, size_t n);
+bool cpu_has_avx512_vnni();
+// out = row x (k values) quantized to block type t (quantize-gguf.cpp); false for another dtype or k % block_elems(t) != 0.
+bool quantize_row(const float* x, int k, dtype t, void* out);
+// Tokens per activation chunk: x_row_bytes(k) · this fits matmul_scratch_floats(k) floats.
+constexpr int quant_x_chunk = 16;
+
+
 const kernels& kernels_portable();
 const kernels* kernels_avx2();    // nullptr when not compiled for this target
 const kernels* kernels_avx512();  // nullptr when not compiled for this target

@@ -1,0 +1,128 @@
+// AVX-512 VNNI matmul for block-quant weights (quant-formats.h): vpdpbusd multiplies 64 weight codes (u8) by 64
+// activation bytes (s8) into 16 int32 lanes of 4 values each, so one instruction covers 4 groups of 16; lanes are
+// scaled by S[g] · dx per lane and accumulated in f32. Units of 256 values (one k-quant block) or 64 (two 32-blocks).
+// Without VNNI (or with k % 64 != 0 for the 32-blocks) the AVX2 kernel runs.
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels.h"
+#include "quant-formats.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "quant-simd.h"
+
+namespace resident {
+namespace {
+
+using quant::x_row;
+
+template <dtype T, int NT>
+void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  constexpr int E = block_elems(T), U = E == 256 ? 256 : 64, G = U / 16;  // G: groups of 16 per unit
+  constexpr size_t B = block_bytes(T);
+  const __m512i idx4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i idx8 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+  constexpr __mmask16 gmask = G == 16 ? 0xFFFF : 0xF;
+  __m512 acc[NT], accm[NT];
+  for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm512_setzero_ps();
+  alignas(64) float S[16], C[16];
+  for (int un = 0; un < k / U; un++) {
+    const char* blk = wr + size_t(un) * (U / E) * B;
+    quant::block_scales<T>(blk, S, C, qsimd::half_f16c());
+    if constexpr (U == 64) quant::block_scales<T>(blk + B, S + 2, C + 2, qsimd::half_f16c());
+    if constexpr (T != dtype::q8_0) {
+      const __m512 cm = _mm512_maskz_loadu_ps(gmask, C);
+      for (int t = 0; t < NT; t++) accm[t] = _mm512_fmadd_ps(cm, _mm512_maskz_loadu_ps(gmask, xr[t].sx + G * un), accm[t]);
+    }
+    for (int c = 0; c < U / 64; c++) {
+      __m256i lo, hi;
+      if constexpr (U == 64) lo = qsimd::codes32<T>(blk, 0), hi = qsimd::codes32<T>(blk + B, 0);
+      else lo = qsimd::codes32<T>(blk, 2 * c), hi = qsimd::codes32<T>(blk, 2 * c + 1);
+      __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      __mmask64 neg = 0;
+      if constexpr (T == dtype::q8_0) neg = _mm512_movepi8_mask(u), u = _mm512_abs_epi8(u);  // |w| · (±q): exact
+      const __m512 sl = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_loadu_ps(S + 4 * c)));
+      const int xb = un * (U / 32) + 2 * c;
+      for (int t = 0; t < NT; t++) {
+        __m512i q = _mm512_loadu_si512(xr[t].q + 32 * xb);
+        if constexpr (T == dtype::q8_0) q = _mm512_mask_sub_epi8(q, neg, _mm512_setzero_si512(), q);
+        const __m512 dl = _mm512_permutexvar_ps(idx8, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(xr[t].dx + xb)))));
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, q);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sl, dl), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]) - _mm512_reduce_add_ps(accm[t]);
+}
+
+template <dtype T>
+void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  char* xq = reinterpret_cast<char*>(scratch);
+  const size_t rb = row_bytes(T, k);
+  x_row xr[quant_x_chunk];
+  for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
+    const int nt = std::min(quant_x_chunk, n - t0);
+    qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, xq);
+    for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
+    for (int r = r0; r < r1; r++) {
+      const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
+      float* yr = y + size_t(t0) * ldy + r;
+      int t = 0;
+      for (; t + 4 <= nt; t += 4) row_tile<T, 4>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+      switch (nt - t) {
+        case 3: row_tile<T, 3>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
+        case 2: row_tile<T, 2>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
+        case 1: row_tile<T, 1>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
+        default: break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void quant_matmul_avx512(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+  static const bool vnni = cpu_has_avx512_vnni();
+  if (!vnni || k % 64 != 0) return quant_matmul_avx2(x, n, k, w, wt, r0, r1, y, ldy, scratch);
+  switch (wt) {
+    case dtype::q8_0: return matmul_t<dtype::q8_0>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q4_0: return matmul_t<dtype::q4_0>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q4_k: return matmul_t<dtype::q4_k>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q5_k: return matmul_t<dtype::q5_k>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q6_k: return matmul_t<dtype::q6_k>(x, n, k, w, r0, r1, y, ldy, scratch);
+    default: return;
+  }
+}
+
+}  // namespace resident
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+
+namespace resident {
+// AVX512_VNNI: CPUID.7.0:ECX bit 11, on top of the AVX-512 level.
+bool cpu_has_avx512_vnni() {
+  if (!cpu_has_avx512()) return false;
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return (c & (1u << 11)) != 0;
+}
+}  // namespace resident
+
+#else
+#include "kernels.h"
+namespace resident {
+bool cpu_has_avx512_vnni() { return false; }
+void quant_matmul_avx512(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+  quant_matmul_portable(x, n, k, w, wt, r0, r1, y, ldy, scratch);
+}
+}  // namespace resident
+#endif
