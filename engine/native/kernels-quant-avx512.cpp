@@ -7,6 +7,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels.h"
 #include "quant-formats.h"
@@ -24,6 +25,40 @@ namespace {
 
 using quant::x_row;
 
+// Scales of one unit as 16 lanes, one per group of 16 values: s16[g] = S[g], c16[g] = C[g] (quant-formats.h); for
+// 64-value units only lanes 0..3 count (c16 meets sx loaded with lanes 4..15 zero).
+template <dtype T>
+inline void unit_scales(const char* blk, __m512* s16, __m512* c16) {
+  if constexpr (T == dtype::q8_0 || T == dtype::q4_0) {
+    constexpr size_t B = block_bytes(T);
+    uint16_t h0, h1;
+    std::memcpy(&h0, blk, 2), std::memcpy(&h1, blk + B, 2);
+    *s16 = _mm512_mask_blend_ps(0x000C, _mm512_set1_ps(_cvtsh_ss(h0)), _mm512_set1_ps(_cvtsh_ss(h1)));
+    *c16 = _mm512_mul_ps(*s16, _mm512_set1_ps(T == dtype::q4_0 ? 8.0f : 0.0f));
+  } else if constexpr (T == dtype::q4_k || T == dtype::q5_k) {
+    uint32_t u[4], h[2];
+    std::memcpy(h, blk, 4);
+    std::memcpy(u, blk + 4, 12);
+    // 8 scales then 8 mins as bytes (the 6-bit fields of k4_scale_min, four at a time)
+    u[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    const uint32_t m_lo = u[1] & 0x3f3f3f3f;
+    u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    u[2] = m_lo;
+    u[0] &= 0x3f3f3f3f;
+    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u))));
+    const float d = _cvtsh_ss(uint16_t(h[0])), dmin = _cvtsh_ss(uint16_t(h[0] >> 16));
+    const __m512i half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    *s16 = _mm512_mul_ps(_mm512_set1_ps(d), _mm512_permutexvar_ps(half, v));
+    *c16 = _mm512_mul_ps(_mm512_set1_ps(dmin), _mm512_permutexvar_ps(_mm512_add_epi32(half, _mm512_set1_epi32(8)), v));
+  } else {
+    uint16_t h;
+    std::memcpy(&h, blk + 208, 2);
+    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192))));
+    *s16 = _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(h)), v);
+    *c16 = _mm512_mul_ps(*s16, _mm512_set1_ps(32.0f));
+  }
+}
+
 template <dtype T, int NT>
 void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   constexpr int E = block_elems(T), U = E == 256 ? 256 : 64, G = U / 16;  // G: groups of 16 per unit
@@ -33,15 +68,12 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   constexpr __mmask16 gmask = G == 16 ? 0xFFFF : 0xF;
   __m512 acc[NT], accm[NT];
   for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm512_setzero_ps();
-  alignas(64) float S[16], C[16];
   for (int un = 0; un < k / U; un++) {
     const char* blk = wr + size_t(un) * (U / E) * B;
-    quant::block_scales<T>(blk, S, C, qsimd::half_f16c());
-    if constexpr (U == 64) quant::block_scales<T>(blk + B, S + 2, C + 2, qsimd::half_f16c());
-    if constexpr (T != dtype::q8_0) {
-      const __m512 cm = _mm512_maskz_loadu_ps(gmask, C);
-      for (int t = 0; t < NT; t++) accm[t] = _mm512_fmadd_ps(cm, _mm512_maskz_loadu_ps(gmask, xr[t].sx + G * un), accm[t]);
-    }
+    __m512 s16, c16;
+    unit_scales<T>(blk, &s16, &c16);
+    if constexpr (T != dtype::q8_0)
+      for (int t = 0; t < NT; t++) accm[t] = _mm512_fmadd_ps(c16, _mm512_maskz_loadu_ps(gmask, xr[t].sx + G * un), accm[t]);
     for (int c = 0; c < U / 64; c++) {
       __m256i lo, hi;
       if constexpr (U == 64) lo = qsimd::codes32<T>(blk, 0), hi = qsimd::codes32<T>(blk + B, 0);
@@ -49,7 +81,7 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
       __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
       __mmask64 neg = 0;
       if constexpr (T == dtype::q8_0) neg = _mm512_movepi8_mask(u), u = _mm512_abs_epi8(u);  // |w| · (±q): exact
-      const __m512 sl = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_loadu_ps(S + 4 * c)));
+      const __m512 sl = _mm512_permutexvar_ps(_mm512_add_epi32(idx4, _mm512_set1_epi32(4 * c)), s16);
       const int xb = un * (U / 32) + 2 * c;
       for (int t = 0; t < NT; t++) {
         __m512i q = _mm512_loadu_si512(xr[t].q + 32 * xb);
