@@ -57,7 +57,7 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
         __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 32 * xb));
         if constexpr (T == dtype::q8_0) q = _mm256_sign_epi8(q, u);
         const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(ua, q), ones);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(sv, _mm256_broadcast_ss(xr[t].dx + xb)), acc[t]);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(sv, _mm256_broadcast_ss(xr[t].dx + b)), acc[t]);
       }
     }
   }
@@ -71,7 +71,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
   x_row xr[quant_x_chunk];
   for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
     const int nt = std::min(quant_x_chunk, n - t0);
-    qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, xq);
+    qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
     for (int r = r0; r < r1; r++) {
       const char* wr = static_cast<const char*>(w) + size_t(r) * rb;

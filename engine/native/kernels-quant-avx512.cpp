@@ -1,6 +1,7 @@
 // AVX-512 VNNI matmul for block-quant weights (quant-formats.h): vpdpbusd multiplies 64 weight codes (u8) by 64
 // activation bytes (s8) into 16 int32 lanes of 4 values each, so one instruction covers 4 groups of 16; lanes are
-// scaled by S[g] · dx per lane and accumulated in f32. Units of 256 values (one k-quant block) or 64 (two 32-blocks).
+// scaled by S[g] per lane and accumulated in f32, times the activation scale dx once per 256-value unit (k-quants,
+// one dx per unit) or per lane (two 32-blocks per 64-value unit).
 // Without VNNI (or with k % 64 != 0 for the 32-blocks) the AVX2 kernel runs.
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -74,6 +75,8 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     unit_scales<T>(blk, &s16, &c16);
     if constexpr (T != dtype::q8_0)
       for (int t = 0; t < NT; t++) accm[t] = _mm512_fmadd_ps(c16, _mm512_maskz_loadu_ps(gmask, xr[t].sx + G * un), accm[t]);
+    __m512 part[NT];  // k-quants: this unit's sum before its one activation scale dx
+    for (int t = 0; t < NT; t++) part[t] = _mm512_setzero_ps();
     for (int c = 0; c < U / 64; c++) {
       __m256i lo, hi;
       if constexpr (U == 64) lo = qsimd::codes32<T>(blk, 0), hi = qsimd::codes32<T>(blk + B, 0);
@@ -86,11 +89,17 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
       for (int t = 0; t < NT; t++) {
         __m512i q = _mm512_loadu_si512(xr[t].q + 32 * xb);
         if constexpr (T == dtype::q8_0) q = _mm512_mask_sub_epi8(q, neg, _mm512_setzero_si512(), q);
-        const __m512 dl = _mm512_permutexvar_ps(idx8, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(xr[t].dx + xb)))));
         const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, q);
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sl, dl), acc[t]);
+        if constexpr (U == 256) {
+          part[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sl, part[t]);
+        } else {  // two 32-blocks, two activation scales
+          const __m512 dl = _mm512_permutexvar_ps(idx8, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(xr[t].dx + xb)))));
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sl, dl), acc[t]);
+        }
       }
     }
+    if constexpr (U == 256)
+      for (int t = 0; t < NT; t++) acc[t] = _mm512_fmadd_ps(part[t], _mm512_set1_ps(xr[t].dx[un]), acc[t]);
   }
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]) - _mm512_reduce_add_ps(accm[t]);
 }
@@ -102,7 +111,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
   x_row xr[quant_x_chunk];
   for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
     const int nt = std::min(quant_x_chunk, n - t0);
-    qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, xq);
+    qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
     for (int r = r0; r < r1; r++) {
       const char* wr = static_cast<const char*>(w) + size_t(r) * rb;

@@ -10,13 +10,13 @@ namespace {
 using quant::x_row;
 
 // Quantizes rows [t0, t0 + nt) of x (k values each) into the activation-block layout at out.
-void quantize_x_rows(const float* x, int nt, int k, char* out) {
+void quantize_x_rows(const float* x, int nt, int k, int E, char* out) {
   for (int t = 0; t < nt; t++) {
     char* p = out + size_t(t) * quant::x_row_bytes(k);
     int8_t* q = reinterpret_cast<int8_t*>(p);
     float* dx = reinterpret_cast<float*>(p + k);
     float* sx = dx + k / 32;
-    for (int b = 0; b < k / 32; b++) quant::quantize_x_block(x + size_t(t) * k + 32 * b, q + 32 * b, dx + b, sx + 2 * b);
+    for (int b = 0; b < k / E; b++) quant::quantize_x_block(x + size_t(t) * k + E * b, E, q + E * b, dx + b, sx + E / 16 * b);
   }
 }
 
@@ -37,7 +37,7 @@ float row_dot(const char* wr, int k, const x_row& xr) {
       for (int h = 0; h < 2; h++) {
         int s = 0;
         for (int l = 16 * h; l < 16 * h + 16; l++) s += (T == dtype::q8_0 ? int(int8_t(u[l])) : int(u[l])) * int(q[l]);
-        y += S[2 * j + h] * xr.dx[xb] * float(s) - C[2 * j + h] * xr.sx[2 * xb + h];
+        y += S[2 * j + h] * xr.dx[b] * float(s) - C[2 * j + h] * xr.sx[2 * xb + h];
       }
     }
   }
@@ -50,7 +50,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
   const size_t rb = row_bytes(T, k);
   for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
     const int nt = std::min(quant_x_chunk, n - t0);
-    quantize_x_rows(x + size_t(t0) * k, nt, k, xq);
+    quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     for (int r = r0; r < r1; r++) {
       const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
       for (int t = 0; t < nt; t++) y[size_t(t0 + t) * ldy + r] = row_dot<T>(wr, k, quant::x_row_at(xq, k, t));

@@ -8,8 +8,9 @@
 //   q5_k  {f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}   as q4_k plus 16 · bit j of qh[l]
 //   q6_k  {u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d}      sub-block j = 4h + p: u = nibble (p ≥ 2) of
 //         ql[64h + 32(p & 1) + l] | ((qh[32h + l] >> 2p) & 3) << 4; S = d·scales[g], C = 32·S
-// Activations: each row of x is quantized once per matmul to 32-blocks: q = round(x / dx), dx = max|x| / 127,
-// plus sx[g] = dx · Σ q over each 16-group; then y = Σ_g S[g]·dx·Σ_{i∈g} u_i·q_i − Σ_g C[g]·sx[g] (exact integer sums).
+// Activations: each row of x is quantized once per matmul in blocks of the weight's block size E (32, or 256 for the
+// k-quants as llama.cpp's q8_K): q = round(x / dx), dx = max|x| / 127 per block, plus sx[g] = dx · Σ q over each
+// 16-group; then y = Σ_g S[g]·dx·Σ_{i∈g} u_i·q_i − Σ_g C[g]·sx[g] (exact integer sums per group).
 #pragma once
 #include <cmath>
 #include <cstring>
@@ -91,7 +92,7 @@ RESIDENT_QUANT_INLINE void subblock_codes(const void* blk, int j, uint8_t* u) {
   }
 }
 
-// One row of x (k values, k % 32 == 0) as activation blocks: q[k], dx[k / 32], sx[k / 16] (layout of x_row_bytes).
+// One row of x (k values, k % E == 0) as activation blocks: q[k], dx[k / E] (room for k / 32), sx[k / 16].
 inline size_t x_row_bytes(int k) { return size_t(k) + size_t(k) / 32 * 4 + size_t(k) / 16 * 4; }
 struct x_row {
   const int8_t* q;
@@ -103,19 +104,21 @@ inline x_row x_row_at(const char* base, int k, int t) {
   return {reinterpret_cast<const int8_t*>(p), reinterpret_cast<const float*>(p + k), reinterpret_cast<const float*>(p + k + k / 32 * 4)};
 }
 
-// Quantizes one 32-block (the reference every level reproduces bit for bit: round to nearest even of x · (127 / amax)).
-inline void quantize_x_block(const float* x, int8_t* q, float* dx, float* sx2) {
+// Quantizes one block of E values (the reference every level reproduces bit for bit: round to nearest even of
+// x · (127 / amax)); sx: E / 16 group sums.
+inline void quantize_x_block(const float* x, int E, int8_t* q, float* dx, float* sx) {
   float amax = 0;
-  for (int i = 0; i < 32; i++) amax = std::fmax(amax, std::fabs(x[i]));
+  for (int i = 0; i < E; i++) amax = std::fmax(amax, std::fabs(x[i]));
   const float d = amax / 127, id = amax > 0 ? 127 / amax : 0;
-  int s0 = 0, s1 = 0;
-  for (int i = 0; i < 32; i++) {
-    q[i] = int8_t(std::nearbyint(x[i] * id));
-    (i < 16 ? s0 : s1) += q[i];
+  for (int g = 0; g < E / 16; g++) {
+    int s = 0;
+    for (int i = 16 * g; i < 16 * g + 16; i++) {
+      q[i] = int8_t(std::nearbyint(x[i] * id));
+      s += q[i];
+    }
+    sx[g] = d * float(s);
   }
   *dx = d;
-  sx2[0] = d * float(s0);
-  sx2[1] = d * float(s1);
 }
 
 }  // namespace quant

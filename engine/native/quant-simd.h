@@ -42,9 +42,9 @@ inline __m256i codes32(const char* blk, int j) {
   }
 }
 
-// Quantizes nt rows of x (k values each, k % 32 == 0) into the activation-block layout at out, bit-identical to
-// quant::quantize_x_block.
-inline void quantize_x_rows(const float* x, int nt, int k, char* out) {
+// Quantizes nt rows of x (k values each, k % E == 0) in blocks of E (32 or 256) into the activation-block layout at
+// out, bit-identical to quant::quantize_x_block.
+inline void quantize_x_rows(const float* x, int nt, int k, int E, char* out) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   for (int t = 0; t < nt; t++) {
@@ -53,31 +53,30 @@ inline void quantize_x_rows(const float* x, int nt, int k, char* out) {
     float* dx = reinterpret_cast<float*>(p + k);
     float* sx = dx + k / 32;
     const float* xr = x + size_t(t) * k;
-    for (int b = 0; b < k / 32; b++) {
-      __m256 v[4], m = _mm256_setzero_ps();
-      for (int i = 0; i < 4; i++) {
-        v[i] = _mm256_loadu_ps(xr + 32 * b + 8 * i);
-        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
-      }
+    for (int b = 0; b < k / E; b++) {
+      const float* xb = xr + size_t(b) * E;
+      __m256 m = _mm256_setzero_ps();
+      for (int i = 0; i < E; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(xb + i)));
       __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
       m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
       m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
       const float amax = _mm_cvtss_f32(m4), d = amax / 127, id = amax > 0 ? 127 / amax : 0;
       const __m256 idv = _mm256_set1_ps(id);
-      __m256i qi[4];
-      for (int i = 0; i < 4; i++) qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], idv));
-      const __m256i s01 = _mm256_add_epi32(qi[0], qi[1]), s23 = _mm256_add_epi32(qi[2], qi[3]);
-      __m256i h = _mm256_hadd_epi32(s01, s23);  // lanes: s01 pairs, s23 pairs per 128-bit half
-      h = _mm256_hadd_epi32(h, h);
-      alignas(32) int32_t hs[8];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(hs), h);
-      const int32_t sum0 = hs[0] + hs[4], sum1 = hs[1] + hs[5];
-      const __m256i p16 = _mm256_packs_epi32(qi[0], qi[1]), p16b = _mm256_packs_epi32(qi[2], qi[3]);
-      const __m256i p8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16, p16b), perm);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), p8);
       dx[b] = d;
-      sx[2 * b] = d * float(sum0);
-      sx[2 * b + 1] = d * float(sum1);
+      for (int j = 0; j < E / 32; j++) {
+        __m256i qi[4];
+        for (int i = 0; i < 4; i++) qi[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(xb + 32 * j + 8 * i), idv));
+        const __m256i s01 = _mm256_add_epi32(qi[0], qi[1]), s23 = _mm256_add_epi32(qi[2], qi[3]);
+        __m256i h = _mm256_hadd_epi32(s01, s23);  // per 128-bit half: s01 pairs, s23 pairs
+        h = _mm256_hadd_epi32(h, h);
+        alignas(32) int32_t hs[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(hs), h);
+        const __m256i p16 = _mm256_packs_epi32(qi[0], qi[1]), p16b = _mm256_packs_epi32(qi[2], qi[3]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + size_t(b) * E + 32 * j), _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16, p16b), perm));
+        float* sg = sx + size_t(b) * (E / 16) + 2 * j;
+        sg[0] = d * float(hs[0] + hs[4]);
+        sg[1] = d * float(hs[1] + hs[5]);
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * GGUF block-type kernels (q8_0, q4_0, q4_K, q5_K, q6_K): every level's dequantization equals a float64 dequantizer
  * written from the format description; every level's matmul equals a float64 dot of those weights with the 8-bit
- * activation blocks the kernels use (tight), stays near the dot with the f32 activations (the quantization error),
+ * activation blocks the kernels use (blocks of the weight's block size: 32, or 256 for the k-quants; tight), stays near the dot with the f32 activations (the quantization error),
  * and agrees with portable; quantizeRows round-trips within each type's step size.
  */
 import { describe, expect, it } from 'vitest';
@@ -58,7 +58,7 @@ describe('matmul: every level against float64 references and portable', () => {
       it(`${t} ${level}`, () => {
         const mm = binding.kernelMatmul;
         const rows = 21, E = BLOCK[t].elems;
-        for (const k of [E, 2 * E, 4 * E, 1024 + (E === 32 ? 32 : 0)])
+        for (const k of [E, 2 * E, 4 * E, 1024 + (E === 32 ? 32 : 0), ...(E === 32 ? [512] : [])])  // 32-blocks: k % 64 != 0 runs AVX2 on the AVX-512 level
           for (const n of [1, 2, 3, 4, 5, 7, 16, 17, 40]) {
             const r = rng(n * 7919 + k + QUANT_CODE[t]);
             const x = Float32Array.from({ length: n * k }, () => r() * 2);
@@ -67,16 +67,16 @@ describe('matmul: every level against float64 references and portable', () => {
             for (const [r0, r1] of [[0, rows], [3, 17], [20, 21]] as const) {
               const what = `${t} ${level} n=${n} k=${k} rows [${r0}, ${r1})`;
               const y = mm(level, x, n, k, wb, QUANT_CODE[t], r0, r1);
-              const exact = matmulRef(quantizeActivations(x), n, k, wv, rows, r0, r1);
+              const exact = matmulRef(quantizeActivations(x, E), n, k, wv, rows, r0, r1);
               const scale = maxAbs(exact);
               expect(maxAbsDiff(y, exact) / scale, `${what}: vs 8-bit activations`).toBeLessThan(1e-5);
               const f32x = matmulRef(x, n, k, wv, rows, r0, r1);
               for (let tt = 0; tt < n; tt++)
-                for (let c = r0; c < r1; c++) {  // rounding x to 8 bits moves each term by at most |w_i| · amax_block / 254
+                for (let c = r0; c < r1; c++) {  // rounding x to 8 bits moves each term by at most |w_i| · amax_block / 254 (blocks of E values)
                   let bound = 0;
-                  for (let b = 0; b < k / 32; b++) {
+                  for (let b = 0; b < k / E; b++) {
                     let amax = 0, wsum = 0;
-                    for (let i = 32 * b; i < 32 * b + 32; i++) amax = Math.max(amax, Math.abs(x[tt * k + i]!)), wsum += Math.abs(wv[c * k + i]!);
+                    for (let i = E * b; i < E * b + E; i++) amax = Math.max(amax, Math.abs(x[tt * k + i]!)), wsum += Math.abs(wv[c * k + i]!);
                     bound += (wsum * amax) / 254;
                   }
                   expect(Math.abs(y[tt * rows + c]! - f32x[tt * rows + c]!), `${what} [${tt}, ${c}]: vs f32 activations`).toBeLessThanOrEqual(bound * 1.0001 + 1e-6 * scale);

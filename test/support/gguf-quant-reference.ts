@@ -98,14 +98,17 @@ const rne = (v: number): number => {
   return diff > 0.5 || (diff === 0.5 && f % 2 !== 0) ? f + 1 : f;
 };
 
-/** x (length % 32 == 0) as the kernels quantize it: per 32-block q = rne(x · fround(127 / amax)) in f32, d = amax / 127; returns d·q. */
-export function quantizeActivations(x: Float32Array): Float64Array {
+/**
+ * x (length % E == 0) as the kernels quantize it for weights of block size E (32, or 256 for the k-quants): per
+ * E-block q = rne(x · fround(127 / amax)) in f32, d = amax / 127; returns d·q.
+ */
+export function quantizeActivations(x: Float32Array, E: number): Float64Array {
   const out = new Float64Array(x.length);
-  for (let b = 0; b < x.length / 32; b++) {
+  for (let b = 0; b < x.length / E; b++) {
     let amax = 0;
-    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[32 * b + i]!));
+    for (let i = 0; i < E; i++) amax = Math.max(amax, Math.abs(x[E * b + i]!));
     const d = Math.fround(amax / 127), id = amax > 0 ? Math.fround(127 / amax) : 0;
-    for (let i = 0; i < 32; i++) out[32 * b + i] = d * rne(Math.fround(x[32 * b + i]! * id));
+    for (let i = 0; i < E; i++) out[E * b + i] = d * rne(Math.fround(x[E * b + i]! * id));
   }
   return out;
 }
