@@ -48,6 +48,8 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     } else if constexpr (T == dtype::q4_0) {
       for (int t = 0; t < NT; t++) accs[t] += C[0] * (xr[t].sx[2 * b] + xr[t].sx[2 * b + 1]);
     }
+    __m256 part[NT];  // this block's sum before its activation scale dx (one per block)
+    for (int t = 0; t < NT; t++) part[t] = _mm256_setzero_ps();
     for (int j = 0; j < E / 32; j++) {
       const __m256i u = qsimd::codes32<T>(blk, j);
       const __m256i ua = T == dtype::q8_0 ? _mm256_abs_epi8(u) : u;
@@ -57,9 +59,10 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
         __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 32 * xb));
         if constexpr (T == dtype::q8_0) q = _mm256_sign_epi8(q, u);
         const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(ua, q), ones);
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), _mm256_mul_ps(sv, _mm256_broadcast_ss(xr[t].dx + b)), acc[t]);
+        part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), sv, part[t]);
       }
     }
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(part[t], _mm256_broadcast_ss(xr[t].dx + b), acc[t]);
   }
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(acc[t]) - hsum(accm[t]) - accs[t];
 }
