@@ -4,8 +4,12 @@
  * types (dense and MoE, quantized embeddings) and computes what it computes on an F32 copy of the same values, on every
  * level; llama.cpp (node-llama-cpp) loads and runs each file and agrees with the engine on it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readGgufHeader } from '../../engine/model/gguf-reader.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine-api.js';
 import { loadModelSpec } from '../../engine/model/hf-model.js';
@@ -135,4 +139,33 @@ describe('the native engine on quantized files', () => {
         expect(same / ll.length).toBeGreaterThanOrEqual(moe ? 0.5 : 0.75);  // measured 34-37/40 dense, 23-35/40 MoE
         while (engines.length) engines.pop()!.dispose();
       }, 300_000);
+});
+
+describe('CLI: --gguf-type / --type', () => {
+  const BIN = fileURLToPath(new URL('../../bin/resident.js', import.meta.url));
+  const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000 });
+  it('make-model --gguf-type q4_k_m writes a Q4_K_M file (llama.cpp file type 15, Q4_K and Q6_K matrices)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'resident-quant-cli-'));
+    try {
+      const r = cli('make-model', '--preset', 'tiny-256', '--out', join(root, 'm'), '--gguf', join(root, 'm.gguf'), '--gguf-type', 'q4_k_m');
+      expect(r.status, r.stderr).toBe(0);
+      const h = readGgufHeader(join(root, 'm.gguf'));
+      expect(h.metadata.number('general.file_type')).toBe(15);
+      const types = new Set(h.tensors.map((t) => t.type));
+      expect([...types].sort((a, b) => a - b)).toEqual([0, 12, 14]);  // F32 norms, Q4_K, Q6_K
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+  it('refuses unknown types and --gguf-type without --gguf (usage errors, exit 2)', () => {
+    const bad = cli('make-model', '--preset', 'tiny', '--out', join(tmpdir(), 'resident-never-written'), '--gguf', 'x.gguf', '--gguf-type', 'q3_k');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--gguf-type must be one of q8_0, q4_0, q4_k_m, q5_k_m, q6_k');
+    const alone = cli('make-model', '--preset', 'tiny', '--out', join(tmpdir(), 'resident-never-written'), '--gguf-type', 'q4_k_m');
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toContain('--gguf-type needs --gguf FILE');
+    const g = cli('gguf', '--model', tmpdir(), '--out', join(tmpdir(), 'never.gguf'), '--type', 'q2_k');
+    expect(g.status).toBe(2);
+    expect(g.stderr).toContain("--type must be native, f32, q8_0, q4_0, q4_k_m, q5_k_m, q6_k; got 'q2_k'");
+  });
 });
