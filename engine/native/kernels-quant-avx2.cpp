@@ -64,7 +64,7 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     }
     for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(part[t], _mm256_broadcast_ss(xr[t].dx + b), acc[t]);
   }
-  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(acc[t]) - hsum(accm[t]) - accs[t];
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t])) - accs[t];
 }
 
 template <dtype T>

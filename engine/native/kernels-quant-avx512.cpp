@@ -78,10 +78,15 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     __m512 part[NT];  // k-quants: this unit's sum before its one activation scale dx
     for (int t = 0; t < NT; t++) part[t] = _mm512_setzero_ps();
     for (int c = 0; c < U / 64; c++) {
-      __m256i lo, hi;
-      if constexpr (U == 64) lo = qsimd::codes32<T>(blk, 0), hi = qsimd::codes32<T>(blk + B, 0);
-      else lo = qsimd::codes32<T>(blk, 2 * c), hi = qsimd::codes32<T>(blk, 2 * c + 1);
-      __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+      __m512i u;
+      if constexpr (T == dtype::q4_k) {  // both nibbles of 32 bytes: sub-blocks 2c (low) and 2c + 1 (high)
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+        u = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), _mm512_set1_epi8(0x0F));
+      } else if constexpr (U == 64) {
+        u = _mm512_inserti64x4(_mm512_castsi256_si512(qsimd::codes32<T>(blk, 0)), qsimd::codes32<T>(blk + B, 0), 1);
+      } else {
+        u = _mm512_inserti64x4(_mm512_castsi256_si512(qsimd::codes32<T>(blk, 2 * c)), qsimd::codes32<T>(blk, 2 * c + 1), 1);
+      }
       __mmask64 neg = 0;
       if constexpr (T == dtype::q8_0) neg = _mm512_movepi8_mask(u), u = _mm512_abs_epi8(u);  // |w| · (±q): exact
       const __m512 sl = _mm512_permutexvar_ps(_mm512_add_epi32(idx4, _mm512_set1_epi32(4 * c)), s16);
@@ -101,7 +106,7 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     if constexpr (U == 256)
       for (int t = 0; t < NT; t++) acc[t] = _mm512_fmadd_ps(part[t], _mm512_set1_ps(xr[t].dx[un]), acc[t]);
   }
-  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]) - _mm512_reduce_add_ps(accm[t]);
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(_mm512_sub_ps(acc[t], accm[t]));
 }
 
 template <dtype T>
