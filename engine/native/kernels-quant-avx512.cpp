@@ -46,7 +46,8 @@ inline void unit_scales(const char* blk, __m512* s16, __m512* c16) {
     u[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
     u[2] = m_lo;
     u[0] &= 0x3f3f3f3f;
-    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u))));
+    // from registers, not memory: a vector load of the scalar stores above would stall on store forwarding
+    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_setr_epi32(int(u[0]), int(u[1]), int(u[2]), int(u[3]))));
     const float d = _cvtsh_ss(uint16_t(h[0])), dmin = _cvtsh_ss(uint16_t(h[0] >> 16));
     const __m512i half = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
     *s16 = _mm512_mul_ps(_mm512_set1_ps(d), _mm512_permutexvar_ps(half, v));
@@ -79,9 +80,15 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     for (int t = 0; t < NT; t++) part[t] = _mm512_setzero_ps();
     for (int c = 0; c < U / 64; c++) {
       __m512i u;
-      if constexpr (T == dtype::q4_k) {  // both nibbles of 32 bytes: sub-blocks 2c (low) and 2c + 1 (high)
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16 + 32 * c));
+      if constexpr (T == dtype::q4_k || T == dtype::q5_k) {  // both nibbles of 32 bytes: sub-blocks 2c (low) and 2c + 1 (high)
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + (T == dtype::q4_k ? 16 : 48) + 32 * c));
         u = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), _mm512_set1_epi8(0x0F));
+        if constexpr (T == dtype::q5_k) {  // + 16 where bit 2c (low half) / 2c + 1 (high half) of qh[l] is set
+          const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
+          const __m512i bits = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(char(1 << (2 * c)))), _mm256_set1_epi8(char(2 << (2 * c))), 1);
+          const __mmask64 high = _mm512_test_epi8_mask(_mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1), bits);
+          u = _mm512_mask_add_epi8(u, high, u, _mm512_set1_epi8(16));
+        }
       } else if constexpr (U == 64) {
         u = _mm512_inserti64x4(_mm512_castsi256_si512(qsimd::codes32<T>(blk, 0)), qsimd::codes32<T>(blk + B, 0), 1);
       } else {
