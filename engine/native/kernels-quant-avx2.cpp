@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "kernels.h"
 #include "quant-formats.h"
@@ -26,6 +27,29 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// C[g] of a k-quant block's 16 groups as two vectors, built from registers and the block (quant::block_scales'
+// values; a vector load of its scalar stores would stall on store forwarding).
+template <dtype T>
+inline void group_offsets(const char* blk, __m256* c0, __m256* c1) {
+  if constexpr (T == dtype::q6_k) {
+    uint16_t h;
+    std::memcpy(&h, blk + 208, 2);
+    const __m256 d32 = _mm256_set1_ps(32 * _cvtsh_ss(h));
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
+    *c0 = _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+    *c1 = _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
+  } else {  // q4_k / q5_k: dmin · the 8 6-bit mins (k4_scale_min), each for two groups
+    uint32_t u[3];
+    uint16_t h;
+    std::memcpy(&h, blk + 2, 2);
+    std::memcpy(u, blk + 4, 12);
+    const uint32_t m_lo = u[1] & 0x3f3f3f3f, m_hi = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    const __m256 m = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(m_lo), int(m_hi), 0, 0))));
+    *c0 = _mm256_permutevar8x32_ps(m, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+    *c1 = _mm256_permutevar8x32_ps(m, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+  }
+}
+
 // y[t * ldy] = row wr · x_t for NT tokens.
 template <dtype T, int NT>
 void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
@@ -40,7 +64,8 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     const char* blk = wr + size_t(b) * B;
     quant::block_scales<T>(blk, S, C, qsimd::half_f16c());
     if constexpr (E == 256) {
-      const __m256 c0 = _mm256_load_ps(C), c1 = _mm256_load_ps(C + 8);
+      __m256 c0, c1;
+      group_offsets<T>(blk, &c0, &c1);
       for (int t = 0; t < NT; t++) {
         const float* sx = xr[t].sx + 16 * b;
         accm[t] = _mm256_fmadd_ps(c0, _mm256_loadu_ps(sx), _mm256_fmadd_ps(c1, _mm256_loadu_ps(sx + 8), accm[t]));
