@@ -2,7 +2,8 @@
  * Block-quant (GGUF) weights: kernel rates and our engine vs llama.cpp on the same quantized file.
  *   npx tsx bench/quant.ts [--model DIR --gguf FILE] [--threads N] [--prefill N] [--decode N] [--sessions N]
  * Kernels: one thread, a 2048 × 1024 weight (L2/L3-resident: compute rates, not DRAM) in each block type through
- * each level's matmul at n = 1, 8, 64 tokens (GMAC/s and weight GB/s), beside the BF16 kernel at the same shape.
+ * each level's matmul at n = 1, 8, 64 tokens (GMAC/s and weight GB/s, best of 5), beside the BF16 kernel at the same
+ * shape (with bf16 activations where the level has vdpbf16ps; the JS call adds a little to the BF16 figures).
  * Model (with --model, a Qwen3 folder, and --gguf, its GGUF from 'resident gguf --type …'): our engine on the
  * file's own block types (test/support/quantized-gguf.ts maps the names until the engine loads GGUF itself) and
  * llama.cpp (node-llama-cpp, flash attention off, same threads) on the same file: prefill, decode, batched decode.
@@ -24,6 +25,7 @@ const { values } = parseArgs({
 const b = nativeBinding();
 const TYPES = { q8_0: 4, q4_0: 5, q4_k: 6, q5_k: 7, q6_k: 8 } as const;
 const ROWS = 2048, K = 1024;
+const BEST_OF = 5;  // each kernel figure is the best of 5 timings (the machine may be shared)
 
 function bf16Rate(level: string, n: number): number {
   const w = new Uint8Array(ROWS * K * 2);
@@ -31,9 +33,13 @@ function bf16Rate(level: string, n: number): number {
   const x = Float32Array.from({ length: n * K }, (_, i) => Math.sin(i));
   const bf16x = b.kernelMatmul(level, x, n, K, w, 2, 0, 1, true) !== null;
   const reps = Math.max(2, Math.round(64 / n));
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) (bf16x ? b.kernelMatmul(level, x, n, K, w, 2, 0, ROWS, true) : b.kernelMatmul(level, x, n, K, w, 2, 0, ROWS));
-  return (ROWS * K * n * reps) / ((performance.now() - t0) / 1000) / 1e9;
+  let best = Infinity;
+  for (let k = 0; k < BEST_OF; k++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) (bf16x ? b.kernelMatmul(level, x, n, K, w, 2, 0, ROWS, true) : b.kernelMatmul(level, x, n, K, w, 2, 0, ROWS));
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  return (ROWS * K * n * reps) / best / 1e9;
 }
 
 if (!values['no-kernels']) {
@@ -41,8 +47,9 @@ if (!values['no-kernels']) {
   for (const level of b.kernelLevels) {
     for (const [name, code] of Object.entries(TYPES)) {
       const cells = [1, 8, 64].map((n) => {
-        const r = b.quantMatmulRate(level, code, ROWS, K, n, Math.max(2, Math.round(64 / n)));
-        return `n=${n} ${((ROWS * K * n * Math.max(2, Math.round(64 / n))) / r.seconds / 1e9).toFixed(1)} (${r.gbps.toFixed(1)})`;
+        const reps = Math.max(2, Math.round(64 / n));
+        const r = Array.from({ length: BEST_OF }, () => b.quantMatmulRate(level, code, ROWS, K, n, reps)).reduce((a, c) => (c.seconds < a.seconds ? c : a));
+        return `n=${n} ${((ROWS * K * n * reps) / r.seconds / 1e9).toFixed(1)} (${r.gbps.toFixed(1)})`;
       });
       console.log(`  ${level.padEnd(8)} ${name.padEnd(5)} ${cells.join('  ')}`);
     }
