@@ -103,7 +103,11 @@ describe('quantized GGUF files: the mix and the round trip', () => {
 
 describe('the native engine on quantized files', () => {
   const engines: Engine[] = [];
-  afterAll(() => engines.forEach((e) => e.dispose()));
+  const copies = mkdtempSync(join(tmpdir(), 'resident-quant-f32-'));  // F32 copies (≈ 0.3 GB each): removed afterwards
+  afterAll(() => {
+    engines.forEach((e) => e.dispose());
+    rmSync(copies, { recursive: true, force: true });
+  });
   const open = async (spec: Parameters<typeof loadEngine>[0], kernels: 'auto' | 'avx512' | 'avx2' | 'portable' = 'auto') => {
     const e = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, kernels });
     engines.push(e);
@@ -119,7 +123,7 @@ describe('the native engine on quantized files', () => {
         const { dir, gguf } = await quantized(preset, ft);
         const spec = await quantizedSpec(dir, gguf);
         const q = await run(await open(spec));
-        const ref = await run(await open(await loadModelSpec(await dequantizedFolder(dir, gguf, `${dir}-${ft}-f32`))));
+        const ref = await run(await open(await loadModelSpec(await dequantizedFolder(dir, gguf, join(copies, `${preset}-${ft}`)))));
         const vsRef = compare(ref, q);
         console.log(`${preset} ${ft}: vs F32 copy KL ${vsRef.kl.toExponential(2)} top-1 ${vsRef.top1} max |Δlogit| ${vsRef.maxDiff.toFixed(4)}`);
         expect(vsRef.kl).toBeGreaterThan(0);
