@@ -146,6 +146,9 @@ function plan(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o
  * the iteration early cancels the generation and waits for it to stop.
  */
 export async function* runTurn(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o: TurnOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
+  const t0 = performance.now();
+  let tFirst: number | null = null;
+  const timing = () => ({ firstTokenMs: tFirst === null ? null : tFirst - t0, totalMs: performance.now() - t0 });
   await settle(session);
   const p = plan(d, session, messages, o);
   const head = p.head ? (await session.appendTokens(p.head.tokens, { message: p.head.span, signal: o.signal, priority: o.priority })).prefilled : 0;
@@ -173,6 +176,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
       return t;
     },
     onToken: (t) => {
+      tFirst ??= performance.now();
       for (const e of p.decoder.push(t)) queue.push(e as TurnEvent);
       if (p.decoder.stopped || (single && p.decoder.out.toolCalls.length > 0)) stopper.abort();
     },
@@ -199,7 +203,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
       if (answersJson(p.conv.tools, o)) warnings.push(...checkJsonAnswer(o, out.content));
     }
     if (!cancelled) await closeTurn(d, session, p, message, finish, r.tokens);
-    const result: TurnResult = { sessionId: session.id, finish, message, toolCalls: out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings, end: cancelled ? undefined : session.tokens.length, stopString: finish === 'stop' ? p.decoder.stopString : undefined };
+    const result: TurnResult = { sessionId: session.id, finish, message, toolCalls: out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings, end: cancelled ? undefined : session.tokens.length, stopString: finish === 'stop' ? p.decoder.stopString : undefined, timing: timing() };
     d.onFinish?.(result);
     finished = true;
     yield { type: 'finish', result };
@@ -210,7 +214,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
       const r = await run.catch(() => null);
       if (r) {
         const message: TurnResult['message'] = { role: 'assistant', content: p.decoder.out.content };
-        d.onFinish?.({ sessionId: session.id, finish: 'aborted', message, toolCalls: p.decoder.out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings: [] });
+        d.onFinish?.({ sessionId: session.id, finish: 'aborted', message, toolCalls: p.decoder.out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings: [], timing: timing() });
       }
     }
   }
