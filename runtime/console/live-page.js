@@ -36,10 +36,11 @@ function StartForm({ onStart }) {
   const [sources, setSources] = useState('');
   const [steps, setSteps] = useState(4);
   const [choice, setChoice] = useState('auto');
+  const [maxTokens, setMaxTokens] = useState(256);
   const submit = (e) => {
     e.preventDefault();
     if (!goal.trim()) return;
-    const body = { goal, max_steps: Number(steps), tool_choice: choice, stream: true };
+    const body = { goal, max_steps: Number(steps), max_tokens: Number(maxTokens), tool_choice: choice, stream: true };
     const list = sources.split(',').map((s) => s.trim()).filter(Boolean);
     if (list.length) body.tool_sources = list;
     onStart(body);
@@ -49,7 +50,8 @@ function StartForm({ onStart }) {
     <textarea id="run-goal" rows="2" placeholder="goal" value=${goal} onInput=${(e) => setGoal(e.target.value)}></textarea>
     <div class="bar small">
       <label>tool sources <input id="run-sources" placeholder="default: all" value=${sources} onInput=${(e) => setSources(e.target.value)} /></label>
-      <label>max steps <input type="number" min="0" max="64" value=${steps} onInput=${(e) => setSteps(e.target.value)} /></label>
+      <label>max steps <input id="run-steps" type="number" min="0" max="64" value=${steps} onInput=${(e) => setSteps(e.target.value)} /></label>
+      <label>max tokens/turn <input id="run-tokens" type="number" min="1" max="8192" value=${maxTokens} onInput=${(e) => setMaxTokens(e.target.value)} /></label>
       <label>tool choice <select id="run-choice" value=${choice} onChange=${(e) => setChoice(e.target.value)}><option>auto</option><option>required</option></select></label>
       <span class="grow"></span>
       <button id="run-start" type="submit">Start</button>

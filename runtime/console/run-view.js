@@ -49,6 +49,8 @@ function Step({ s }) {
   </div>`;
 }
 
+const clip = (t) => (t.length > 240 ? `${t.slice(0, 240)}…` : t);
+
 /** `events`: the run's events so far; `live`: still streaming. */
 export function RunView({ events, live }) {
   const f = foldEvents(events);
@@ -57,7 +59,7 @@ export function RunView({ events, live }) {
     ${f.start ? html`<p class="small">goal: <b>${f.start.goal}</b> · session <a href=${`#/session/${encodeURIComponent(f.start.sessionId)}`}>${f.start.sessionId}</a> · tools ${f.start.tools.join(', ') || '—'}</p>` : null}
     ${[...f.steps.values()].map((s) => html`<${Step} s=${s} />`)}
     <p id="run-status" class=${res ? 'ok' : 'live'} data-status=${res ? res.status : 'running'}>
-      ${res ? `ended: ${res.status} after ${res.steps} steps${res.answer ? ` — ${res.answer}` : ''}${res.error ? ` — ${res.error}` : ''}` : live ? 'running…' : 'not streaming'}
+      ${res ? `ended: ${res.status} after ${res.steps} steps${res.answer ? ` — ${clip(res.answer)}` : ''}${res.error ? ` — ${res.error}` : ''}` : live ? 'running…' : 'not streaming'}
     </p>
   </div>`;
 }

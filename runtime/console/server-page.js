@@ -21,7 +21,7 @@ export function ServerPage() {
     <div class="cards">
       <div class="card"><h3>Model</h3><dl class="figures one">
         ${row('model', s.model.id)}${row('architecture', `${s.model.architecture}, ${s.model.layers} layers`)}
-        ${row('weights', `${s.model.weights}${s.model.weight_mode !== s.model.weights ? ` (${s.model.weight_mode})` : ''}`)}
+        ${row('weights', s.model.weight_mode === 'native' ? s.model.weights : `${s.model.weights} → ${s.model.weight_mode}`)}
         ${row('activations', s.model.activations)}${row('context', `${int(s.model.context_tokens)} tokens`)}
       </dl></div>
       <div class="card"><h3>Engine</h3><dl class="figures one">
@@ -40,7 +40,7 @@ export function ServerPage() {
         ${row('queue depth', s.queue_depth)}${row('requests in flight', s.in_flight)}${row('sessions', `${s.sessions.total}${s.sessions.damaged ? `, ${s.sessions.damaged} damaged` : ''}`)}
       </dl></div>
     </div>
-    <h2>Last ${Math.round(windowMs / 60000)} minutes <span class="small muted">(a sample every ${s.interval_ms / 1000} s)</span></h2>
+    <h2>Last ${Math.round(windowMs / 60000)} min <span class="small muted">(a sample every ${s.interval_ms / 1000} s)</span></h2>
     <div class="plots">
       <${Plot} id="plot-decode" title="generated tokens/s" points=${series('generatedPerS')} fmt=${(v) => fixed(v)} windowMs=${windowMs} />
       <${Plot} id="plot-prefill" title="prefilled tokens/s" points=${series('prefilledPerS')} fmt=${(v) => fixed(v)} windowMs=${windowMs} />

@@ -138,12 +138,35 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     await shot('chat');
   });
 
+  it('snapshots, rolls back and deletes after confirmation, and the marks follow', async () => {
+    const childId = decodeURIComponent(await page.evaluate(() => location.hash.slice('#/session/'.length)));
+    await page.click('#snapshot');
+    await page.click('.modal .confirm-yes');
+    await page.waitForSelector('text=/snapshot: \\d+ positions written/');
+    const covered = ((await api('GET', `/v1/console/sessions/${childId}`)) as { snapshot_covered: number; token_count: number });
+    expect(covered.snapshot_covered).toBe(covered.token_count);
+    await page.waitForSelector(`.legend:has-text("snapshot on disk ${covered.token_count}")`);
+    await page.click('#transcript .msg[data-message="2"] .rollback-at');
+    await page.click('.modal .confirm-no'); // cancelled: nothing changes
+    expect(((await api('GET', `/v1/sessions/${childId}`)) as { messages: unknown[] }).messages).toHaveLength(4);
+    await page.click('#transcript .msg[data-message="2"] .rollback-at');
+    await page.click('.modal .confirm-yes');
+    await page.waitForFunction(() => document.querySelectorAll('#transcript .msg').length === 2);
+    expect(((await api('GET', `/v1/sessions/${childId}`)) as { messages: unknown[] }).messages).toHaveLength(2);
+    await page.click('#delete');
+    await page.click('.modal .confirm-yes');
+    await page.waitForSelector(`#sessions tr[data-id="${weatherId}"]`);
+    expect(await page.locator(`#sessions tr[data-id="${childId}"]`).count()).toBe(0);
+    expect((await fetch(`${srv!.url}/v1/sessions/${childId}`, { headers: { authorization: `Bearer ${KEY}` } })).status).toBe(404);
+  });
+
   it('streams an agent run\'s steps live: the tool call shows while the run waits on its tool', async () => {
     await page.click('nav a[href="#/live"]');
     await page.fill('#run-goal', 'Wait for the gate, then report.');
     await page.fill('#run-sources', 'mcp:gate');
     await page.selectOption('#run-choice', 'required');
-    await page.fill('#run-form input[type=number]', '1');
+    await page.fill('#run-steps', '1');
+    await page.fill('#run-tokens', '96');
     await page.click('#run-start');
     await page.waitForSelector('#run-view .ev-tool_call');
     await page.waitForSelector('#run-view .ev-waiting');
