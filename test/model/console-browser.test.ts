@@ -52,6 +52,8 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     await api('POST', `/v1/sessions/${weatherId}/messages`, { messages: [{ role: 'assistant', content: 'It is 18 °C and clear in Paris.' }] });
     // A chat-completions turn (origin 'chat'; recorded in the recent turns).
     await api('POST', '/v1/chat/completions', { model: srv.host.modelId, messages: [{ role: 'user', content: 'Say hello.' }], max_tokens: 8 });
+    // A stored Responses conversation (origin 'responses').
+    await api('POST', '/v1/responses', { model: srv.host.modelId, input: 'Remember the number 7.', max_output_tokens: 8, store: true });
     mkdirSync(SHOTS, { recursive: true });
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -85,6 +87,8 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     expect(await row.locator('td').nth(4).innerText()).toMatch(/resident|spilled/);
     await page.locator('#sessions td:has-text("chat")').first().waitFor();
     await page.selectOption('#kind', 'chat');
+    expect(await page.locator('#sessions tbody tr').count()).toBe(1);
+    await page.selectOption('#kind', 'responses');
     expect(await page.locator('#sessions tbody tr').count()).toBe(1);
     await page.selectOption('#kind', '');
     await page.fill('#filter', 'weather');
@@ -129,7 +133,7 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     await page.fill('#chat-pane input[type=number]', '12');
     await page.click('#chat-send');
     await page.waitForSelector('#chat-figures:has-text("tokens/s")');
-    expect(await page.locator('#chat-figures').innerText()).toMatch(/time to first token \d+ ms · 12 tokens/);
+    expect(await page.locator('#chat-figures').innerText()).toMatch(/time to first token [\d,]+ ms · 12 tokens/);
     const child = await api('GET', `/v1/sessions/${childId}`) as { messages: { role: string; content: unknown }[] };
     expect(child.messages.slice(2).map((m) => m.role)).toEqual(['user', 'assistant']);
     expect(child.messages[2]!.content).toBe('And tomorrow?');
@@ -168,7 +172,7 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     await page.fill('#run-steps', '1');
     await page.fill('#run-tokens', '96');
     await page.click('#run-start');
-    await page.waitForSelector('#run-view .ev-tool_call');
+    await page.waitForSelector('#run-view .ev-tool_call', { timeout: 90_000 });
     await page.waitForSelector('#run-view .ev-waiting');
     expect(await page.locator('#run-status').getAttribute('data-status')).toBe('running');
     const runs = await api('GET', '/v1/agent/runs') as { data: { run_id: string; status: string }[] };
@@ -179,11 +183,11 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     await shot('live-running');
     writeFileSync(join(dir, 'gate-open'), '');
     await page.waitForSelector('#run-view .ev-tool_result[data-ok="true"]');
-    await page.waitForSelector('#run-status:not([data-status="running"])', { timeout: 60_000 });
+    await page.waitForSelector('#run-status:not([data-status="running"])', { timeout: 120_000 });
     expect(await page.locator('#run-status').getAttribute('data-status')).toBe('max_steps');
     await page.waitForSelector('#turns tbody tr');
     await shot('live');
-  });
+  }, 300_000);
 
   it('shows the server: model, kernels, threads, memory, slots and plots', async () => {
     await page.click('nav a[href="#/server"]');
@@ -194,6 +198,11 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     expect(text).toMatch(/slots in use\s*\d+ of 4/);
     expect(await page.locator('.plot').count()).toBe(5);
     await shot('server');
+    await page.click('nav a[href="#/sessions"]');
+    await page.waitForSelector('#sessions tbody tr');
+    const kinds = new Set(await page.locator('#sessions tbody td:nth-child(2)').allInnerTexts());
+    expect(kinds).toEqual(new Set(['api', 'chat', 'responses', 'agent']));
+    await shot('sessions-all');
   });
 
   it('kept the key out of every URL, sent it on every API call, and met no script or CSP error', () => {
