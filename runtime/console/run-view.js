@@ -42,7 +42,7 @@ function Step({ s }) {
         ${r ? html`<details class="toolresult ev-tool_result" data-ok=${String(r.ok && !r.isError)}>
             <summary><span class=${`badge ${r.ok && !r.isError ? 'ok' : 'err'}`}>${r.ok && !r.isError ? 'result' : 'error'}</span> ${int(r.durationMs)} ms${r.truncated ? ' · truncated' : ''}</summary>
             <pre>${r.error ?? r.preview}</pre></details>`
-          : html`<p class="live small ev-waiting">running the tool…</p>`}
+          : s.turnEnd ? html`<p class="live small ev-waiting">running the tool…</p>` : html`<p class="muted small ev-pending">runs when the turn ends</p>`}
       </div>`;
     })}
     ${s.errors.map((e) => html`<p class="error small">call ${e.index}: ${e.message}</p>`)}

@@ -36,7 +36,8 @@ const api = async (method: string, path: string, body?: unknown) => {
 };
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
-describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
+// Generous timeouts: the browser shares the machine with builds and other test runs.
+describe.skipIf(noBrowser !== null)('web console (chromium)', { timeout: 300_000 }, () => {
   let weatherId = '';
   beforeAll(async () => {
     await skipReason();
@@ -58,6 +59,7 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+    page.setDefaultTimeout(120_000);
     page.on('console', (m) => void (m.type() === 'error' && problems.push(`console: ${m.text()}`)));
     page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
     page.on('request', (r) => requests.push({ url: r.url(), auth: r.headers().authorization }));
@@ -187,7 +189,7 @@ describe.skipIf(noBrowser !== null)('web console (chromium)', () => {
     expect(await page.locator('#run-status').getAttribute('data-status')).toBe('max_steps');
     await page.waitForSelector('#turns tbody tr');
     await shot('live');
-  }, 300_000);
+  });
 
   it('shows the server: model, kernels, threads, memory, slots and plots', async () => {
     await page.click('nav a[href="#/server"]');

@@ -19,8 +19,8 @@ export function originKind(origin: unknown): OriginKind {
   return (typeof origin === 'string' && KINDS[origin]) || 'api';
 }
 
-/** Rendered text kept per group and per transcript (characters). */
-export const TEXT_LIMITS = { group: 16_000, total: 400_000 };
+/** Rendered text kept per group and per transcript (characters), and tokens decoded per group. */
+export const TEXT_LIMITS = { group: 16_000, total: 400_000, groupTokens: 16_000 };
 
 /** One row of the sessions list. */
 export function sessionRow(s: Session) {
@@ -64,9 +64,9 @@ export function transcriptOf(host: Host, s: Session) {
     index += g.messages.length;
     let text: string | null = null;
     if (budget > 0) {
-      const span = Array.from(tokens.slice(g.meta.from, g.meta.to));
-      const full = host.tokenizer.decode(span);
-      text = full.length > TEXT_LIMITS.group ? `${full.slice(0, TEXT_LIMITS.group)}…` : full;
+      const end = Math.min(g.meta.to, g.meta.from + TEXT_LIMITS.groupTokens); // decoding is bounded too
+      const full = host.tokenizer.decode(tokens.slice(g.meta.from, end));
+      text = full.length > TEXT_LIMITS.group || end < g.meta.to ? `${full.slice(0, TEXT_LIMITS.group)}…` : full;
       budget -= text.length;
     }
     return { first_message: first, from: g.meta.from, to: g.meta.to, kind: g.meta.kind, finish: g.meta.finish ?? null, text, messages: g.messages };
