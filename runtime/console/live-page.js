@@ -92,6 +92,7 @@ export function LivePage({ runId }) {
     setSelected(null);
     setSummary(null);
     follow((signal) => postStream('/v1/agent/runs', body, signal)).then(() => runs.reload());
+    setTimeout(runs.reload, 500); // the new run joins the list while it streams
   };
   const list = [...(runs.data?.data ?? [])].sort((a, b) => b.started_at - a.started_at);
   return html`<section class="live-page">
