@@ -147,6 +147,9 @@ function plan(d: TurnDeps, conv: SessionConversation, messages: readonly ChatMes
  * the iteration early cancels the generation and waits for it to stop.
  */
 export async function* runTurn(d: TurnDeps, session: Session, messages: readonly ChatMessage[], o: TurnOptions = {}, cut?: number): AsyncGenerator<TurnEvent, void, undefined> {
+  const t0 = performance.now();
+  let tFirst: number | null = null;
+  const timing = () => ({ firstTokenMs: tFirst === null ? null : tFirst - t0, totalMs: performance.now() - t0 });
   const p = plan(d, conversationOf(session, cut), messages, o);
   // Roll back to the conversation's end; a turn that appends no message (the same request again) keeps the
   // generation prompt the session already holds there: the answer starts from the K/V the first one did.
@@ -179,6 +182,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
       return t;
     },
     onToken: (t) => {
+      tFirst ??= performance.now();
       for (const e of p.decoder.push(t)) queue.push(e as TurnEvent);
       if (p.decoder.stopped || (single && p.decoder.out.toolCalls.length > 0)) stopper.abort();
     },
@@ -205,7 +209,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
       if (answersJson(p.conv.tools, o)) warnings.push(...checkJsonAnswer(o, out.content));
     }
     if (!cancelled) await closeTurn(d, session, p, message, finish, r.tokens);
-    const result: TurnResult = { sessionId: session.id, finish, message, toolCalls: out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings, end: cancelled ? undefined : session.tokens.length, stopString: finish === 'stop' ? p.decoder.stopString : undefined };
+    const result: TurnResult = { sessionId: session.id, finish, message, toolCalls: out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings, end: cancelled ? undefined : session.tokens.length, stopString: finish === 'stop' ? p.decoder.stopString : undefined, timing: timing() };
     d.onFinish?.(result);
     finished = true;
     yield { type: 'finish', result };
@@ -216,7 +220,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
       const r = await run.catch(() => null);
       if (r) {
         const message: TurnResult['message'] = { role: 'assistant', content: p.decoder.out.content };
-        d.onFinish?.({ sessionId: session.id, finish: 'aborted', message, toolCalls: p.decoder.out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings: [] });
+        d.onFinish?.({ sessionId: session.id, finish: 'aborted', message, toolCalls: p.decoder.out.toolCalls, usage: { ...usage, completionTokens: r.tokens.length }, tokens: r.tokens, warnings: [], timing: timing() });
       }
     }
   }

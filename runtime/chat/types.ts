@@ -73,6 +73,8 @@ export interface TurnResult {
   stopString?: string;
   /** Token position where the session's conversation ends after this turn (undefined when the turn was cancelled and not recorded). */
   end?: number;
+  /** Wall times in ms from the turn's start (before its prompt is appended): first sampled token, end. */
+  timing?: { firstTokenMs: number | null; totalMs: number };
 }
 
 /**

@@ -28,6 +28,7 @@ import type { TurnResult } from '../chat/types.js';
 import { checkServePaths, ConfigError, type ServeConfig } from '../config.js';
 import { demoModelName, ensureDemoModel } from './demo-model.js';
 import { availableMemoryBytes, capacityNote, defaultKvBudget, defaultSlots, resolveActivations } from './fast-defaults.js';
+import { ActivityLog } from './activity-log.js';
 import { LATENCY_BUCKETS, MetricsRegistry, type Counter, type Histogram } from './metrics.js';
 import { timedEngine } from './timed-engine.js';
 
@@ -77,8 +78,10 @@ export class Host {
   /** Skills catalog, if --skills was given. */
   skills?: SkillsCatalog;
   /** What the flags left to the host, as resolved at start (fast-defaults.ts), with the lines printed for them. */
-  resolved?: { activations: 'f32' | 'bf16'; slots: number; kvBudgetBytes: number; notes: string[] };
+  resolved?: { activations: 'f32' | 'bf16'; slots: number; kvBudgetBytes: number; weightBytes: number; notes: string[] };
   readonly startedAt = Date.now();
+  /** Recent turns and a ring of counter samples (the console's plots): 64 turns, 10 min at 2 s. */
+  readonly activity = new ActivityLog({ maxTurns: 64, maxSamples: 300, intervalMs: 2000 });
   private closed = false;
 
   constructor(readonly config: ServeConfig, o: HostOptions = {}) {
@@ -181,7 +184,7 @@ export class Host {
       const kvBudgetBytes = c.kvBudgetBytes ?? defaultKvBudget(availableMemoryBytes(), weightBytes);
       const slots = c.slots ?? defaultSlots(kvBudgetBytes, bytesPerToken, stateBytes, capacity);
       const note = capacityNote({ slots, slotsGiven: c.slots !== undefined, kvBudgetBytes, budgetGiven: c.kvBudgetBytes !== undefined, bytesPerToken, stateBytes, capacity });
-      this.resolved = { activations: raw.activationMode, slots, kvBudgetBytes, notes: [act.why, note] };
+      this.resolved = { activations: raw.activationMode, slots, kvBudgetBytes, weightBytes, notes: [act.why, note] };
       const store = await this.writable(c.dataDir, () => SessionStore.open({
         engine, scheduler, dataDir: c.dataDir, maxResidentSlots: slots, kvBudgetBytes, slotCapacity: capacity,
         durability: { mode: c.durability, windowMs: c.syncWindowMs }, maxSlotWaitMs: c.maxQueueWaitMs,
@@ -195,6 +198,7 @@ export class Host {
       const modelId = c.modelName ?? (c.model ? basename(modelDir) : demoModelName(c.demoDtype));
       this.parts = { modelDir, modelId, engine, scheduler, store, tokenizer, template, protocol, vocab, runner, chat, capacity };
       this.registerGauges();
+      this.startActivity();
     } catch (e) {
       raw.dispose();
       throw e;
@@ -218,6 +222,20 @@ export class Host {
     this.metrics.reused.inc(r.usage.reused);
     this.metrics.generated.inc(r.usage.completionTokens);
     this.metrics.turns.inc(1, { finish: r.finish });
+    this.activity.addTurn(r);
+  }
+
+  private startActivity(): void {
+    const m = this.metrics;
+    this.activity.start(() => {
+      const mem = this.store.memory();
+      const st = this.scheduler.stats();
+      return {
+        generated: m.generated.get(), prefilled: m.prefilled.get(), turns: m.turns.total(),
+        steps: st.steps, stepSecondsSum: m.stepSeconds.total, queueDepth: st.active,
+        kvBytes: mem.kvBytes, residentSessions: mem.residentSessions, inFlight: m.inFlight.value,
+      };
+    });
   }
 
   private registerGauges(): void {
@@ -248,6 +266,7 @@ export class Host {
     if (this.closed) return;
     const p = this.parts;
     this.closed = true;
+    this.activity.stop();
     if (!p) return;
     await p.store.close();
     p.scheduler.close();

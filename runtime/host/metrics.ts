@@ -36,6 +36,12 @@ export class Counter {
   get(labels?: Labels): number {
     return this.values.get(labelText(labels))?.value ?? 0;
   }
+  /** Sum over every label set. */
+  total(): number {
+    let t = 0;
+    for (const v of this.values.values()) t += v.value;
+    return t;
+  }
   lines(): string[] {
     if (this.values.size === 0) return [`${this.name} 0`];
     return [...this.values.values()].map((v) => `${this.name}${labelText(v.labels)} ${num(v.value)}`);
@@ -58,6 +64,10 @@ export class Histogram {
   }
   get observations(): number {
     return this.count;
+  }
+  /** Sum of the observed values. */
+  get total(): number {
+    return this.sum;
   }
   lines(): string[] {
     const out = this.bounds.map((b, i) => `${this.name}_bucket{le="${num(b)}"} ${this.counts[i]}`);

@@ -2,7 +2,8 @@
  * The HTTP API (hono): OpenAI-compatible `/v1/chat/completions`, `/v1/responses` (responses/) and
  * `/v1/models`, Anthropic-compatible `/v1/messages` (messages/), the session API
  * (`/v1/sessions`, see sessions-routes.ts), the agent API (`/v1/agent`) and MCP endpoint (`/mcp`)
- * registered by their modules, `/metrics` (Prometheus) and `/health`.
+ * registered by their modules, `/metrics` (Prometheus), `/health`, and the web console (`/`, `/console/*`, its JSON under
+ * `/v1/console`, see console/).
  * Every route but /health checks Host and Origin (origin-policy.ts) and requires the API key (Bearer or x-api-key) when one is configured; bodies
  * are size-limited; every error is OpenAI-shaped JSON, Anthropic-shaped under /v1/messages.
  */
@@ -25,6 +26,8 @@ import { checkOrigin } from './origin-policy.js';
 import { StorageProbe } from './storage-health.js';
 import { modelNames, modelObject, servedModel } from './model-names.js';
 import { registerResponsesRoutes } from './responses/routes.js';
+import { consoleRoutes } from './console/console-routes.js';
+import { isConsoleAsset, registerConsoleStatic } from './console/console-static.js';
 
 const checkChat = validator<ChatCompletionBody>(chatCompletionSchema);
 
@@ -64,7 +67,7 @@ export function createApp(host: Host): Hono {
   if (key !== undefined) {
     const want = digest(key);
     app.use('*', async (c, next) => {
-      if (c.req.path === '/health') return next();
+      if (c.req.path === '/health' || isConsoleAsset(c.req.path)) return next(); // the console's files hold no data
       const h = c.req.header('authorization');
       const xKey = c.req.header('x-api-key'); // Anthropic clients
       if (!h && xKey === undefined) throw new HttpError(401, "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'", 'authentication_error', null, 'invalid_api_key');
@@ -121,6 +124,8 @@ export function createApp(host: Host): Hono {
   app.route('/v1/sessions', sessionRoutes(host));
   registerAgentRoutes(app, host);
   registerMcpRoutes(app, host);
+  app.route('/v1/console', consoleRoutes(host));
+  registerConsoleStatic(app);
   return app;
 }
 
