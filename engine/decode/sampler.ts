@@ -6,9 +6,13 @@
  */
 import { EngineArgumentError, EngineError } from '../errors.js';
 import { argmax } from './logit-math.js';
+import { biasAndPenalise } from './penalties.js';
+import { Rng } from './rng.js';
+import { countAllowed, gatherAllowed, SPARSE_SHARE } from './sparse-mask.js';
 import { selectTop } from './top-k.js';
 
 export { logSoftmaxTopK } from './top-k.js';
+export { Rng } from './rng.js';
 
 /** The mask allowed no token (after intersecting with the vocabulary). */
 export class NoAllowedTokenError extends EngineError {
@@ -52,40 +56,6 @@ export interface SampleOptions {
   /** Bitset over the vocabulary (bit i of word i>>5 set = token i allowed); applied before everything else. */
   mask?: Uint32Array;
 }
-
-/** xoshiro128** seeded through splitmix32: fast, reproducible 32-bit PRNG. */
-export class Rng {
-  private s = new Uint32Array(4);
-  constructor(seed = 0) {
-    let x = (seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32) >>> 0, 0x9e3779b1);
-    for (let i = 0; i < 4; i++) {
-      x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      this.s[i] = z ^ (z >>> 16);
-    }
-    if (!this.s.some((v) => v !== 0)) this.s[0] = 1;
-  }
-  /** Uniform 32-bit unsigned integer. */
-  nextU32(): number {
-    const s = this.s;
-    const r = Math.imul(rotl(Math.imul(s[1]!, 5), 7), 9) >>> 0;
-    const t = s[1]! << 9;
-    s[2]! ^= s[0]!;
-    s[3]! ^= s[1]!;
-    s[1]! ^= s[2]!;
-    s[0]! ^= s[3]!;
-    s[2]! ^= t;
-    s[3] = rotl(s[3]!, 11);
-    return r;
-  }
-  /** Uniform float in [0, 1) with 53 random bits. */
-  next(): number {
-    return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
-  }
-}
-const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k));
 
 /** A fresh state for `sample`. */
 export function createSamplerState(seed = 0): SamplerState {
@@ -133,24 +103,7 @@ function prepare(logits: Float32Array, work: Float32Array, p: SamplingParams, re
     }
     if (!any) throw new NoAllowedTokenError('sampling: the allowed-token mask allows no token');
   }
-  for (const [t, b] of p.logitBias ?? []) if (t < V && work[t] !== -Infinity) work[t] += b;
-  const rep = p.repetitionPenalty ?? 1;
-  const pres = p.presencePenalty ?? 0;
-  const freq = p.frequencyPenalty ?? 0;
-  const lastN = p.penaltyLastN ?? 64;
-  if ((rep === 1 && pres === 0 && freq === 0) || lastN === 0 || recent.length === 0) return;
-  const from = lastN < 0 ? 0 : Math.max(0, recent.length - lastN);
-  const counts = new Map<number, number>();
-  for (let i = from; i < recent.length; i++) {
-    const t = recent[i]!;
-    if (t >= 0 && t < V) counts.set(t, (counts.get(t) ?? 0) + 1);
-  }
-  for (const [t, c] of counts) {
-    let l = work[t]!;
-    if (l === -Infinity) continue;
-    if (rep !== 1) l = l > 0 ? l / rep : l * rep;
-    work[t] = l - pres - freq * c;
-  }
+  biasAndPenalise(work, (t) => (t < V ? t : -1), p, recent);
 }
 
 /**
@@ -168,7 +121,10 @@ export function sample(
   let token: number;
   const allowed = opts.mask ? countAllowed(opts.mask, logits.length) : logits.length;
   if (opts.mask && allowed <= logits.length * SPARSE_SHARE) {
-    token = chooseSparse(logits, opts.mask, allowed, params, state, scratch.weights);
+    const { ids, vals, indexOf } = gatherAllowed(logits, opts.mask, allowed);
+    biasAndPenalise(vals, indexOf, params, state.recent);
+    const c = choose(vals, params, state.rng, scratch.weights);
+    token = c < 0 ? -1 : ids[c]!;
   } else {
     prepare(logits, scratch.work, params, state.recent, opts.mask);
     token = choose(scratch.work, params, state.rng, scratch.weights);
@@ -269,85 +225,6 @@ function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array): 
   let r = rng.next() * z;
   for (let i = 0; i < V; i++) if (w[i]! > 0 && (r -= w[i]!) < 0) return i;
   return top;
-}
-
-/** A mask allowing at most this share of the vocabulary is sampled over its allowed ids only. */
-const SPARSE_SHARE = 1 / 8;
-
-/** Allowed ids of a mask within the vocabulary; throws when the mask is too short or allows none. */
-function countAllowed(mask: Uint32Array, V: number): number {
-  const words = Math.ceil(V / 32);
-  if (mask.length < words) throw new EngineArgumentError(`sampling: mask has ${mask.length} words, vocabulary of ${V} needs ${words}`);
-  let n = 0;
-  for (let i = 0; i < words; i++) {
-    let x = mask[i]!;
-    if (i === words - 1 && V % 32) x &= (1 << V % 32) - 1;
-    x = x - ((x >>> 1) & 0x55555555);
-    x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-    n += Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24;
-  }
-  if (n === 0) throw new NoAllowedTokenError('sampling: the allowed-token mask allows no token');
-  return n;
-}
-
-/**
- * `choose` over the allowed ids of a sparse mask only (no pass over the vocabulary): their logits gathered in
- * ascending id order, logit bias and penalties applied to them as `prepare` would. The same token for the same
- * PRNG state as the dense pass (ties, sums and draws run in the same order over the same finite entries).
- */
-function chooseSparse(logits: Float32Array, mask: Uint32Array, n: number, p: SamplingParams, state: SamplerState, w: Float64Array): number {
-  const V = logits.length;
-  const ids = new Int32Array(n);
-  let k = 0;
-  for (let i = 0, words = Math.ceil(V / 32); i < words; i++) {
-    let bits = mask[i]!;
-    while (bits) {
-      const b = 31 - Math.clz32(bits);
-      bits &= ~(1 << b);
-      const id = i * 32 + b;
-      if (id < V) ids[k++] = id;
-    }
-  }
-  const order = ids.subarray(0, k).sort(); // bits were taken high to low within a word
-  const vals = new Float32Array(k);
-  for (let j = 0; j < k; j++) vals[j] = logits[order[j]!]!;
-  const at = (t: number) => {
-    let lo = 0;
-    let hi = k - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (order[mid]! === t) return mid;
-      if (order[mid]! < t) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  };
-  for (const [t, b] of p.logitBias ?? []) {
-    const j = t < V ? at(t) : -1;
-    if (j >= 0 && vals[j] !== -Infinity) vals[j] += b;
-  }
-  const rep = p.repetitionPenalty ?? 1;
-  const pres = p.presencePenalty ?? 0;
-  const freq = p.frequencyPenalty ?? 0;
-  const lastN = p.penaltyLastN ?? 64;
-  const recent = state.recent;
-  if (!((rep === 1 && pres === 0 && freq === 0) || lastN === 0 || recent.length === 0)) {
-    const counts = new Map<number, number>();
-    for (let i = lastN < 0 ? 0 : Math.max(0, recent.length - lastN); i < recent.length; i++) {
-      const t = recent[i]!;
-      if (t >= 0 && t < V) counts.set(t, (counts.get(t) ?? 0) + 1);
-    }
-    for (const [t, c] of counts) {
-      const j = at(t);
-      if (j < 0) continue;
-      let l = vals[j]!;
-      if (l === -Infinity) continue;
-      if (rep !== 1) l = l > 0 ? l / rep : l * rep;
-      vals[j] = l - pres - freq * c;
-    }
-  }
-  const c = choose(vals, p, state.rng, w);
-  return c < 0 ? -1 : order[c]!;
 }
 
 /** Draws index k < n with probability ∝ weight(k); returns ids[k]. */
