@@ -30,6 +30,10 @@ import { demoModelName, ensureDemoModel } from './demo-model.js';
 import { availableMemoryBytes, capacityNote, defaultKvBudget, defaultSlots, resolveActivations } from './fast-defaults.js';
 import { LATENCY_BUCKETS, MetricsRegistry, type Counter, type Histogram } from './metrics.js';
 import { timedEngine } from './timed-engine.js';
+import { KeyRing } from '../tenants/key-ring.js';
+import { checkGrowth, checkNewSession, RateLimiter, usageOf } from '../tenants/limits.js';
+import { ownerOfSettings } from '../tenants/tenant.js';
+import type { Session } from '../../sessions/session.js';
 
 /** Counters and histograms the host keeps (rendered by GET /metrics). */
 export interface HostMetrics {
@@ -80,6 +84,9 @@ export class Host {
   resolved?: { activations: 'f32' | 'bf16'; slots: number; kvBudgetBytes: number; notes: string[] };
   readonly startedAt = Date.now();
   private closed = false;
+  private ring?: KeyRing;
+  /** Requests-per-minute buckets of the tenants (runtime/tenants/limits.ts). */
+  readonly rate = new RateLimiter();
 
   constructor(readonly config: ServeConfig, o: HostOptions = {}) {
     this.log = o.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -116,12 +123,27 @@ export class Host {
   /** Positions per KV slot. */
   get capacity(): number { return this.p.capacity; }
   get started(): boolean { return !!this.parts && !this.closed; }
+  /** The keys and the tenant each acts as (open, one --api-key, or --keys); set by start(). */
+  get tenants(): KeyRing { return this.ring ?? (this.ring = this.config.keysFile ? KeyRing.fromFile(this.config.keysFile, this.log) : this.config.apiKey !== undefined ? KeyRing.single(this.config.apiKey) : KeyRing.open()); }
+
+  /** Sessions and KV bytes owned by a tenant. */
+  usage(owner: string) {
+    return usageOf(this.store.list(), owner, this.store.format.bytesPerToken, this.store.format.stateBytes);
+  }
+
+  /** Throws TenantLimitError when the owner of `s` is at its kv_bytes limit (before appends and turns). */
+  admitGrowth(s: Session): void {
+    const owner = ownerOfSettings(s.state.settings);
+    const limits = this.tenants.limitsOf(owner);
+    if (limits.kvBytes !== undefined) checkGrowth(owner, limits, this.usage(owner));
+  }
 
   /** Loads everything; throws ConfigError for unusable flags or model folders. Resolves to this. */
   async start(): Promise<this> {
     if (this.parts) return this;
     const c = this.config;
     checkServePaths(c);
+    void this.tenants; // a bad keys file stops the start here, naming the key path
     if (c.mcpConfig) {
       try {
         this.mcp = await loadMcpConfig(c.mcpConfig);
@@ -186,11 +208,17 @@ export class Host {
         engine, scheduler, dataDir: c.dataDir, maxResidentSlots: slots, kvBudgetBytes, slotCapacity: capacity,
         durability: { mode: c.durability, windowMs: c.syncWindowMs }, maxSlotWaitMs: c.maxQueueWaitMs,
         checkpointBudgetBytes: c.checkpointBudgetBytes,
+        admit: (settings) => {
+          const owner = ownerOfSettings(settings);
+          const limits = this.tenants.limitsOf(owner);
+          if (limits.sessions !== undefined || limits.kvBytes !== undefined) checkNewSession(owner, limits, this.usage(owner));
+        },
         detokenize: (t) => tokenizer.decode(t), onWarning: (m) => this.log(`warning: ${m}`),
       }));
       const protocol = new AppendProtocol(tokenizer, template);
       protocol.maxTokens = capacity; // a prompt provably beyond the slot is refused before BPE runs
       const runner = new ChatRunner(store, { tokenizer, protocol, vocab, capacity, defaultMaxTokens: c.defaultMaxTokens, onFinish: (r) => this.countTurn(r) });
+      runner.admit = (s) => this.admitGrowth(s);
       const chat = new ChatService(runner, { maxSessions: c.chatSessions, onWarning: (m) => this.log(`warning: ${m}`) });
       const modelId = c.modelName ?? (c.model ? basename(modelDir) : demoModelName(c.demoDtype));
       this.parts = { modelDir, modelId, engine, scheduler, store, tokenizer, template, protocol, vocab, runner, chat, capacity };

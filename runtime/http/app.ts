@@ -3,10 +3,9 @@
  * `/v1/models`, Anthropic-compatible `/v1/messages` (messages/), the session API
  * (`/v1/sessions`, see sessions-routes.ts), the agent API (`/v1/agent`) and MCP endpoint (`/mcp`)
  * registered by their modules, `/metrics` (Prometheus) and `/health`.
- * Every route but /health checks Host and Origin (origin-policy.ts) and requires the API key (Bearer or x-api-key) when one is configured; bodies
+ * Every route but /health checks Host and Origin (origin-policy.ts) and resolves the key (Bearer or x-api-key) to a tenant (tenant-auth.ts); bodies
  * are size-limited; every error is OpenAI-shaped JSON, Anthropic-shaped under /v1/messages.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { registerAgentRoutes } from '../agent/routes.js';
@@ -25,6 +24,7 @@ import { checkOrigin } from './origin-policy.js';
 import { StorageProbe } from './storage-health.js';
 import { modelNames, modelObject, servedModel } from './model-names.js';
 import { registerResponsesRoutes } from './responses/routes.js';
+import { getTenant, tenantAuth } from './tenant-auth.js';
 
 const checkChat = validator<ChatCompletionBody>(chatCompletionSchema);
 
@@ -35,8 +35,6 @@ export function errorResponse(c: Context, e: unknown): Response {
   if (isAnthropicPath(c.req.path)) return c.json(anthropicErrorBody(status, body.error.message, body.error.code), status as 400);
   return c.json(body, status as 400);
 }
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** Builds the app for a started host. */
 export function createApp(host: Host): Hono {
@@ -60,19 +58,7 @@ export function createApp(host: Host): Hono {
     return next();
   });
 
-  const key = host.config.apiKey;
-  if (key !== undefined) {
-    const want = digest(key);
-    app.use('*', async (c, next) => {
-      if (c.req.path === '/health') return next();
-      const h = c.req.header('authorization');
-      const xKey = c.req.header('x-api-key'); // Anthropic clients
-      if (!h && xKey === undefined) throw new HttpError(401, "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'", 'authentication_error', null, 'invalid_api_key');
-      const given = h ? /^Bearer\s+(.+)$/i.exec(h.trim())?.[1] : xKey;
-      if (given === undefined || !timingSafeEqual(digest(given), want)) throw new HttpError(401, 'incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
-      return next();
-    });
-  }
+  app.use('*', tenantAuth(host)); // key → tenant (getTenant(c)), requests-per-minute
 
   app.use('*', bodyLimit({
     maxSize: host.config.maxBodyBytes,
@@ -112,7 +98,7 @@ export function createApp(host: Host): Hono {
     checkMessages(body.messages, tools);
     const ac = new AbortController();
     const opts = turnOptionsOf(body, requestSignal(c, ac));
-    const events = host.chat.complete({ messages: body.messages, tools, kwargs: body.chat_template_kwargs ?? undefined, sessionName: body.session_id }, opts);
+    const events = host.chat.complete({ messages: body.messages, tools, kwargs: body.chat_template_kwargs ?? undefined, sessionName: body.session_id, tenant: getTenant(c) }, opts);
     return answerTurn(c, model, events, body.stream === true, body.stream_options?.include_usage === true, ac, legacy);
   });
 
