@@ -28,11 +28,12 @@ import type { TurnResult } from '../chat/types.js';
 import { checkServePaths, ConfigError, type ServeConfig } from '../config.js';
 import { demoModelName, ensureDemoModel } from './demo-model.js';
 import { availableMemoryBytes, capacityNote, defaultKvBudget, defaultSlots, resolveActivations } from './fast-defaults.js';
-import { LATENCY_BUCKETS, MetricsRegistry, type Counter, type Histogram } from './metrics.js';
+import { BoundedLabel, LATENCY_BUCKETS, MetricsRegistry, type Counter, type Histogram } from './metrics.js';
+import { kvBytesByTenant, sessionsByTenant } from './tenant-metrics.js';
 import { timedEngine } from './timed-engine.js';
 import { KeyRing } from '../tenants/key-ring.js';
 import { checkGrowth, checkNewSession, RateLimiter, usageOf } from '../tenants/limits.js';
-import { ownerOfSettings } from '../tenants/tenant.js';
+import { DEFAULT_TENANT_ID, ownerOfSettings } from '../tenants/tenant.js';
 import type { Session } from '../../sessions/session.js';
 
 /** Counters and histograms the host keeps (rendered by GET /metrics). */
@@ -45,6 +46,8 @@ export interface HostMetrics {
   stepSeconds: Histogram;
   requests: Counter;
   inFlight: { value: number };
+  /** The `tenant` label of tokens, sessions and KV bytes, bounded (overflow → `other`). */
+  tenantLabel: BoundedLabel;
 }
 
 export interface HostOptions {
@@ -100,6 +103,7 @@ export class Host {
       stepSeconds: registry.histogram('resident_step_seconds', 'Wall time of one scheduler step (one engine forward call)', LATENCY_BUCKETS),
       requests: registry.counter('resident_http_requests_total', 'HTTP requests, by route and status'),
       inFlight: { value: 0 },
+      tenantLabel: new BoundedLabel(32),
     };
   }
 
@@ -143,7 +147,7 @@ export class Host {
     if (this.parts) return this;
     const c = this.config;
     checkServePaths(c);
-    void this.tenants; // a bad keys file stops the start here, naming the key path
+    this.metrics.tenantLabel.seed(this.tenants.tenantIds()); // a bad keys file stops the start here, naming the key path
     if (c.mcpConfig) {
       try {
         this.mcp = await loadMcpConfig(c.mcpConfig);
@@ -241,10 +245,20 @@ export class Host {
     }
   }
 
+  /** Owner tenant of a session id as a bounded metrics label. */
+  private tenantLabel(sessionId: string): string {
+    let owner = DEFAULT_TENANT_ID;
+    try {
+      owner = ownerOfSettings(this.store.get(sessionId).state.settings);
+    } catch { /* deleted meanwhile */ }
+    return this.metrics.tenantLabel.value(owner);
+  }
+
   private countTurn(r: TurnResult): void {
-    this.metrics.prefilled.inc(r.usage.prefilled);
-    this.metrics.reused.inc(r.usage.reused);
-    this.metrics.generated.inc(r.usage.completionTokens);
+    const tenant = { tenant: this.tenantLabel(r.sessionId) };
+    this.metrics.prefilled.inc(r.usage.prefilled, tenant);
+    this.metrics.reused.inc(r.usage.reused, tenant);
+    this.metrics.generated.inc(r.usage.completionTokens, tenant);
     this.metrics.turns.inc(1, { finish: r.finish });
   }
 
@@ -254,14 +268,9 @@ export class Host {
     r.gauge('resident_scheduler_queue_depth', 'Requests (prefills and generations) in the scheduler', () => this.scheduler.stats().active);
     r.counterFrom('resident_scheduler_steps_total', 'Scheduler steps (engine forward calls)', () => this.scheduler.stats().steps);
     r.counterFrom('resident_scheduler_step_tokens_total', 'Tokens carried by scheduler steps', () => this.scheduler.stats().tokens);
-    r.gauge('resident_sessions', 'Sessions by residency', () => {
-      const m = mem();
-      return [
-        { labels: { state: 'resident' }, value: m.residentSessions },
-        { labels: { state: 'spilled' }, value: m.sessions.length - m.residentSessions },
-      ];
-    });
-    r.gauge('resident_kv_bytes', 'KV bytes held by resident sessions', () => mem().kvBytes);
+    const owner = (id: string) => ownerOfSettings(this.store.get(id).state.settings);
+    r.gauge('resident_sessions', 'Sessions by residency and owning tenant', () => sessionsByTenant(mem(), owner, this.metrics.tenantLabel));
+    r.gauge('resident_kv_bytes', 'KV bytes held by resident sessions, by owning tenant', () => kvBytesByTenant(mem(), owner, this.metrics.tenantLabel));
     r.gauge('resident_kv_spare_bytes', 'KV bytes held by recycled spare slots kept for the next restore or fork', () => mem().spareBytes);
     r.gauge('resident_state_checkpoint_bytes', 'Recurrent-state checkpoint bytes kept by sessions (hybrid models)', () => mem().checkpointBytes);
     r.gauge('resident_kv_budget_bytes', 'KV byte budget of resident sessions', () => this.resolved!.kvBudgetBytes);

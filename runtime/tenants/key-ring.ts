@@ -80,10 +80,10 @@ export class KeyRing {
     try {
       const keys = readKeysFile(this.file!);
       this.install(keys);
-      this.log(`resident: --keys ${this.file}: reloaded ${keys.length} keys for ${this.tenants.size} tenants`);
+      this.log(`--keys ${this.file}: reloaded ${keys.length} keys for ${this.tenants.size} tenants`);
       return true;
     } catch (e) {
-      this.log(`resident: warning: keys file not reloaded, keeping the previous ${this.entries.length} keys: ${(e as Error).message}`);
+      this.log(`warning: --keys: not reloaded, keeping the previous ${this.entries.length} keys: ${(e as Error).message}`);
       return false;
     }
   }
