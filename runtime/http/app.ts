@@ -85,7 +85,11 @@ export function createApp(host: Host): Hono {
     return c.json(modelObject(host, name));
   });
 
-  app.get('/metrics', (c) => c.body(host.metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  app.get('/metrics', (c) => {
+    // Series name every tenant: with --keys only admins read them (anyone else: as if there were no such route).
+    if (getTenant(c).role !== 'admin') throw new HttpError(404, `no route ${c.req.method} ${c.req.path}`, 'not_found_error', null, 'unknown_route');
+    return c.body(host.metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
 
   app.post('/v1/chat/completions', async (c) => {
     const raw = await readJson(c.req.raw);
