@@ -1,5 +1,6 @@
 /**
- * The session API (our extension), mounted at /v1/sessions. A session is addressed by id or name.
+ * The session API (our extension), mounted at /v1/sessions. A session is addressed by id or name, as
+ * the request's tenant sees it (runtime/tenants/visibility.ts): another tenant's is a 404 like a missing one.
  *   POST   /                     create {name?, tools?, chat_template_kwargs?, messages?, pinned?}
  *   GET    /                     list
  *   GET    /:id                  one session with its messages
