@@ -39,6 +39,8 @@ export interface ServeConfig {
   modelAliases: string[];
   /** Bearer token every route but /health requires; undefined = open. */
   apiKey?: string;
+  /** Keys file (`--keys`, JSON or YAML: key → tenant, role, limits; runtime/tenants/keys-file.ts), re-read on SIGHUP. Absolute. */
+  keysFile?: string;
   threads: number;
   /** Matmul weights as stored ('native') or quantized to int8 at load (about half the bytes per decode step). */
   weights: WeightMode;
@@ -133,6 +135,7 @@ const OPTIONS = {
   'model-alias': { type: 'string', multiple: true },
   'demo-dtype': { type: 'string' },
   'api-key': { type: 'string' },
+  keys: { type: 'string' },
   threads: { type: 'string' },
   weights: { type: 'string' },
   activations: { type: 'string' },
@@ -179,6 +182,8 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
   if (str('demo-dtype') !== undefined && str('model') !== undefined) throw new ConfigError('--demo-dtype applies only to the generated demo model; drop it or --model', '--demo-dtype');
   const apiKey = str('api-key') ?? (env.RESIDENT_API_KEY || undefined);
   if (apiKey !== undefined && !/^[\x21-\x7e]+$/.test(apiKey)) throw new ConfigError('the API key must be printable ASCII without spaces (--api-key or RESIDENT_API_KEY)', '--api-key');
+  const keysFile = str('keys') !== undefined ? resolve(cwd, str('keys')!) : undefined;
+  if (keysFile !== undefined && apiKey !== undefined) throw new ConfigError(`--keys and ${str('api-key') !== undefined ? '--api-key' : 'RESIDENT_API_KEY'} exclude each other: put the key in the keys file`, '--keys');
   const modelName = str('model-name');
   if (modelName !== undefined && !/^[\w.:/@-]{1,128}$/.test(modelName)) throw new ConfigError(`--model-name may hold letters, digits and . _ : / @ - (1..128), got '${modelName}'`, '--model-name');
   const modelAliases = (values['model-alias'] as string[] | undefined) ?? [];
@@ -207,6 +212,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     modelName,
     modelAliases,
     apiKey,
+    keysFile,
     threads: intFlag(str('threads'), '--threads', defaultThreads(), 1, 256),
     weights,
     activations,
@@ -266,6 +272,9 @@ export const SERVE_FLAGS_HELP = `Options:
   --data DIR           data directory: sessions, demo model (default ${SERVE_DEFAULTS.dataDir})
   --api-key KEY        require 'Authorization: Bearer KEY' on every route but /health
                        (default: env RESIDENT_API_KEY; unset = no authentication)
+  --keys FILE          tenants: a JSON or YAML file {"keys": {"<key>": {"tenant", "role": "user"|"admin",
+                       "limits": {"sessions", "kv_bytes", "requests_per_minute"}}}}; each tenant sees
+                       only its own sessions, responses and runs (admin: all); re-read on SIGHUP
   --threads N          engine threads (default: ${defaultThreads()})
   --weights MODE       native (default) or int8: matmul weights quantized at load, 32-value blocks
   --activations MODE   auto (default), f32 or bf16: with BF16 weights, matmul inputs rounded to bf16 as

@@ -32,6 +32,8 @@ export interface StoreOptions {
   durability?: DurabilityOptions;
   /** Receives load/restore problems that were handled (corrupt snapshot dropped, torn tail cut). */
   onWarning?: (message: string) => void;
+  /** Called with the new session's settings before create and fork write anything; throws to refuse (e.g. a tenant's session limit). */
+  admit?: (settings: Readonly<Record<string, unknown>>) => void;
 }
 
 export interface CreateOptions extends AppendOptions {

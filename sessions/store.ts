@@ -163,6 +163,7 @@ export class SessionStore implements SessionHost {
   /** Creates a session (durable before it resolves). */
   async create(o: CreateOptions = {}): Promise<Session> {
     this.checkOpen();
+    this.o.admit?.(o.settings ?? {});
     const now = Date.now();
     const state: SessionState = { id: ulid(), model: this.format.model, createdAt: now, lastUsedAt: now, tokens: [], messages: [], tools: o.tools ?? [], settings: o.settings ?? {}, generated: 0 };
     const s = await this.materialize(state, []);
@@ -204,6 +205,7 @@ export class SessionStore implements SessionHost {
   fork(id: string, o: { at?: number; pinned?: boolean } = {}): Promise<Session> {
     const p = this.get(id);
     return p.op(async () => {
+      this.o.admit?.(p.state.settings); // the child inherits the settings (and so the owner)
       const at = o.at ?? p.state.tokens.length;
       if (!Number.isInteger(at) || at < 0 || at > p.state.tokens.length) throw new SessionArgumentError(`fork at ${at}: session ${id} has ${p.state.tokens.length} tokens`);
       const now = Date.now();

@@ -15,6 +15,7 @@ import { Hono, type Context } from 'hono';
 import type { Host } from '../host/host.js';
 import { HttpError } from '../http/errors.js';
 import { readJson } from '../http/validate.js';
+import { getTenant } from '../http/tenant-auth.js';
 import type { AgentRun } from './agent-run.js';
 import { parseRunRequest } from './request.js';
 import { agentServiceFor } from './service.js';
@@ -84,17 +85,17 @@ export function agentRoutes(host: Host): Hono {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'the request body must be a JSON object');
     const stream = flag(body, 'stream');
     const wait = flag(body, 'wait');
-    const run = await svc().start(parseRunRequest(body, ['stream', 'wait']));
+    const run = await svc().start(parseRunRequest(body, ['stream', 'wait']), getTenant(c));
     return answer(c, run, stream, wait);
   }));
 
-  r.get('/runs', (c) => c.json({ object: 'list', data: svc().list() }));
-  r.get('/runs/:id', guard(async (c) => c.json(svc().summary(idOf(c)))));
+  r.get('/runs', (c) => c.json({ object: 'list', data: svc().list(getTenant(c)) }));
+  r.get('/runs/:id', guard(async (c) => c.json(svc().summary(idOf(c), getTenant(c)))));
 
   r.get('/runs/:id/events', guard(async (c) => {
-    const run = svc().get(idOf(c));
+    const run = svc().get(idOf(c), getTenant(c));
     if (!run) {
-      svc().summary(idOf(c)); // 404 when unknown
+      svc().summary(idOf(c), getTenant(c)); // 404 when unknown
       throw new HttpError(409, `agent run ${idOf(c)} is not running in this process; resume it first`, 'invalid_request_error', null, 'run_state');
     }
     const q = c.req.query('after') ?? c.req.header('last-event-id');
@@ -103,7 +104,7 @@ export function agentRoutes(host: Host): Hono {
     return runEventStream(run, after);
   }));
 
-  r.post('/runs/:id/cancel', guard(async (c) => c.json(await svc().cancel(idOf(c)))));
+  r.post('/runs/:id/cancel', guard(async (c) => c.json(await svc().cancel(idOf(c), getTenant(c)))));
 
   r.post('/runs/:id/resume', guard(async (c) => {
     const body = (await readJson(c.req.raw, {})) as Record<string, unknown>;
@@ -111,7 +112,7 @@ export function agentRoutes(host: Host): Hono {
     for (const k of Object.keys(body)) if (!['max_steps', 'stream', 'wait'].includes(k)) throw new HttpError(400, `unrecognized field '${k}'`, 'invalid_request_error', k);
     const ms = body.max_steps;
     if (ms !== undefined && !(Number.isInteger(ms) && (ms as number) >= 0 && (ms as number) <= 64)) throw new HttpError(400, "'max_steps' must be an integer in [0, 64]", 'invalid_request_error', 'max_steps');
-    const run = await svc().resume(idOf(c), { maxSteps: ms as number | undefined });
+    const run = await svc().resume(idOf(c), { maxSteps: ms as number | undefined }, getTenant(c));
     return answer(c, run, flag(body, 'stream'), flag(body, 'wait'));
   }));
 

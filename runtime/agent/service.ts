@@ -14,6 +14,8 @@ import { runAgentLoop, SHUTDOWN } from './loop.js';
 import { capDefinitions } from './schema-caps.js';
 import { readRunRecord, writeRunRecord } from './run-record.js';
 import { agentToolsConfigFromEnv, ToolSources, type AgentToolsConfig } from './tool-sources.js';
+import { canSee, DEFAULT_TENANT_ID, LOCAL_TENANT, type Tenant } from '../tenants/tenant.js';
+import { ownerOf, visibleSession, visibleSessions } from '../tenants/visibility.js';
 import type { AgentRunRecord, AgentRunRequest, AgentRunResult } from './types.js';
 
 /** Default system prompt of an agent session (the skills catalog and the request's `system` follow it). */
@@ -35,25 +37,24 @@ const toolNames = (s: Session) => (s.state.tools as ToolDefinition[]).map((t) =>
 export class AgentService {
   readonly tools: ToolSources;
   private readonly runs = new Map<string, AgentRun>();
+  /** Run id → the tenant owning its session (runs are seen by whoever sees their session). */
+  private readonly owners = new Map<string, string>();
 
   constructor(readonly host: Host, readonly config: AgentToolsConfig = {}) {
     this.tools = new ToolSources(config, host.mcp, host.skills, host.log);
   }
 
-  /** A session by id or name; AgentRequestError when missing. */
-  session(key: string): Session {
-    try {
-      return this.host.store.get(key);
-    } catch {
-      const s = this.host.chat.findNamed(key);
-      if (!s) throw new AgentRequestError(`session '${key}' not found`, 'session_id');
-      return s;
-    }
+  /** A session `t` sees, by id or name; AgentRequestError when missing (or another tenant's). */
+  session(key: string, t: Tenant = LOCAL_TENANT): Session {
+    const s = visibleSession(this.host.store, t, key);
+    if (!s) throw new AgentRequestError(`session '${key}' not found`, 'session_id');
+    return s;
   }
 
-  /** A run in this process, by id. */
-  get(runId: string): AgentRun | undefined {
-    return this.runs.get(runId);
+  /** A run in this process that `t` sees, by id. */
+  get(runId: string, t: Tenant = LOCAL_TENANT): AgentRun | undefined {
+    const run = this.runs.get(runId);
+    return run && canSee(t, this.owners.get(runId) ?? DEFAULT_TENANT_ID) ? run : undefined;
   }
 
   private activeOn(sessionId: string): AgentRun | undefined {
@@ -61,12 +62,12 @@ export class AgentService {
   }
 
   /** Starts a run; throws AgentRequestError for a bad request (before anything changes). Events follow on the returned run. */
-  async start(req: AgentRunRequest): Promise<AgentRun> {
+  async start(req: AgentRunRequest, t: Tenant = LOCAL_TENANT): Promise<AgentRun> {
     const runner = this.host.runner;
     let session: Session;
     let created = false;
     if (req.sessionId !== undefined) {
-      session = this.session(req.sessionId);
+      session = this.session(req.sessionId, t);
       if (this.activeOn(session.id)) throw new AgentRunStateError(`session ${session.id} already has a running agent run`);
       const has = session.tokens.length > 0;
       if (has) {
@@ -85,7 +86,7 @@ export class AgentService {
     } else {
       const reg = await this.tools.registry(req.toolSources);
       checkToolChoice(req, reg.names());
-      session = await runner.createSession({ tools: capDefinitions(reg.definitions() as ToolDefinition[], req.maxArgumentChars), settings: { origin: 'agent' } });
+      session = await runner.createSession({ tools: capDefinitions(reg.definitions() as ToolDefinition[], req.maxArgumentChars), settings: { origin: 'agent' }, tenant: t.id });
       created = true;
     }
     const system = session.tokens.length === 0 ? this.systemPrompt(req.system) : undefined;
@@ -109,10 +110,10 @@ export class AgentService {
   }
 
   /** Resumes a run recorded in a session (after a restart, or a cancel). */
-  async resume(runId: string, o: { maxSteps?: number } = {}): Promise<AgentRun> {
-    const live = this.runs.get(runId);
+  async resume(runId: string, o: { maxSteps?: number } = {}, t: Tenant = LOCAL_TENANT): Promise<AgentRun> {
+    const live = this.get(runId, t);
     if (live?.running) throw new AgentRunStateError(`agent run ${runId} is running`);
-    const found = this.recorded().find((x) => x.record.runId === runId);
+    const found = this.recorded(t).find((x) => x.record.runId === runId);
     if (!found) throw new AgentRunNotFoundError(runId);
     const { session, record: rec } = found;
     if (this.activeOn(session.id)) throw new AgentRunStateError(`session ${session.id} already has a running agent run`);
@@ -134,6 +135,7 @@ export class AgentService {
     const registry = await this.tools.registry(rec.options.toolSources, rec.tools);
     const run = new AgentRun(rec.runId, session.id, rec.goal);
     this.runs.set(run.runId, run);
+    this.owners.set(run.runId, ownerOf(session));
     const runner = this.host.runner;
     run.done = (async (): Promise<AgentRunResult> => {
       let result: AgentRunResult;
@@ -156,10 +158,10 @@ export class AgentService {
     return [AGENT_SYSTEM_PROMPT, this.tools.skillsCatalogText(), extra ?? ''].filter((s) => s.trim() !== '').join('\n\n');
   }
 
-  /** Sessions holding a run record. */
-  recorded(): { session: Session; record: AgentRunRecord }[] {
+  /** Sessions `t` sees holding a run record. */
+  recorded(t: Tenant = LOCAL_TENANT): { session: Session; record: AgentRunRecord }[] {
     const out: { session: Session; record: AgentRunRecord }[] = [];
-    for (const s of this.host.store.list()) {
+    for (const s of visibleSessions(this.host.store.list(), t)) {
       const record = readRunRecord(s);
       if (record) out.push({ session: s, record });
     }
@@ -167,9 +169,9 @@ export class AgentService {
   }
 
   /** Runs of this process, plus runs recorded in sessions (those left running by a restart show as 'interrupted'). */
-  list(): AgentRunSummary[] {
-    const out = [...this.runs.values()].map((r) => r.summary());
-    for (const { session, record } of this.recorded()) {
+  list(t: Tenant = LOCAL_TENANT): AgentRunSummary[] {
+    const out = [...this.runs.values()].filter((r) => this.get(r.runId, t)).map((r) => r.summary());
+    for (const { session, record } of this.recorded(t)) {
       if (out.some((x) => x.run_id === record.runId)) continue;
       out.push({ run_id: record.runId, session_id: session.id, goal: record.goal, status: record.status === 'running' ? 'interrupted' : record.status, steps: record.steps, started_at: Math.floor(record.startedAt / 1000) });
     }
@@ -177,17 +179,17 @@ export class AgentService {
   }
 
   /** A run's summary (in memory or recorded). */
-  summary(runId: string): AgentRunSummary {
-    const live = this.runs.get(runId);
+  summary(runId: string, t: Tenant = LOCAL_TENANT): AgentRunSummary {
+    const live = this.get(runId, t);
     if (live) return live.summary();
-    const s = this.list().find((x) => x.run_id === runId);
+    const s = this.list(t).find((x) => x.run_id === runId);
     if (!s) throw new AgentRunNotFoundError(runId);
     return s;
   }
 
   /** Cancels a running run; resolves with its result. */
-  async cancel(runId: string): Promise<AgentRunResult> {
-    const run = this.runs.get(runId);
+  async cancel(runId: string, t: Tenant = LOCAL_TENANT): Promise<AgentRunResult> {
+    const run = this.get(runId, t);
     if (!run) throw new AgentRunNotFoundError(runId);
     run.cancel();
     return run.done;

@@ -20,6 +20,8 @@ import type { Session } from '../../sessions/session.js';
 import { conversationOf, type SessionConversation } from './conversation.js';
 import { ChatRequestError } from './errors.js';
 import type { ChatRunner } from './runner.js';
+import { LOCAL_TENANT, type Tenant } from '../tenants/tenant.js';
+import { namedSession, ownerOf, sees } from '../tenants/visibility.js';
 import type { TurnEvent, TurnOptions } from './types.js';
 
 /** A chat-completions request as the service sees it. */
@@ -33,6 +35,8 @@ export interface CompletionRequest {
   sessionName?: string;
   /** Runs on a new session of this origin, kept until deleted (not indexed, never evicted), instead of the reuse index. */
   ownOrigin?: string;
+  /** The tenant the request acts as (default LOCAL_TENANT): it owns new sessions; only its own sessions are reused. */
+  tenant?: Tenant;
 }
 
 /** Where a stateful API left a conversation: the session and the token position its conversation ended at. */
@@ -56,7 +60,7 @@ export interface Placement {
 
 const ORIGIN_CHAT = 'chat-completions';
 
-type Incoming = { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown> };
+type Incoming = { messages: ChatMessage[]; tools: ToolDefinition[]; kwargs: Record<string, unknown>; tenant: Tenant };
 /** A placed turn: its session (locked), the lock's release, and the messages to append there. */
 interface Placed {
   placement: Placement;
@@ -83,9 +87,9 @@ export class ChatService {
     return this.index.size;
   }
 
-  /** A named session, or undefined. */
-  findNamed(name: string): Session | undefined {
-    return this.runner.store.list().find((s) => s.state.settings.name === name);
+  /** A named session `tenant` sees (its own first; runtime/tenants/visibility.ts), or undefined. */
+  findNamed(name: string, tenant: Tenant = LOCAL_TENANT): Session | undefined {
+    return namedSession(this.runner.store.list(), tenant, name);
   }
 
   /**
@@ -96,7 +100,7 @@ export class ChatService {
     if (!Array.isArray(req.messages) || req.messages.length === 0) throw new ChatRequestError('messages must be a non-empty array', 'messages');
     const { enable_thinking, ...kwargs } = req.kwargs ?? {};
     const turn: TurnOptions = { ...o, enableThinking: o.enableThinking ?? (typeof enable_thinking === 'boolean' ? enable_thinking : undefined) };
-    const incoming = { messages: req.messages, tools: req.tools ?? [], kwargs };
+    const incoming = { messages: req.messages, tools: req.tools ?? [], kwargs, tenant: req.tenant ?? LOCAL_TENANT };
     const p = req.sessionName !== undefined ? await this.placeNamed(req.sessionName, incoming)
       : req.ownOrigin !== undefined ? await this.placeOwn(req.ownOrigin, incoming)
       : await this.placeAnonymous(incoming);
@@ -118,6 +122,7 @@ export class ChatService {
     } catch {
       return undefined;
     }
+    if (!sees(req.tenant ?? LOCAL_TENANT, session)) return undefined;
     const release = await this.runner.locks.acquire(session.id);
     try {
       const conv = conversationOf(session);
@@ -155,10 +160,10 @@ export class ChatService {
    * valid); any other match (an anonymous session, or a divergence) is forked at the match point.
    */
   private async placeOwn(origin: string, incoming: Incoming): Promise<Placed> {
-    const own = this.runner.store.list().filter((s) => s.state.settings.origin === origin).sort((a, b) => b.state.lastUsedAt - a.state.lastUsedAt).slice(0, OWN_CANDIDATES);
+    const own = this.runner.store.list().filter((s) => s.state.settings.origin === origin && ownerOf(s) === incoming.tenant.id).sort((a, b) => b.state.lastUsedAt - a.state.lastUsedAt).slice(0, OWN_CANDIDATES);
     const best = this.bestMatch([...[...this.index.keys()].reverse(), ...own.map((s) => s.id)], incoming);
     if (!best) {
-      const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin } });
+      const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin }, tenant: incoming.tenant.id });
       const release = await this.runner.locks.acquire(session.id);
       return { placement: { session, how: 'new' }, release, append: incoming.messages };
     }
@@ -177,7 +182,7 @@ export class ChatService {
     }
   }
 
-  /** The idle session among `ids` sharing the longest prefix with the request (at least one token), or undefined. */
+  /** The idle session among `ids` of the request's tenant sharing the longest prefix with it (at least one token), or undefined. */
   private bestMatch(ids: Iterable<string>, incoming: Incoming): { session: Session; match: PrefixMatch; conv: SessionConversation } | undefined {
     let best: { session: Session; match: PrefixMatch; conv: SessionConversation } | undefined;
     for (const id of ids) {
@@ -189,6 +194,7 @@ export class ChatService {
         this.index.delete(id);
         continue;
       }
+      if (ownerOf(session) !== incoming.tenant.id) continue; // never another tenant's K/V (nor its fork's owner)
       const conv = conversationOf(session);
       const match = matchPrefix(conv, incoming);
       if (match.keepTokens > 0 && (!best || match.keepTokens > best.match.keepTokens)) best = { session, match, conv };
@@ -198,10 +204,10 @@ export class ChatService {
 
   private async placeNamed(name: string, incoming: Incoming): Promise<Placed> {
     if (!/^[\w.:@-]{1,128}$/.test(name)) throw new ChatRequestError('session_id may hold letters, digits and . _ : @ - (1..128 characters)', 'session_id');
-    let session = this.findNamed(name);
+    let session = this.findNamed(name, incoming.tenant);
     let how: Placement['how'] = 'named';
     if (!session) {
-      session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { name, origin: ORIGIN_NAMED } });
+      session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { name, origin: ORIGIN_NAMED }, tenant: incoming.tenant.id });
       how = 'named-new';
     }
     const release = await this.runner.locks.acquire(session.id);
@@ -224,7 +230,7 @@ export class ChatService {
     const store = this.runner.store;
     const found = this.bestMatch([...this.index.keys()].reverse(), incoming);
     if (!found) {
-      const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin: ORIGIN_CHAT } });
+      const session = await this.runner.createSession({ tools: incoming.tools, kwargs: incoming.kwargs, settings: { origin: ORIGIN_CHAT }, tenant: incoming.tenant.id });
       const release = await this.runner.locks.acquire(session.id);
       this.touch(session.id);
       return { placement: { session, how: 'new' as const }, release, append: incoming.messages };

@@ -16,6 +16,7 @@ import type { SessionStore } from '../../sessions/store.js';
 import { CHAT_SPAN_VERSION, conversationOf, groupStartOf, type ChatSpanMeta } from './conversation.js';
 import { ChatRequestError, ContextOverflowError } from './errors.js';
 import { SessionLocks } from './session-locks.js';
+import { DEFAULT_TENANT_ID, TENANT_SETTING } from '../tenants/tenant.js';
 import { collectTurn, encodeGroup, groupSpan, runTurn, settle, type TurnDeps } from './turn.js';
 import type { AppendReport, TurnEvent, TurnOptions, TurnResult } from './types.js';
 
@@ -28,16 +29,20 @@ export interface ChatSessionOptions {
   /** Extra settings stored with the session (name, origin…). */
   settings?: Record<string, unknown>;
   pinned?: boolean;
+  /** The owning tenant's id (`settings.tenant`; default `default`, runtime/tenants/tenant.ts). */
+  tenant?: string;
 }
 
 export class ChatRunner {
   readonly locks = new SessionLocks();
+  /** Called before a session grows (append, turn, edit); throws to refuse (a tenant's kv_bytes limit). */
+  admit?: (session: Session) => void;
 
   constructor(readonly store: SessionStore, readonly deps: TurnDeps) {}
 
   /** Creates an empty session carrying the conversation settings. */
   createSession(o: ChatSessionOptions = {}): Promise<Session> {
-    return this.store.create({ tools: o.tools ?? [], settings: { ...o.settings, kwargs: o.kwargs ?? {} }, pinned: o.pinned });
+    return this.store.create({ tools: o.tools ?? [], settings: { ...o.settings, kwargs: o.kwargs ?? {}, [TENANT_SETTING]: o.tenant ?? DEFAULT_TENANT_ID }, pinned: o.pinned });
   }
 
   /** Runs `fn` holding the session's turn lock. */
@@ -55,6 +60,7 @@ export class ChatRunner {
    * generates and closes the turn. See runTurn for the event order and error behaviour.
    */
   async *turn(session: Session, messages: readonly ChatMessage[], o: TurnOptions = {}): AsyncGenerator<TurnEvent, void, undefined> {
+    this.admit?.(session);
     const release = await this.locks.acquire(session.id);
     try {
       yield* runTurn(this.deps, session, messages, o);
@@ -65,6 +71,7 @@ export class ChatRunner {
 
   /** Like turn(), for a caller that already holds the session's lock (see locked()). */
   turnLocked(session: Session, messages: readonly ChatMessage[], o: TurnOptions = {}, cut?: number): AsyncGenerator<TurnEvent, void, undefined> {
+    this.admit?.(session);
     return runTurn(this.deps, session, messages, o, cut);
   }
 
@@ -76,6 +83,7 @@ export class ChatRunner {
   /** Appends messages as one group without generating (e.g. a system prompt, or context for later). */
   appendMessages(session: Session, messages: readonly ChatMessage[], o: { signal?: AbortSignal } = {}): Promise<AppendReport> {
     if (messages.length === 0) throw new ChatRequestError('messages must not be empty', 'messages');
+    this.admit?.(session);
     return this.locked(session, async () => {
       const conv = await settle(session);
       const enc = encodeGroup(this.deps.protocol, conv, messages);
@@ -87,6 +95,7 @@ export class ChatRunner {
 
   /** Appends a raw document (no chat framing; special-token text stays plain). */
   appendDocument(session: Session, text: string, o: { signal?: AbortSignal } = {}): Promise<AppendReport> {
+    this.admit?.(session);
     return this.locked(session, async () => {
       const conv = await settle(session);
       const enc = this.deps.protocol.appendRaw(conv.tail, text);
@@ -118,6 +127,7 @@ export class ChatRunner {
    * group on are recomputed.
    */
   editMessage(session: Session, k: number, message: ChatMessage): Promise<AppendReport> {
+    this.admit?.(session);
     return this.locked(session, async () => {
       const conv = await settle(session);
       this.checkIndex(k, conv.messages.length, false);

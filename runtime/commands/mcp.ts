@@ -20,7 +20,7 @@ Agent tools:
   --fetch-allow LIST   comma-separated non-public hosts/addresses/CIDRs fetch_url may reach, e.g.
                        127.0.0.1 (default: env RESIDENT_FETCH_ALLOW)
 
-${SERVE_FLAGS_HELP.replace(/\n {2}--(host|port|api-key|max-body|chat-sessions)\b[^\n]*(\n {21,}[^\n]*)*/g, '')}`;
+${SERVE_FLAGS_HELP.replace(/\n {2}--(host|port|api-key|keys|max-body|chat-sessions)\b[^\n]*(\n {21,}[^\n]*)*/g, '')}`;
 
 /** Splits off the agent flags; the rest are `resident serve` flags. */
 export function splitAgentFlags(argv: string[]): { workspace?: string; fetchAllow?: string[]; rest: string[] } {

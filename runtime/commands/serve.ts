@@ -29,9 +29,10 @@ export const command: Command = {
       const server = await startHttpServer(host);
       process.stderr.write(
         `resident: serving ${host.modelId} (${host.engine.config.nLayers} layers, ${host.engine.weightMode === 'int8' ? `int8 from ${host.engine.weightDtype}` : host.engine.weightDtype}, context ${host.capacity}, ${host.engine.threads} threads, ${host.engine.kernels}) ` +
-          `at ${server.url}/v1 — ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${config.apiKey ? ' (API key required)' : ''}\n`,
+          `at ${server.url}/v1 — ready in ${((performance.now() - t0) / 1000).toFixed(1)} s${config.keysFile ? ` (keys of ${host.tenants.tenantIds().length} tenants from ${config.keysFile}; SIGHUP re-reads it)` : config.apiKey ? ' (API key required)' : ''}\n`,
       );
       for (const n of host.resolved?.notes ?? []) process.stderr.write(`resident: ${n}\n`);
+      host.tenants.watch();
       process.stderr.write(`resident: journal durability ${config.durability}${config.durability === 'batched' ? ` (fdatasync every ${config.syncWindowMs} ms)` : ' (fdatasync per token)'}\n`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
@@ -41,6 +42,7 @@ export const command: Command = {
         process.once('SIGINT', () => stop('SIGINT'));
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
+      host.tenants.unwatch();
       await server.close();
       // runs in flight are recorded as interrupted (resumable); MCP child processes are closed
       await agentServiceFor(host).close();

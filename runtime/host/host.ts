@@ -29,8 +29,13 @@ import { checkServePaths, ConfigError, type ServeConfig } from '../config.js';
 import { demoModelName, ensureDemoModel } from './demo-model.js';
 import { availableMemoryBytes, capacityNote, defaultKvBudget, defaultSlots, resolveActivations } from './fast-defaults.js';
 import { ActivityLog } from './activity-log.js';
-import { LATENCY_BUCKETS, MetricsRegistry, type Counter, type Histogram } from './metrics.js';
+import { BoundedLabel, LATENCY_BUCKETS, MetricsRegistry, type Counter, type Histogram } from './metrics.js';
+import { kvBytesByTenant, sessionsByTenant } from './tenant-metrics.js';
 import { timedEngine } from './timed-engine.js';
+import { KeyRing } from '../tenants/key-ring.js';
+import { checkGrowth, checkNewSession, RateLimiter, usageOf } from '../tenants/limits.js';
+import { DEFAULT_TENANT_ID, ownerOfSettings } from '../tenants/tenant.js';
+import type { Session } from '../../sessions/session.js';
 
 /** Counters and histograms the host keeps (rendered by GET /metrics). */
 export interface HostMetrics {
@@ -42,6 +47,8 @@ export interface HostMetrics {
   stepSeconds: Histogram;
   requests: Counter;
   inFlight: { value: number };
+  /** The `tenant` label of tokens, sessions and KV bytes, bounded (overflow → `other`). */
+  tenantLabel: BoundedLabel;
 }
 
 export interface HostOptions {
@@ -83,6 +90,9 @@ export class Host {
   /** Recent turns and a ring of counter samples (the console's plots): 64 turns, 10 min at 2 s. */
   readonly activity = new ActivityLog({ maxTurns: 64, maxSamples: 300, intervalMs: 2000 });
   private closed = false;
+  private ring?: KeyRing;
+  /** Requests-per-minute buckets of the tenants (runtime/tenants/limits.ts). */
+  readonly rate = new RateLimiter();
 
   constructor(readonly config: ServeConfig, o: HostOptions = {}) {
     this.log = o.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -96,6 +106,7 @@ export class Host {
       stepSeconds: registry.histogram('resident_step_seconds', 'Wall time of one scheduler step (one engine forward call)', LATENCY_BUCKETS),
       requests: registry.counter('resident_http_requests_total', 'HTTP requests, by route and status'),
       inFlight: { value: 0 },
+      tenantLabel: new BoundedLabel(32),
     };
   }
 
@@ -119,12 +130,27 @@ export class Host {
   /** Positions per KV slot. */
   get capacity(): number { return this.p.capacity; }
   get started(): boolean { return !!this.parts && !this.closed; }
+  /** The keys and the tenant each acts as (open, one --api-key, or --keys); set by start(). */
+  get tenants(): KeyRing { return this.ring ?? (this.ring = this.config.keysFile ? KeyRing.fromFile(this.config.keysFile, this.log) : this.config.apiKey !== undefined ? KeyRing.single(this.config.apiKey) : KeyRing.open()); }
+
+  /** Sessions and KV bytes owned by a tenant. */
+  usage(owner: string) {
+    return usageOf(this.store.list(), owner, this.store.format.bytesPerToken, this.store.format.stateBytes);
+  }
+
+  /** Throws TenantLimitError when the owner of `s` is at its kv_bytes limit (before appends and turns). */
+  admitGrowth(s: Session): void {
+    const owner = ownerOfSettings(s.state.settings);
+    const limits = this.tenants.limitsOf(owner);
+    if (limits.kvBytes !== undefined) checkGrowth(owner, limits, this.usage(owner));
+  }
 
   /** Loads everything; throws ConfigError for unusable flags or model folders. Resolves to this. */
   async start(): Promise<this> {
     if (this.parts) return this;
     const c = this.config;
     checkServePaths(c);
+    this.metrics.tenantLabel.seed(this.tenants.tenantIds()); // a bad keys file stops the start here, naming the key path
     if (c.mcpConfig) {
       try {
         this.mcp = await loadMcpConfig(c.mcpConfig);
@@ -189,11 +215,17 @@ export class Host {
         engine, scheduler, dataDir: c.dataDir, maxResidentSlots: slots, kvBudgetBytes, slotCapacity: capacity,
         durability: { mode: c.durability, windowMs: c.syncWindowMs }, maxSlotWaitMs: c.maxQueueWaitMs,
         checkpointBudgetBytes: c.checkpointBudgetBytes,
+        admit: (settings) => {
+          const owner = ownerOfSettings(settings);
+          const limits = this.tenants.limitsOf(owner);
+          if (limits.sessions !== undefined || limits.kvBytes !== undefined) checkNewSession(owner, limits, this.usage(owner));
+        },
         detokenize: (t) => tokenizer.decode(t), onWarning: (m) => this.log(`warning: ${m}`),
       }));
       const protocol = new AppendProtocol(tokenizer, template);
       protocol.maxTokens = capacity; // a prompt provably beyond the slot is refused before BPE runs
       const runner = new ChatRunner(store, { tokenizer, protocol, vocab, capacity, defaultMaxTokens: c.defaultMaxTokens, onFinish: (r) => this.countTurn(r) });
+      runner.admit = (s) => this.admitGrowth(s);
       const chat = new ChatService(runner, { maxSessions: c.chatSessions, onWarning: (m) => this.log(`warning: ${m}`) });
       const modelId = c.modelName ?? (c.model ? basename(modelDir) : demoModelName(c.demoDtype));
       this.parts = { modelDir, modelId, engine, scheduler, store, tokenizer, template, protocol, vocab, runner, chat, capacity };
@@ -217,10 +249,20 @@ export class Host {
     }
   }
 
+  /** Owner tenant of a session id as a bounded metrics label. */
+  private tenantLabel(sessionId: string): string {
+    let owner = DEFAULT_TENANT_ID;
+    try {
+      owner = ownerOfSettings(this.store.get(sessionId).state.settings);
+    } catch { /* deleted meanwhile */ }
+    return this.metrics.tenantLabel.value(owner);
+  }
+
   private countTurn(r: TurnResult): void {
-    this.metrics.prefilled.inc(r.usage.prefilled);
-    this.metrics.reused.inc(r.usage.reused);
-    this.metrics.generated.inc(r.usage.completionTokens);
+    const tenant = { tenant: this.tenantLabel(r.sessionId) };
+    this.metrics.prefilled.inc(r.usage.prefilled, tenant);
+    this.metrics.reused.inc(r.usage.reused, tenant);
+    this.metrics.generated.inc(r.usage.completionTokens, tenant);
     this.metrics.turns.inc(1, { finish: r.finish });
     this.activity.addTurn(r);
   }
@@ -244,14 +286,9 @@ export class Host {
     r.gauge('resident_scheduler_queue_depth', 'Requests (prefills and generations) in the scheduler', () => this.scheduler.stats().active);
     r.counterFrom('resident_scheduler_steps_total', 'Scheduler steps (engine forward calls)', () => this.scheduler.stats().steps);
     r.counterFrom('resident_scheduler_step_tokens_total', 'Tokens carried by scheduler steps', () => this.scheduler.stats().tokens);
-    r.gauge('resident_sessions', 'Sessions by residency', () => {
-      const m = mem();
-      return [
-        { labels: { state: 'resident' }, value: m.residentSessions },
-        { labels: { state: 'spilled' }, value: m.sessions.length - m.residentSessions },
-      ];
-    });
-    r.gauge('resident_kv_bytes', 'KV bytes held by resident sessions', () => mem().kvBytes);
+    const owner = (id: string) => ownerOfSettings(this.store.get(id).state.settings);
+    r.gauge('resident_sessions', 'Sessions by residency and owning tenant', () => sessionsByTenant(mem(), owner, this.metrics.tenantLabel));
+    r.gauge('resident_kv_bytes', 'KV bytes held by resident sessions, by owning tenant', () => kvBytesByTenant(mem(), owner, this.metrics.tenantLabel));
     r.gauge('resident_kv_spare_bytes', 'KV bytes held by recycled spare slots kept for the next restore or fork', () => mem().spareBytes);
     r.gauge('resident_state_checkpoint_bytes', 'Recurrent-state checkpoint bytes kept by sessions (hybrid models)', () => mem().checkpointBytes);
     r.gauge('resident_kv_budget_bytes', 'KV byte budget of resident sessions', () => this.resolved!.kvBudgetBytes);

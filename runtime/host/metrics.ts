@@ -126,3 +126,25 @@ export class MetricsRegistry {
 
 /** Latency buckets in seconds, 0.5 ms … 30 s. */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * Bounds the distinct values of one label (e.g. `tenant`): the first `cap` values seen keep their
+ * name, every later one is reported as `other`, so a scrape never grows without bound.
+ */
+export class BoundedLabel {
+  private seen = new Set<string>();
+  constructor(readonly cap = 32) {}
+
+  /** Registers values ahead of traffic (e.g. the tenants of the keys file), within the cap. */
+  seed(values: Iterable<string>): void {
+    for (const v of values) this.value(v);
+  }
+
+  /** The label value to report for `v`. */
+  value(v: string): string {
+    if (this.seen.has(v)) return v;
+    if (this.seen.size >= this.cap) return 'other';
+    this.seen.add(v);
+    return v;
+  }
+}

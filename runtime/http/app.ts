@@ -4,10 +4,10 @@
  * (`/v1/sessions`, see sessions-routes.ts), the agent API (`/v1/agent`) and MCP endpoint (`/mcp`)
  * registered by their modules, `/metrics` (Prometheus), `/health`, and the web console (`/`, `/console/*`, its JSON under
  * `/v1/console`, see console/).
- * Every route but /health checks Host and Origin (origin-policy.ts) and requires the API key (Bearer or x-api-key) when one is configured; bodies
+ * Every route but /health checks Host and Origin (origin-policy.ts); every route but /health and the console's static files
+ * resolves the key (Bearer or x-api-key) to a tenant (tenant-auth.ts); bodies
  * are size-limited; every error is OpenAI-shaped JSON, Anthropic-shaped under /v1/messages.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { registerAgentRoutes } from '../agent/routes.js';
@@ -28,6 +28,8 @@ import { modelNames, modelObject, servedModel } from './model-names.js';
 import { registerResponsesRoutes } from './responses/routes.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { isConsoleAsset, registerConsoleStatic } from './console/console-static.js';
+import { getTenant, tenantAuth } from './tenant-auth.js';
+import { visibleSessions } from '../tenants/visibility.js';
 
 const checkChat = validator<ChatCompletionBody>(chatCompletionSchema);
 
@@ -38,8 +40,6 @@ export function errorResponse(c: Context, e: unknown): Response {
   if (isAnthropicPath(c.req.path)) return c.json(anthropicErrorBody(status, body.error.message, body.error.code), status as 400);
   return c.json(body, status as 400);
 }
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /** Builds the app for a started host. */
 export function createApp(host: Host): Hono {
@@ -63,19 +63,7 @@ export function createApp(host: Host): Hono {
     return next();
   });
 
-  const key = host.config.apiKey;
-  if (key !== undefined) {
-    const want = digest(key);
-    app.use('*', async (c, next) => {
-      if (c.req.path === '/health' || isConsoleAsset(c.req.path)) return next(); // the console's files hold no data
-      const h = c.req.header('authorization');
-      const xKey = c.req.header('x-api-key'); // Anthropic clients
-      if (!h && xKey === undefined) throw new HttpError(401, "missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'", 'authentication_error', null, 'invalid_api_key');
-      const given = h ? /^Bearer\s+(.+)$/i.exec(h.trim())?.[1] : xKey;
-      if (given === undefined || !timingSafeEqual(digest(given), want)) throw new HttpError(401, 'incorrect API key provided', 'authentication_error', null, 'invalid_api_key');
-      return next();
-    });
-  }
+  app.use('*', tenantAuth(host)); // key → tenant (getTenant(c)), requests-per-minute
 
   app.use('*', bodyLimit({
     maxSize: host.config.maxBodyBytes,
@@ -102,7 +90,14 @@ export function createApp(host: Host): Hono {
     return c.json(modelObject(host, name));
   });
 
-  app.get('/metrics', (c) => c.body(host.metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
+  // Server-wide figures name every tenant: with --keys only admins read them (anyone else: as if there were no such route).
+  const adminOnly = (c: Context) => {
+    if (getTenant(c).role !== 'admin') throw new HttpError(404, `no route ${c.req.method} ${c.req.path}`, 'not_found_error', null, 'unknown_route');
+  };
+  app.get('/metrics', (c) => {
+    adminOnly(c);
+    return c.body(host.metrics.registry.render(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+  });
 
   app.post('/v1/chat/completions', async (c) => {
     const raw = await readJson(c.req.raw);
@@ -115,7 +110,7 @@ export function createApp(host: Host): Hono {
     checkMessages(body.messages, tools);
     const ac = new AbortController();
     const opts = turnOptionsOf(body, requestSignal(c, ac));
-    const events = host.chat.complete({ messages: body.messages, tools, kwargs: body.chat_template_kwargs ?? undefined, sessionName: body.session_id }, opts);
+    const events = host.chat.complete({ messages: body.messages, tools, kwargs: body.chat_template_kwargs ?? undefined, sessionName: body.session_id, tenant: getTenant(c) }, opts);
     return answerTurn(c, model, events, body.stream === true, body.stream_options?.include_usage === true, ac, legacy);
   });
 
@@ -124,7 +119,14 @@ export function createApp(host: Host): Hono {
   app.route('/v1/sessions', sessionRoutes(host));
   registerAgentRoutes(app, host);
   registerMcpRoutes(app, host);
-  app.route('/v1/console', consoleRoutes(host));
+  app.use('/v1/console/server', async (c, next) => {
+    adminOnly(c);
+    return next();
+  });
+  app.route('/v1/console', consoleRoutes(host, {
+    sessions: (c) => visibleSessions(host.store.list(), getTenant(c)),
+    damaged: (c) => (getTenant(c).role === 'admin' ? [...host.store.damaged] : []),
+  }));
   registerConsoleStatic(app);
   return app;
 }

@@ -1,5 +1,6 @@
 /**
- * The session API (our extension), mounted at /v1/sessions. A session is addressed by id or name.
+ * The session API (our extension), mounted at /v1/sessions. A session is addressed by id or name, as
+ * the request's tenant sees it (runtime/tenants/visibility.ts): another tenant's is a 404 like a missing one.
  *   POST   /                     create {name?, tools?, chat_template_kwargs?, messages?, pinned?}
  *   GET    /                     list
  *   GET    /:id                  one session with its messages
@@ -22,6 +23,9 @@ import { checkMessages, checkTools, turnOptionsOf, type GenerationBody } from '.
 import { appendSchema, createSessionSchema, editSchema, forkSchema, generateSchema, rollbackSchema } from './schemas.js';
 import { damagedList, refuseDamaged, repairSession } from './session-repair.js';
 import { readJson, validator } from './validate.js';
+import { getTenant } from './tenant-auth.js';
+import type { Tenant } from '../tenants/tenant.js';
+import { ownerOf, visibleSession, visibleSessions } from '../tenants/visibility.js';
 
 const checkCreate = validator<{ name?: string; messages?: ChatMessage[]; tools?: ToolDefinition[]; chat_template_kwargs?: Record<string, unknown>; pinned?: boolean }>(createSessionSchema);
 const checkAppend = validator<{ messages?: ChatMessage[]; document?: string }>(appendSchema);
@@ -38,6 +42,7 @@ export function sessionSummary(s: Session) {
     object: 'session',
     name: (i.settings.name as string | undefined) ?? null,
     origin: (i.settings.origin as string | undefined) ?? null,
+    tenant: ownerOf(s),
     created_at: Math.floor(i.createdAt / 1000),
     last_used_at: Math.floor(i.lastUsedAt / 1000),
     token_count: i.tokenCount,
@@ -58,24 +63,28 @@ const optionalJson = (c: Context): Promise<unknown> => readJson(c.req.raw, {});
 
 export function sessionRoutes(host: Host): Hono {
   const r = new Hono();
-  const find = (key: string): Session => {
-    refuseDamaged(host, key);
-    try {
-      return host.store.get(key);
-    } catch {
-      const s = host.chat.findNamed(key);
-      if (!s) throw new HttpError(404, `session '${key}' not found`, 'not_found_error', 'session_id', 'session_not_found');
-      return s;
-    }
+  /** A session the request's tenant sees, by id or name; anything else is 404 (damaged: 409, admins only). */
+  const find = (c: Context, key: string): Session => {
+    const t = getTenant(c);
+    if (t.role === 'admin') refuseDamaged(host, key);
+    const s = visibleSession(host.store, t, key);
+    if (!s) throw new HttpError(404, `session '${key}' not found`, 'not_found_error', 'session_id', 'session_not_found');
+    return s;
   };
   const lastMessage = (s: Session) => chatMessagesOf(s).at(-1);
+  /** A session of `owner` (a tenant or its id) named `name`: names are unique per tenant. */
+  const ownNamed = (owner: Tenant | string, name: string) => {
+    const id = typeof owner === 'string' ? owner : owner.id;
+    return host.store.list().some((x) => x.state.settings.name === name && ownerOf(x) === id);
+  };
 
   r.post('/', async (c) => {
     const b = checkCreate(await optionalJson(c));
     checkTools(b.tools);
     if (b.messages?.length) checkMessages(b.messages, b.tools);
-    if (b.name !== undefined && host.chat.findNamed(b.name)) throw new HttpError(409, `a session named '${b.name}' already exists`, 'invalid_request_error', 'name', 'session_exists');
-    const s = await host.runner.createSession({ tools: b.tools, kwargs: b.chat_template_kwargs, pinned: b.pinned, settings: { origin: 'api', ...(b.name ? { name: b.name } : {}) } });
+    const t = getTenant(c);
+    if (b.name !== undefined && ownNamed(t, b.name)) throw new HttpError(409, `a session named '${b.name}' already exists`, 'invalid_request_error', 'name', 'session_exists');
+    const s = await host.runner.createSession({ tools: b.tools, kwargs: b.chat_template_kwargs, pinned: b.pinned, settings: { origin: 'api', ...(b.name ? { name: b.name } : {}) }, tenant: t.id });
     try {
       if (b.messages?.length) await host.runner.appendMessages(s, b.messages, { signal: c.req.raw.signal });
     } catch (e) {
@@ -88,13 +97,20 @@ export function sessionRoutes(host: Host): Hono {
   r.get('/', (c) => {
     const damaged = c.req.query('damaged');
     if (damaged !== undefined && damaged !== 'true' && damaged !== 'false') throw new HttpError(400, "'damaged' must be true or false", 'invalid_request_error', 'damaged');
-    return c.json({ object: 'list', data: damaged === 'true' ? damagedList(host) : host.store.list().map(sessionSummary) });
+    const t = getTenant(c);
+    if (damaged === 'true') return c.json({ object: 'list', data: t.role === 'admin' ? damagedList(host) : [] });
+    return c.json({ object: 'list', data: visibleSessions(host.store.list(), t).map(sessionSummary) });
   });
-  r.post('/:id/repair', async (c) => c.json(await repairSession(host, c.req.param('id'))));
-  r.get('/:id', (c) => c.json(sessionView(find(c.req.param('id')))));
+  r.post('/:id/repair', async (c) => {
+    const t = getTenant(c);
+    const id = c.req.param('id');
+    if (t.role !== 'admin' && !visibleSession(host.store, t, id)) throw new HttpError(404, `session '${id}' not found`, 'not_found_error', 'session_id', 'session_not_found');
+    return c.json(await repairSession(host, id));
+  });
+  r.get('/:id', (c) => c.json(sessionView(find(c, c.req.param('id')))));
 
   r.post('/:id/messages', async (c) => {
-    const s = find(c.req.param('id'));
+    const s = find(c, c.req.param('id'));
     const b = checkAppend(await readJson(c.req.raw));
     if ((b.messages === undefined) === (b.document === undefined)) throw new HttpError(400, "send either 'messages' or 'document'", 'invalid_request_error', b.messages ? 'document' : 'messages');
     let report;
@@ -106,7 +122,7 @@ export function sessionRoutes(host: Host): Hono {
   });
 
   r.post('/:id/generate', async (c) => {
-    const s = find(c.req.param('id'));
+    const s = find(c, c.req.param('id'));
     const b = checkGenerate(await optionalJson(c));
     const messages = b.messages ?? [];
     if (messages.length) checkMessages(messages, s.state.tools as ToolDefinition[], 'messages', lastMessage(s));
@@ -116,22 +132,22 @@ export function sessionRoutes(host: Host): Hono {
   });
 
   r.post('/:id/fork', async (c) => {
-    const s = find(c.req.param('id'));
+    const s = find(c, c.req.param('id'));
     const b = checkFork(await optionalJson(c));
-    if (b.name !== undefined && host.chat.findNamed(b.name)) throw new HttpError(409, `a session named '${b.name}' already exists`, 'invalid_request_error', 'name', 'session_exists');
+    if (b.name !== undefined && ownNamed(ownerOf(s), b.name)) throw new HttpError(409, `a session named '${b.name}' already exists`, 'invalid_request_error', 'name', 'session_exists');
     const child = await host.runner.fork(s, b.message, { name: b.name, origin: 'api' });
     return c.json(sessionView(child), 201);
   });
 
   r.post('/:id/rollback', async (c) => {
-    const s = find(c.req.param('id'));
+    const s = find(c, c.req.param('id'));
     const b = checkRollback(await readJson(c.req.raw));
     await host.runner.rollback(s, b.message);
     return c.json(sessionView(s));
   });
 
   r.post('/:id/edit', async (c) => {
-    const s = find(c.req.param('id'));
+    const s = find(c, c.req.param('id'));
     const b = checkEdit(await readJson(c.req.raw));
     checkMessages([b.replacement], s.state.tools as ToolDefinition[], 'replacement', chatMessagesOf(s)[b.message - 1]);
     await host.runner.editMessage(s, b.message, b.replacement);
@@ -139,13 +155,13 @@ export function sessionRoutes(host: Host): Hono {
   });
 
   r.post('/:id/snapshot', async (c) => {
-    const s = find(c.req.param('id'));
+    const s = find(c, c.req.param('id'));
     const written = await host.runner.locked(s, () => s.snapshot());
     return c.json({ id: s.id, positions_written: written, snapshot_covered: s.info().snapshotCovered });
   });
 
   r.delete('/:id', async (c) => {
-    const s = find(c.req.param('id'));
+    const s = find(c, c.req.param('id'));
     await host.runner.locked(s, () => host.store.delete(s.id));
     return c.json({ id: s.id, object: 'session.deleted', deleted: true });
   });

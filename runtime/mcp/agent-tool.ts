@@ -4,6 +4,7 @@ import { agentServiceFor } from '../agent/service.js';
 import type { AgentEvent } from '../agent/types.js';
 import type { Host } from '../host/host.js';
 import type { McpToolDef } from './tool-def.js';
+import { LOCAL_TENANT, type Tenant } from '../tenants/tenant.js';
 
 /** One line describing an event (progress message). */
 export function describeEvent(e: AgentEvent): string | undefined {
@@ -20,7 +21,7 @@ export function describeEvent(e: AgentEvent): string | undefined {
   }
 }
 
-export function agentTool(host: Host): McpToolDef {
+export function agentTool(host: Host, t: Tenant = LOCAL_TENANT): McpToolDef {
   return {
     name: 'agent_run',
     description:
@@ -30,7 +31,7 @@ export function agentTool(host: Host): McpToolDef {
     inputSchema: agentRunInputSchema as unknown as Record<string, unknown>,
     async run(args, ctx) {
       const svc = agentServiceFor(host);
-      const run = await svc.start(parseRunRequest(args));
+      const run = await svc.start(parseRunRequest(args), t);
       const onAbort = () => run.cancel();
       ctx.signal.addEventListener('abort', onAbort, { once: true });
       if (ctx.signal.aborted) run.cancel();

@@ -15,6 +15,7 @@ import { isInitializeRequest, isJSONRPCErrorResponse, isJSONRPCRequest, isJSONRP
 import { MAX_JSON_DEPTH, jsonTextDepth } from '../../engine/util/json-depth.js';
 import type { Host } from '../host/host.js';
 import { createMcpServer } from './server.js';
+import { getTenant } from '../http/tenant-auth.js';
 
 interface Entry {
   transport: WebStandardStreamableHTTPServerTransport;
@@ -22,6 +23,8 @@ interface Entry {
   lastSeen: number;
   /** JSON-RPC ids of requests received and not yet answered. */
   inFlight: Set<string | number>;
+  /** The tenant whose key initialized it: only that tenant's requests reach it. */
+  tenant: string;
 }
 
 const rpcError = (status: number, code: number, message: string, id: string | number | null = null) =>
@@ -82,7 +85,8 @@ export class McpHttpEndpoint {
     const sid = req.headers.get('mcp-session-id');
     if (sid) {
       const e = this.sessions.get(sid);
-      if (!e) return rpcError(404, -32001, `unknown or expired MCP session '${sid}': initialize again`);
+      // Another tenant's transport session is as unknown as an expired one.
+      if (!e || e.tenant !== getTenant(c).id) return rpcError(404, -32001, `unknown or expired MCP session '${sid}': initialize again`);
       e.lastSeen = Date.now();
       if (req.method !== 'POST') return e.transport.handleRequest(req);
       const read = await readBody(req);
@@ -99,7 +103,8 @@ export class McpHttpEndpoint {
     const body = read.body;
     const first = Array.isArray(body) ? body[0] : body;
     if (!isInitializeRequest(first)) return rpcError(400, -32000, 'no Mcp-Session-Id header: the first request must be initialize');
-    const server = createMcpServer(this.host);
+    const tenant = getTenant(c);
+    const server = createMcpServer(this.host, tenant);
     let entry: Entry | undefined;
     const hostHeader = req.headers.get('host') ?? '';
     const origins = this.host.config.allowOrigins;
@@ -122,6 +127,7 @@ export class McpHttpEndpoint {
     entry = {
       transport,
       inFlight,
+      tenant: tenant.id,
       lastSeen: Date.now(),
       close: async () => {
         if (transport.sessionId) this.sessions.delete(transport.sessionId);

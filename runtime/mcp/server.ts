@@ -23,6 +23,8 @@ import { agentTool } from './agent-tool.js';
 import { ProgressReporter } from './progress.js';
 import { findSession, sessionTools } from './session-tools.js';
 import { McpToolArgumentError, type McpToolDef } from './tool-def.js';
+import { LOCAL_TENANT, type Tenant } from '../tenants/tenant.js';
+import { visibleSessions } from '../tenants/visibility.js';
 
 /** Name and version the server reports in `initialize`. */
 export const MCP_SERVER_INFO = { name: 'resident', version: '0.1.0' } as const;
@@ -38,12 +40,12 @@ function errorText(e: unknown): string {
 }
 
 /** All tools of the server. */
-export function mcpTools(host: Host): McpToolDef[] {
-  return [...sessionTools(host), agentTool(host)];
+export function mcpTools(host: Host, t: Tenant = LOCAL_TENANT): McpToolDef[] {
+  return [...sessionTools(host, t), agentTool(host, t)];
 }
 
-/** A new MCP server bound to `host` (connect it to one transport). */
-export function createMcpServer(host: Host): Server {
+/** A new MCP server bound to `host` and acting as tenant `t` (connect it to one transport). */
+export function createMcpServer(host: Host, t: Tenant = LOCAL_TENANT): Server {
   const server = new Server(
     { ...MCP_SERVER_INFO, title: 'Resident' },
     {
@@ -51,7 +53,7 @@ export function createMcpServer(host: Host): Server {
       instructions: 'Resident keeps each session\'s context resident in a KV slot: create a session, append to it, generate, fork or roll back; only new tokens are computed. agent_run runs the tool-calling agent loop.',
     },
   );
-  const tools = mcpTools(host);
+  const tools = mcpTools(host, t);
   const validator = new SchemaValidator();
 
   server.setRequestHandler(ListToolsRequestSchema, async () => ({
@@ -74,7 +76,7 @@ export function createMcpServer(host: Host): Server {
   });
 
   server.setRequestHandler(ListResourcesRequestSchema, async () => ({
-    resources: host.store.list().map((s) => ({
+    resources: visibleSessions(host.store.list(), t).map((s) => ({
       uri: transcriptUri(s.id),
       name: `session ${s.id}${s.state.settings.name ? ` (${String(s.state.settings.name)})` : ''}`,
       description: `Transcript of session ${s.id}: ${s.tokens.length} tokens`,
@@ -91,7 +93,7 @@ export function createMcpServer(host: Host): Server {
     if (!m) throw new McpError(ErrorCode.InvalidParams, `unknown resource '${req.params.uri}' (expected resident://sessions/<id>/transcript)`);
     let s;
     try {
-      s = findSession(host, decodeURIComponent(m[1]!));
+      s = findSession(host, decodeURIComponent(m[1]!), t);
     } catch (e) {
       throw new McpError(ErrorCode.InvalidParams, (e as Error).message);
     }

@@ -18,21 +18,19 @@ import { damagedList, repairSession } from '../http/session-repair.js';
 import { sessionSummary, sessionView } from '../http/sessions-routes.js';
 import { withPolledProgress, type McpCallContext } from './progress.js';
 import { McpToolArgumentError, type McpToolDef } from './tool-def.js';
+import { LOCAL_TENANT, type Tenant } from '../tenants/tenant.js';
+import { ownerOf, visibleSession, visibleSessions } from '../tenants/visibility.js';
 
 const sessionId = { type: 'string', minLength: 1, description: 'Session id (ulid) or name' };
 const messages = { type: 'array', minItems: 1, items: messageSchema, description: 'OpenAI-style chat messages' };
 const obj = (properties: Record<string, unknown>, required: string[] = []) => ({ type: 'object', additionalProperties: false, properties, required });
 
-/** A session by id or name; McpToolArgumentError when missing. */
-export function findSession(host: Host, key: string): Session {
-  if (host.store.damaged.has(key)) throw new McpToolArgumentError(`session '${key}' is damaged: call session_repair`);
-  try {
-    return host.store.get(key);
-  } catch {
-    const s = host.chat.findNamed(key);
-    if (!s) throw new McpToolArgumentError(`session '${key}' not found`);
-    return s;
-  }
+/** A session `t` sees, by id or name; McpToolArgumentError when missing (another tenant's is as missing). */
+export function findSession(host: Host, key: string, t: Tenant = LOCAL_TENANT): Session {
+  if (t.role === 'admin' && host.store.damaged.has(key)) throw new McpToolArgumentError(`session '${key}' is damaged: call session_repair`);
+  const s = visibleSession(host.store, t, key);
+  if (!s) throw new McpToolArgumentError(`session '${key}' not found`);
+  return s;
 }
 
 /** Appends with progress polled from the KV slot's length. */
@@ -54,8 +52,9 @@ function turnView(r: TurnResult) {
   };
 }
 
-/** The session tools for `host`. */
-export function sessionTools(host: Host): McpToolDef[] {
+/** The session tools for `host`, acting as tenant `t`. */
+export function sessionTools(host: Host, t: Tenant = LOCAL_TENANT): McpToolDef[] {
+  const ownNamed = (owner: string, name: string) => host.store.list().some((x) => x.state.settings.name === name && ownerOf(x) === owner);
   const lastMessage = (s: Session) => chatMessagesOf(s).at(-1);
   return [
     {
@@ -75,8 +74,8 @@ export function sessionTools(host: Host): McpToolDef[] {
         checkTools(tools);
         const msgs = (a.messages as ChatMessage[] | undefined) ?? [];
         if (msgs.length) checkMessages(msgs, tools);
-        if (a.name !== undefined && host.chat.findNamed(a.name as string)) throw new McpToolArgumentError(`a session named '${a.name}' already exists`);
-        const s = await host.runner.createSession({ tools, kwargs: a.chat_template_kwargs as Record<string, unknown> | undefined, settings: { origin: 'mcp', ...(a.name ? { name: a.name } : {}) } });
+        if (a.name !== undefined && ownNamed(t.id, a.name as string)) throw new McpToolArgumentError(`a session named '${a.name}' already exists`);
+        const s = await host.runner.createSession({ tools, kwargs: a.chat_template_kwargs as Record<string, unknown> | undefined, settings: { origin: 'mcp', ...(a.name ? { name: a.name } : {}) }, tenant: t.id });
         try {
           if (msgs.length) await appendWithProgress(s, ctx, () => host.runner.appendMessages(s, msgs, { signal: ctx.signal }));
         } catch (e) {
@@ -91,7 +90,7 @@ export function sessionTools(host: Host): McpToolDef[] {
       description: 'Append chat messages or a raw document to a session without generating. Only the new tokens are computed; progress is reported during the prefill.',
       inputSchema: { ...obj({ session_id: sessionId, messages, document: { type: 'string', minLength: 1 } }, ['session_id']), oneOf: [{ required: ['messages'] }, { required: ['document'] }] },
       async run(a, ctx) {
-        const s = findSession(host, a.session_id as string);
+        const s = findSession(host, a.session_id as string, t);
         let r;
         if (a.messages) {
           checkMessages(a.messages as ChatMessage[], s.state.tools as ToolDefinition[], 'messages', lastMessage(s));
@@ -119,7 +118,7 @@ export function sessionTools(host: Host): McpToolDef[] {
         chat_template_kwargs: { type: 'object' },
       }, ['session_id']),
       async run(a, ctx) {
-        const s = findSession(host, a.session_id as string);
+        const s = findSession(host, a.session_id as string, t);
         const msgs = (a.messages as ChatMessage[] | undefined) ?? [];
         if (msgs.length) checkMessages(msgs, s.state.tools as ToolDefinition[], 'messages', lastMessage(s));
         const { session_id: _id, messages: _m, ...gen } = a;
@@ -140,8 +139,8 @@ export function sessionTools(host: Host): McpToolDef[] {
       description: "Fork a session: a new session sharing its history (all of it, or before message index `message`). The K/V is copied, not recomputed.",
       inputSchema: obj({ session_id: sessionId, message: { type: 'integer', minimum: 0 }, name: { type: 'string', pattern: '^[\\w.:@-]{1,128}$' } }, ['session_id']),
       async run(a) {
-        const s = findSession(host, a.session_id as string);
-        if (a.name !== undefined && host.chat.findNamed(a.name as string)) throw new McpToolArgumentError(`a session named '${a.name}' already exists`);
+        const s = findSession(host, a.session_id as string, t);
+        if (a.name !== undefined && ownNamed(ownerOf(s), a.name as string)) throw new McpToolArgumentError(`a session named '${a.name}' already exists`);
         const child = await host.runner.fork(s, a.message as number | undefined, { origin: 'mcp', ...(a.name ? { name: a.name } : {}) });
         return { session_id: child.id, session: sessionSummary(child) };
       },
@@ -151,7 +150,7 @@ export function sessionTools(host: Host): McpToolDef[] {
       description: 'Roll a session back to just before message index `message` (the K/V before it is kept).',
       inputSchema: obj({ session_id: sessionId, message: { type: 'integer', minimum: 0 } }, ['session_id', 'message']),
       async run(a) {
-        const s = findSession(host, a.session_id as string);
+        const s = findSession(host, a.session_id as string, t);
         const r = await host.runner.rollback(s, a.message as number);
         return { session_id: s.id, messages: r.messages, token_count: r.tokenCount };
       },
@@ -161,7 +160,7 @@ export function sessionTools(host: Host): McpToolDef[] {
       description: 'A session: counters, residency, tools and its messages.',
       inputSchema: obj({ session_id: sessionId }, ['session_id']),
       async run(a) {
-        return sessionView(findSession(host, a.session_id as string)) as unknown as Record<string, unknown>;
+        return sessionView(findSession(host, a.session_id as string, t)) as unknown as Record<string, unknown>;
       },
     },
     {
@@ -169,7 +168,7 @@ export function sessionTools(host: Host): McpToolDef[] {
       description: 'Every session with its token count and residency.',
       inputSchema: obj({}),
       async run() {
-        return { sessions: host.store.list().map(sessionSummary), damaged: damagedList(host) };
+        return { sessions: visibleSessions(host.store.list(), t).map(sessionSummary), damaged: t.role === 'admin' ? damagedList(host) : [] };
       },
     },
     {
@@ -178,6 +177,7 @@ export function sessionTools(host: Host): McpToolDef[] {
       inputSchema: obj({ session_id: { type: 'string', minLength: 1, description: 'Session id (ulid)' } }, ['session_id']),
       async run(a) {
         try {
+          if (t.role !== 'admin') findSession(host, a.session_id as string, t); // another tenant's (or a damaged one) is not found
           return await repairSession(host, a.session_id as string);
         } catch (e) {
           if (e instanceof HttpError) throw new McpToolArgumentError(e.message);
@@ -190,7 +190,7 @@ export function sessionTools(host: Host): McpToolDef[] {
       description: 'Delete a session (its KV slot and files).',
       inputSchema: obj({ session_id: sessionId }, ['session_id']),
       async run(a) {
-        const s = findSession(host, a.session_id as string);
+        const s = findSession(host, a.session_id as string, t);
         await host.runner.locked(s, () => host.store.delete(s.id));
         return { session_id: s.id, deleted: true };
       },

@@ -104,7 +104,7 @@ describe('session API', () => {
       ids.push(s.json.id);
     }
     const metrics = await (await fetch(`${srv!.url}/metrics`)).text();
-    expect(Number(/resident_sessions\{state="spilled"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(Number(/resident_sessions\{state="spilled",tenant="default"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
     const first = (await api('GET', `/v1/sessions/${ids[0]}`)).json;
     expect(first.resident).toBe(false);
     const g = await api('POST', `/v1/sessions/${ids[0]}/generate`, { max_tokens: 2, seed: 1, ...NO_THINK });
@@ -118,14 +118,14 @@ describe('session API', () => {
     expect(r.headers.get('content-type')).toMatch(/text\/plain; version=0.0.4/);
     const text = await r.text();
     const value = (re: RegExp) => Number(re.exec(text)?.[1]);
-    expect(value(/^resident_prompt_tokens_prefilled_total (\d+)/m)).toBeGreaterThan(0);
-    expect(value(/^resident_prompt_tokens_reused_total (\d+)/m)).toBeGreaterThan(0);
-    expect(value(/^resident_tokens_generated_total (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^resident_prompt_tokens_prefilled_total\{tenant="default"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^resident_prompt_tokens_reused_total\{tenant="default"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^resident_tokens_generated_total\{tenant="default"\} (\d+)/m)).toBeGreaterThan(0);
     expect(value(/^resident_step_seconds_count (\d+)/m)).toBeGreaterThan(0);
     expect(text).toMatch(/^resident_step_seconds_bucket\{le="0.1"\} \d+/m);
     expect(text).toMatch(/^resident_scheduler_queue_depth 0$/m);
-    expect(value(/^resident_kv_bytes (\d+)/m)).toBeGreaterThan(0);
-    expect(text).toMatch(/^resident_sessions\{state="resident"\} [12]$/m);
+    expect(value(/^resident_kv_bytes\{tenant="default"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(text).toMatch(/^resident_sessions\{state="resident",tenant="default"\} [12]$/m);
     expect(text).toMatch(/^resident_http_requests_total\{route="\/v1\/sessions\/:id\/generate",method="POST",status="200"\} \d+/m);
     const h = await api('GET', '/health');
     expect(h.json).toMatchObject({ status: 'ok', model: srv!.host.modelId });

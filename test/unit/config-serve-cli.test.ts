@@ -16,12 +16,16 @@ describe('resident serve configuration errors', () => {
   const badModel = join(dir, 'bad-model');
   mkdirSync(badModel);
   writeFileSync(join(badModel, 'config.json'), '{"model_type": "llama"}');
+  const badKeys = join(dir, 'keys.json');
+  writeFileSync(badKeys, JSON.stringify({ keys: { 'sk-alpha-0001': { tenant: 'alpha', limits: { kv_bytes: '8X' } } } }));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it.each([
     [['--port', 'eighty'], /--port must be an integer, got 'eighty'/],
     [['--model', notModel], /has no config.json/],
     [['--model', badModel, '--data', join(dir, 'data')], /--model .*bad-model/],
+    [['--keys', badKeys, '--data', join(dir, 'data')], /--keys .*keys\.json: keys\["sk-a…"\]\.limits\.kv_bytes: must be a byte size/],
+    [['--keys', badKeys, '--api-key', 'sk-single-key'], /--keys and --api-key exclude each other/],
   ])('%j → exit 2', (args, re) => {
     const r = run(args as string[]);
     expect(r.status, r.stderr).toBe(2);
@@ -33,5 +37,6 @@ describe('resident serve configuration errors', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/--api-key KEY/);
     expect(r.stdout).toMatch(/--kv-budget SIZE/);
+    expect(r.stdout).toMatch(/--keys FILE/);
   });
 });

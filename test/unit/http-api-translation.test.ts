@@ -37,7 +37,7 @@ describe('stored responses', () => {
     const r = record('resp_a', 1, 's1');
     const bytes = encodeRecord(r);
     expect(decodeRecord(bytes)).toEqual(r);
-    expect(bytes.subarray(0, bytes.indexOf(10)).toString()).toMatch(/^\{"format":"resident-response","version":1,"bytes":\d+,"sha256":"[0-9a-f]{64}"\}$/);
+    expect(bytes.subarray(0, bytes.indexOf(10)).toString()).toMatch(/^\{"format":"resident-response","version":2,"bytes":\d+,"sha256":"[0-9a-f]{64}"\}$/);
     const flipped = Buffer.from(bytes);
     flipped[flipped.length - 5] ^= 1;
     expect(() => decodeRecord(flipped)).toThrow(/checksum mismatch/);

@@ -22,16 +22,10 @@ export interface ConsoleScope {
   damaged(c: Context): [string, Error][];
 }
 
-/** Every session: the scope of a server with one key (or none). */
-export const allSessions = (host: Host): ConsoleScope => ({
-  sessions: () => host.store.list(),
-  damaged: () => [...host.store.damaged],
-});
-
 const notFound = (id: string) => new HttpError(404, `session '${id}' not found`, 'not_found_error', 'session_id', 'session_not_found');
 
 /** The sub-app (mount at /v1/console). */
-export function consoleRoutes(host: Host, scope: ConsoleScope = allSessions(host)): Hono {
+export function consoleRoutes(host: Host, scope: ConsoleScope): Hono {
   const r = new Hono();
 
   r.get('/sessions', (c) => {

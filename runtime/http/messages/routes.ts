@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Hono } from 'hono';
 import type { TurnOptions } from '../../chat/types.js';
 import type { Host } from '../../host/host.js';
+import { getTenant } from '../tenant-auth.js';
 import { requestSignal } from '../completion-response.js';
 import { badRequest, toErrorResponse } from '../errors.js';
 import { servedModel } from '../model-names.js';
@@ -56,7 +57,7 @@ export function registerMessagesRoutes(app: Hono, host: Host): void {
       ...toolChoiceOf(b.tool_choice), maxTokens: b.max_tokens, stop: b.stop_sequences, enableThinking: thinkingOf(b.thinking),
       sampling: { temperature: b.temperature, topP: b.top_p, topK: b.top_k, seed: b.seed }, signal: requestSignal(c, ac), idFactory: toolUseId,
     };
-    const events = host.chat.complete({ messages, tools }, opts);
+    const events = host.chat.complete({ messages, tools, tenant: getTenant(c) }, opts);
     const first = await events.next(); // request errors surface here, before any byte
     if (first.done || first.value.type !== 'start') throw new InvariantError('turn ended before it started');
     const start = first.value;

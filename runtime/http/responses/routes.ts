@@ -22,6 +22,8 @@ import { formatOf, inputMessages, resolveReferences, toolChoiceOf, toolsOf, with
 import { itemId, ResponseBuilder, type ResponseObject } from './output.js';
 import { responsesSchema } from './schema.js';
 import { ResponseStore, type ResponseRecord } from './store.js';
+import { getTenant } from '../tenant-auth.js';
+import { canSee, DEFAULT_TENANT_ID, type Tenant } from '../../tenants/tenant.js';
 
 /** The request body as the schema checked it. */
 interface ResponsesBody {
@@ -65,10 +67,16 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
   let opened: ResponseStore | undefined;
   const store = () => (opened ??= ResponseStore.open(join(host.config.dataDir, 'responses'), (m) => host.log(`warning: ${m}`)));
   /** In-flight responses: their cancel switch and the promise of their final object. */
-  const inflight = new Map<string, { ac: AbortController; done: Promise<ResponseObject | undefined>; snapshot: () => ResponseObject }>();
+  const inflight = new Map<string, { ac: AbortController; done: Promise<ResponseObject | undefined>; snapshot: () => ResponseObject; tenant: string }>();
+  /** A stored record the tenant sees (its own; admin: all), else undefined — another tenant's is as missing. */
+  const stored = (t: Tenant, id: string): ResponseRecord | undefined => {
+    const r = store().get(id);
+    return r && canSee(t, r.tenant ?? DEFAULT_TENANT_ID) ? r : undefined;
+  };
 
   app.post('/v1/responses', async (c) => {
     const b = checkBody(await readJson(c.req.raw));
+    const tenant = getTenant(c);
     if (b.background) throw badRequest("background mode is not supported yet: send the request without 'background' (use stream: true to follow progress)", 'background');
     if (b.conversation != null) throw badRequest("'conversation' is not supported: continue a conversation with previous_response_id", 'conversation');
     if (b.prompt != null) throw badRequest("'prompt' (stored prompt templates) is not supported: send instructions and input", 'prompt');
@@ -76,8 +84,8 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
     const tools = toolsOf(b.tools);
     checkTools(tools);
     const keep = b.store ?? true;
-    const prev = b.previous_response_id ? store().get(b.previous_response_id) ?? (() => { throw notFound(b.previous_response_id!, 'previous_response_id'); })() : undefined;
-    const input = inputMessages(resolveReferences(b.input, (id) => store().item(id)));
+    const prev = b.previous_response_id ? stored(tenant, b.previous_response_id) ?? (() => { throw notFound(b.previous_response_id!, 'previous_response_id'); })() : undefined;
+    const input = inputMessages(resolveReferences(b.input, (id) => store().item(id, (r) => canSee(tenant, r.tenant ?? DEFAULT_TENANT_ID))));
     const ac = new AbortController();
     const opts: TurnOptions = {
       toolChoice: toolChoiceOf(b.tool_choice), parallelToolCalls: opt(b.parallel_tool_calls), responseFormat: formatOf(b.text),
@@ -92,7 +100,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
     let events: AsyncGenerator<TurnEvent> | undefined;
     let system: string | null = newSystem;
     if (prev?.point && (newSystem === null || newSystem === prev.system)) {
-      events = await host.chat.continueAt(prev.point, { messages: rest, tools }, opts);
+      events = await host.chat.continueAt(prev.point, { messages: rest, tools, tenant }, opts);
       if (events) system = prev.system;
     }
     if (!events) {
@@ -104,7 +112,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
         system ??= prev.system;
       }
       const messages = [...(system !== null ? [{ role: 'system' as const, content: system }] : []), ...history, ...rest];
-      events = host.chat.complete({ messages, tools, ownOrigin: keep ? ORIGIN : undefined }, opts);
+      events = host.chat.complete({ messages, tools, ownOrigin: keep ? ORIGIN : undefined, tenant }, opts);
     }
 
     const first = await events.next(); // request errors surface here, before any byte
@@ -131,7 +139,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
             if (e.result.end !== undefined) await host.store.get(e.result.sessionId).snapshot();
             const rec: ResponseRecord = {
               response: final, inputItems: items, point: e.result.end !== undefined ? { sessionId: e.result.sessionId, end: e.result.end } : null,
-              system, tools, messages: [...rest, e.result.message], previousId: prev?.response.id ?? null,
+              system, tools, messages: [...rest, e.result.message], previousId: prev?.response.id ?? null, tenant: tenant.id,
             };
             await store().put(rec);
             if (store().size > host.config.storedResponses) {
@@ -148,7 +156,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
 
     const track = (builder: ResponseBuilder, p: Promise<ResponseObject>) => {
       const done = p.then((r) => r, () => undefined).finally(() => inflight.delete(id));
-      inflight.set(id, { ac, done, snapshot: () => ({ ...base, output: builder.output }) });
+      inflight.set(id, { ac, done, snapshot: () => ({ ...base, output: builder.output }), tenant: tenant.id });
       return p;
     };
     if (b.stream !== true) {
@@ -177,20 +185,26 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
     } catch { /* already gone */ }
   };
 
-  const find = (id: string): ResponseObject => {
+  /** An in-flight response the tenant sees, or undefined. */
+  const running = (t: Tenant, id: string) => {
     const f = inflight.get(id);
+    return f && canSee(t, f.tenant) ? f : undefined;
+  };
+  const find = (t: Tenant, id: string): ResponseObject => {
+    const f = running(t, id);
     if (f) return f.snapshot();
-    const r = store().get(id);
+    const r = stored(t, id);
     if (!r) throw notFound(id);
     return r.response;
   };
 
-  app.get('/v1/responses/:id', (c) => c.json(find(c.req.param('id'))));
+  app.get('/v1/responses/:id', (c) => c.json(find(getTenant(c), c.req.param('id'))));
 
   app.delete('/v1/responses/:id', async (c) => {
     const id = c.req.param('id');
-    if (inflight.has(id)) throw new HttpError(409, `response '${id}' is in progress; cancel it first`, 'invalid_request_error', 'response_id', 'response_in_progress');
-    if (!store().get(id)) throw notFound(id);
+    const t = getTenant(c);
+    if (running(t, id)) throw new HttpError(409, `response '${id}' is in progress; cancel it first`, 'invalid_request_error', 'response_id', 'response_in_progress');
+    if (!stored(t, id)) throw notFound(id);
     const { orphan } = await store().delete(id);
     if (orphan) await deleteSession(orphan);
     return c.json({ id, object: 'response', deleted: true });
@@ -198,9 +212,10 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
 
   app.post('/v1/responses/:id/cancel', async (c) => {
     const id = c.req.param('id');
-    const f = inflight.get(id);
+    const t = getTenant(c);
+    const f = running(t, id);
     if (!f) {
-      find(id);
+      find(t, id);
       throw badRequest(`response '${id}' is not in progress: only an in-progress response can be cancelled`, 'response_id');
     }
     f.ac.abort();
@@ -209,7 +224,7 @@ export function registerResponsesRoutes(app: Hono, host: Host): void {
 
   app.get('/v1/responses/:id/input_items', (c) => {
     const id = c.req.param('id');
-    const r = store().get(id);
+    const r = stored(getTenant(c), id);
     if (!r) throw notFound(id);
     const q = c.req.query();
     const limit = q.limit === undefined ? 20 : Number(q.limit);

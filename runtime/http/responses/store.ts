@@ -1,7 +1,7 @@
 /**
  * Stored responses (`store: true`): one file per response, `<data>/responses/<id>.json`, written
  * atomically (engine/util/atomic-file.ts), read back after a restart. Format (docs/formats.md,
- * "Stored responses"): two lines, a header `{"format":"resident-response","version":1,"bytes":N,
+ * "Stored responses"): two lines, a header `{"format":"resident-response","version":2,"bytes":N,
  * "sha256":"<hex>"}` then the record's JSON (N bytes, whose SHA-256 the header holds). A file
  * whose header or checksum does not match is skipped with a warning (never served).
  *
@@ -19,7 +19,8 @@ import type { ConversationPoint } from '../../chat/chat-service.js';
 import type { ResponseObject } from './output.js';
 
 export const RESPONSE_FORMAT = 'resident-response';
-export const RESPONSE_VERSION = 1;
+/** Version 2 added `tenant`; version 1 records (no owner) are read as owned by `default`. */
+export const RESPONSE_VERSION = 2;
 
 /** One stored response. */
 export interface ResponseRecord {
@@ -35,6 +36,8 @@ export interface ResponseRecord {
   /** Chat messages this response added after the system prompt: its input, then its answer. */
   messages: ChatMessage[];
   previousId: string | null;
+  /** The tenant that created it (absent in version 1: `default`). */
+  tenant?: string;
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -52,7 +55,7 @@ export function decodeRecord(b: Buffer): ResponseRecord {
   if (nl < 0) throw new Error('no header line');
   const head = JSON.parse(b.subarray(0, nl).toString('utf8')) as { format?: string; version?: number; bytes?: number; sha256?: string };
   if (head.format !== RESPONSE_FORMAT) throw new Error(`not a ${RESPONSE_FORMAT} file`);
-  if (head.version !== RESPONSE_VERSION) throw new Error(`unsupported version ${head.version}`);
+  if (head.version !== RESPONSE_VERSION && head.version !== 1) throw new Error(`unsupported version ${head.version}`);
   const body = b.subarray(nl + 1, nl + 1 + (head.bytes ?? -1));
   if (body.length !== head.bytes || sha256(body) !== head.sha256) throw new Error('checksum mismatch (truncated or damaged)');
   return JSON.parse(body.toString('utf8')) as ResponseRecord;
@@ -89,11 +92,11 @@ export class ResponseStore {
     for (const it of [...r.inputItems, ...r.response.output]) if (typeof it.id === 'string') this.items.set(it.id, r.response.id);
   }
 
-  /** A stored input or output item by id (what an item_reference names), or undefined. */
-  item(id: string): Record<string, unknown> | undefined {
+  /** A stored input or output item by id (what an item_reference names) of a record `accept`ed, or undefined. */
+  item(id: string, accept: (r: ResponseRecord) => boolean = () => true): Record<string, unknown> | undefined {
     const rid = this.items.get(id);
     const r = rid === undefined ? undefined : this.get(rid);
-    return r && [...r.inputItems, ...r.response.output].find((it) => it.id === id);
+    return r && accept(r) ? [...r.inputItems, ...r.response.output].find((it) => it.id === id) : undefined;
   }
 
   private file(id: string): string {
