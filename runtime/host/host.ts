@@ -273,7 +273,7 @@ export class Host {
       const mem = this.store.memory();
       const st = this.scheduler.stats();
       return {
-        generated: m.generated.get(), prefilled: m.prefilled.get(), turns: m.turns.total(),
+        generated: m.generated.total(), prefilled: m.prefilled.total(), turns: m.turns.total(),
         steps: st.steps, stepSecondsSum: m.stepSeconds.total, queueDepth: st.active,
         kvBytes: mem.kvBytes, residentSessions: mem.residentSessions, inFlight: m.inFlight.value,
       };

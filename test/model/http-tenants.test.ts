@@ -99,6 +99,28 @@ const ROUTES: Record<string, () => Promise<void>> = {
     expect([r.status, r.json.tenant]).toEqual([201, 'beta']);
     expect((await t.call(KEY.alpha, 'GET', '/v1/sessions/beta-made')).status).toBe(404);
   },
+  'GET /': async () => expect((await fetch(`${t.srv.url}/`)).status).toBe(200), // the console's page: no data, no key
+  'GET /console/*': async () => expect((await fetch(`${t.srv.url}/console/app.js`)).status).toBe(200),
+  'GET /v1/console/sessions': async () => {
+    const r = await t.call(KEY.beta, 'GET', '/v1/console/sessions');
+    expect(r.json.data.length).toBeGreaterThan(0);
+    for (const own of [a.session, a.runSession]) expect(ids(r)).not.toContain(own);
+    expect(ids(r)).not.toContain(SECRET);
+    expect(ids(await t.call(KEY.admin, 'GET', '/v1/console/sessions'))).toContain(a.session);
+  },
+  'GET /v1/console/sessions/:id': async () => {
+    await asMissing('GET', (id) => `/v1/console/sessions/${id}`, 'session');
+  },
+  'GET /v1/console/server': async () => {
+    const r = await t.call(KEY.beta, 'GET', '/v1/console/server'); // server-wide figures: admins only
+    expect([r.status, r.json.error.code]).toEqual([404, 'unknown_route']);
+    expect((await t.call(KEY.admin, 'GET', '/v1/console/server')).status).toBe(200);
+  },
+  'GET /v1/console/turns': async () => {
+    const r = await t.call(KEY.beta, 'GET', '/v1/console/turns');
+    for (const own of [a.session, a.runSession]) expect(ids(r)).not.toContain(own);
+    expect(ids(await t.call(KEY.admin, 'GET', '/v1/console/turns'))).toContain(a.runSession);
+  },
   'GET /v1/sessions': async () => {
     const r = await t.call(KEY.beta, 'GET', '/v1/sessions');
     expect(r.json.data.length).toBeGreaterThan(0);
