@@ -3,14 +3,13 @@
  * (open/load, create, fork, delete, repair, close; layout in docs/formats.md), composed with the
  * ResidentSet that decides which sessions hold a KV slot.
  */
-import { constants } from 'node:fs';
-import { access, link, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { link, mkdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import { Scheduler } from '../engine/scheduler.js';
 import { fsyncDir } from '../engine/util/atomic-file.js';
-import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError, storageErrorOf } from './errors.js';
+import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
 import { createJournal, JournalWriter, readJournal } from './journal.js';
 import { DEFAULT_DURABILITY, JournalSyncer } from './journal-sync.js';
 import { kvDir, loadSegments, pruneSegments, coveredBy, type KvFormat } from './kv-persist.js';
@@ -18,7 +17,8 @@ import { ResidentSet } from './resident-set.js';
 import { Session } from './session.js';
 import type { SessionHost } from './session-host.js';
 import { replay, stateRecords, type SessionState } from './session-state.js';
-import { compactIfLarge, foreignEntry, repairJournal, type RepairReport } from './store-maintenance.js';
+import { compactIfLarge, repairJournal, type RepairReport } from './store-maintenance.js';
+import { openSessionsFolder, sessionFolders } from './store-folder.js';
 import { defaultCheckpointBudget, StateCheckpoints } from './state-checkpoints.js';
 import { loadStateFiles, persistCheckpoints } from './state-persist.js';
 import { checkpointHere, syncState } from './state-sync.js';
@@ -88,24 +88,8 @@ export class SessionStore implements SessionHost {
   }
 
   private async load(): Promise<void> {
-    try {
-      await mkdir(this.root, { recursive: true });
-      await access(this.root, constants.W_OK);
-    } catch (e) {
-      // A recursive mkdir on a read-only file system can fail with ENOENT: ask the data folder itself why.
-      const why = await access(this.dataDir, constants.W_OK).then(() => e, (e2: unknown) => e2);
-      throw storageErrorOf(why, `the sessions folder ${this.root}`) ?? storageErrorOf(e, `the sessions folder ${this.root}`) ?? e;
-    }
-    for (const name of (await readdir(this.root)).sort()) {
-      if (name.startsWith('.')) {
-        await rm(join(this.root, name), { recursive: true, force: true }); // unfinished create/fork, deleted session
-        continue;
-      }
-      const foreign = await foreignEntry(this.root, name);
-      if (foreign !== undefined) {
-        this.warn(`ignoring ${join(this.root, name)}: ${foreign}, not a session`); // left as it is: not ours to delete
-        continue;
-      }
+    await openSessionsFolder(this.root, this.dataDir);
+    for (const name of await sessionFolders(this.root, (m) => this.warn(m))) {
       try {
         this.sessions.set(name, await this.loadOne(name, true));
       } catch (e) {

@@ -3,7 +3,8 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { configureAgent } from '../agent/service.js';
 import { UsageError, type Command } from '../command.js';
-import { ConfigError, parseServeArgs, SERVE_FLAGS_HELP } from '../config.js';
+import { ConfigError, parseServeArgs } from '../config.js';
+import { SERVE_FLAGS_HELP } from '../config-help.js';
 import { Host } from '../host/host.js';
 import { serveMcpStdio } from '../mcp/stdio.js';
 

@@ -1,6 +1,7 @@
 /** `resident serve`: the OpenAI-compatible HTTP server (`npm start`). */
 import { UsageError, type Command } from '../command.js';
-import { ConfigError, parseServeArgs, SERVE_FLAGS_HELP } from '../config.js';
+import { ConfigError, parseServeArgs } from '../config.js';
+import { SERVE_FLAGS_HELP } from '../config-help.js';
 import { Host } from '../host/host.js';
 import { startHttpServer } from '../http/server.js';
 import { agentServiceFor } from '../agent/service.js';
