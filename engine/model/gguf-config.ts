@@ -87,7 +87,7 @@ export function ggufModelConfig(meta: GgufMetadata, facts: GgufConfigFacts): Mod
   };
   if (meta.has('tokenizer.ggml.bos_token_id')) config.bosTokenId = meta.number('tokenizer.ggml.bos_token_id');
   if (minimax) config.ropeDim = ropeDim;
-  if (arch !== 'qwen3') {
+  if (arch === 'qwen3moe' || arch === 'qwen35moe' || minimax) {
     const numExperts = int('expert_count');
     const numExpertsPerTok = int('expert_used_count');
     if (numExpertsPerTok > numExperts) throw new ModelLoadError(`${file}: expert_used_count ${numExpertsPerTok} > expert_count ${numExperts}`, file);

@@ -51,7 +51,7 @@ export function aLogFromA(a: Float32Array): Float32Array {
 
 /** Rows [from, from + p.length/rowsPerUnit…) restored: stored row `from + j` is original row `from + p[j]`. `rowBytes` per row. */
 export function ungroupRows(bytes: Uint8Array, rowBytes: number, from: number, p: Int32Array): Uint8Array {
-  const out = bytes.slice();
+  const out = new Uint8Array(bytes); // a copy (Buffer.slice would be a view)
   for (let j = 0; j < p.length; j++) out.set(bytes.subarray((from + j) * rowBytes, (from + j + 1) * rowBytes), (from + p[j]!) * rowBytes);
   return out;
 }

@@ -150,13 +150,15 @@ export function ggufTensorRefs(c: ModelConfig, found: ReadonlyMap<string, GgufTe
       ref.nbytes = data.length;
     } else if (fix === 'rows' || fix === 'rows1') {
       const hd = fix === 'rows' ? la!.valueHeadDim : 1;
-      data = ungroupRows(data, rowBytes, src.from!, tiledOrder(la!.numKeyHeads, la!.numValueHeads, hd));
+      const unit = t.dims.length === 1 ? type.blockBytes : rowBytes; // a vector's "rows" are its values
+      data = ungroupRows(data, unit, src.from!, tiledOrder(la!.numKeyHeads, la!.numValueHeads, hd));
     } else {
       const ph = tiledOrder(la!.numKeyHeads, la!.numValueHeads, 1);
       data = ungroupColumns(data, rowBytes, columnBytes(type, la!.valueHeadDim, t.file, t.name), ph);
     }
     ref.data = data;
     ref.offset = 0;
+    ref.file = `${t.file}#${e.name}`; // the native store keys mappings by file: one of its own per in-memory tensor
     return ref;
   });
 }

@@ -84,7 +84,7 @@ export interface ExpectedTensor {
 /**
  * One tensor inside a safetensors or GGUF file. `offset` is the absolute byte offset of its data in `file`.
  * With `data`, the bytes are these (a GGUF tensor the converter transformed, inverted at load: zero-centred norms,
- * A_log, reordered value heads); `file` then only names where they came from.
+ * A_log, reordered value heads); `file` is then `<gguf path>#<name>`, unique per such tensor.
  */
 export interface TensorRef<D extends TensorDType = WeightDType> {
   name: string;
