@@ -54,11 +54,22 @@ interface NativeBinding {
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, bf16x: true | 'packed'): Float32Array | null;
   /** Test hook: the Gated DeltaNet block (engine/native/delta-net.h) on given arrays; see delta-net-hook.cpp for the fields. */
   deltaNetTest(args: Record<string, unknown>): { out: Float32Array; convState: Float32Array; state: Float32Array; seconds: number; cpuSeconds: number; allocations: number };
+  /** Rows of x (k values each) quantized to GGUF block type `dtype` (DTYPE_CODE q8_0…q6_k); k a multiple of the block size. */
+  quantizeRows(dtype: number, x: Float32Array, k: number): Uint8Array;
+  /** The first n values (whole blocks) of block-type bytes w, through one level's to_f32. */
+  dequantizeRows(level: string, dtype: number, w: Uint8Array, n: number): Float32Array;
+  /** One thread timing `reps` matmuls of a random rows × k weight in block type dtype by n tokens; gbps: weight bytes read per second. */
+  quantMatmulRate(level: string, dtype: number, rows: number, k: number, n: number, reps: number): { seconds: number; gbps: number };
+  /** Whether the AVX-512 level's block-quant matmul uses AVX512_VNNI (else it runs the AVX2 kernel). */
+  avx512Vnni: boolean;
   /** Best read rate in GB/s of `threads` threads over a fresh buffer of `mib` MiB in `reps` passes (off the event loop). */
   memoryReadRate(mib: number, threads: number, reps: number): Promise<number>;
 }
 
-const DTYPE_CODE: Record<WeightDType | KvDType, number> = { f32: 0, f16: 1, bf16: 2 };
+/** GGUF block types the kernels run on directly (ggml's on-disk block layouts; engine/native/common.h). */
+export type QuantDType = 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
+/** Native dtype codes (engine/native/common.h `enum class dtype`). */
+export const DTYPE_CODE: Record<WeightDType | KvDType | QuantDType, number> = { f32: 0, f16: 1, bf16: 2, q8_0: 4, q4_0: 5, q4_k: 6, q5_k: 7, q6_k: 8 };
 
 let binding: NativeBinding | undefined;
 /** Loads the compiled addon once. */

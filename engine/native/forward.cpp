@@ -63,7 +63,7 @@ void model::embed_tokens(const batch& b) {
       rope_cos_[size_t(t) * (cfg.head_dim / 2) + i] = std::cos(a);
       rope_sin_[size_t(t) * (cfg.head_dim / 2) + i] = std::sin(a);
     }
-    kern->to_f32(static_cast<const char*>(embed_.data) + size_t(b.tokens[t]) * H * dtype_size(embed_.type), embed_.type,
+    kern->to_f32(static_cast<const char*>(embed_.data) + size_t(b.tokens[t]) * row_bytes(embed_.type, H), embed_.type,
                  x_ + size_t(t) * H, size_t(H));
   };
   pool_->run(b.n_tokens, task);

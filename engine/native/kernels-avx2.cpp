@@ -152,6 +152,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
 }
 
 void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+  if (is_block_quant(wt)) return quant_matmul_avx2(x, n, k, w, wt, r0, r1, y, ldy, scratch);
   RESIDENT_DTYPE_SWITCH(wt, matmul_t, x, n, k, w, r0, r1, y, ldy, scratch)
 }
 
@@ -164,6 +165,7 @@ void to_f32_t(const void* src, float* dst, size_t n) {
 
 void to_f32(const void* src, dtype t, float* dst, size_t n) {
   if (t == dtype::f32) return (void)std::memcpy(dst, src, n * 4);
+  if (is_block_quant(t)) return quant_to_f32(src, t, dst, n);  // embedding rows: not a hot path
   RESIDENT_DTYPE_SWITCH(t, to_f32_t, src, dst, n)
 }
 

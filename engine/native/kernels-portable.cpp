@@ -53,6 +53,7 @@ uint16_t f32_to_f16(float f) {  // round to nearest even, overflow to inf
 static void to_f32(const void* src, dtype t, float* dst, size_t n) {
   if (t == dtype::f32) { std::memcpy(dst, src, n * 4); return; }
   if (t == dtype::q8) { for (size_t i = 0; i < n; i++) dst[i] = q8_value(src, i); return; }
+  if (is_block_quant(t)) return quant_to_f32(src, t, dst, n);
   const uint16_t* s = static_cast<const uint16_t*>(src);
   if (t == dtype::bf16) for (size_t i = 0; i < n; i++) dst[i] = bf16_to_f32(s[i]);
   else for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32(s[i]);
@@ -73,6 +74,7 @@ static float dot(const float* a, const float* b, int n) {
 
 static void matmul(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy,
                    float* scratch) {
+  if (is_block_quant(wt)) return quant_matmul_portable(x, n, k, w, wt, r0, r1, y, ldy, scratch);
   const size_t rb = row_bytes(wt, k);
   for (int r = r0; r < r1; r++) {
     to_f32(static_cast<const char*>(w) + size_t(r) * rb, wt, scratch, size_t(k));

@@ -53,6 +53,11 @@ inline int matmul_task_rows(const kernels& k, int n) {
   constexpr int row_tile_task_rows = 192;  // a multiple of every level's task_rows and of 6-row tiles
   return n <= matmul_tile_tokens_max ? std::max(k.task_rows, row_tile_task_rows) : k.task_rows;
 }
+// Block-quant weights quantize each task's activations (kernels-quant-*.cpp): their tasks take at least this many rows.
+constexpr int quant_task_rows = 128;  // a multiple of every level's task_rows
+inline int matmul_task_rows(const kernels& k, int n, bool block_quant) {
+  return block_quant ? std::max(matmul_task_rows(k, n), quant_task_rows) : matmul_task_rows(k, n);
+}
 
 // The one switch from a run-time dtype to a kernel template: `return fn<T>(args...)` for t == T
 // (RESIDENT_KV_DTYPE_SWITCH: the KV dtypes f32, f16, bf16; q8 returns). A macro, so each kernel file's dispatch is
@@ -63,12 +68,26 @@ inline int matmul_task_rows(const kernels& k, int n) {
   case dtype::f16: return fn<dtype::f16>(__VA_ARGS__);   \
   case dtype::bf16: return fn<dtype::bf16>(__VA_ARGS__);
 #define RESIDENT_DTYPE_SWITCH(t, fn, ...) \
-  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) case dtype::q8: return fn<dtype::q8>(__VA_ARGS__); }
+  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) case dtype::q8: return fn<dtype::q8>(__VA_ARGS__); default: return; }
 #define RESIDENT_KV_DTYPE_SWITCH(t, fn, ...) \
-  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) case dtype::q8: return; }
+  switch (t) { RESIDENT_FLOAT_DTYPE_CASES(fn, __VA_ARGS__) default: return; }
 
 // dst rows [r0, r1) (q8, row_bytes(q8, k) apart) = src rows (dtype t) quantized; k % q8_block == 0 (quantize.cpp).
 void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst);
+
+// Level kernels for block-quant weights (kernels-quant-*.cpp); same contract as kernels::matmul. k % 256 == 0 for
+// the k-quants, k % 32 == 0 for q8_0 / q4_0 (weight binding guarantees whole blocks).
+void quant_matmul_portable(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+void quant_matmul_avx2(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+void quant_matmul_avx512(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+// Dequantizes n values (whole blocks) of a block-quant row to f32 (embedding rows; every level).
+void quant_to_f32(const void* src, dtype t, float* dst, size_t n);
+bool cpu_has_avx512_vnni();
+// out = row x (k values) quantized to block type t (quantize-gguf.cpp); false for another dtype or k % block_elems(t) != 0.
+bool quantize_row(const float* x, int k, dtype t, void* out);
+// Tokens per activation chunk: x_row_bytes(k) · this fits matmul_scratch_floats(k) floats.
+constexpr int quant_x_chunk = 16;
+
 
 const kernels& kernels_portable();
 const kernels* kernels_avx2();    // nullptr when not compiled for this target

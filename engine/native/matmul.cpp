@@ -39,7 +39,7 @@ void model::matmul_rows(const float* x, const uint16_t* xb, int n, const weight&
 void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
   const uint16_t* xb = bf16_input(x, n, w.cols, w.type == dtype::bf16 && !f32_input);
   const int token_block = matmul_token_block(xb != nullptr);
-  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block));
+  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), is_block_quant(w.type));
   const int n_rc = (w.rows + row_chunk - 1) / row_chunk, n_tb = (n + token_block - 1) / token_block;
   auto task = [&](int t, int thread) {
     const int rc = t % n_rc, tb = t / n_rc;
@@ -52,11 +52,11 @@ void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
 }
 
 void model::matmul_many(float* x, int n, const weight* const* w, float* const* y, int count) {
-  bool any_bf16 = false;  // the weights share x and its width
-  for (int i = 0; i < count; i++) any_bf16 = any_bf16 || w[i]->type == dtype::bf16;
+  bool any_bf16 = false, any_quant = false;  // the weights share x and its width
+  for (int i = 0; i < count; i++) any_bf16 = any_bf16 || w[i]->type == dtype::bf16, any_quant = any_quant || is_block_quant(w[i]->type);
   const uint16_t* xb = bf16_input(x, n, w[0]->cols, any_bf16);
   const int token_block = matmul_token_block(xb != nullptr);
-  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block));
+  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), any_quant);
   int first[5] = {0, 0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
   const int n_tb = (n + token_block - 1) / token_block;
   for (int i = 0; i < count; i++) first[i + 1] = first[i] + (w[i]->rows + row_chunk - 1) / row_chunk * n_tb;

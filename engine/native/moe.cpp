@@ -177,7 +177,8 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
   const uint16_t* xgb = bf16_input(xg_, n * K, H, bf16_experts);
   const int token_block = matmul_token_block(xgb != nullptr);  // routed rows per kernel call inside a task
 
-  const int row_chunk = matmul_task_rows(*kern, nb ? blocks_[0].n : 1);  // blocks_[0]: the most tokens
+  const bool quant_experts = is_block_quant(mw.experts.front().gate.type) || is_block_quant(mw.experts.front().down.type);
+  const int row_chunk = matmul_task_rows(*kern, nb ? blocks_[0].n : 1, quant_experts);  // blocks_[0]: the most tokens
   const int n_rc_mi = (MI + row_chunk - 1) / row_chunk, n_rc_h = (H + row_chunk - 1) / row_chunk;
   auto gate_up = [&](int task, int thread) {
     const moe_block& bk = blocks_[task / n_rc_mi];

@@ -28,13 +28,13 @@ void q8_quantize_rows(const void* src, dtype t, int k, int r0, int r1, void* dst
   }
 }
 
-// Every matmul weight with a multiple of 32 columns (projections, MLPs, experts, lm_head) becomes q8 in
+// Every float matmul weight with a multiple of 32 columns (GGUF block types stay as they are) (projections, MLPs, experts, lm_head) becomes q8 in
 // the weight arena (weight-arena.cpp); embeddings (row lookups), the router and norms keep their dtype.
 weight_rewrite int8_rewrite() {
   weight_rewrite r;
   r.what = "int8 weights";
   r.rows_per_task = 64;
-  r.bytes = [](const weight& w) { return w.cols % q8_block == 0 ? size_t(w.rows) * row_bytes(dtype::q8, w.cols) : 0; };
+  r.bytes = [](const weight& w) { return w.cols % q8_block == 0 && !is_block_quant(w.type) ? size_t(w.rows) * row_bytes(dtype::q8, w.cols) : 0; };
   r.fill = [](const weight& w, int r0, int r1, void* dst) { q8_quantize_rows(w.data, w.type, w.cols, r0, r1, dst); };
   r.retype = [](weight& w, void* dst) {
     w.data = dst;

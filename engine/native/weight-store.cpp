@@ -100,7 +100,9 @@ result weight_store::bind(const std::string& name, int rows, int cols, weight* w
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " has shape " + shape_str(t->shape) +
                                                 ", expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
   const mapped_file* f = file_of(*t);
-  const size_t need = size_t(rows) * size_t(cols) * dtype_size(t->type);
+  if (cols % block_elems(t->type) != 0)
+    return result::fail(status::load_error, "tensor " + name + " in " + t->file + ": rows of " + std::to_string(cols) + " values are not whole quant blocks");
+  const size_t need = size_t(rows) * row_bytes(t->type, cols);
   if (!f || t->nbytes != need || t->offset + need > f->size)
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " lies outside the file or has the wrong byte size");
   w->data = static_cast<const char*>(f->base) + t->offset;
@@ -122,6 +124,7 @@ result weight_store::bind_f32(const std::string& name, const std::vector<int64_t
   size_t n = 1;
   for (int64_t d : shape) n *= size_t(d);
   const mapped_file* f = file_of(*t);
+  if (is_block_quant(t->type)) return result::fail(status::load_error, "tensor " + name + " in " + t->file + " is block-quantized; expected a float type");
   if (!f || t->nbytes != n * dtype_size(t->type) || t->offset + t->nbytes > f->size)
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " lies outside the file or has the wrong byte size");
   float* dst = static_cast<float*>(aligned_alloc_zero(n * 4));
@@ -140,10 +143,12 @@ result weight_store::bind_slice(const std::string& name, int count, int total_ro
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " has shape " + shape_str(t->shape) +
                                                 ", expected " + shape_str(want));
   const mapped_file* f = file_of(*t);
-  const size_t es = dtype_size(t->type), all = size_t(count) * size_t(total_rows) * size_t(cols) * es;
+  if (cols % block_elems(t->type) != 0)
+    return result::fail(status::load_error, "tensor " + name + " in " + t->file + ": rows of " + std::to_string(cols) + " values are not whole quant blocks");
+  const size_t rb = row_bytes(t->type, cols), all = size_t(count) * size_t(total_rows) * rb;
   if (!f || t->nbytes != all || t->offset + all > f->size)
     return result::fail(status::load_error, "tensor " + name + " in " + t->file + " lies outside the file or has the wrong byte size");
-  const size_t first = (size_t(index) * size_t(total_rows) + size_t(row0)) * size_t(cols) * es;
+  const size_t first = (size_t(index) * size_t(total_rows) + size_t(row0)) * rb;
   w->data = static_cast<const char*>(f->base) + t->offset + first;
   w->type = t->type;
   w->rows = rows;

@@ -7,6 +7,7 @@
  */
 import type { ModelConfig, ModelSpec, TensorRef } from '../model/model-spec.js';
 import { ggufTensor, type GgufDType, type GgufTensor, type GgufValue } from './gguf-writer.js';
+import { isQuantDType } from './gguf-quant.js';
 
 /** llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_SIGMOID. */
 const GATING_SIGMOID = 2;
@@ -35,7 +36,7 @@ export function minimaxGgufTensors(spec: ModelSpec, matrixDtype: GgufDType): Ggu
     f32(`${b}attn_k_norm.weight`, `${p}self_attn.k_norm.weight`);
     f32(`${b}ffn_norm.weight`, `${p}post_attention_layernorm.weight`);
     const router = get(`${m}gate.weight`);
-    out.push(ggufTensor(`${b}ffn_gate_inp.weight`, ne(router), matrixDtype === 'q8_0' ? spec.dtype : matrixDtype, spec.dtype, [router])); // never quantized
+    out.push(ggufTensor(`${b}ffn_gate_inp.weight`, ne(router), isQuantDType(matrixDtype) ? spec.dtype : matrixDtype, spec.dtype, [router])); // never quantized
     f32(`${b}exp_probs_b.bias`, `${m}e_score_correction_bias`);
     for (const [g, w] of [['gate', 'w1'], ['up', 'w3'], ['down', 'w2']] as const) {
       const sources = Array.from({ length: E }, (_, e) => get(`${m}experts.${e}.${w}.weight`));

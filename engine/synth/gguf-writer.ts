@@ -16,13 +16,15 @@ import { isMoeLayer, loadModelSpec } from '../model/hf-model.js';
 import type { ModelSpec, TensorRef, WeightDType } from '../model/model-spec.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
 import { hybridGgufTensors, hybridMetadata } from './gguf-hybrid.js';
+import { baseQuantType, isQuantDType, mixedType, QUANT_BLOCK, QUANT_FILE_TYPE, QUANT_GGML_TYPE, quantizeBlocks, type GgufQuantType } from './gguf-quant.js';
+import type { QuantDType } from '../native.js';
 import { minimaxGgufTensors, minimaxMetadata } from './gguf-minimax.js';
 
 const ALIGNMENT = GGUF_DEFAULT_ALIGNMENT;
-/** A GGUF tensor type we write: the checkpoint's float types, or Q8_0 (blocks of 32: f16 scale d, 32 int8; x ≈ d·q). */
-export type GgufDType = WeightDType | 'q8_0';
-const GGML_TYPE: Record<GgufDType, number> = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, q8_0: GgmlType.Q8_0 };
-const FILE_TYPE: Record<GgufDType, number> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
+/** A GGUF tensor type we write: the checkpoint's float types, or a block type (gguf-quant.ts; Q8_0: blocks of 32, f16 scale d, 32 int8, x ≈ d·q). */
+export type GgufDType = WeightDType | QuantDType;
+const GGML_TYPE: Record<GgufDType, number> = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, ...QUANT_GGML_TYPE };
+const FILE_TYPE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 32 };
 const Q8_0_BLOCK = 32, Q8_0_BYTES = 34;
 const { NORMAL: TOKEN_NORMAL, CONTROL: TOKEN_CONTROL, USER_DEFINED: TOKEN_USER_DEFINED, UNUSED: TOKEN_UNUSED } = GgufTokenType;
 
@@ -110,11 +112,13 @@ export interface GgufTensor {
   transform?: (x: Float32Array) => Float32Array;
 }
 
-/** A GGUF tensor of shape `ne` in dtype `want` (Q8_0 only where rows are whole 32-blocks, else `fallback`). */
+/** A GGUF tensor of shape `ne` in dtype `want` (a block type only where rows are whole blocks, else Q8_0 where whole 32-blocks, else `fallback`). */
 export function ggufTensor(name: string, ne: number[], want: GgufDType, fallback: WeightDType, sources: TensorRef[], transform?: GgufTensor['transform']): GgufTensor {
   const n = ne.reduce((a, b) => a * b, 1);
-  const dtype = want === 'q8_0' && ne[0]! % Q8_0_BLOCK !== 0 ? fallback : want;
-  const t: GgufTensor = { name, ne, dtype, sources, nbytes: dtype === 'q8_0' ? (n / Q8_0_BLOCK) * Q8_0_BYTES : n * (dtype === 'f32' ? 4 : 2) };
+  let dtype: GgufDType = want;
+  if (isQuantDType(dtype) && ne[0]! % QUANT_BLOCK[dtype].elems !== 0) dtype = ne[0]! % Q8_0_BLOCK === 0 ? 'q8_0' : fallback;
+  const nbytes = isQuantDType(dtype) ? (n / QUANT_BLOCK[dtype].elems) * QUANT_BLOCK[dtype].bytes : n * (dtype === 'f32' ? 4 : 2);
+  const t: GgufTensor = { name, ne, dtype, sources, nbytes };
   if (transform) t.transform = transform;
   return t;
 }
@@ -198,7 +202,7 @@ function ggufTensors(spec: ModelSpec, matrixDtype: GgufDType = spec.dtype): Gguf
     norm(`${b}ffn_norm.weight`, `${p}post_attention_layernorm.weight`);
     if (isMoeLayer(c, i)) {
       const E = c.moe!.numExperts;
-      add(`${b}ffn_gate_inp.weight`, [get(`${p}mlp.gate.weight`)], matrixDtype === 'q8_0' ? spec.dtype : matrixDtype);  // the router is never quantized
+      add(`${b}ffn_gate_inp.weight`, [get(`${p}mlp.gate.weight`)], isQuantDType(matrixDtype) ? spec.dtype : matrixDtype);  // the router is never quantized
       for (const [g, h] of [['gate', 'gate_proj'], ['up', 'up_proj'], ['down', 'down_proj']] as const) {
         add(`${b}ffn_${g}_exps.weight`, Array.from({ length: E }, (_, e) => get(`${p}mlp.experts.${e}.${h}.weight`)), matrixDtype);
       }
@@ -214,7 +218,7 @@ function ggufTensors(spec: ModelSpec, matrixDtype: GgufDType = spec.dtype): Gguf
 }
 
 /** Model metadata for the spec's architecture. */
-function modelMetadata(spec: ModelSpec, name: string, matrixDtype: GgufDType): [string, GgufValue][] {
+function modelMetadata(spec: ModelSpec, name: string, fileType: number): [string, GgufValue][] {
   const c = spec.config;
   const a = c.arch;
   const u32 = (value: number): GgufValue => ({ type: 'u32', value });
@@ -222,7 +226,7 @@ function modelMetadata(spec: ModelSpec, name: string, matrixDtype: GgufDType): [
     ['general.architecture', { type: 'string', value: a }],
     ['general.name', { type: 'string', value: name }],
     ['general.alignment', u32(ALIGNMENT)],
-    ['general.file_type', u32(FILE_TYPE[matrixDtype])],
+    ['general.file_type', u32(fileType)],
     [`${a}.context_length`, u32(c.maxPositionEmbeddings)],
     [`${a}.embedding_length`, u32(c.hiddenSize)],
     [`${a}.block_count`, u32(c.nLayers)],
@@ -264,6 +268,7 @@ function transformedData(t: GgufTensor): Uint8Array {
   const x = t.transform!(readAsF32(t.sources[0]!));
   const out = Buffer.alloc(t.nbytes);
   if (t.dtype === 'q8_0') quantizeQ8_0(x, out);
+  else if (isQuantDType(t.dtype)) out.set(quantizeBlocks(t.dtype, x));
   else if (t.dtype === 'f32') Buffer.from(x.buffer, x.byteOffset, x.byteLength).copy(out);
   else encodeInto(t.dtype, x, out);
   return out;
@@ -279,13 +284,14 @@ function* tensorData(t: GgufTensor): Generator<Uint8Array> {
   for (const src of t.sources) {
     const sfd = openSync(src.file, 'r');
     try {
-      if (t.dtype === 'q8_0') {
-        const es = src.dtype === 'f32' ? 4 : 2, chunk = CHUNK_BYTES - (CHUNK_BYTES % (Q8_0_BLOCK * es));
+      if (isQuantDType(t.dtype)) {
+        const E = QUANT_BLOCK[t.dtype].elems, es = src.dtype === 'f32' ? 4 : 2, chunk = CHUNK_BYTES - (CHUNK_BYTES % (E * es));
         const out = Buffer.alloc((chunk / es / Q8_0_BLOCK) * Q8_0_BYTES);
         for (let done = 0; done < src.nbytes; ) {
           const n = readSync(sfd, buf, 0, Math.min(chunk, src.nbytes - done), src.offset + done);
-          if (n === 0 || n % (Q8_0_BLOCK * es) !== 0) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
-          yield out.subarray(0, quantizeQ8_0(decodeToF32(src.dtype, buf.subarray(0, n)), out));
+          if (n === 0 || n % (E * es) !== 0) throw new ModelLoadError(`${src.file}: short read of '${src.name}'`, src.file, src.name);
+          const x = decodeToF32(src.dtype, buf.subarray(0, n));
+          yield t.dtype === 'q8_0' ? out.subarray(0, quantizeQ8_0(x, out)) : quantizeBlocks(t.dtype, x);
           done += n;
         }
       } else if (src.dtype === t.dtype) {
@@ -326,19 +332,24 @@ export function quantizeQ8_0(x: Float32Array, out: Buffer): number {
 /**
  * Writes `out` (atomically, engine/util/atomic-file.ts) as the GGUF of the Hugging Face folder `dir`.
  * `matrixDtype: 'f32'` upcasts BF16/F16 matrices exactly (same values), so llama.cpp computes in F32;
- * `'q8_0'` quantizes every matrix whose rows are whole 32-blocks (not the MoE router) as llama-quantize's Q8_0 does.
+ * `'q8_0'` quantizes every matrix whose rows are whole 32-blocks (not the MoE router) as llama-quantize's Q8_0 does;
+ * `'q4_0' | 'q4_k_m' | 'q5_k_m' | 'q6_k'` quantize the matrices with llama.cpp's mix for that file type (gguf-quant.ts).
  */
 export async function writeGgufFromFolder(
   dir: string,
   out: string,
-  opts: { name?: string; matrixDtype?: 'f32' | 'q8_0' } = {},
-): Promise<{ tensors: number; bytes: number }> {
+  opts: { name?: string; matrixDtype?: 'f32' | GgufQuantType } = {},
+): Promise<{ tensors: number; bytes: number; types: Record<string, number> }> {
   const spec = await loadModelSpec(dir);
   const c = spec.config;
-  const matrixDtype = opts.matrixDtype ?? spec.dtype;
-  const tensors = ggufTensors(spec, matrixDtype);
+  const ft = opts.matrixDtype === undefined || opts.matrixDtype === 'f32' ? undefined : opts.matrixDtype;
+  const matrixDtype: GgufDType = ft ? baseQuantType(ft) : (opts.matrixDtype as 'f32' | undefined) ?? spec.dtype;
+  let tensors = ggufTensors(spec, matrixDtype);
+  if (ft) tensors = applyMix(tensors, ft, spec);
+  const types: Record<string, number> = {};
+  for (const t of tensors) types[t.dtype] = (types[t.dtype] ?? 0) + 1;
   const kv = [
-    ...modelMetadata(spec, opts.name ?? 'resident-model', matrixDtype),
+    ...modelMetadata(spec, opts.name ?? 'resident-model', ft ? QUANT_FILE_TYPE[ft] : FILE_TYPE[matrixDtype as WeightDType]),
     ...tokenizerMetadata(dir, c.vocabSize, { bos: c.bosTokenId, eos: c.eosTokenIds[0] }),
   ];
   const w = new ByteWriter();
@@ -368,5 +379,18 @@ export async function writeGgufFromFolder(
     }
   }
   writeFileAtomicSync(out, chunks());
-  return { tensors: tensors.length, bytes: w.length + offset };
+  return { tensors: tensors.length, bytes: w.length + offset, types };
+}
+
+/** Re-types the quantized matrices of `tensors` (those in the file type's base type) by llama.cpp's mix (gguf-quant.ts). */
+function applyMix(tensors: GgufTensor[], ft: GgufQuantType, spec: ModelSpec): GgufTensor[] {
+  const base = baseQuantType(ft);
+  const attnV = tensors.filter((t) => t.name.endsWith('.attn_v.weight')).map((t) => t.name);
+  const ctx = { nLayers: spec.config.nLayers, tied: spec.config.tieWordEmbeddings, nAttnV: attnV.length };
+  return tensors.map((t) => {
+    if (t.dtype !== base && !(t.dtype === 'q8_0' && t.ne[0]! % QUANT_BLOCK[base].elems !== 0)) return t;
+    const i = attnV.indexOf(t.name);
+    const want = mixedType(ft, t.name, { ...ctx, ...(i >= 0 ? { attnVIndex: i } : {}) });
+    return want === t.dtype ? t : ggufTensor(t.name, t.ne, want, spec.dtype, t.sources, t.transform);
+  });
 }

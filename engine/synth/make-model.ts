@@ -17,6 +17,7 @@ import { getPreset, presetNames } from './model-presets.js';
 import { buildSafetensorsHeader, DTYPE_SIZE } from '../model/safetensors.js';
 import { writeBuiltinTokenizer } from './builtin-tokenizer.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import type { GgufQuantType } from './gguf-quant.js';
 import { mtpTensors } from '../model/qwen35-tensors.js';
 import { hybridConfigJson } from './hybrid-config-json.js';
 import { hybridInitFor } from './hybrid-init.js';
@@ -35,6 +36,8 @@ export interface MakeModelOptions {
   seed?: number;
   /** Also write the weights as GGUF to this path. */
   gguf?: string;
+  /** The GGUF's matrix type: a quantized file type (engine/synth/gguf-quant.ts); default the checkpoint's dtype. */
+  ggufType?: GgufQuantType;
   /** Folder with tokenizer.json + tokenizer_config.json to copy; default (or `false`) the built-in tokenizer. */
   tokenizerDir?: string | false;
 }
@@ -261,7 +264,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
   if (opts.gguf) {
     const { writeGgufFromFolder } = await import('./gguf-writer.js');
     result.gguf = resolve(opts.gguf);
-    await writeGgufFromFolder(dir, result.gguf, { name: `resident-${opts.preset}-s${seed}` });
+    await writeGgufFromFolder(dir, result.gguf, { name: `resident-${opts.preset}-s${seed}`, ...(opts.ggufType ? { matrixDtype: opts.ggufType } : {}) });
   }
   return result;
 }

@@ -54,6 +54,22 @@ const PRESETS: ModelPreset[] = [
     },
   },
   {
+    name: 'tiny-256',
+    summary: 'tiny with hidden 256, intermediate 768, untied: every matrix row whole 256-blocks (k-quant GGUF tests)',
+    config: { ...tiny, hiddenSize: 256, intermediateSize: 768, tieWordEmbeddings: false },
+  },
+  {
+    name: 'tiny-256-moe',
+    summary: 'tiny-256 as Qwen3-MoE: 8 experts, 2 active, moe_intermediate 256',
+    config: {
+      ...tiny,
+      hiddenSize: 256,
+      arch: 'qwen3moe',
+      tieWordEmbeddings: false,
+      moe: { numExperts: 8, numExpertsPerTok: 2, normTopkProb: true, moeIntermediateSize: 256, decoderSparseStep: 1, mlpOnlyLayers: [] },
+    },
+  },
+  {
     name: 'qwen3-0.6b',
     summary: 'the real Qwen3-0.6B shapes: hidden 1024, 28 layers, 16/8 heads × 128, intermediate 3072, tied',
     config: {

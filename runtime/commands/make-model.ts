@@ -4,9 +4,10 @@ import { parseArgs } from 'node:util';
 import { makeModel } from '../../engine/synth/make-model.js';
 import type { WeightDType } from '../../engine/model/model-spec.js';
 import { getPreset, presetNames } from '../../engine/synth/model-presets.js';
+import { GGUF_QUANT_TYPES, isGgufQuantType } from '../../engine/synth/gguf-quant.js';
 import { UsageError, type Command } from '../command.js';
 
-const usage = `Usage: resident make-model --preset <name> --dtype bf16|f16|f32 --out DIR [--seed N] [--gguf FILE] [--tokenizer DIR]
+const usage = `Usage: resident make-model --preset <name> --dtype bf16|f16|f32 --out DIR [--seed N] [--gguf FILE [--gguf-type T]] [--tokenizer DIR]
 
 Writes a complete Hugging Face model folder with random (but deterministic) weights: config.json,
 generation_config.json, model.safetensors, tokenizer.json and tokenizer_config.json.
@@ -17,6 +18,8 @@ Options:
   --out DIR         output folder (must not exist or be empty)
   --seed N          weight seed (default 0); same preset+dtype+seed → same bytes
   --gguf FILE       also write the same weights as GGUF (for llama.cpp)
+  --gguf-type T     quantize the GGUF's matrices: ${GGUF_QUANT_TYPES.join(', ')} (llama.cpp's mix for
+                    the _m types: see engine/synth/gguf-quant.ts); default the --dtype
   --tokenizer DIR   copy tokenizer.json + tokenizer_config.json from DIR (e.g. Qwen3's own); default
                     'builtin': a small built-in byte-level BPE with Qwen3's special tokens and chat
                     template (nothing outside the project is read)
@@ -40,6 +43,7 @@ export const command: Command = {
           out: { type: 'string' },
           seed: { type: 'string', default: '0' },
           gguf: { type: 'string' },
+          'gguf-type': { type: 'string' },
           tokenizer: { type: 'string' },
         },
         strict: true,
@@ -56,11 +60,14 @@ export const command: Command = {
     const seed = Number(values.seed);
     if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got '${values.seed}'`);
     if (existsSync(values.out) && readdirSync(values.out).length > 0) throw new UsageError(`--out ${values.out} exists and is not empty`);
+    const ggufType = values['gguf-type'];
+    if (ggufType !== undefined && !isGgufQuantType(ggufType)) throw new UsageError(`--gguf-type must be one of ${GGUF_QUANT_TYPES.join(', ')}, got '${ggufType}'`);
+    if (ggufType !== undefined && !values.gguf) throw new UsageError('--gguf-type needs --gguf FILE');
     const builtin = values.tokenizer === 'builtin';
     if (values.tokenizer && !builtin && !existsSync(values.tokenizer)) throw new UsageError(`--tokenizer ${values.tokenizer} does not exist`);
 
     const t0 = performance.now();
-    const r = await makeModel({ preset: values.preset, dtype, out: values.out, seed, gguf: values.gguf, tokenizerDir: builtin ? false : values.tokenizer });
+    const r = await makeModel({ preset: values.preset, dtype, out: values.out, seed, gguf: values.gguf, ...(ggufType ? { ggufType } : {}), tokenizerDir: builtin ? false : values.tokenizer });
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
     process.stdout.write(
       `wrote ${r.dir} (${values.preset}, ${dtype}, seed ${seed}, ${(r.params / 1e6).toFixed(1)} M params, ${r.tokenizer} tokenizer)` +

@@ -3,7 +3,7 @@
  * each tiny preset): same config, bit-identical logits, same greedy tokens, same tokenizer and chat template; split
  * sets; refused types named; fingerprints that separate formats and quantizations.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -94,7 +94,8 @@ describe('GGUF files', () => {
   it('a split set (first file, any folder holding it) loads as the single file does, with the same logits', async () => {
     const m = await ensureModel('tiny', 'bf16', { gguf: true });
     const dir = join(tmp, 'split');
-    const files = (await import('node:fs')).mkdirSync(dir, { recursive: true }) && splitGguf(m.gguf!, dir, 'tiny', 3);
+    mkdirSync(dir, { recursive: true });
+    const files = splitGguf(m.gguf!, dir, 'tiny', 3);
     expect(files).toHaveLength(3);
     expect(ggufModelFiles(dir)).toEqual(files);
     expect(ggufModelFiles(files[1]!)).toEqual(files);

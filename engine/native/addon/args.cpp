@@ -8,7 +8,10 @@ namespace {
 double num(Napi::Object obj, const char* k) { return obj.Get(k).ToNumber().DoubleValue(); }
 }  // namespace
 
-dtype dtype_from_code(uint32_t code) { return code == 1 ? dtype::f16 : code == 2 ? dtype::bf16 : dtype::f32; }
+dtype dtype_from_code(uint32_t code) {
+  if (code >= uint32_t(dtype::q8_0) && code <= uint32_t(dtype::q6_k)) return dtype(code);  // GGUF block types
+  return code == 1 ? dtype::f16 : code == 2 ? dtype::bf16 : dtype::f32;
+}
 
 result config_parse(Napi::Object c, model_config* cfg) {
   cfg->vocab = int(num(c, "vocab")); cfg->hidden = int(num(c, "hidden")); cfg->n_layer = int(num(c, "nLayer"));

@@ -8,6 +8,8 @@ namespace resident {
 void test_hooks_init(Napi::Env env, Napi::Object exports);
 // deltaNetTest (delta-net-hook.cpp): one Gated DeltaNet layer on given arrays.
 Napi::Value delta_net_test_js(const Napi::CallbackInfo& info);
+// quantizeRows, dequantizeRows, avx512Vnni, quantMatmulRate (quant-hooks.cpp).
+void quant_hooks_init(Napi::Env env, Napi::Object exports);
 // memoryReadRate (memory-probe.cpp).
 void memory_probe_init(Napi::Env env, Napi::Object exports);
 

@@ -11,7 +11,7 @@ namespace resident {
 
 namespace {
 
-// kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype (3: q8), dtype, r0, r1,
+// kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype (3: q8; 4-8: GGUF blocks), dtype, r0, r1,
 // bf16x?) runs one level's matmul synchronously and returns y: Float32Array [n][rows] (columns outside [r0, r1)
 // stay 0). bf16x: x rounded to bf16 and the level's matmul_bf16 (bf16 weights; null where the level has none);
 // 'packed': its pack_bf16 then matmul_bf16_packed, as with weights packed at load.
@@ -27,7 +27,7 @@ Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   const dtype wt = code == 3 ? dtype::q8 : dtype_from_code(code);
   const int r0 = info[6].ToNumber().Int32Value(), r1 = info[7].ToNumber().Int32Value();
   const size_t rows = k > 0 && row_bytes(wt, k) > 0 ? wa.ByteLength() / row_bytes(wt, k) : 0;
-  if (!kern || n < 1 || k < 1 || (wt == dtype::q8 && k % q8_block != 0) || x.ElementLength() != size_t(n) * size_t(k) || r0 < 0 || r1 <= r0 || size_t(r1) > rows)
+  if (!kern || n < 1 || k < 1 || k % block_elems(wt) != 0 || x.ElementLength() != size_t(n) * size_t(k) || r0 < 0 || r1 <= r0 || size_t(r1) > rows)
     return error_throw(env, status::argument_error, "kernelMatmul: bad level or shapes");
   const uint8_t* w = static_cast<const uint8_t*>(wa.ArrayBuffer().Data()) + wa.ByteOffset();
   Napi::Float32Array y = Napi::Float32Array::New(env, size_t(n) * rows);
@@ -72,6 +72,7 @@ void test_hooks_init(Napi::Env env, Napi::Object exports) {
   exports.Set("kernelLevels", names);  // levels this CPU runs, best first
   exports.Set("kernelMatmul", Napi::Function::New(env, kernel_matmul));
   exports.Set("deltaNetTest", Napi::Function::New(env, delta_net_test_js));
+  quant_hooks_init(env, exports);
 }
 
 }  // namespace resident

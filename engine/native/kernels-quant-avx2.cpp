@@ -1,0 +1,143 @@
+// AVX2 matmul for block-quant weights (quant-formats.h): the activation chunk is quantized once per call, each
+// weight block is decoded to bytes once per tile of up to 4 tokens, and vpmaddubsw/vpmaddwd give exact int32 sums
+// per group of 16 values, scaled and accumulated in f32.
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels.h"
+#include "quant-formats.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+#include "quant-simd.h"
+
+namespace resident {
+namespace {
+
+using quant::x_row;
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// C[g] of a k-quant block's 16 groups as two vectors, built from registers and the block (quant::block_scales'
+// values; a vector load of its scalar stores would stall on store forwarding).
+template <dtype T>
+inline void group_offsets(const char* blk, __m256* c0, __m256* c1) {
+  if constexpr (T == dtype::q6_k) {
+    uint16_t h;
+    std::memcpy(&h, blk + 208, 2);
+    const __m256 d32 = _mm256_set1_ps(32 * _cvtsh_ss(h));
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
+    *c0 = _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+    *c1 = _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
+  } else {  // q4_k / q5_k: dmin · the 8 6-bit mins (k4_scale_min), each for two groups
+    uint32_t u[3];
+    uint16_t h;
+    std::memcpy(&h, blk + 2, 2);
+    std::memcpy(u, blk + 4, 12);
+    const uint32_t m_lo = u[1] & 0x3f3f3f3f, m_hi = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    const __m256 m = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(m_lo), int(m_hi), 0, 0))));
+    *c0 = _mm256_permutevar8x32_ps(m, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+    *c1 = _mm256_permutevar8x32_ps(m, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+  }
+}
+
+// y[t * ldy] = row wr · x_t for NT tokens.
+template <dtype T, int NT>
+void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  constexpr int E = block_elems(T);
+  constexpr size_t B = block_bytes(T);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NT], accm[NT];
+  float accs[NT];
+  for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm256_setzero_ps(), accs[t] = 0;
+  alignas(32) float S[16], C[16];
+  for (int b = 0; b < k / E; b++) {
+    const char* blk = wr + size_t(b) * B;
+    quant::block_scales<T>(blk, S, C, qsimd::half_f16c());
+    if constexpr (E == 256) {
+      __m256 c0, c1;
+      group_offsets<T>(blk, &c0, &c1);
+      for (int t = 0; t < NT; t++) {
+        const float* sx = xr[t].sx + 16 * b;
+        accm[t] = _mm256_fmadd_ps(c0, _mm256_loadu_ps(sx), _mm256_fmadd_ps(c1, _mm256_loadu_ps(sx + 8), accm[t]));
+      }
+    } else if constexpr (T == dtype::q4_0) {
+      for (int t = 0; t < NT; t++) accs[t] += C[0] * (xr[t].sx[2 * b] + xr[t].sx[2 * b + 1]);
+    }
+    __m256 part[NT];  // this block's sum before its activation scale dx (one per block)
+    for (int t = 0; t < NT; t++) part[t] = _mm256_setzero_ps();
+    for (int j = 0; j < E / 32; j++) {
+      const __m256i u = qsimd::codes32<T>(blk, j);
+      const __m256i ua = T == dtype::q8_0 ? _mm256_abs_epi8(u) : u;
+      const __m256 sv = _mm256_set_m128(_mm_set1_ps(S[2 * j + 1]), _mm_set1_ps(S[2 * j]));
+      const int xb = b * (E / 32) + j;
+      for (int t = 0; t < NT; t++) {
+        __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 32 * xb));
+        if constexpr (T == dtype::q8_0) q = _mm256_sign_epi8(q, u);
+        const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(ua, q), ones);
+        part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), sv, part[t]);
+      }
+    }
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(part[t], _mm256_broadcast_ss(xr[t].dx + b), acc[t]);
+  }
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t])) - accs[t];
+}
+
+template <dtype T>
+void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  char* xq = reinterpret_cast<char*>(scratch);
+  const size_t rb = row_bytes(T, k);
+  x_row xr[quant_x_chunk];
+  for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
+    const int nt = std::min(quant_x_chunk, n - t0);
+    qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
+    for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
+    for (int r = r0; r < r1; r++) {
+      const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
+      float* yr = y + size_t(t0) * ldy + r;
+      int t = 0;
+      for (; t + 4 <= nt; t += 4) row_tile<T, 4>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+      switch (nt - t) {
+        case 3: row_tile<T, 3>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
+        case 2: row_tile<T, 2>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
+        case 1: row_tile<T, 1>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
+        default: break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void quant_matmul_avx2(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+  switch (wt) {
+    case dtype::q8_0: return matmul_t<dtype::q8_0>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q4_0: return matmul_t<dtype::q4_0>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q4_k: return matmul_t<dtype::q4_k>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q5_k: return matmul_t<dtype::q5_k>(x, n, k, w, r0, r1, y, ldy, scratch);
+    case dtype::q6_k: return matmul_t<dtype::q6_k>(x, n, k, w, r0, r1, y, ldy, scratch);
+    default: return;
+  }
+}
+
+}  // namespace resident
+
+#pragma GCC pop_options
+
+#else
+#include "kernels.h"
+namespace resident {
+void quant_matmul_avx2(const float* x, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+  quant_matmul_portable(x, n, k, w, wt, r0, r1, y, ldy, scratch);
+}
+}  // namespace resident
+#endif
