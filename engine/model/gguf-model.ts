@@ -103,7 +103,9 @@ export async function loadGgufModelSpec(path: string): Promise<ModelSpec<TensorD
   const config = ggufModelConfig(headers[0]!.metadata, { vocabSize: embd.dims[1]!, hasOutput: found.has('output.weight') });
   const sizes = new Map(files.map((f) => [f, statSync(f).size]));
   const tensors = ggufTensorRefs(config, found, sizes);
-  const matrixNames = new Set(tensors.filter((t) => t.shape.length >= 2 && !t.name.endsWith('conv1d.weight')).map((t) => t.name));
+  // the matmul weights; routers and the shared-expert gate are F32 in converted files whatever the checkpoint was
+  const small = /(conv1d\.weight|mlp\.gate\.weight|block_sparse_moe\.gate\.weight|shared_expert_gate\.weight)$/;
+  const matrixNames = new Set(tensors.filter((t) => t.shape.length >= 2 && !small.test(t.name)).map((t) => t.name));
   const types = new Set(tensors.filter((t) => matrixNames.has(t.name)).map((t) => t.dtype));
   const partial = { dir: files[0]!, config, tensors, dtype: computeDtype(types), matrixTypes: [...types].sort(), format: 'gguf' as const };
   return { ...partial, fingerprint: fingerprint(partial, headers) };

@@ -140,6 +140,12 @@ export function ggufTensorRefs(c: ModelConfig, found: ReadonlyMap<string, GgufTe
       ref.nbytes = per;
       return ref;
     }
+    if (type.engine === 'f32' && /ffn_gate_inp(_shexp)?\.weight$/.test(t.name)) {
+      // converters write routers as F32; holding a BF16 checkpoint's values they bind as that BF16 (the same values,
+      // and the same kernel path as the Hugging Face folder's)
+      const bf16 = bf16IfExact(readBytes(t, total));
+      if (bf16) return { ...ref, file: `${t.file}#${e.name}`, offset: 0, nbytes: bf16.length, dtype: 'bf16', data: bf16 };
+    }
     const fix = src.fix === 'rows' || src.fix === 'rows1' || src.fix === 'cols' ? (grouped ? src.fix : undefined) : src.fix;
     if (!fix) return ref;
     let data = readBytes(t, total);
@@ -170,4 +176,15 @@ function ungroupValues(v: Float32Array, la: NonNullable<ModelConfig['linearAtten
   const out = new Float32Array(v.length);
   for (let j = 0; j < p.length; j++) out[p[j]!] = v[j]!;
   return out;
+}
+
+/** The bf16 bytes of f32 bytes whose every value is a bf16 (low 16 bits zero); undefined otherwise. */
+function bf16IfExact(f32: Uint8Array): Uint8Array | undefined {
+  const u = new Uint32Array(f32.buffer.slice(f32.byteOffset, f32.byteOffset + f32.byteLength));
+  const out = new Uint16Array(u.length);
+  for (let i = 0; i < u.length; i++) {
+    if ((u[i]! & 0xffff) !== 0) return undefined;
+    out[i] = u[i]! >>> 16;
+  }
+  return new Uint8Array(out.buffer);
 }

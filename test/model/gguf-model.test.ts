@@ -58,7 +58,7 @@ const CONVERSATION = [
 ];
 const TOOLS = [{ type: 'function' as const, function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
 
-describe.each(['tiny', 'tiny-moe', 'tiny-hybrid', 'tiny-minimax'])('%s: GGUF vs the Hugging Face folder of the same BF16 weights', (preset) => {
+describe.each(['tiny', 'tiny-moe', 'tiny-hybrid', 'tiny-hybrid-moe', 'tiny-minimax'])('%s: GGUF vs the Hugging Face folder of the same BF16 weights', (preset) => {
   it('same config, bit-identical logits and greedy tokens, same tokenizer and template', async () => {
     const m = await ensureModel(preset, 'bf16', { gguf: true });
     const hf = await loadModelSpec(m.dir);
