@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import type { ActivationMode, Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, ForwardOptions, KvDType, KvSlot, WeightMode } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, ModelLoadError, UnsupportedModelError } from './errors.js';
 import { isMoeLayer } from './model/hf-model.js';
-import type { ModelConfig, ModelSpec, WeightDType } from './model/model-spec.js';
+import type { ModelConfig, ModelSpec, TensorDType, WeightDType } from './model/model-spec.js';
 
 interface NativeSlot {
   readonly length: number;
@@ -317,13 +317,20 @@ function planEntry(e: ForwardEntry, index: number, engine: NativeEngine, vocab: 
   return { index, slot: e.slot, tokens, rows };
 }
 
+/** The addon's code of a tensor's dtype; a type it does not bind (a quantized type before its kernels) is refused by name. */
+function tensorDtypeCode(name: string, dtype: TensorDType, file: string): number {
+  const code = (DTYPE_CODE as Partial<Record<string, number>>)[dtype];
+  if (code === undefined) throw new UnsupportedModelError(`${file}: tensor '${name}' is ${dtype}, a type the native engine does not run`, file, name);
+  return code;
+}
+
 /** KV dtype that loses nothing w.r.t. the weights: the weights' own dtype (BF16, F16 or F32). */
 export function defaultKvDtype(weights: WeightDType): KvDType {
   return weights;
 }
 
 /** Loads a validated model spec into the engine: mmaps the weights, starts the thread pool, sizes every buffer. */
-export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): Promise<Engine> {
+export async function loadEngine(spec: ModelSpec<TensorDType>, options: EngineOptions = {}): Promise<Engine> {
   const c = spec.config;
   if (!['qwen3', 'qwen3moe', 'qwen35', 'qwen35moe', 'minimax-m2'].includes(c.arch))
     throw new UnsupportedModelError(`the native engine runs Qwen3, Qwen3-MoE, Qwen3.5 / 3.6 hybrid and MiniMax-M2 models; ${spec.dir} is '${String(c.arch)}'`);
@@ -351,7 +358,7 @@ export async function loadEngine(spec: ModelSpec, options: EngineOptions = {}): 
         }
       : undefined,
   };
-  const tensors = spec.tensors.map((t) => ({ ...t, dtype: DTYPE_CODE[t.dtype] }));
+  const tensors = spec.tensors.map((t) => ({ ...t, dtype: tensorDtypeCode(t.name, t.dtype, t.file) }));
   const kernels = options.kernels ?? process.env.RESIDENT_KERNELS ?? 'auto';
   if (!['auto', 'avx512', 'avx2', 'portable'].includes(kernels))
     throw new EngineArgumentError(`kernels must be one of auto, avx512, avx2, portable, got '${kernels}'`);

@@ -9,6 +9,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultThreads } from '../engine/native.js';
+import { isGgufModel } from '../engine/model/load-model.js';
 import type { ActivationMode, WeightMode } from '../engine/engine-api.js';
 import { DEFAULT_DURABILITY, type DurabilityMode } from '../sessions/journal-sync.js';
 
@@ -244,14 +245,20 @@ export function serveConfig(overrides: Partial<ServeConfig> = {}): ServeConfig {
 }
 
 /**
- * File-system checks of a config: the model folder holds config.json, the MCP config file exists,
+ * File-system checks of a config: the model folder holds config.json (or --model names a GGUF model), the MCP config file exists,
  * every skills folder is a directory, the data directory is not a file. Throws ConfigError.
  */
 export function checkServePaths(c: ServeConfig): void {
   const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
   if (c.model !== undefined) {
-    if (!isDir(c.model)) throw new ConfigError(`--model ${c.model} is not a folder`, '--model');
-    if (!existsSync(resolve(c.model, 'config.json'))) throw new ConfigError(`--model ${c.model} has no config.json (expected a Hugging Face model folder)`, '--model');
+    let gguf: boolean;
+    try {
+      gguf = isGgufModel(c.model);
+    } catch (e) {
+      throw new ConfigError(`--model ${c.model}: ${(e as Error).message}`, '--model');
+    }
+    if (!gguf && !isDir(c.model)) throw new ConfigError(`--model ${c.model} is not a folder or a .gguf file`, '--model');
+    if (!gguf && !existsSync(resolve(c.model, 'config.json'))) throw new ConfigError(`--model ${c.model} has no config.json and no .gguf (expected a Hugging Face model folder or a GGUF model)`, '--model');
   }
   if (existsSync(c.dataDir) && !statSync(c.dataDir).isDirectory()) throw new ConfigError(`--data ${c.dataDir} exists and is not a folder`, '--data');
   if (c.mcpConfig !== undefined && !(existsSync(c.mcpConfig) && statSync(c.mcpConfig).isFile())) {
@@ -259,5 +266,3 @@ export function checkServePaths(c: ServeConfig): void {
   }
   for (const d of c.skills) if (!isDir(d)) throw new ConfigError(`--skills ${d} is not a folder`, '--skills');
 }
-
-/** Flag help for `resident serve --help`. */

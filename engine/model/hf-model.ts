@@ -220,7 +220,7 @@ function shardHeaders(dir: string): { headers: SafetensorsHeader[]; weightMap?: 
  * Hybrid checkpoints: every tensor must be expected, or the vision tower / MTP head (recognised, not loaded).
  * Anything else means a variant we would silently run wrong (a conv bias, per-expert weights, …).
  */
-function rejectUnknownTensors(found: Map<string, TensorRef>, expected: ExpectedTensor[]): void {
+function rejectUnknownTensors(found: Map<string, TensorRef<WeightDType>>, expected: ExpectedTensor[]): void {
   const names = new Set(expected.map((e) => e.name));
   for (const [name, ref] of found) {
     if (!names.has(name) && !isIgnoredHybridTensor(name)) {
@@ -230,7 +230,7 @@ function rejectUnknownTensors(found: Map<string, TensorRef>, expected: ExpectedT
 }
 
 /** Loads and validates a Hugging Face model folder. Throws ModelLoadError / UnsupportedModelError naming file and tensor. */
-export async function loadModelSpec(dirIn: string): Promise<ModelSpec> {
+export async function loadModelSpec(dirIn: string): Promise<ModelSpec<WeightDType>> {
   const dir = resolve(dirIn);
   const configFile = join(dir, 'config.json');
   if (!existsSync(configFile)) throw new ModelLoadError(`${dir}: not a model folder (no config.json)`, configFile);
@@ -239,14 +239,14 @@ export async function loadModelSpec(dirIn: string): Promise<ModelSpec> {
   const config = parseModelConfig(readJson(configFile), configFile, gen);
 
   const { headers, weightMap } = shardHeaders(dir);
-  const found = new Map<string, TensorRef>();
+  const found = new Map<string, TensorRef<WeightDType>>();
   for (const h of headers) {
     for (const t of h.tensors) {
       if (weightMap && weightMap.get(t.name) !== h.file) continue; // only the shard the index names counts
       found.set(t.name, { name: t.name, file: h.file, offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, shape: t.shape });
     }
   }
-  const tensors: TensorRef[] = [];
+  const tensors: TensorRef<WeightDType>[] = [];
   let dtype: WeightDType | undefined;
   const expected = expectedTensors(config);
   if (config.arch !== 'qwen3' && config.arch !== 'qwen3moe') rejectUnknownTensors(found, expected);

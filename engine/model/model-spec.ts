@@ -4,6 +4,10 @@
  */
 
 export type WeightDType = 'bf16' | 'f16' | 'f32';
+/** ggml's block-quantized types as GGUF files store them (engine/native/common.h has their layouts). */
+export type QuantDType = 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
+/** The type of one bound tensor: a float type or a block-quantized one (GGUF files mix them per tensor). */
+export type TensorDType = WeightDType | QuantDType;
 
 /** Token mixer of one layer: softmax attention with a KV cache, or Gated DeltaNet linear attention (recurrent state). */
 export type LayerKind = 'attention' | 'linear';
@@ -77,23 +81,39 @@ export interface ExpectedTensor {
   zeroCentred?: boolean;
 }
 
-/** One tensor inside a safetensors file. `offset` is the absolute byte offset of its data in `file`. */
-export interface TensorRef {
+/**
+ * One tensor inside a safetensors or GGUF file. `offset` is the absolute byte offset of its data in `file`.
+ * With `data`, the bytes are these (a GGUF tensor the converter transformed, inverted at load: zero-centred norms,
+ * A_log, reordered value heads); `file` is then `<gguf path>#<name>`, unique per such tensor.
+ */
+export interface TensorRef<D extends TensorDType = WeightDType> {
   name: string;
   file: string;
   offset: number;
   nbytes: number;
-  dtype: WeightDType;
+  dtype: D;
   shape: number[];
+  data?: Uint8Array;
 }
 
 /** A loadable model: config plus tensors keyed by their Hugging Face names. */
-export interface ModelSpec {
+export interface ModelSpec<D extends TensorDType = WeightDType> {
   dir: string;
   config: ModelConfig;
-  tensors: TensorRef[];
-  /** Dominant weight dtype of the checkpoint. */
+  tensors: TensorRef<D>[];
+  /**
+   * The float dtype the matrices compute from: the checkpoint's matrix dtype (HF folders refuse mixed ones); for a
+   * GGUF, the float matrices' common dtype, or 'f16' once any matrix is quantized or float matrices mix. It is the
+   * default KV dtype and the gate of BF16 activations.
+   */
   dtype: WeightDType;
-  /** Stable hash of config + tensor names/shapes/dtypes + weight-file sizes: identifies the model for snapshots. */
+  /** Distinct dtypes of the matrices, sorted (one entry for HF folders; several for a Q4_K_M GGUF). */
+  matrixTypes?: TensorDType[];
+  /** Where the weights come from. Absent: a Hugging Face folder. */
+  format?: 'hf' | 'gguf';
+  /**
+   * Stable hash of config + tensor names/shapes/dtypes + weight-file sizes (HF), or of config + tokenizer + every
+   * tensor's name, shape and type (GGUF): identifies the model for snapshots, so KV is never reused across types.
+   */
   fingerprint: string;
 }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "kernels.h"
 
@@ -28,6 +29,14 @@ result weight_store::map(const std::vector<tensor_desc>& tensors) {
   for (const auto& t : tensors) index_.emplace(t.name, &t);
   for (const auto& t : tensors) {
     if (std::any_of(files_.begin(), files_.end(), [&](const mapped_file& f) { return f.path == t.file; })) continue;
+    if (!t.data.empty()) {
+      void* a = mmap(nullptr, t.data.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (a == MAP_FAILED) return result::fail(status::load_error, "cannot allocate " + std::to_string(t.data.size()) + " bytes for tensor " + t.name);
+      std::memcpy(a, t.data.data(), t.data.size());
+      mprotect(a, t.data.size(), PROT_READ);
+      files_.push_back({t.file, a, t.data.size(), t.data.size(), true});
+      continue;
+    }
     int fd = open(t.file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return result::fail(status::load_error, "cannot open weight file " + t.file);
     struct stat st;

@@ -19,6 +19,7 @@ struct tensor_desc {
   size_t offset = 0, nbytes = 0;
   dtype type = dtype::f32;
   std::vector<int64_t> shape;
+  std::vector<uint8_t> data;  // non-empty: the tensor's bytes (a GGUF tensor rewritten at load), held under `file`, offset 0
 };
 
 struct weight {  // [rows][cols], row-major, in `type`, pointing into an mmapped file or the weight arena
@@ -57,7 +58,8 @@ class weight_store {
   weight_store& operator=(const weight_store&) = delete;
   ~weight_store();  // unmaps the files and the arena, frees the norm copies
 
-  // Indexes the tensors by name (until end_binding) and maps every file they name.
+  // Indexes the tensors by name (until end_binding) and maps every file they name; a tensor with `data` gets its own
+  // read-only anonymous copy, registered under its `file` (unique per such tensor).
   result map(const std::vector<tensor_desc>& tensors);
   // *w = tensor `name`, checked to be [rows][cols]. A matmul weight is registered for rewrite(): w must stay at
   // its address for the store's life (bind into storage sized before binding).
@@ -71,6 +73,7 @@ class weight_store {
                     weight_use use = weight_use::matmul);
   void add_matmul(weight* w) { matmul_.push_back(w); }            // e.g. a tied lm_head: a copy of the embedding
   void end_binding() { index_.clear(); }
+  bool has(const std::string& name) const { return find(name) != nullptr; }
 
   // Rewrites every registered matmul weight with bytes(w) > 0 into one arena (order of registration), over the
   // pool; *done tells whether any was. Fails without changing any weight if the arena cannot be allocated.

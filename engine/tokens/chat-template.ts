@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { ChatTemplateError } from './errors.js';
+import { ggufTokenizerAt } from './gguf-tokenizer.js';
 import { PY_STR, pythonStr, usePythonStringFilter } from './jinja-python.js';
 import { toTemplateMessages, type ChatMessage, type TemplateMessage, type ToolDefinition } from './messages.js';
 import { toolCallFormatOf, type ToolCallFormatSpec } from './tool-call-formats.js';
@@ -100,11 +101,14 @@ export class ChatTemplate {
   /**
    * Loads the template of a model folder: `chat_template.jinja` if present, else `chat_template` of
    * `tokenizer_config.json` (a string, or a list of `{name, template}` from which `name` — default
-   * `'default'` — is taken).
+   * `'default'` — is taken); for a GGUF model (file, or folder holding one) `tokenizer.chat_template`.
    */
   static async fromDir(dir: string, name = 'default'): Promise<ChatTemplate> {
-    let config: Record<string, any> = {};
-    try {
+    const gguf = ggufTokenizerAt(dir); // a GGUF model: `tokenizer.chat_template` and its special tokens
+    let config: Record<string, any> = gguf?.config ?? {};
+    if (gguf) {
+      if (typeof config.chat_template !== 'string') throw new ChatTemplateError(`no chat template in ${dir} (GGUF metadata tokenizer.chat_template)`);
+    } else try {
       config = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ChatTemplateError(`cannot read tokenizer_config.json in ${dir}: ${(e as Error).message}`);
@@ -116,7 +120,8 @@ export class ChatTemplate {
       if (s !== undefined) tokens[key] = s;
     }
     let source: string | undefined;
-    try {
+    if (gguf) source = config.chat_template;
+    else try {
       source = await readFile(join(dir, 'chat_template.jinja'), 'utf8');
     } catch {
       const t = config.chat_template;

@@ -11,8 +11,9 @@
  * Reused by the grammar (token tries), detokenization and stop-sequence matching.
  */
 import { ResidentError } from '../util/resident-error.js';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ggufTokenizerAt } from './gguf-tokenizer.js';
 
 /** The byte strings of a vocabulary. Invariant: `bytes.length === special.length === size`. */
 export interface TokenBytes {
@@ -59,6 +60,15 @@ interface TokenizerJson {
  * string uses a character outside the byte-level alphabet (i.e. the vocabulary is not byte-level).
  */
 export function loadTokenBytes(dirOrTokenizerJsonPath: string): TokenBytes {
+  if (dirOrTokenizerJsonPath.endsWith('.gguf') || !existsSync(join(dirOrTokenizerJsonPath, 'tokenizer.json'))) {
+    let gguf;
+    try {
+      gguf = ggufTokenizerAt(dirOrTokenizerJsonPath);
+    } catch (err) {
+      throw new TokenBytesError(`${dirOrTokenizerJsonPath}: ${(err as Error).message}`);
+    }
+    if (gguf) return tokenBytesFromJson(gguf.tokenizerJson as TokenizerJson, dirOrTokenizerJsonPath);
+  }
   let path = dirOrTokenizerJsonPath;
   try {
     if (statSync(path).isDirectory()) path = join(path, 'tokenizer.json');

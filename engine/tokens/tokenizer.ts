@@ -11,6 +11,7 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { TokenBudgetError, TokenizerError } from './errors.js';
 import { BYTE_CHAR } from './byte-char.js';
 import { TokenBound } from './token-bound.js';
+import { ggufTokenizerAt } from './gguf-tokenizer.js';
 
 /** Options of {@link Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -283,8 +284,13 @@ async function readJson(path: string, required: boolean): Promise<Record<string,
   }
 }
 
-/** Loads `tokenizer.json`, `tokenizer_config.json` (and `generation_config.json` if present) from a model folder. */
+/**
+ * Loads `tokenizer.json`, `tokenizer_config.json` (and `generation_config.json` if present) from a model folder,
+ * or the tokenizer of a GGUF model's metadata (a .gguf file or a folder holding one; gguf-tokenizer.ts).
+ */
 export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+  const gguf = ggufTokenizerAt(dir);
+  if (gguf) return new Tokenizer(gguf.tokenizerJson, gguf.config, gguf.generationConfig);
   const [tok, config, gen] = await Promise.all([
     readJson(join(dir, 'tokenizer.json'), true),
     readJson(join(dir, 'tokenizer_config.json'), false),

@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { loadModelSpec } from '../../engine/model/hf-model.js';
+import { loadModelSpecFrom } from '../../engine/model/load-model.js';
 import { bf16DotAvailable, defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
 import { decodeBytesPerToken } from '../bench/decode-bytes.js';
@@ -12,14 +12,15 @@ import { defaultCheckpointBudget } from '../../sessions/state-checkpoints.js';
 import { UsageError, type Command } from '../command.js';
 import { resolveActivations } from '../host/fast-defaults.js';
 
-const USAGE = `resident bench --model DIR [--gguf FILE] [options]
+const USAGE = `resident bench --model DIR|FILE.gguf [--gguf FILE] [options]
 
 Measures our engine and, with --gguf, llama.cpp (node-llama-cpp, same weights, same threads) side by side:
 prefill of P tokens and greedy decode of D tokens after it, at depth 0 and after a DEPTH-token context.
 llama.cpp runs with flash attention on and off; each row reports its better figure.
 
 Options:
-  --model DIR        Hugging Face model folder (required)
+  --model PATH       Hugging Face model folder, or a GGUF model (FILE.gguf, a folder holding one, split
+                     NAME-00001-of-000NN.gguf) (required)
   --gguf FILE        the same weights as GGUF, for the llama.cpp anchor (resident make-model --gguf)
   --threads N        threads for both engines (default: ${defaultThreads()})
   --prefill N        prefill tokens (default 512)
@@ -118,12 +119,12 @@ export const command: Command = {
     if (values['gguf-reference'] && (weights !== 'int8' || !values.gguf)) throw new UsageError('--gguf-reference goes with --weights int8 and a Q8_0 --gguf');
     const log = (s: string) => process.stderr.write(s + '\n');
 
-    const spec = await loadModelSpec(values.model);
+    const spec = await loadModelSpecFrom(values.model);
     const { mode: activations, why } = resolveActivations(requested, spec.dtype, weights, requested === 'auto' && bf16DotAvailable());
     log(`activations: ${why}`);
     const readRate = await memoryReadRate(1024, threads); // before any model is loaded: the machine's limit
     const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
-    const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.dtype;
+    const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.format === 'gguf' ? `GGUF ${spec.matrixTypes!.join('+')}` : spec.dtype;
     const setup = `${weightsLabel} weights${engine.packedWeights ? ' (bf16 panels packed at load)' : ''}, ${engine.activationMode} activations, kernels ${engine.kernels}`;
     log(`resident: ${spec.config.nLayers} layers, ${setup}, ${threads} threads`);
     const ours = await measure(residentBackend(engine), runs, o);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadModelSpec } from '../../engine/model/hf-model.js';
+import { loadModelSpecFrom } from '../../engine/model/load-model.js';
 import { defaultThreads, loadEngine } from '../../engine/native.js';
 import { logSoftmaxTopK } from '../../engine/decode/sampler.js';
 import { UsageError, type Command } from '../command.js';
@@ -11,7 +11,7 @@ the vocabulary, temperature 1, no penalties). Entry pos is the distribution of t
 position pos. With --json: {tokens: [...], positions: [{pos, top: [{id, logprob}]}]}.
 
 Options:
-  --model DIR     Hugging Face model folder (required)
+  --model PATH    Hugging Face model folder or GGUF model (FILE.gguf / folder holding one) (required)
   --tokens LIST   comma-separated token ids (required)
   --top K         how many tokens per position (default 10)
   --threads N     engine threads (default: ${defaultThreads()})
@@ -38,7 +38,7 @@ export const command: Command = {
     const threads = values.threads === undefined ? defaultThreads() : Number(values.threads);
     if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads must be a positive integer, got '${values.threads}'`);
 
-    const spec = await loadModelSpec(values.model);
+    const spec = await loadModelSpecFrom(values.model);
     const vocab = spec.config.vocabSize;
     const bad = tokens.find((t) => t >= vocab);
     if (bad !== undefined) throw new UsageError(`token ${bad} is outside the model's vocabulary of ${vocab}`);

@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import type { Engine } from '../../engine/engine-api.js';
 import { ModelLoadError } from '../../engine/errors.js';
 import { loadGrammarVocab, type GrammarVocab } from '../../engine/grammar/mask/vocab.js';
-import { loadModelSpec } from '../../engine/model/hf-model.js';
+import { loadModelSpecFrom } from '../../engine/model/load-model.js';
 import { bf16DotAvailable, loadEngine } from '../../engine/native.js';
 import { Scheduler } from '../../engine/scheduler.js';
 import { AppendProtocol } from '../../engine/tokens/append-protocol.js';
@@ -171,7 +171,7 @@ export class Host {
     const flag = c.model ? `--model ${modelDir}` : `demo model ${modelDir}`;
     let spec;
     try {
-      spec = await loadModelSpec(modelDir);
+      spec = await loadModelSpecFrom(modelDir);
     } catch (e) {
       if (e instanceof ModelLoadError) throw new ConfigError(`${flag}: ${e.message}`, '--model');
       throw e;
@@ -227,7 +227,7 @@ export class Host {
       const runner = new ChatRunner(store, { tokenizer, protocol, vocab, capacity, defaultMaxTokens: c.defaultMaxTokens, onFinish: (r) => this.countTurn(r) });
       runner.admit = (s) => this.admitGrowth(s);
       const chat = new ChatService(runner, { maxSessions: c.chatSessions, onWarning: (m) => this.log(`warning: ${m}`) });
-      const modelId = c.modelName ?? (c.model ? basename(modelDir) : demoModelName(c.demoDtype));
+      const modelId = c.modelName ?? (c.model ? basename(modelDir).replace(/\.gguf$/, '') : demoModelName(c.demoDtype));
       this.parts = { modelDir, modelId, engine, scheduler, store, tokenizer, template, protocol, vocab, runner, chat, capacity };
       this.registerGauges();
       this.startActivity();

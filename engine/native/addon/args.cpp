@@ -79,6 +79,13 @@ result tensors_parse(Napi::Array arr, std::vector<tensor_desc>* tensors) {
     d.type = dtype_from_code(t.Get("dtype").ToNumber().Uint32Value());
     Napi::Array shape = t.Get("shape").As<Napi::Array>();
     for (uint32_t j = 0; j < shape.Length(); j++) d.shape.push_back(int64_t(shape.Get(j).ToNumber().DoubleValue()));
+    Napi::Value data = t.Get("data");
+    if (data.IsTypedArray()) {
+      Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
+      if (bytes.ByteLength() != d.nbytes || d.offset != 0)
+        return result::fail(status::argument_error, "tensor " + d.name + ": data of " + std::to_string(bytes.ByteLength()) + " bytes, nbytes " + std::to_string(d.nbytes));
+      d.data.assign(bytes.Data(), bytes.Data() + bytes.ByteLength());
+    }
     tensors->push_back(std::move(d));
   }
   return result::ok();

@@ -190,9 +190,13 @@ result qwen35::bind_ffn(const std::string& p, int layer, qwen35_layer& L) {
       !(r = bind_mlp(p + "mlp.shared_expert.", cfg.inter, L.mlp)))
     return r;
   L.moe.experts.resize(size_t(E));  // sized before binding: the store keeps the weights' addresses
+  // gate_up_proj [E][2·MI][H] (gate rows, then up rows), or — from a GGUF — gate_proj and up_proj [E][MI][H] each
+  const bool fused = !weights_.has(p + "mlp.experts.gate_proj");
+  const std::string g = p + "mlp.experts.gate_proj", u = p + "mlp.experts.up_proj";
   for (int e = 0; e < E; e++) {
-    mlp_weights& w = L.moe.experts[size_t(e)];  // gate_up_proj [E][2·MI][H]: gate rows, then up rows
-    if (!(r = weights_.bind_slice(gu, E, 2 * MI, H, e, 0, MI, &w.gate)) || !(r = weights_.bind_slice(gu, E, 2 * MI, H, e, MI, MI, &w.up)) ||
+    mlp_weights& w = L.moe.experts[size_t(e)];
+    if (!(r = fused ? weights_.bind_slice(gu, E, 2 * MI, H, e, 0, MI, &w.gate) : weights_.bind_slice(g, E, MI, H, e, 0, MI, &w.gate)) ||
+        !(r = fused ? weights_.bind_slice(gu, E, 2 * MI, H, e, MI, MI, &w.up) : weights_.bind_slice(u, E, MI, H, e, 0, MI, &w.up)) ||
         !(r = weights_.bind_slice(down, E, H, MI, e, 0, H, &w.down)))
       return r;
   }
