@@ -7,18 +7,21 @@
  * dtype (same bytes, no transposition; Qwen3 uses NEOX RoPE in llama.cpp so Q/K are not permuted);
  * norm weights are written as F32; MoE experts are stacked into one 3-D tensor per projection.
  */
-import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { ModelLoadError } from '../errors.js';
 import { bitsToF16, decodeToF32, encodeInto } from '../model/float-convert.js';
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType, GgufTokenType, GgufValueType as T } from '../model/gguf-format.js';
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType } from '../model/gguf-format.js';
 import { isMoeLayer, loadModelSpec } from '../model/hf-model.js';
 import type { ModelSpec, TensorRef, WeightDType } from '../model/model-spec.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
+import { ByteWriter, writeKv, type GgufValue } from './gguf-bytes.js';
 import { hybridGgufTensors, hybridMetadata } from './gguf-hybrid.js';
+import { tokenizerMetadata } from './gguf-tokenizer-meta.js';
 import { baseQuantType, isQuantDType, mixedType, QUANT_BLOCK, QUANT_FILE_TYPE, QUANT_GGML_TYPE, quantizeBlocks, type GgufQuantType } from './gguf-quant.js';
 import type { QuantDType } from '../native.js';
 import { minimaxGgufTensors, minimaxMetadata } from './gguf-minimax.js';
+
+export type { GgufValue } from './gguf-bytes.js';
 
 const ALIGNMENT = GGUF_DEFAULT_ALIGNMENT;
 /** A GGUF tensor type we write: the checkpoint's float types, or a block type (gguf-quant.ts; Q8_0: blocks of 32, f16 scale d, 32 int8, x ≈ d·q). */
@@ -26,76 +29,6 @@ export type GgufDType = WeightDType | QuantDType;
 const GGML_TYPE: Record<GgufDType, number> = { f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, ...QUANT_GGML_TYPE };
 const FILE_TYPE: Record<WeightDType, number> = { f32: 0, f16: 1, bf16: 32 };
 const Q8_0_BLOCK = 32, Q8_0_BYTES = 34;
-const { NORMAL: TOKEN_NORMAL, CONTROL: TOKEN_CONTROL, USER_DEFINED: TOKEN_USER_DEFINED, UNUSED: TOKEN_UNUSED } = GgufTokenType;
-
-/** Accumulates GGUF bytes in little-endian order. */
-class ByteWriter {
-  private chunks: Buffer[] = [];
-  length = 0;
-  private push(b: Buffer): void {
-    this.chunks.push(b);
-    this.length += b.length;
-  }
-  u32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(v);
-    this.push(b);
-  }
-  i32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeInt32LE(v);
-    this.push(b);
-  }
-  u64(v: number): void {
-    const b = Buffer.alloc(8);
-    b.writeBigUInt64LE(BigInt(v));
-    this.push(b);
-  }
-  f32(v: number): void {
-    const b = Buffer.alloc(4);
-    b.writeFloatLE(v);
-    this.push(b);
-  }
-  bool(v: boolean): void {
-    this.push(Buffer.from([v ? 1 : 0]));
-  }
-  str(s: string): void {
-    const b = Buffer.from(s, 'utf8');
-    this.u64(b.length);
-    this.push(b);
-  }
-  pad(to: number): void {
-    const n = (to - (this.length % to)) % to;
-    if (n) this.push(Buffer.alloc(n));
-  }
-  buffer(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-}
-
-/** A GGUF metadata value. */
-export type GgufValue =
-  | { type: 'u32' | 'i32' | 'f32' | 'u64'; value: number }
-  | { type: 'bool'; value: boolean }
-  | { type: 'string'; value: string }
-  | { type: 'strings'; value: string[] }
-  | { type: 'i32s'; value: ArrayLike<number> }
-  | { type: 'bools'; value: boolean[] };
-
-function writeKv(w: ByteWriter, key: string, v: GgufValue): void {
-  w.str(key);
-  switch (v.type) {
-    case 'u32': w.u32(T.U32); w.u32(v.value); break;
-    case 'i32': w.u32(T.I32); w.i32(v.value); break;
-    case 'u64': w.u32(T.U64); w.u64(v.value); break;
-    case 'f32': w.u32(T.F32); w.f32(v.value); break;
-    case 'bool': w.u32(T.BOOL); w.bool(v.value); break;
-    case 'string': w.u32(T.STRING); w.str(v.value); break;
-    case 'strings': w.u32(T.ARRAY); w.u32(T.STRING); w.u64(v.value.length); for (const s of v.value) w.str(s); break;
-    case 'i32s': w.u32(T.ARRAY); w.u32(T.I32); w.u64(v.value.length); for (let i = 0; i < v.value.length; i++) w.i32(v.value[i]!); break;
-    case 'bools': w.u32(T.ARRAY); w.u32(T.BOOL); w.u64(v.value.length); for (const b of v.value) w.bool(b); break;
-  }
-}
 
 /**
  * One GGUF tensor: its data is the concatenation of `sources` (HF tensors, or byte ranges of one as TensorRefs with
@@ -121,56 +54,6 @@ export function ggufTensor(name: string, ne: number[], want: GgufDType, fallback
   const t: GgufTensor = { name, ne, dtype, sources, nbytes };
   if (transform) t.transform = transform;
   return t;
-}
-
-/** llama.cpp pre-tokenizer of a tokenizer.json: `qwen35` when its split regex has Qwen3.5's \p{M} (combining marks), else `qwen2`. */
-function preTokenizer(tok: { pre_tokenizer?: unknown }): 'qwen2' | 'qwen35' {
-  return JSON.stringify(tok.pre_tokenizer ?? null).includes('\\p{M}') ? 'qwen35' : 'qwen2';
-}
-
-/** Tokenizer metadata (llama.cpp's `gpt2` BPE with the `qwen2` / `qwen35` pre-tokenizer) from tokenizer.json / tokenizer_config.json. */
-export function tokenizerMetadata(dir: string, vocabSize: number, ids: { bos?: number; eos?: number }): [string, GgufValue][] {
-  const tokFile = join(dir, 'tokenizer.json');
-  const cfgFile = join(dir, 'tokenizer_config.json');
-  if (!existsSync(tokFile)) throw new ModelLoadError(`${dir}: no tokenizer.json (needed for GGUF)`, tokFile);
-  const tok = JSON.parse(readFileSync(tokFile, 'utf8')) as {
-    pre_tokenizer?: unknown;
-    model: { vocab: Record<string, number>; merges: (string | [string, string])[] };
-    added_tokens?: { id: number; content: string; special: boolean }[];
-  };
-  const cfg = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>) : {};
-  const tokens: string[] = Array.from({ length: vocabSize }, (_, i) => `[PAD${i}]`);
-  const types = new Int32Array(vocabSize).fill(TOKEN_UNUSED);
-  for (const [s, id] of Object.entries(tok.model.vocab)) {
-    if (id >= vocabSize) throw new ModelLoadError(`${tokFile}: token id ${id} ≥ vocab_size ${vocabSize}`, tokFile);
-    tokens[id] = s;
-    types[id] = TOKEN_NORMAL;
-  }
-  for (const a of tok.added_tokens ?? []) {
-    if (a.id >= vocabSize) throw new ModelLoadError(`${tokFile}: added token id ${a.id} ≥ vocab_size ${vocabSize}`, tokFile);
-    tokens[a.id] = a.content;
-    types[a.id] = a.special || /^<\|.*\|>$/.test(a.content) ? TOKEN_CONTROL : TOKEN_USER_DEFINED;
-  }
-  const byContent = (v: unknown): number | undefined => {
-    const s = typeof v === 'string' ? v : (v as { content?: string } | null)?.content;
-    return s === undefined ? undefined : tok.added_tokens?.find((a) => a.content === s)?.id;
-  };
-  const kv: [string, GgufValue][] = [
-    ['tokenizer.ggml.model', { type: 'string', value: 'gpt2' }],
-    ['tokenizer.ggml.pre', { type: 'string', value: preTokenizer(tok) }],
-    ['tokenizer.ggml.tokens', { type: 'strings', value: tokens }],
-    ['tokenizer.ggml.token_type', { type: 'i32s', value: types }],
-    ['tokenizer.ggml.merges', { type: 'strings', value: tok.model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m)) }],
-  ];
-  const eos = byContent(cfg.eos_token) ?? ids.eos;
-  const pad = byContent(cfg.pad_token);
-  const bos = byContent(cfg.bos_token) ?? ids.bos;
-  if (eos !== undefined) kv.push(['tokenizer.ggml.eos_token_id', { type: 'u32', value: eos }]);
-  if (pad !== undefined) kv.push(['tokenizer.ggml.padding_token_id', { type: 'u32', value: pad }]);
-  if (bos !== undefined) kv.push(['tokenizer.ggml.bos_token_id', { type: 'u32', value: bos }]);
-  kv.push(['tokenizer.ggml.add_bos_token', { type: 'bool', value: cfg.add_bos_token === true }]);
-  if (typeof cfg.chat_template === 'string') kv.push(['tokenizer.chat_template', { type: 'string', value: cfg.chat_template }]);
-  return kv;
 }
 
 /** The GGUF tensors of a spec, in llama.cpp names. */
