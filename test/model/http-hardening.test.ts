@@ -123,3 +123,15 @@ describe('huge single-character prompts', () => {
     }
   });
 });
+
+describe('bodies a route never reads', () => {
+  it('a client still sending 6 MB to a route that ignores its body gets the answer, not a broken pipe', async () => {
+    const created = (await (await post('/v1/sessions', '{}')).json()) as { id: string };
+    const big = 'a'.repeat(6 * 2 ** 20);
+    const repair = await post(`/v1/sessions/${created.id}/repair`, big);
+    expect([repair.status, ((await repair.json()) as { error: { code: string } }).error.code]).toEqual([409, 'session_not_damaged']);
+    const snapshot = await post(`/v1/sessions/${created.id}/snapshot`, big);
+    expect(snapshot.status).toBe(200);
+    expect(snapshot.headers.get('connection')).not.toBe('close'); // discarded, so the connection stays reusable
+  });
+});
