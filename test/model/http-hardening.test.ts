@@ -129,7 +129,7 @@ describe('/health under load', () => {
     // ~1900 tokens of varied words (tokenized on the event loop, then prefilled and decoded on the engine's threads)
     const words = 'the quick brown fox jumps over lazy dogs while seven wizards quietly judge boxing matches'.split(' ');
     const prompt = Array.from({ length: 1800 }, (_, i) => words[(i * 7919) % words.length]).join(' ');
-    const turn = post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: prompt }], max_tokens: 120, ignore_eos: true }));
+    const turn = post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: prompt }], max_tokens: 120 }));
     let done = false;
     void turn.finally(() => (done = true));
     const health: number[] = [];
