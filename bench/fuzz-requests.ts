@@ -22,6 +22,8 @@ export interface FuzzReport {
   sent: number;
   byClass: Record<'2xx' | '3xx' | '4xx' | '5xx' | 'hang' | 'crash', number>;
   failures: Array<{ what: string; method: string; path: string; status: number | 'hang' | 'crash'; detail: string }>;
+  /** The slowest answered requests, slowest first (ms): where a hang under load would come from. */
+  slowest: Array<{ ms: number; status: number; what: string; method: string; path: string; i: number }>;
   seconds: number;
 }
 
@@ -214,7 +216,7 @@ export function fuzzRequest(seed: number, i: number, ids: FuzzIds, model: string
 /** Sends `count` requests of `seed` to `url` (sequentially), learning live ids first; never throws. */
 export async function runFuzz(url: string, o: { seed: number; count: number; timeoutMs?: number; model: string; onProgress?: (n: number, so_far: FuzzReport) => void }): Promise<FuzzReport> {
   const t0 = performance.now();
-  const report: FuzzReport = { sent: 0, byClass: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, hang: 0, crash: 0 }, failures: [], seconds: 0 };
+  const report: FuzzReport = { sent: 0, byClass: { '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0, hang: 0, crash: 0 }, failures: [], slowest: [], seconds: 0 };
   const ids: FuzzIds = { session: 'none', run: 'none' };
   const learn = async () => {
     const s = await fetch(`${url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }] }) });
@@ -229,9 +231,15 @@ export async function runFuzz(url: string, o: { seed: number; count: number; tim
     report.sent++;
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(), o.timeoutMs ?? 30_000);
+    const started = performance.now();
     try {
       const res = await fetch(`${url}${q.path}`, { method: q.method, headers: q.headers, body: q.body as BodyInit | undefined, signal: ac.signal });
       const text = await res.text();
+      const ms = performance.now() - started;
+      if (report.slowest.length < 10 || ms > report.slowest.at(-1)!.ms) {
+        report.slowest.push({ ms: Math.round(ms), status: res.status, what: q.what, method: q.method, path: q.path.slice(0, 80), i });
+        report.slowest.sort((x, y) => y.ms - x.ms).splice(10);
+      }
       const cls = `${Math.floor(res.status / 100)}xx` as '2xx';
       report.byClass[cls] = (report.byClass[cls] ?? 0) + 1;
       if (res.status >= 500) report.failures.push({ what: q.what, method: q.method, path: q.path.slice(0, 80), status: res.status, detail: text.slice(0, 300) });

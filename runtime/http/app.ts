@@ -14,6 +14,7 @@ import { registerAgentRoutes } from '../agent/routes.js';
 import type { Host } from '../host/host.js';
 import { registerMcpRoutes } from '../mcp/http.js';
 import { answerTurn, requestSignal } from './completion-response.js';
+import { discardBody } from './discard-body.js';
 import { HttpError, toErrorResponse, type OpenAIErrorBody } from './errors.js';
 import { checkMessages, checkTools, checkUnsupported, turnOptionsOf, type ChatCompletionBody } from './request-checks.js';
 import { chatCompletionSchema } from './schemas.js';
@@ -50,8 +51,8 @@ export function createApp(host: Host): Hono {
     m.inFlight.value++;
     try {
       await next();
-      // A body the route never read is left on the connection: close it rather than let the client reuse it.
-      if (c.req.raw.body !== null && !c.req.raw.bodyUsed) c.res.headers.set('connection', 'close');
+      // A body the route never read is discarded (up to the limit) so a client still sending it gets the answer; else the connection closes.
+      if (c.res.status === 413 || !(await discardBody(c.req.raw, host.config.maxBodyBytes))) c.res.headers.set('connection', 'close');
     } finally {
       m.inFlight.value--;
       m.requests.inc(1, { route: c.req.routePath ?? 'unmatched', method: c.req.method, status: String(c.res.status) });

@@ -18,6 +18,7 @@ import { LlamaOracle } from '../support/llama-oracle.js';
 import { loadPeakRss } from '../support/load-rss.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, logSoftmax, maxAbs, maxAbsDiff, randomTokens, row } from '../support/numeric.js';
+import { lacksLevel } from '../support/cpu-level.js';
 
 const V = 151_936;
 const BF16 = 2;
@@ -150,7 +151,7 @@ describe.each(['tiny', 'tiny-moe'] as const)('%s bf16 in bf16-activation mode', 
     await expect(loadEngine(spec, { threads: 1, maxBatchTokens: 8, activations: 'f16' as never })).rejects.toBeInstanceOf(EngineArgumentError);
   });
 
-  it.skipIf(!dotLevels.includes('avx512'))('vdpbf16ps (avx512) agrees with portable: prefill, decode, a batched forward', async () => {
+  it.skipIf(lacksLevel(dotLevels, 'avx512', 'bf16 dot products (AVX512_BF16)'))('vdpbf16ps (avx512) agrees with portable: prefill, decode, a batched forward', async () => {
     const fast = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, kernels: 'avx512', activations: 'bf16' });
     const got = await workload(fast, tokens), want = await workload(portable, tokens);
     fast.dispose();
@@ -168,7 +169,7 @@ describe.each(['tiny', 'tiny-moe'] as const)('%s bf16 in bf16-activation mode', 
     expect(top1).toBeGreaterThanOrEqual(0.97);
   });
 
-  it.skipIf(!dotLevels.includes('avx512'))('weights packed at load (the default) compute what per-call panels do', async () => {
+  it.skipIf(lacksLevel(dotLevels, 'avx512', 'bf16 dot products (AVX512_BF16)'))('weights packed at load (the default) compute what per-call panels do', async () => {
     const packed = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, activations: 'bf16' });
     process.env.RESIDENT_BF16_PACK = '0';
     const perCall = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, activations: 'bf16' }).finally(() => delete process.env.RESIDENT_BF16_PACK);
@@ -182,7 +183,7 @@ describe.each(['tiny', 'tiny-moe'] as const)('%s bf16 in bf16-activation mode', 
     for (let i = 0; i < got.length; i++) expect(maxAbsDiff(got[i]!, want[i]!) / maxAbs(want[i]!), `output ${i}`).toBeLessThan(2e-2);
   });
 
-  it.skipIf(!dotLevels.includes('avx512'))('packing at load replaces the mapped pages: peak RSS grows by at most 1.25× the weight bytes', () => {
+  it.skipIf(lacksLevel(dotLevels, 'avx512', 'bf16 dot products (AVX512_BF16)'))('packing at load replaces the mapped pages: peak RSS grows by at most 1.25× the weight bytes', () => {
     const weightBytes = spec.tensors.reduce((a, t) => a + t.nbytes, 0);
     const { before, peak, packed } = loadPeakRss(spec.dir, { threads: 2, maxBatchTokens: 16, activations: 'bf16' });
     expect(packed).toBe(true);

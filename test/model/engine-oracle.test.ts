@@ -2,7 +2,8 @@
  * The native engine against llama.cpp (node-llama-cpp, prebuilt) on the same random weights written as
  * GGUF: next-token distributions at every position of prompts of 1, 7, 100 and 600 tokens (crossing the
  * engine's 64-token chunks), and after appends to a live slot.
- * Bars: top-1 agreement ≥ 99% and max |Δ log-prob| over llama.cpp's top-10 ≤ 2e-2 with F32 weights;
+ * Bars: top-1 agreement ≥ 99% and max |Δ log-prob| over llama.cpp's top-10 ≤ 3e-3 with F32 weights (measured 8.4e-4,
+ * AVX-512, 2026-12; the bar is ~3.5× that);
  * the same top-1 agreement with BF16 weights.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,8 @@ import { ensureModel } from '../support/models.js';
 import { argmax, logSoftmax, randomTokens, row } from '../support/numeric.js';
 
 const V = 151_936;
+/** Max |Δ log-prob| against llama.cpp (F32 KV both sides): measured 8.4e-4 (tiny, tiny bf16 upcast), 2.9e-4 (tiny-untied). */
+const ORACLE_BAR = 3e-3;
 
 
 // The oracle runs llama.cpp with an F32 KV cache; our slots use F32 KV here too. With BF16 weights
@@ -47,7 +50,7 @@ for (const { preset, dtype, lengths } of CASES) {
     const total: OracleStats = emptyStats();
     const bar = (s: OracleStats) => {
       expect(s.top1 / s.positions).toBeGreaterThanOrEqual(0.99);
-      expect(s.maxDiff).toBeLessThanOrEqual(2e-2);
+      expect(s.maxDiff).toBeLessThanOrEqual(ORACLE_BAR);
       total.positions += s.positions;
       total.top1 += s.top1;
       total.maxDiff = Math.max(total.maxDiff, s.maxDiff);
@@ -125,7 +128,7 @@ describe("engine vs llama.cpp's own BF16 arithmetic (tiny bf16)", () => {
     }
     console.log(`BF16: top-1 agreement with llama.cpp ${top1}/${ll.length}; max |Δ logprob| vs float64: ours ${oursErr.toExponential(2)}, llama.cpp ${llamaErr.toExponential(2)}`);
     expect(top1 / ll.length).toBeGreaterThanOrEqual(0.9);
-    expect(oursErr).toBeLessThan(2e-2);
+    expect(oursErr).toBeLessThan(8e-4); // measured 1.6e-4 (~5×)
     expect(oursErr).toBeLessThan(llamaErr);
     slot.dispose();
     engine.dispose();

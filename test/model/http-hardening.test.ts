@@ -123,3 +123,40 @@ describe('huge single-character prompts', () => {
     }
   });
 });
+
+describe('/health under load', () => {
+  it('answers in under 100 ms during a long prefill and generation', async () => {
+    // ~1900 tokens of varied words (tokenized on the event loop, then prefilled and decoded on the engine's threads)
+    const words = 'the quick brown fox jumps over lazy dogs while seven wizards quietly judge boxing matches'.split(' ');
+    const prompt = Array.from({ length: 1800 }, (_, i) => words[(i * 7919) % words.length]).join(' ');
+    const turn = post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: prompt }], max_tokens: 120 }));
+    let done = false;
+    void turn.finally(() => (done = true));
+    const health: number[] = [];
+    while (!done) {
+      const t = performance.now();
+      expect((await fetch(`${srv.url}/health`)).status).toBe(200);
+      health.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = await turn;
+    const usage = ((await r.json()) as { usage: { prompt_tokens: number } }).usage;
+    console.log(`prefill of ${usage.prompt_tokens} tokens + generation: /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes`);
+    expect(r.status).toBe(200);
+    expect(usage.prompt_tokens).toBeGreaterThan(1500);
+    expect(health.length).toBeGreaterThan(3);
+    expect(Math.max(...health)).toBeLessThan(100);
+  });
+});
+
+describe('bodies a route never reads', () => {
+  it('a client still sending 6 MB to a route that ignores its body gets the answer, not a broken pipe', async () => {
+    const created = (await (await post('/v1/sessions', '{}')).json()) as { id: string };
+    const big = 'a'.repeat(6 * 2 ** 20);
+    const repair = await post(`/v1/sessions/${created.id}/repair`, big);
+    expect([repair.status, ((await repair.json()) as { error: { code: string } }).error.code]).toEqual([409, 'session_not_damaged']);
+    const snapshot = await post(`/v1/sessions/${created.id}/snapshot`, big);
+    expect(snapshot.status).toBe(200);
+    expect(snapshot.headers.get('connection')).not.toBe('close'); // discarded, so the connection stays reusable
+  });
+});

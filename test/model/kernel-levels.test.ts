@@ -13,6 +13,7 @@ import type { ModelSpec, WeightDType } from '../../engine/model/model-spec.js';
 import { loadEngine, nativeBinding } from '../../engine/native.js';
 import { ensureModel } from '../support/models.js';
 import { argmax, maxAbs, maxAbsDiff, randomTokens, row } from '../support/numeric.js';
+import { lacksLevel } from '../support/cpu-level.js';
 
 const V = 151_936;
 const levels = nativeBinding().kernelLevels;
@@ -41,7 +42,7 @@ function weights(rows: number, k: number, dt: WeightDType, r: () => number): Uin
 
 describe('matmul kernel: every level equals portable on odd shapes', () => {
   for (const level of FAST) {
-    it.skipIf(!levels.includes(level))(`${level} matmul`, () => {
+    it.skipIf(lacksLevel(levels, level, 'kernels'))(`${level} matmul`, () => {
       const mm = nativeBinding().kernelMatmul;
       const rows = 45;
       for (const dt of ['f32', 'bf16', 'f16'] as const)
@@ -79,7 +80,7 @@ describe.each(['f32', 'bf16', 'f16'] as const)('tiny model, %s weights: every ke
   };
 
   for (const level of FAST) {
-    it.skipIf(!levels.includes(level))(`${level}: prefill, decode and a batched forward`, async () => {
+    it.skipIf(lacksLevel(levels, level, 'kernels'))(`${level}: prefill, decode and a batched forward`, async () => {
       const fast = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, kernels: level });
       expect(fast.kernels).toBe(level);
       const run = async (e: Engine) => {

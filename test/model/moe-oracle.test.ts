@@ -3,7 +3,7 @@
  * GGUF, F32 KV) and against the float64 reference forward, on `tiny-moe` (8 experts, 2 active, every layer
  * sparse). Prompts of 1, 7, 100 and 300 tokens (every third position there) cross the engine's 64-token chunks; appends mix chunks and
  * single-token decode steps. Bars (as for the dense engine): top-1 ≥ 99% of positions and max |Δ log-prob|
- * over llama.cpp's top-10 ≤ 2e-2; vs float64: 1e-4 relative on the full log-softmax row.
+ * over llama.cpp's top-10 ≤ 3e-3 (measured 8.4e-4); vs float64: 1e-4 relative on the full log-softmax row.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../../engine/engine-api.js';
@@ -25,7 +25,7 @@ const total: OracleStats = emptyStats();
 
 function bar(s: OracleStats): void {
   expect(s.top1 / s.positions).toBeGreaterThanOrEqual(0.99);
-  expect(s.maxDiff).toBeLessThanOrEqual(2e-2);
+  expect(s.maxDiff).toBeLessThanOrEqual(3e-3); // measured 8.4e-4 (F32 KV both sides)
   total.positions += s.positions;
   total.top1 += s.top1;
   total.maxDiff = Math.max(total.maxDiff, s.maxDiff);

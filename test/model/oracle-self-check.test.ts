@@ -75,7 +75,7 @@ describe('oracle self-check: llama.cpp vs float64 reference (tiny, F32)', () => 
     total.top1Agree += s.top1Agree;
     total.maxAbsDiff = Math.max(total.maxAbsDiff, s.maxAbsDiff);
     expect(s.top1Agree / s.positions).toBeGreaterThanOrEqual(0.99);
-    expect(s.maxAbsDiff).toBeLessThanOrEqual(2e-2);
+    expect(s.maxAbsDiff).toBeLessThanOrEqual(3e-3); // measured 7.3e-4 (llama.cpp F32 KV vs the float64 forward); was 2e-2
   }
 
   it('agrees on a 1-token prompt', async () => accept(await check([text[0]!])));

@@ -87,12 +87,15 @@ describe('Qwen3.5 chat template', () => {
     expect(ours(CASES[6]!)).toEqual({ error: 'chat template failed to render: No user query found in messages.' });
   });
 
+  const STR_SRC = '{% for v in messages %}{{ v|string }}|{% endfor %}';
+  const STR_VALUES = [true, false, null, 0.1, 1e-7, 1e16, 123456789.125, -2.5e-5, 'plain', [1, 'a', null, [true]], { k: "it's", q: 'say "hi"', both: `'"` }, '\u0007\u00a0\u2028é🚀'];
+  const STR_EXPECTED = "True|False|None|0.1|1e-07|10000000000000000|123456789.125|-2.5e-05|plain|[1, 'a', None, [True]]|{'k': \"it's\", 'q': 'say \"hi\"', 'both': '\\'\"'}|\u0007\u00a0\u2028é🚀|";
+  it.skipIf(!!PYTHON_JINJA_MISSING)("the expected |string text is Python jinja2's", () => {
+    expect(renderWithPython(STR_SRC, [{ messages: STR_VALUES }])[0]).toEqual({ text: STR_EXPECTED });
+  });
+
   it("renders Python's str() for |string: None, True, floats, lists, dicts, quoted strings", () => {
-    const src = '{% for v in messages %}{{ v|string }}|{% endfor %}';
-    const values = [true, false, null, 0.1, 1e-7, 1e16, 123456789.125, -2.5e-5, 'plain', [1, 'a', null, [true]], { k: "it's", q: 'say "hi"', both: `'"` }, '\u0007\u00a0\u2028é🚀'];
-    const expected = "True|False|None|0.1|1e-07|10000000000000000|123456789.125|-2.5e-05|plain|[1, 'a', None, [True]]|{'k': \"it's\", 'q': 'say \"hi\"', 'both': '\\'\"'}|\u0007\u00a0\u2028é🚀|";
-    expect(new ChatTemplate(src).renderTemplateMessages(values as never)).toBe(expected);
-    if (!PYTHON_JINJA_MISSING) expect(renderWithPython(src, [{ messages: values }])[0]).toEqual({ text: expected });
+    expect(new ChatTemplate(STR_SRC).renderTemplateMessages(STR_VALUES as never)).toBe(STR_EXPECTED);
     expect([1e16, 1.5e16, 1e-4, 9.99e-5, -0, 3e300].map(pythonFloatRepr)).toEqual(['1e+16', '1.5e+16', '0.0001', '9.99e-05', '-0.0', '3e+300']);
   });
 
