@@ -126,9 +126,12 @@ describe('huge single-character prompts', () => {
 
 describe('/health under load', () => {
   it('answers in under 100 ms during a long prefill and generation', async () => {
-    // ~1900 tokens of varied words (tokenized on the event loop, then prefilled and decoded on the engine's threads)
+    // ~1800 tokens of varied words in the model's tokenizer (tokenized on the event loop, then prefilled and decoded on
+    // the engine's threads)
     const words = 'the quick brown fox jumps over lazy dogs while seven wizards quietly judge boxing matches'.split(' ');
-    const prompt = Array.from({ length: 1800 }, (_, i) => words[(i * 7919) % words.length]).join(' ');
+    const text = (n: number) => Array.from({ length: n }, (_, i) => words[(i * 7919) % words.length]).join(' ');
+    const perWord = srv.host.tokenizer.encode(text(200)).length / 200;
+    const prompt = text(Math.floor(1800 / perWord));
     const turn = post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: prompt }], max_tokens: 120 }));
     let done = false;
     void turn.finally(() => (done = true));
