@@ -91,15 +91,7 @@ describe('huge single-character prompts', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-    let done = false;
-    void exited.then(() => (done = true));
-    const health: number[] = [];
-    while (!done) {
-      const t = performance.now();
-      expect((await fetch(`${srv.url}/health`)).status).toBe(200);
-      health.push(performance.now() - t);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const health = await healthWhile(exited);
     const res = JSON.parse(out) as { status: number; body: { error: { code: string } }; ms: number };
     console.log(`8 MB of 'a': ${res.status} in ${res.ms.toFixed(0)} ms; /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes`);
     expect([res.status, res.body.error.code]).toEqual([400, 'context_length_exceeded']);
@@ -124,6 +116,20 @@ describe('huge single-character prompts', () => {
   });
 });
 
+/** /health response times (ms), probed every 5 ms until `work` settles; each probe must answer 200. */
+async function healthWhile(work: Promise<unknown>): Promise<number[]> {
+  let done = false;
+  void work.finally(() => (done = true)).catch(() => undefined);
+  const health: number[] = [];
+  while (!done) {
+    const t = performance.now();
+    expect((await fetch(`${srv.url}/health`)).status).toBe(200);
+    health.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return health;
+}
+
 describe('/health under load', () => {
   it('answers in under 100 ms during a long prefill and generation', async () => {
     // ~1800 tokens of varied words in the model's tokenizer (tokenized on the event loop, then prefilled and decoded on
@@ -133,15 +139,7 @@ describe('/health under load', () => {
     const perWord = srv.host.tokenizer.encode(text(200)).length / 200;
     const prompt = text(Math.floor(1800 / perWord));
     const turn = post('/v1/chat/completions', JSON.stringify({ messages: [{ role: 'user', content: prompt }], max_tokens: 120 }));
-    let done = false;
-    void turn.finally(() => (done = true));
-    const health: number[] = [];
-    while (!done) {
-      const t = performance.now();
-      expect((await fetch(`${srv.url}/health`)).status).toBe(200);
-      health.push(performance.now() - t);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const health = await healthWhile(turn);
     const r = await turn;
     const usage = ((await r.json()) as { usage: { prompt_tokens: number } }).usage;
     console.log(`prefill of ${usage.prompt_tokens} tokens + generation: /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes`);
