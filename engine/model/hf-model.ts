@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ModelLoadError, UnsupportedModelError } from '../errors.js';
 import type { ExpectedTensor, ModelConfig, ModelSpec, TensorRef, WeightDType } from './model-spec.js';
-import { readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
+import { readSafetensorsHeader, type SafetensorsHeader, type StoredTensorRef } from './safetensors.js';
+import { parseFp8Config, resolveStoredTensors } from './fp8-weights.js';
 import { HYBRID_ARCHITECTURES, hybridDefaults, mergeTextConfig, parseHybridConfig } from './qwen35-config.js';
 import { hybridExpectedTensors, isIgnoredHybridTensor } from './qwen35-tensors.js';
 import { MINIMAX_ARCHITECTURES, MINIMAX_DEFAULTS, minimaxExpectedTensors, parseMinimaxConfig } from './minimax-m2.js';
@@ -236,16 +237,20 @@ export async function loadModelSpec(dirIn: string): Promise<ModelSpec<WeightDTyp
   if (!existsSync(configFile)) throw new ModelLoadError(`${dir}: not a model folder (no config.json)`, configFile);
   const genFile = join(dir, 'generation_config.json');
   const gen = existsSync(genFile) ? readJson(genFile) : undefined;
-  const config = parseModelConfig(readJson(configFile), configFile, gen);
+  const rawConfig = readJson(configFile);
+  const config = parseModelConfig(rawConfig, configFile, gen);
+  const fp8 = parseFp8Config(rawConfig, configFile);
 
   const { headers, weightMap } = shardHeaders(dir);
-  const found = new Map<string, TensorRef<WeightDType>>();
+  const stored = new Map<string, StoredTensorRef>();
   for (const h of headers) {
     for (const t of h.tensors) {
       if (weightMap && weightMap.get(t.name) !== h.file) continue; // only the shard the index names counts
-      found.set(t.name, { name: t.name, file: h.file, offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, shape: t.shape });
+      stored.set(t.name, { name: t.name, file: h.file, offset: t.offset, nbytes: t.nbytes, dtype: t.dtype, shape: t.shape });
     }
   }
+  // FP8 (e4m3, block scales) matrices → BF16 converted at load; Qwen3.5-MoE per-expert matrices → fused (fp8-weights.ts)
+  const { tensors: found, fingerprintTag } = resolveStoredTensors(stored, fp8, config);
   const tensors: TensorRef<WeightDType>[] = [];
   let dtype: WeightDType | undefined;
   const expected = expectedTensors(config);
@@ -270,5 +275,6 @@ export async function loadModelSpec(dirIn: string): Promise<ModelSpec<WeightDTyp
   hash.update(JSON.stringify(config));
   for (const t of tensors) hash.update(`\n${t.name}:${t.dtype}:${t.shape.join('x')}`);
   for (const h of headers) hash.update(`\n${basename(h.file)}:${h.fileSize}`);
+  if (fingerprintTag) hash.update(`\nquantization:${fingerprintTag}`);
   return { dir, config, tensors, dtype: dtype!, fingerprint: hash.digest('hex') };
 }

@@ -5,27 +5,37 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { ModelLoadError, UnsupportedModelError } from '../errors.js';
-import type { WeightDType } from './model-spec.js';
+import type { TensorRef, WeightDType } from './model-spec.js';
 
 /** Largest header we accept (the format's own limit is 100 MB). */
 const MAX_HEADER_BYTES = 100_000_000;
 
-const DTYPES: Record<string, { dtype: WeightDType; size: number }> = {
+/**
+ * A stored element type: a weight dtype, or FP8 E4M3 (Qwen's / DeepSeek's block-quantized checkpoints, converted to
+ * BF16 at load by fp8-weights.ts; nothing else accepts it).
+ */
+export type StoredDType = WeightDType | 'f8_e4m3';
+
+/** A tensor reference as stored in a checkpoint, before fp8-weights.ts resolves it to a bindable TensorRef. */
+export type StoredTensorRef = Omit<TensorRef<WeightDType>, 'dtype'> & { dtype: StoredDType };
+
+const DTYPES: Record<string, { dtype: StoredDType; size: number }> = {
   BF16: { dtype: 'bf16', size: 2 },
   F16: { dtype: 'f16', size: 2 },
   F32: { dtype: 'f32', size: 4 },
+  F8_E4M3: { dtype: 'f8_e4m3', size: 1 },
 };
 
-/** Bytes per element of each weight dtype. */
-export const DTYPE_SIZE: Record<WeightDType, number> = { bf16: 2, f16: 2, f32: 4 };
+/** Bytes per element of each stored dtype. */
+export const DTYPE_SIZE: Record<StoredDType, number> = { bf16: 2, f16: 2, f32: 4, f8_e4m3: 1 };
 
-/** Safetensors dtype names of our weight dtypes. */
-export const SAFETENSORS_DTYPE: Record<WeightDType, string> = { bf16: 'BF16', f16: 'F16', f32: 'F32' };
+/** Safetensors dtype names of our stored dtypes. */
+export const SAFETENSORS_DTYPE: Record<StoredDType, string> = { bf16: 'BF16', f16: 'F16', f32: 'F32', f8_e4m3: 'F8_E4M3' };
 
 /** One tensor of a safetensors file; `offset` is absolute within the file. */
 export interface SafetensorsEntry {
   name: string;
-  dtype: WeightDType;
+  dtype: StoredDType;
   shape: number[];
   offset: number;
   nbytes: number;
@@ -104,7 +114,7 @@ function parseHeaderJson(text: string, file: string, fileSize: number, dataStart
     if (typeof dtype !== 'string') bad('missing dtype');
     const dt = DTYPES[dtype as string];
     if (!dt) {
-      throw new UnsupportedModelError(`${file}: tensor '${name}' has dtype ${String(dtype)}; supported: BF16, F16, F32`, file, name);
+      throw new UnsupportedModelError(`${file}: tensor '${name}' has dtype ${String(dtype)}; supported: BF16, F16, F32 (and F8_E4M3 with block scales)`, file, name);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) bad('shape is not a list of non-negative integers');
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -136,7 +146,7 @@ function parseHeaderJson(text: string, file: string, fileSize: number, dataStart
  * Returns the full prefix (8-byte length + JSON padded with spaces to a multiple of 8) and each tensor's data offset.
  */
 export function buildSafetensorsHeader(
-  tensors: { name: string; dtype: WeightDType; shape: number[] }[],
+  tensors: { name: string; dtype: StoredDType; shape: number[] }[],
   metadata: Record<string, string> = {},
 ): { prefix: Buffer; offsets: number[]; dataBytes: number } {
   const json: Record<string, unknown> = {};

@@ -23,6 +23,10 @@ import { hybridConfigJson } from './hybrid-config-json.js';
 import { hybridInitFor } from './hybrid-init.js';
 import { minimaxConfigJson, minimaxInitFor } from './minimax-synth.js';
 import { minimaxTokenizerFiles } from './minimax-tokenizer.js';
+import { fp8QuantizationConfig, fp8TensorChunks, fp8WrittenTensors, isFp8Quantized } from './fp8-synth.js';
+
+/** make-model's weight formats: a float dtype, or Qwen's block-scaled FP8 layout (fp8-synth.ts). */
+export type MakeModelDType = WeightDType | 'fp8';
 
 /** Bumped whenever the generated weights or files change (caches key on it). */
 export const MAKE_MODEL_VERSION = 1;
@@ -30,7 +34,7 @@ export const MAKE_MODEL_VERSION = 1;
 /** Options of makeModel. */
 export interface MakeModelOptions {
   preset: string;
-  dtype: WeightDType;
+  dtype: MakeModelDType;
   /** Output folder; created if missing. Files are written atomically (engine/util/atomic-file.ts). */
   out: string;
   seed?: number;
@@ -138,8 +142,12 @@ export class WeightStream {
 /** True for Qwen3.5 / 3.6 hybrid configs. */
 const isHybrid = (c: ModelConfig) => c.arch === 'qwen35' || c.arch === 'qwen35moe';
 
-/** config.json contents in Hugging Face's form. */
-export function hfConfigJson(c: ModelConfig, dtype: WeightDType): Record<string, unknown> {
+/** config.json contents in Hugging Face's form (fp8: the BF16 config plus Qwen's quantization_config). */
+export function hfConfigJson(c: ModelConfig, dtype: MakeModelDType): Record<string, unknown> {
+  if (dtype === 'fp8') {
+    if (c.arch === 'minimax-m2') throw new ModelLoadError('make-model --dtype fp8 writes Qwen3 / Qwen3.5 layouts; MiniMax-M2 FP8 is not supported');
+    return { ...hfConfigJson(c, 'bf16'), quantization_config: fp8QuantizationConfig(tensorsToWrite(c)) };
+  }
   if (isHybrid(c)) return hybridConfigJson(c, dtype);
   if (c.arch === 'minimax-m2') return minimaxConfigJson(c, dtype);
   const torchDtype = { bf16: 'bfloat16', f16: 'float16', f32: 'float32' }[dtype];
@@ -194,27 +202,33 @@ function tensorsToWrite(c: ModelConfig): ExpectedTensor[] {
 }
 
 /** Streams the weights of every tensor to write into `file` (safetensors); returns the parameter count. */
-function writeWeights(file: string, c: ModelConfig, dtype: WeightDType, seed: number): number {
-  const specs = new Map(tensorsToWrite(c).map((t) => [t.name, t]));
-  const tensors = [...specs.values()].map((t) => ({ name: t.name, shape: t.shape, dtype }));
-  const { prefix } = buildSafetensorsHeader(tensors, { format: 'pt' });
+function writeWeights(file: string, c: ModelConfig, dtype: MakeModelDType, seed: number): number {
+  const specs = tensorsToWrite(c);
+  const fp8 = dtype === 'fp8';
+  const written = specs.flatMap((t) => (fp8 ? fp8WrittenTensors(t) : [{ name: t.name, shape: t.shape, dtype }]));
+  const { prefix } = buildSafetensorsHeader(written, { format: 'pt' });
+  const floatType = fp8 ? 'bf16' : dtype;
   function* chunks(): Generator<Uint8Array> {
     yield prefix;
     const vals = new Float32Array(CHUNK);
-    const bytes = Buffer.alloc(CHUNK * DTYPE_SIZE[dtype]);
-    for (const t of tensors) {
+    const bytes = Buffer.alloc(CHUNK * DTYPE_SIZE[floatType]);
+    for (const t of specs) {
       const n = t.shape.reduce((a, b) => a * b, 1);
-      const { mean, std } = isHybrid(c) ? hybridInitFor(specs.get(t.name)!, c) : c.arch === 'minimax-m2' ? minimaxInitFor(t.name, c) : initFor(t.name, c);
+      const { mean, std } = isHybrid(c) ? hybridInitFor(t, c) : c.arch === 'minimax-m2' ? minimaxInitFor(t.name, c) : initFor(t.name, c);
       const stream = new WeightStream(seed, t.name);
+      if (fp8 && isFp8Quantized(t)) {
+        yield* fp8TensorChunks(t, stream, mean, std);
+        continue;
+      }
       for (let done = 0; done < n; done += CHUNK) {
         const part = vals.subarray(0, Math.min(CHUNK, n - done));
         stream.fill(part, mean, std);
-        yield bytes.subarray(0, encodeInto(dtype, part, bytes));
+        yield bytes.subarray(0, encodeInto(floatType, part, bytes));
       }
     }
   }
   writeFileAtomicSync(file, chunks());
-  return tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
+  return specs.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1), 0);
 }
 
 /** Generates the model folder (and GGUF file) described by `opts`. Deterministic for a given preset, dtype and seed. */
