@@ -41,10 +41,10 @@ export function fusePerExpertTensors(tensors: Map<string, TensorRef<WeightDType>
   for (let i = 0; i < c.nLayers; i++) {
     const p = `${weightPrefix(c)}layers.${i}.mlp.experts.`;
     if (!tensors.has(`${p}0.gate_proj.weight`) || tensors.has(`${p}gate_up_proj`)) continue;
+    const first = tensors.get(`${p}0.gate_proj.weight`)!;
     const take = (e: number, proj: string, shape: number[]): TensorRef<WeightDType> => {
       const name = `${p}${e}.${proj}.weight`;
       const t = tensors.get(name);
-      const first = tensors.get(`${p}0.gate_proj.weight`)!;
       if (!t) throw new ModelLoadError(`${first.file}: missing tensor '${name}' (per-expert layout: every expert needs gate, up and down)`, first.file, name);
       if (t.shape.length !== 2 || t.shape[0] !== shape[0] || t.shape[1] !== shape[1]) {
         throw new ModelLoadError(`${t.file}: tensor '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`, t.file, name);

@@ -6,8 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFolderOnce, generatedModelName } from '../../engine/synth/generated-folder.js';
-import { makeModel } from '../../engine/synth/make-model.js';
-import type { WeightDType } from '../../engine/model/model-spec.js';
+import { makeModel, type MakeModelDType } from '../../engine/synth/make-model.js';
 import { QWEN35_TOKENIZER_VERSION } from '../../engine/synth/qwen35-tokenizer.js';
 import { qwen35TokenizerDir, qwen3TokenizerDir } from './shared.js';
 
@@ -28,7 +27,7 @@ export interface TestModel {
  * `builtinTokenizer` is not set, else the built-in tokenizer; the two are cached under different names.
  * `qwen35Tokenizer`: Qwen3.5's tokenizer and chat template (built from the shared vocabulary; throws without it).
  */
-export async function ensureModel(preset: string, dtype: WeightDType, opts: { seed?: number; gguf?: boolean; builtinTokenizer?: boolean; qwen35Tokenizer?: boolean } = {}): Promise<TestModel> {
+export async function ensureModel(preset: string, dtype: MakeModelDType, opts: { seed?: number; gguf?: boolean; builtinTokenizer?: boolean; qwen35Tokenizer?: boolean } = {}): Promise<TestModel> {
   const seed = opts.seed ?? 0;
   if (opts.qwen35Tokenizer && !qwen35TokenizerDir()) throw new Error(`${preset} with Qwen3.5's tokenizer needs the shared folder's qwen35-vocab (the shared reference data is missing)`);
   const tokDir = opts.qwen35Tokenizer ? qwen35TokenizerDir() : opts.builtinTokenizer ? undefined : qwen3TokenizerDir();
