@@ -4,9 +4,10 @@ import { DEFAULT_DURABILITY } from '../sessions/journal-sync.js';
 import { SERVE_DEFAULTS } from './config.js';
 
 export const SERVE_FLAGS_HELP = `Options:
-  --model PATH         Hugging Face model folder, or a GGUF model (FILE.gguf, a folder holding one,
-                       split NAME-00001-of-000NN.gguf) to serve (default: a tiny random-weight demo
-                       model, generated once into DATA/models/)
+  --model PATH         Hugging Face model folder (BF16/F16/F32, or Qwen's FP8 releases: e4m3 with
+                       128x128 block scales, converted to BF16 in memory at load), or a GGUF model
+                       (FILE.gguf, a folder holding one, split NAME-00001-of-000NN.gguf) to serve
+                       (default: a tiny random-weight demo model, generated once into DATA/models/)
   --demo-dtype D       weights of the demo model: f32 or bf16 (default ${SERVE_DEFAULTS.demoDtype})
   --model-name NAME    model id reported by /v1/models (default: the folder name)
   --model-alias NAME   another model name requests may use, listed by /v1/models (repeatable)

@@ -8,7 +8,7 @@
  * norm weights are written as F32; MoE experts are stacked into one 3-D tensor per projection.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { ModelLoadError } from '../errors.js';
+import { ModelLoadError, UnsupportedModelError } from '../errors.js';
 import { bitsToF16, decodeToF32, encodeInto } from '../model/float-convert.js';
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VERSION, GgmlType } from '../model/gguf-format.js';
 import { isMoeLayer, loadModelSpec } from '../model/hf-model.js';
@@ -224,6 +224,8 @@ export async function writeGgufFromFolder(
   opts: { name?: string; matrixDtype?: 'f32' | GgufQuantType } = {},
 ): Promise<{ tensors: number; bytes: number; types: Record<string, number> }> {
   const spec = await loadModelSpec(dir);
+  const converted = spec.tensors.find((t) => Object.getOwnPropertyDescriptor(t, 'data'));
+  if (converted) throw new UnsupportedModelError(`${dir}: tensor '${converted.name}' is converted at load (FP8 or per-expert checkpoint); GGUF conversion reads stored float tensors only`, converted.file, converted.name);
   const c = spec.config;
   const ft = opts.matrixDtype === undefined || opts.matrixDtype === 'f32' ? undefined : opts.matrixDtype;
   const matrixDtype: GgufDType = ft ? baseQuantType(ft) : (opts.matrixDtype as 'f32' | undefined) ?? spec.dtype;
