@@ -15,7 +15,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FLOORS = ['engine', 'sessions', 'runtime', 'tools', 'skills'];
 const STATUSES = new Set([400, 401, 403, 404, 408, 409, 413, 429, 499, 500, 502, 503, 504, 507]);
 /** Deliberately server-side: internal invariants, startup-only failures, upstream tools. */
-const SERVER_SIDE = new Set(['InvariantError', 'EngineError', 'ModelLoadError', 'UnsupportedModelError', 'DisposedError', 'NoAllowedTokenError', 'GrammarStateError', 'ParserStateError', 'TokenBytesError', 'SessionError', 'SnapshotCorruptError', 'ResidencyError', 'StoreClosedError', 'ToolTimeoutError', 'FetchUrlError', 'McpConnectionError', 'HostStateError', 'StorageError', 'StorageFullError']);
+const SERVER_SIDE = new Set(['InvariantError', 'EngineError', 'ModelLoadError', 'UnsupportedModelError', 'Fp8NanError', 'DisposedError', 'NoAllowedTokenError', 'GrammarStateError', 'ParserStateError', 'TokenBytesError', 'SessionError', 'SnapshotCorruptError', 'ResidencyError', 'StoreClosedError', 'ToolTimeoutError', 'FetchUrlError', 'McpConnectionError', 'HostStateError', 'StorageError', 'StorageFullError']);
 
 function sources(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir)) {
