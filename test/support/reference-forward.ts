@@ -4,10 +4,10 @@
  * Embedding → per layer [RMSNorm → q/k/v → per-head q_norm/k_norm → NEOX RoPE → causal GQA attention
  * → o_proj → residual → RMSNorm → SwiGLU MLP (or top-k MoE) → residual] → RMSNorm → lm_head (or tied embedding).
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { logSoftmax } from '../../engine/decode/logit-math.js';
 import { decodeToF64 } from '../../engine/model/float-convert.js';
 import { isMoeLayer, loadModelSpec } from '../../engine/model/hf-model.js';
+import { tensorBytes } from '../../engine/model/tensor-bytes.js';
 import type { ModelConfig, ModelSpec, TensorRef } from '../../engine/model/model-spec.js';
 
 /** A model's weights decoded to float64, keyed by Hugging Face tensor name (row-major, HF shapes). */
@@ -29,20 +29,9 @@ export interface ReferenceOutput {
   maxAbs: { residual: number; mlpInner: number; attnScore: number; logit: number };
 }
 
+/** A tensor's values (in-memory converted tensors, e.g. of FP8 folders, through their data). */
 function readTensor(ref: TensorRef): Float64Array {
-  const buf = Buffer.alloc(ref.nbytes);
-  const fd = openSync(ref.file, 'r');
-  try {
-    let done = 0;
-    while (done < ref.nbytes) {
-      const n = readSync(fd, buf, done, ref.nbytes - done, ref.offset + done);
-      if (n === 0) throw new Error(`${ref.file}: short read of ${ref.name}`);
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return decodeToF64(ref.dtype, buf);
+  return decodeToF64(ref.dtype, tensorBytes(ref));
 }
 
 /** Loads every tensor of the model folder into float64 (tiny models only: the embedding alone is vocab × hidden × 8 bytes). */
