@@ -77,6 +77,18 @@ describe('FP8 folders', () => {
     expect(spec.tensors.some((t) => t.name.endsWith('_scale_inv'))).toBe(false);
   });
 
+  it('accept BF16 block scales too', async () => {
+    const bf16Scales = fp8Tensors().map((t) => {
+      if (!t.name.endsWith('_scale_inv')) return t;
+      const f = new Float32Array(t.bytes!.buffer.slice(0));
+      const b = Uint16Array.from(new Uint32Array(f.buffer), (u) => u >>> 16); // i/16 + 0.5: exact in BF16
+      return { ...t, dtype: 'bf16' as const, bytes: new Uint8Array(b.buffer) };
+    });
+    const [a, b] = [await loadModelSpec(folder(fp8Tensors())), await loadModelSpec(folder(bf16Scales))];
+    const name = 'model.layers.0.mlp.gate_proj.weight';
+    expect(Buffer.from(b.tensors.find((t) => t.name === name)!.data!).equals(Buffer.from(a.tensors.find((t) => t.name === name)!.data!))).toBe(true);
+  });
+
   it('have a fingerprint of their own', async () => {
     const a = await loadModelSpec(folder(fp8Tensors()));
     const b = await loadModelSpec(folder(fp8Tensors(), { ...CONFIG, quantization_config: { ...QUANT, weight_block_size: [8, 8], modules_to_not_convert: [] } }));
