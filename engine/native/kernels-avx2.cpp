@@ -242,6 +242,23 @@ float exp_sum(float* x, int n, float sub) {
   return s;
 }
 
+float max(const float* x, int n) {
+  __m256 m0 = _mm256_set1_ps(x[0]), m1 = m0;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+    m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + i + 8));
+  }
+  for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+  m0 = _mm256_max_ps(m0, m1);
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_movehdup_ps(h));
+  float m = _mm_cvtss_f32(h);
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
 // R rows × 16 dims block of P·V: accumulators stay in registers over all n positions.
 template <dtype T, int R>
 inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
@@ -287,7 +304,7 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
 }  // namespace
 
 const kernels* kernels_avx2() {
-  static const kernels k{"avx2", matmul_panel_rows, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv, nullptr, nullptr, nullptr};
+  static const kernels k{"avx2", matmul_panel_rows, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, attn_pv, nullptr, nullptr, nullptr};
   return &k;
 }
 
