@@ -165,10 +165,14 @@ export function ggufTensorRefs(c: ModelConfig, found: ReadonlyMap<string, GgufTe
       if (hd % type.blockSize === 0) {
         data = ungroupColumns(data, rowBytes, (hd / type.blockSize) * type.blockBytes, ph);
       } else {
-        // a value head is part of a block (heads of 128 in Q4_K's 256-blocks): the tensor binds dequantized, as f32
-        const values = nativeBinding().dequantizeRows('portable', DTYPE_CODE[type.engine as QuantDType], data, rows * cols);
-        data = ungroupColumns(f32Bytes(values), cols * 4, hd * 4, ph);
-        ref.dtype = 'f32';
+        // a value head is part of a block (heads of 128 in Q4_K's 256-blocks): dequantized, columns moved, then bound
+        // as Q8_0 (its 32-blocks hold whole heads; ~2 % of a head's Q4_K step added) — as f32 when rows are not 32-blocks
+        const native = nativeBinding();
+        const values = native.dequantizeRows('portable', DTYPE_CODE[type.engine as QuantDType], data, rows * cols);
+        const moved = ungroupColumns(f32Bytes(values), cols * 4, hd * 4, ph);
+        const q8 = cols % 32 === 0;
+        data = q8 ? native.quantizeRows(DTYPE_CODE.q8_0, new Float32Array(moved.buffer, moved.byteOffset, rows * cols), cols) : moved;
+        ref.dtype = q8 ? 'q8_0' : 'f32';
         ref.nbytes = data.length;
       }
     }
