@@ -264,18 +264,25 @@ float max(const float* x, int n) {
 // whatever R and D: the result does not depend on the blocking.
 template <dtype T, int R, int D>
 inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
-  __m256 acc[R][D];
+  __m256 acc[R][D];  // fully unrolled loops keep it in registers (else GCC stores it every iteration)
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
     for (int j = 0; j < D; j++) acc[r][j] = _mm256_setzero_ps();
   for (int i = 0; i < n; i++) {
     __m256 vv[D];
+#pragma GCC unroll 8
     for (int j = 0; j < D; j++) vv[j] = load8<T>(v, size_t(i) * hd + d0 + 8 * j);
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       const __m256 pr = _mm256_broadcast_ss(p + size_t(r) * ldp + i);
+#pragma GCC unroll 8
       for (int j = 0; j < D; j++) acc[r][j] = _mm256_fmadd_ps(pr, vv[j], acc[r][j]);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
     for (int j = 0; j < D; j++) {
       float* o = out + size_t(r) * ldo + d0 + 8 * j;
       _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[r][j]));
