@@ -5,7 +5,8 @@
  *  - ssm_a = −exp(A_log) → A_log = log(−a), the bf16 value when it maps back to a within one f32 ulp (BF16
  *    checkpoints), else the f32 value;
  *  - value heads in tiled order (j·nk + g) → grouped order (g·r + j): rows of any type (whole rows move), columns
- *    in head-sized groups (float types, or quantized blocks when a head is whole blocks).
+ *    in head-sized groups (float types, or quantized blocks when a head is whole blocks; else the tensor is bound
+ *    dequantized, gguf-tensors.ts).
  */
 import { UnsupportedModelError } from '../errors.js';
 import { bf16ToNumber, bitsToBf16, decodeToF32 } from './float-convert.js';
@@ -67,12 +68,4 @@ export function ungroupColumns(bytes: Uint8Array, rowBytes: number, headBytes: n
     for (let j = 0; j < ph.length; j++) out.set(bytes.subarray(base + j * headBytes, base + (j + 1) * headBytes), base + ph[j]! * headBytes);
   }
   return out;
-}
-
-/** Bytes of `cols` columns of a row of `type`, when they are whole blocks; else an UnsupportedModelError naming the tensor. */
-export function columnBytes(type: GgmlTypeInfo, cols: number, file: string, name: string): number {
-  if (cols % type.blockSize !== 0) {
-    throw new UnsupportedModelError(`${file}: tensor '${name}' is ${type.name} with value heads of ${cols} columns, not whole ${type.blockSize}-blocks: its head order cannot be restored`, file, name);
-  }
-  return (cols / type.blockSize) * type.blockBytes;
 }

@@ -7,7 +7,8 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { ModelLoadError, UnsupportedModelError } from '../errors.js';
-import { aLogFromA, columnBytes, f32Bytes, floatValues, minusOne, tiledOrder, ungroupColumns, ungroupRows } from './gguf-inverse.js';
+import { DTYPE_CODE, nativeBinding, type QuantDType } from '../native.js';
+import { aLogFromA, f32Bytes, floatValues, minusOne, tiledOrder, ungroupColumns, ungroupRows } from './gguf-inverse.js';
 import { GGML_TYPES, ggmlTypeName, type GgmlTypeInfo } from './gguf-types.js';
 import { expectedTensors } from './hf-model.js';
 import type { ExpectedTensor, ModelConfig, TensorDType, TensorRef } from './model-spec.js';
@@ -160,7 +161,20 @@ export function ggufTensorRefs(c: ModelConfig, found: ReadonlyMap<string, GgufTe
       data = ungroupRows(data, unit, src.from!, tiledOrder(la!.numKeyHeads, la!.numValueHeads, hd));
     } else {
       const ph = tiledOrder(la!.numKeyHeads, la!.numValueHeads, 1);
-      data = ungroupColumns(data, rowBytes, columnBytes(type, la!.valueHeadDim, t.file, t.name), ph);
+      const hd = la!.valueHeadDim;
+      if (hd % type.blockSize === 0) {
+        data = ungroupColumns(data, rowBytes, (hd / type.blockSize) * type.blockBytes, ph);
+      } else {
+        // a value head is part of a block (heads of 128 in Q4_K's 256-blocks): dequantized, columns moved, then bound
+        // as Q8_0 (its 32-blocks hold whole heads; ~2 % of a head's Q4_K step added) — as f32 when rows are not 32-blocks
+        const native = nativeBinding();
+        const values = native.dequantizeRows('portable', DTYPE_CODE[type.engine as QuantDType], data, rows * cols);
+        const moved = ungroupColumns(f32Bytes(values), cols * 4, hd * 4, ph);
+        const q8 = cols % 32 === 0;
+        data = q8 ? native.quantizeRows(DTYPE_CODE.q8_0, new Float32Array(moved.buffer, moved.byteOffset, rows * cols), cols) : moved;
+        ref.dtype = q8 ? 'q8_0' : 'f32';
+        ref.nbytes = data.length;
+      }
     }
     ref.data = data;
     ref.offset = 0;

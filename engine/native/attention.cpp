@@ -89,8 +89,7 @@ void model::attention(const batch& b, int layer) {
           std::fill(sr, sr + tn, 0.0f);
           continue;
         }
-        float mx = m[r];
-        for (int i = 0; i < visible; i++) mx = std::max(mx, sr[i]);
+        const float mx = std::max(m[r], kern->max(sr, visible));
         const float corr = std::exp(m[r] - mx);  // 0 on the first tile (m = -inf)
         l[r] = l[r] * corr + kern->exp_sum(sr, visible, mx);
         m[r] = mx;

@@ -11,14 +11,19 @@ namespace {
 template <class L, int MR, int NR>
 void gemm_tile(const float* A, int lda, const float* B, int ldb, float* C, int ldc, int kmax, float cs, float as,
                const float* rs) {
-  vec<L> acc[MR][NR];
+  vec<L> acc[MR][NR];  // fully unrolled loops keep it in registers (else GCC may store it every iteration)
+#pragma GCC unroll 8
   for (int r = 0; r < MR; r++)
+#pragma GCC unroll 8
     for (int j = 0; j < NR; j++) acc[r][j] = L::zero();
   for (int k = 0; k < kmax; k++) {
     vec<L> b[NR];
+#pragma GCC unroll 8
     for (int j = 0; j < NR; j++) b[j] = L::load(B + size_t(k) * ldb + j * L::n);
+#pragma GCC unroll 8
     for (int r = 0; r < MR; r++) {
       const vec<L> a = L::set1(A[size_t(r) * lda + k]);
+#pragma GCC unroll 8
       for (int j = 0; j < NR; j++) acc[r][j] = L::fma(a, b[j], acc[r][j]);
     }
   }

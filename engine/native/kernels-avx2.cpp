@@ -242,40 +242,74 @@ float exp_sum(float* x, int n, float sub) {
   return s;
 }
 
-// R rows × 16 dims block of P·V: accumulators stay in registers over all n positions.
-template <dtype T, int R>
+float max(const float* x, int n) {
+  __m256 m0 = _mm256_set1_ps(x[0]), m1 = m0;
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+    m1 = _mm256_max_ps(m1, _mm256_loadu_ps(x + i + 8));
+  }
+  for (; i + 8 <= n; i += 8) m0 = _mm256_max_ps(m0, _mm256_loadu_ps(x + i));
+  m0 = _mm256_max_ps(m0, m1);
+  __m128 h = _mm_max_ps(_mm256_castps256_ps128(m0), _mm256_extractf128_ps(m0, 1));
+  h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_max_ss(h, _mm_movehdup_ps(h));
+  float m = _mm_cvtss_f32(h);
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+// R rows × 8·D dims block of P·V: accumulators stay in registers over all n positions; each position's 8·D values
+// of V are loaded once for the R rows. Every (row, dim) sums over i in order from 0 and is then added to out,
+// whatever R and D: the result does not depend on the blocking.
+template <dtype T, int R, int D>
 inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
-  __m256 acc[R][2];
-  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  __m256 acc[R][D];  // fully unrolled loops keep it in registers (else GCC stores it every iteration)
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+    for (int j = 0; j < D; j++) acc[r][j] = _mm256_setzero_ps();
   for (int i = 0; i < n; i++) {
-    const __m256 v0 = load8<T>(v, size_t(i) * hd + d0), v1 = load8<T>(v, size_t(i) * hd + d0 + 8);
+    __m256 vv[D];
+#pragma GCC unroll 8
+    for (int j = 0; j < D; j++) vv[j] = load8<T>(v, size_t(i) * hd + d0 + 8 * j);
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       const __m256 pr = _mm256_broadcast_ss(p + size_t(r) * ldp + i);
-      acc[r][0] = _mm256_fmadd_ps(pr, v0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(pr, v1, acc[r][1]);
+#pragma GCC unroll 8
+      for (int j = 0; j < D; j++) acc[r][j] = _mm256_fmadd_ps(pr, vv[j], acc[r][j]);
     }
   }
-  for (int r = 0; r < R; r++) {
-    float* o = out + size_t(r) * ldo + d0;
-    _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[r][0]));
-    _mm256_storeu_ps(o + 8, _mm256_add_ps(_mm256_loadu_ps(o + 8), acc[r][1]));
-  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+    for (int j = 0; j < D; j++) {
+      float* o = out + size_t(r) * ldo + d0 + 8 * j;
+      _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[r][j]));
+    }
+}
+
+// Rows [0, R) over dims [0, hd16): blocks as wide as keep 8 independent accumulators (decode rows are few).
+template <dtype T, int R>
+inline void pv_rows(const float* p, int ldp, int n, const void* v, int hd, int hd16, float* out, int ldo) {
+  constexpr int D = R == 1 ? 8 : R == 2 ? 4 : 2;
+  int d0 = 0;
+  for (; d0 + 8 * D <= hd16; d0 += 8 * D) pv_block<T, R, D>(p, ldp, n, v, hd, d0, out, ldo);
+  for (; d0 < hd16; d0 += 16) pv_block<T, R, 2>(p, ldp, n, v, hd, d0, out, ldo);
 }
 
 template <dtype T>
 void attn_pv_t(const float* p, int rows, int ldp, int n, const void* v, int hd, float* out, int ldo) {
   const int hd16 = hd / 16 * 16;
-  for (int d0 = 0; d0 < hd16; d0 += 16) {
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) pv_block<T, 4>(p + size_t(r) * ldp, ldp, n, v, hd, d0, out + size_t(r) * ldo, ldo);
-    const float* pr = p + size_t(r) * ldp;
-    float* orow = out + size_t(r) * ldo;
-    switch (rows - r) {  // the GQA group's remaining rows share each V load
-      case 3: pv_block<T, 3>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      case 2: pv_block<T, 2>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      case 1: pv_block<T, 1>(pr, ldp, n, v, hd, d0, orow, ldo); break;
-      default: break;
-    }
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) pv_rows<T, 4>(p + size_t(r) * ldp, ldp, n, v, hd, hd16, out + size_t(r) * ldo, ldo);
+  const float* pr = p + size_t(r) * ldp;
+  float* orow = out + size_t(r) * ldo;
+  switch (rows - r) {  // the GQA group's remaining rows share each V load
+    case 3: pv_rows<T, 3>(pr, ldp, n, v, hd, hd16, orow, ldo); break;
+    case 2: pv_rows<T, 2>(pr, ldp, n, v, hd, hd16, orow, ldo); break;
+    case 1: pv_rows<T, 1>(pr, ldp, n, v, hd, hd16, orow, ldo); break;
+    default: break;
   }
   attn_pv_tail<T>(p, rows, ldp, n, v, hd, hd16, out, ldo);
 }
@@ -287,7 +321,7 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
 }  // namespace
 
 const kernels* kernels_avx2() {
-  static const kernels k{"avx2", matmul_panel_rows, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv, nullptr, nullptr, nullptr};
+  static const kernels k{"avx2", matmul_panel_rows, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, attn_pv, nullptr, nullptr, nullptr};
   return &k;
 }
 

@@ -209,6 +209,12 @@ float exp_sum(float* x, int n, float sub) {
   return _mm512_reduce_add_ps(acc);
 }
 
+float max(const float* x, int n) {
+  __m512 m = _mm512_set1_ps(x[0]);
+  for (int i = 0; i < n; i += 16) m = _mm512_mask_max_ps(m, tail_mask(std::min(n - i, 16)), m, _mm512_maskz_loadu_ps(tail_mask(std::min(n - i, 16)), x + i));
+  return _mm512_reduce_max_ps(m);
+}
+
 // R rows × 16·D dims block of P·V: accumulators stay in registers over all n positions; each position's
 // 16·D values of V are loaded once for the R rows. Every (row, dim) sums over i in order from 0 and is then
 // added to out, whatever R and D: the result does not depend on the blocking.
@@ -267,7 +273,7 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
 }  // namespace
 
 const kernels* kernels_avx512() {
-  static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv,
+  static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, attn_pv,
                          cpu_has_avx512_bf16() ? avx512::matmul_bf16 : nullptr, cpu_has_avx512_bf16() ? avx512::pack_bf16 : nullptr,
                          cpu_has_avx512_bf16() ? avx512::matmul_bf16_packed : nullptr};
   return &k;

@@ -97,6 +97,12 @@ static float exp_sum(float* x, int n, float sub) {
   return s;
 }
 
+static float max(const float* x, int n) {
+  float m = x[0];
+  for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
 static void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo) {
   const size_t es = dtype_size(vt);
   float vrow[512];
@@ -110,7 +116,7 @@ static void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dty
 }
 
 const kernels& kernels_portable() {
-  static const kernels k{"portable", 16, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, attn_pv, nullptr, nullptr, nullptr};
+  static const kernels k{"portable", 16, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, attn_pv, nullptr, nullptr, nullptr};
   return k;
 }
 

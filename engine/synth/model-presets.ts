@@ -150,6 +150,11 @@ const tinyHybrid: ModelConfig = {
 const HYBRID_PRESETS: ModelPreset[] = [
   { name: 'tiny-hybrid', summary: 'tiny Qwen3.5 hybrid: hidden 128, 3 DeltaNet + 1 attention layers, 4/2 heads × 64 (16 rotated), DeltaNet 2/4 heads × 32, tied', config: tinyHybrid },
   {
+    name: 'tiny-256-hybrid',
+    summary: 'tiny-hybrid with hidden 256, intermediate 768, untied, DeltaNet 2/4 heads × 64: matrix rows whole 256-blocks, value heads quarter blocks (k-quant GGUF tests)',
+    config: { ...tinyHybrid, hiddenSize: 256, intermediateSize: 768, tieWordEmbeddings: false, linearAttention: { ...tinyHybrid.linearAttention!, keyHeadDim: 64, valueHeadDim: 64 } },
+  },
+  {
     name: 'tiny-hybrid-moe',
     summary: 'tiny-hybrid with Qwen3.5-MoE layers: 8 experts, 2 active, moe_intermediate 64, shared expert 96, untied',
     config: {
