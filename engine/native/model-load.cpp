@@ -39,7 +39,7 @@ static state_shape slot_shape_of(const model_config& c, size_t recurrent_floats)
   return s;
 }
 
-result model::load(const model_config& c, const std::vector<tensor_desc>& tensors, const engine_options& opt, model** out) {
+result model::load(const model_config& c, std::vector<tensor_desc>& tensors, const engine_options& opt, model** out) {
   const architecture* arch = find_architecture(c.arch);
   if (!arch) return result::fail(status::unsupported, "the native engine has no architecture '" + c.arch + "' (" + architecture_names() + ")");
   if (result r = check_config(c); !r) return r;

@@ -54,7 +54,7 @@ class model {
  public:
   // Loads cfg.arch's architecture (models/architectures.cpp): maps and binds the weights, rewrites them for the
   // options (int8, bf16 panels), sizes every buffer.
-  static result load(const model_config& cfg, const std::vector<tensor_desc>& tensors, const engine_options& opt, model** out);
+  static result load(const model_config& cfg, std::vector<tensor_desc>& tensors, const engine_options& opt, model** out);
   virtual ~model();
 
   // Runs the batch: every slot gains its tokens' state; logits for the rows asked.

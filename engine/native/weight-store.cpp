@@ -25,16 +25,44 @@ weight_store::~weight_store() {
   for (auto& f : files_) munmap(f.base, f.map_size);
 }
 
-result weight_store::map(const std::vector<tensor_desc>& tensors) {
+owned_bytes& owned_bytes::operator=(owned_bytes&& o) noexcept {
+  if (this != &o) {
+    if (p_) munmap(p_, n_);
+    p_ = o.p_, n_ = o.n_;
+    o.p_ = nullptr, o.n_ = 0;
+  }
+  return *this;
+}
+
+owned_bytes::~owned_bytes() {
+  if (p_) munmap(p_, n_);
+}
+
+bool owned_bytes::copy_from(const void* src, size_t n) {
+  *this = owned_bytes();
+  if (n == 0) return true;
+  void* a = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (a == MAP_FAILED) return false;
+  std::memcpy(a, src, n);
+  p_ = a, n_ = n;
+  return true;
+}
+
+void* owned_bytes::release() {
+  void* p = p_;
+  p_ = nullptr, n_ = 0;
+  return p;
+}
+
+result weight_store::map(std::vector<tensor_desc>& tensors) {
   for (const auto& t : tensors) index_.emplace(t.name, &t);
-  for (const auto& t : tensors) {
+  for (auto& t : tensors) {
     if (std::any_of(files_.begin(), files_.end(), [&](const mapped_file& f) { return f.path == t.file; })) continue;
     if (!t.data.empty()) {
-      void* a = mmap(nullptr, t.data.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (a == MAP_FAILED) return result::fail(status::load_error, "cannot allocate " + std::to_string(t.data.size()) + " bytes for tensor " + t.name);
-      std::memcpy(a, t.data.data(), t.data.size());
-      mprotect(a, t.data.size(), PROT_READ);
-      files_.push_back({t.file, a, t.data.size(), t.data.size(), true});
+      const size_t n = t.data.size();
+      void* a = t.data.release();
+      mprotect(a, n, PROT_READ);
+      files_.push_back({t.file, a, n, n, true});
       continue;
     }
     int fd = open(t.file.c_str(), O_RDONLY | O_CLOEXEC);

@@ -14,12 +14,33 @@ namespace resident {
 class thread_pool;
 struct kernels;
 
+// Bytes of a tensor built in memory at load (a GGUF tensor rewritten, an FP8 matrix converted to BF16): one anonymous
+// mapping, handed to the weight store by map() — the bytes are never copied a second time.
+class owned_bytes {
+ public:
+  owned_bytes() = default;
+  owned_bytes(const owned_bytes&) = delete;
+  owned_bytes& operator=(const owned_bytes&) = delete;
+  owned_bytes(owned_bytes&& o) noexcept : p_(o.p_), n_(o.n_) { o.p_ = nullptr, o.n_ = 0; }
+  owned_bytes& operator=(owned_bytes&& o) noexcept;
+  ~owned_bytes();
+  // A mapping holding a copy of src[0, n); false when memory cannot be had.
+  bool copy_from(const void* src, size_t n);
+  bool empty() const { return n_ == 0; }
+  size_t size() const { return n_; }
+  void* release();  // the mapping (munmap is the caller's), this left empty
+
+ private:
+  void* p_ = nullptr;
+  size_t n_ = 0;
+};
+
 struct tensor_desc {
   std::string name, file;
   size_t offset = 0, nbytes = 0;
   dtype type = dtype::f32;
   std::vector<int64_t> shape;
-  std::vector<uint8_t> data;  // non-empty: the tensor's bytes (a GGUF tensor rewritten at load), held under `file`, offset 0
+  owned_bytes data;  // non-empty: the tensor's bytes, held under `file`, offset 0 (moved into the store by map())
 };
 
 struct weight {  // [rows][cols], row-major, in `type`, pointing into an mmapped file or the weight arena
@@ -60,7 +81,7 @@ class weight_store {
 
   // Indexes the tensors by name (until end_binding) and maps every file they name; a tensor with `data` gets its own
   // read-only anonymous copy, registered under its `file` (unique per such tensor).
-  result map(const std::vector<tensor_desc>& tensors);
+  result map(std::vector<tensor_desc>& tensors);  // takes over each tensor's in-memory bytes
   // *w = tensor `name`, checked to be [rows][cols]. A matmul weight is registered for rewrite(): w must stay at
   // its address for the store's life (bind into storage sized before binding).
   result bind(const std::string& name, int rows, int cols, weight* w, weight_use use = weight_use::matmul);

@@ -84,7 +84,8 @@ result tensors_parse(Napi::Array arr, std::vector<tensor_desc>* tensors) {
       Napi::Uint8Array bytes = data.As<Napi::Uint8Array>();
       if (bytes.ByteLength() != d.nbytes || d.offset != 0)
         return result::fail(status::argument_error, "tensor " + d.name + ": data of " + std::to_string(bytes.ByteLength()) + " bytes, nbytes " + std::to_string(d.nbytes));
-      d.data.assign(bytes.Data(), bytes.Data() + bytes.ByteLength());
+      if (!d.data.copy_from(bytes.Data(), bytes.ByteLength()))
+        return result::fail(status::load_error, "cannot allocate " + std::to_string(d.nbytes) + " bytes for tensor " + d.name);
     }
     tensors->push_back(std::move(d));
   }
