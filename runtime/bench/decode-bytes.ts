@@ -1,6 +1,6 @@
 /** Bytes a decode step reads per token: the memory-bound decode's cost model for `resident bench`. */
 import { isMoeLayer } from '../../engine/model/hf-model.js';
-import type { ModelConfig } from '../../engine/model/model-spec.js';
+import type { ModelConfig, ModelSpec, TensorDType } from '../../engine/model/model-spec.js';
 import { layerKind } from '../../engine/model/qwen35-tensors.js';
 
 /**
@@ -33,4 +33,18 @@ export function decodeBytesPerToken(c: ModelConfig, weightBytes: number, kvBytes
     }
   }
   return values * weightBytes + stateBytes + depth * kvBytesPerPosition;
+}
+
+/**
+ * Mean bytes per value of the matrices a decode token reads, as the files hold them (a GGUF mixes block types, e.g.
+ * Q4_K and Q6_K): every 2-D/3-D tensor, the embedding only when it is the tied lm_head.
+ */
+export function matrixValueBytes(spec: ModelSpec<TensorDType>): number {
+  let bytes = 0, values = 0;
+  for (const t of spec.tensors) {
+    if (t.shape.length < 2 || (t.name.endsWith('embed_tokens.weight') && !spec.config.tieWordEmbeddings)) continue;
+    bytes += t.nbytes;
+    values += t.shape.reduce((a, b) => a * b, 1);
+  }
+  return bytes / values;
 }

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadModelSpecFrom } from '../../engine/model/load-model.js';
 import { bf16DotAvailable, defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
-import { decodeBytesPerToken } from '../bench/decode-bytes.js';
+import { decodeBytesPerToken, matrixValueBytes } from '../bench/decode-bytes.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
 import { nativeFigures } from '../bench/native-rows.js';
 import { residentBackend } from '../bench/resident-backend.js';
@@ -120,7 +120,7 @@ export const command: Command = {
     const log = (s: string) => process.stderr.write(s + '\n');
 
     const spec = await loadModelSpecFrom(values.model);
-    const { mode: activations, why } = resolveActivations(requested, spec.dtype, weights, requested === 'auto' && bf16DotAvailable());
+    const { mode: activations, why } = resolveActivations(requested, spec.dtype, weights, requested === 'auto' && bf16DotAvailable(), spec.matrixTypes?.join('+'));
     log(`activations: ${why}`);
     const readRate = await memoryReadRate(1024, threads); // before any model is loaded: the machine's limit
     const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
@@ -173,7 +173,7 @@ export const command: Command = {
     });
     {
       // memory-bound decode against the machine: bytes per token at the decode phase's mean depth
-      const valueBytes = weights === 'int8' ? 36 / 32 : spec.dtype === 'f32' ? 4 : 2;
+      const valueBytes = weights === 'int8' ? 36 / 32 : matrixValueBytes(spec);
       const gb = decodeBytesPerToken(spec.config, valueBytes, kvBytesPerPosition, o.prefill + o.decode / 2) / 1e9;
       const best = anchors.length ? Math.max(...anchors.map((a) => a.decode)) : null;
       rows.push({ name: 'machine: memory read rate (probe)', unit: 'GB/s', ours: round(readRate), llamacpp: null, ratio: null });

@@ -20,9 +20,9 @@ const MIN_SLOTS = 2;
 const MAX_SLOTS = 64;
 
 /** The activation mode for a request (`auto` resolves as described above) and why. */
-export function resolveActivations(requested: ActivationMode | 'auto', weightDtype: WeightDType, weights: WeightMode, bf16Dot: boolean): { mode: ActivationMode; why: string } {
+export function resolveActivations(requested: ActivationMode | 'auto', weightDtype: WeightDType, weights: WeightMode, bf16Dot: boolean, label: string = weightDtype): { mode: ActivationMode; why: string } {
   if (requested !== 'auto') return { mode: requested, why: `--activations ${requested}` };
-  if (weightDtype !== 'bf16') return { mode: 'f32', why: `f32 activations (${weightDtype} weights)` };
+  if (weightDtype !== 'bf16') return { mode: 'f32', why: `f32 activations (${label} weights)` };
   if (weights !== 'native') return { mode: 'f32', why: `f32 activations (${weights} weights)` };
   if (!bf16Dot) return { mode: 'f32', why: 'f32 activations (the CPU or kernel level has no AVX512_BF16)' };
   return { mode: 'bf16', why: 'bf16 activations (BF16 weights on an AVX512_BF16 CPU; --activations f32 opts out)' };

@@ -192,7 +192,7 @@ export class Host {
       throw e;
     }
     let raw: Engine;
-    const act = resolveActivations(c.activations, spec.dtype, c.weights, c.activations === 'auto' && bf16DotAvailable());
+    const act = resolveActivations(c.activations, spec.dtype, c.weights, c.activations === 'auto' && bf16DotAvailable(), spec.matrixTypes?.join('+'));
     try {
       raw = await loadEngine(spec, { threads: c.threads, maxBatchTokens: c.batchTokens, weights: c.weights, activations: act.mode });
     } catch (e) {
