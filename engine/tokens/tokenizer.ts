@@ -12,6 +12,9 @@ import { TokenBudgetError, TokenizerError } from './errors.js';
 import { BYTE_CHAR } from './byte-char.js';
 import { TokenBound } from './token-bound.js';
 import { ggufTokenizerAt } from './gguf-tokenizer.js';
+import { ByteBpe, SHORT } from './byte-bpe.js';
+import { byteLevel, nfcSliced, splitRegexes, splitSliced, splitThenByteLevel, type HfPreTokenizer } from './pre-tokens.js';
+import { runSliced, runToEnd, Slicer, type SlicedWork } from './time-slice.js';
 
 /** Options of {@link Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -49,32 +52,26 @@ export interface AddedTokenInfo {
 }
 
 type Pipe = ((text: string, opts?: unknown) => string | string[]) | null;
-interface HfPreTokenizer {
-  (text: string, opts?: unknown): string[];
-  tokenizers?: { pre_tokenize_text(text: string, opts?: unknown): string[] }[];
-}
 interface HfInternals {
   normalizer: Pipe;
   pre_tokenizer: HfPreTokenizer | null;
-  model: ((tokens: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: (string | undefined)[] };
+  model: ((tokens: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: (string | undefined)[]; merges?: [string, string][] };
+}
+
+/** Pieces up to this many chars keep their ids in the piece cache. */
+const CACHED_PIECE = 64;
+/** Entries of the piece cache (cleared when full). */
+const PIECE_CACHE_SIZE = 1 << 16;
+
+/** The sliced path of byte-level BPE tokenizers (see {@link fastBpe}). */
+interface FastBpe {
+  bpe: ByteBpe;
+  regexes: RegExp[];
+  nfc: boolean;
+  ignoreMerges: boolean;
 }
 
 export { BYTE_CHAR };
-
-/** Byte-level mapping of one pre-token (what the library's ByteLevel pre-tokenizer does, without a TextEncoder call per piece). */
-function byteLevel(piece: string): string {
-  let out = '';
-  for (let i = 0; i < piece.length; i++) {
-    const c = piece.charCodeAt(i);
-    if (c >= 128) {
-      out = '';
-      for (const b of Buffer.from(piece, 'utf8')) out += BYTE_CHAR[b];
-      return out;
-    }
-    out += BYTE_CHAR[c];
-  }
-  return out;
-}
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -106,6 +103,10 @@ export class Tokenizer {
   /** Plain-BPE ids for token strings that an added token shadows in the library's id map. */
   private readonly shadowed = new Map<string, number>();
   private readonly bound: TokenBound;
+  /** Our byte-level BPE, built on first use; null when this tokenizer is not of that kind. */
+  private fast: FastBpe | null | undefined;
+  private readonly fastConfig: { regexes: RegExp[]; nfc: boolean; ignoreMerges: boolean } | null;
+  private readonly pieceCache = new Map<string, number[]>();
 
   /** Builds a tokenizer from the parsed JSON files. */
   constructor(tokenizerJson: Record<string, any>, config: Record<string, any>, generationConfig?: Record<string, any>) {
@@ -128,7 +129,8 @@ export class Tokenizer {
     this.allRe = alternation(list);
     this.addedRe = alternation(list.filter((t) => !t.special));
     this.vocabSize = this.parts.model.vocab.length;
-    this.splitThenByteLevel = fastPreTokenizer(tokenizerJson.pre_tokenizer, this.parts.pre_tokenizer);
+    this.splitThenByteLevel = splitThenByteLevel(tokenizerJson.pre_tokenizer, this.parts.pre_tokenizer);
+    this.fastConfig = fastConfig(tokenizerJson, this.parts);
     this.bound = new TokenBound(this.parts.model.vocab, this.splitThenByteLevel !== null);
 
     const tokenString = (v: unknown): string | undefined =>
@@ -159,6 +161,20 @@ export class Tokenizer {
    * Equals `encode(joined, {allowSpecial:true})` when untrusted segments contain no special-token text.
    */
   encodeSegments(segments: readonly TextSegment[], opts: SegmentsOptions = {}): number[] {
+    const slicer = new Slicer();
+    return runToEnd(this.encodeWork(segments, opts, slicer), slicer);
+  }
+
+  /**
+   * {@link encodeSegments} in slices of a few ms with the event loop turning in between (same ids),
+   * so megabytes of text never hold the loop.
+   */
+  encodeSegmentsAsync(segments: readonly TextSegment[], opts: SegmentsOptions = {}): Promise<number[]> {
+    const slicer = new Slicer();
+    return runSliced(this.encodeWork(segments, opts, slicer), slicer);
+  }
+
+  private *encodeWork(segments: readonly TextSegment[], opts: SegmentsOptions, slicer: Slicer): SlicedWork<number[]> {
     if (opts.maxTokens !== undefined) {
       let bound = 0;
       for (const seg of segments) if (bound <= opts.maxTokens) bound += this.minTokens(seg.text, opts.maxTokens - bound);
@@ -186,7 +202,7 @@ export class Tokenizer {
         const tok = this.addedTokens.get(m[0])!;
         run += text.slice(last, m.index);
         if (tok.lstrip) run = run.trimEnd();
-        this.encodePlain(run, section++, out);
+        yield* this.encodePlain(run, section++, out, slicer);
         run = '';
         out.push(tok.id);
         last = m.index + m[0].length;
@@ -197,7 +213,7 @@ export class Tokenizer {
       }
       run += text.slice(last);
     }
-    this.encodePlain(run, section, out);
+    yield* this.encodePlain(run, section, out, slicer);
     return out;
   }
 
@@ -236,37 +252,82 @@ export class Tokenizer {
   }
 
   /** Normalise → pre-tokenise → BPE a text free of added tokens; pushes ids to `out`. */
-  private encodePlain(text: string, section: number, out: number[]): void {
+  private *encodePlain(text: string, section: number, out: number[], slicer: Slicer): SlicedWork<void> {
     if (text.length === 0) return;
-    const { normalizer, pre_tokenizer, model } = this.parts;
-    const normalized = normalizer ? (normalizer(text) as string) : text;
-    if (normalized.length === 0) return;
-    const pieces = this.splitThenByteLevel
-      ? this.splitThenByteLevel(normalized)
-      : pre_tokenizer
-        ? pre_tokenizer(normalized, { section_index: section })
-        : [normalized];
-    const ids = model.tokens_to_ids;
-    for (const tok of model(pieces)) {
-      const id = this.shadowed.get(tok) ?? ids.get(tok);
+    const fast = this.fast !== undefined ? this.fast : yield* this.buildFast(slicer);
+    if (fast === null) {
+      const { normalizer, pre_tokenizer } = this.parts;
+      const normalized = normalizer ? (normalizer(text) as string) : text;
+      if (normalized.length === 0) return;
+      const pieces = this.splitThenByteLevel
+        ? this.splitThenByteLevel(normalized)
+        : pre_tokenizer
+          ? pre_tokenizer(normalized, { section_index: section })
+          : [normalized];
+      this.libraryBpe(pieces, out);
+      return;
+    }
+    const normalized = fast.nfc ? yield* nfcSliced(text, slicer) : text;
+    const pieces = yield* splitSliced([normalized], fast.regexes, slicer);
+    let longest = 0;
+    for (const p of pieces) if (p.length > longest) longest = p.length;
+    const bytes = Buffer.allocUnsafe(3 * longest); // UTF-8: ≤ 3 bytes per UTF-16 unit (lone surrogates → U+FFFD)
+    for (const piece of pieces) {
+      if (slicer.due(piece.length)) yield;
+      const cacheable = piece.length <= CACHED_PIECE;
+      const cached = cacheable ? this.pieceCache.get(piece) : undefined;
+      if (cached !== undefined) {
+        for (const id of cached) out.push(id);
+        continue;
+      }
+      const n = bytes.write(piece, 0, 'utf8');
+      const start = out.length;
+      const whole = fast.ignoreMerges ? this.idOf(byteLevel(piece)) : undefined;
+      if (whole !== undefined) out.push(whole);
+      else if (!(n <= SHORT ? fast.bpe.encodeShort(bytes, 0, n, out) : yield* fast.bpe.encode(bytes, 0, n, out, slicer))) {
+        this.libraryBpe([byteLevel(piece)], out); // a token outside the vocabulary: the library drops or replaces it
+      }
+      if (cacheable) {
+        if (this.pieceCache.size >= PIECE_CACHE_SIZE) this.pieceCache.clear();
+        this.pieceCache.set(piece, out.slice(start));
+      }
+    }
+  }
+
+  /** The library's BPE of byte-level pieces; pushes ids to `out`. */
+  private libraryBpe(pieces: string[], out: number[]): void {
+    for (const tok of this.parts.model(pieces)) {
+      const id = this.idOf(tok);
       if (id === undefined) throw new TokenizerError(`encode: BPE produced token ${JSON.stringify(tok)} that has no id`);
       out.push(id);
     }
   }
+
+  /** Id of a token string as BPE output maps to it (a token an added token shadows keeps its plain id). */
+  private idOf(token: string): number | undefined {
+    return this.shadowed.get(token) ?? this.parts.model.tokens_to_ids.get(token);
+  }
+
+  private *buildFast(slicer: Slicer): SlicedWork<FastBpe | null> {
+    const c = this.fastConfig;
+    const merges = this.parts.model.merges;
+    const bpe = c && merges ? yield* ByteBpe.build({ merges, idOf: (s) => this.idOf(s) }, slicer) : null;
+    return (this.fast ??= c && bpe ? { ...c, bpe } : null);
+  }
 }
 
-function fastPreTokenizer(config: any, built: HfPreTokenizer | null): ((text: string) => string[]) | null {
-  const steps = config?.type === 'Sequence' ? config.pretokenizers : null;
-  const last = steps?.[steps.length - 1];
-  const splits = built?.tokenizers?.slice(0, -1);
-  if (!Array.isArray(steps) || !splits || splits.length !== steps.length - 1) return null;
-  if (last?.type !== 'ByteLevel' || last.add_prefix_space || last.use_regex !== false) return null;
-  if (!steps.slice(0, -1).every((s: any) => s?.type === 'Split')) return null;
-  return (text) => {
-    let pieces = [text];
-    for (const split of splits) pieces = pieces.flatMap((p) => split.pre_tokenize_text(p));
-    return pieces.map(byteLevel);
-  };
+/**
+ * When our sliced byte-level BPE reproduces the library exactly: a plain BPE model (no byte fallback,
+ * no suffixes, no unknown-token fusing), no normaliser or NFC, and a Split…+ByteLevel pre-tokenizer.
+ */
+function fastConfig(json: Record<string, any>, parts: HfInternals): { regexes: RegExp[]; nfc: boolean; ignoreMerges: boolean } | null {
+  const m = json.model;
+  if (m?.type !== undefined && m.type !== 'BPE') return null;
+  if (m.byte_fallback || m.end_of_word_suffix || m.continuing_subword_suffix || m.continuing_subword_prefix || m.fuse_unk || m.dropout) return null;
+  const norm = json.normalizer;
+  if (norm && norm.type !== 'NFC') return null;
+  const regexes = splitRegexes(json.pre_tokenizer, parts.pre_tokenizer);
+  return regexes ? { regexes, nfc: !!norm, ignoreMerges: !!m.ignore_merges } : null;
 }
 
 async function readJson(path: string, required: boolean): Promise<Record<string, any> | undefined> {

@@ -116,14 +116,46 @@ describe('huge single-character prompts', () => {
   });
 });
 
+describe('long texts that fit the context bound (Qwen3 vocabulary, 40,960-token context)', () => {
+  let big: TestServer;
+  beforeAll(async () => {
+    big = await startTestServer({ contextTokens: 40_960 });
+  });
+  afterAll(async () => big?.close());
+
+  // Each text passes the lower bound on its tokens, so BPE runs on all of it (the library's took 10–25 µs per char on
+  // the event loop: ~40 s for 4 MB of spaces); the request is then answered 400 because max_tokens does not fit too.
+  const cases: [name: string, text: string, maxTokens: number][] = [
+    ['4 MB of spaces (one piece, 32,768 tokens)', `' '.repeat(4 * 2 ** 20)`, 10_000],
+    ['1 MB of random letters (one piece)', `Array.from({ length: 2 ** 20 }, (_, i) => String.fromCharCode(97 + ((i * 2654435761) >>> 7) % 26)).join('')`, 10],
+    ['2 MB of 中 (one piece)', `'中'.repeat(2 ** 20 / 1.5)`, 10],
+  ];
+  it.each(cases)('%s: answered after exact tokenization while /health answers in under 100 ms', async (_name, text, maxTokens) => {
+    const client = `const body = JSON.stringify({ messages: [{ role: 'user', content: ${text} }], max_tokens: ${maxTokens} });
+      const t0 = performance.now();
+      fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json(), ms: performance.now() - t0 })));`;
+    const child = spawn(process.execPath, ['-e', client, `${big.url}/v1/chat/completions`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const health = await healthWhile(exited, big.url);
+    const res = JSON.parse(out) as { status: number; body: { error: { code: string; message: string } }; ms: number };
+    console.log(`${_name}: ${res.status} in ${res.ms.toFixed(0)} ms (${res.body.error.message}); /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes`);
+    expect([res.status, res.body.error.code]).toEqual([400, 'context_length_exceeded']);
+    expect(health.length).toBeGreaterThan(3);
+    expect(Math.max(...health)).toBeLessThan(100);
+  });
+});
+
 /** /health response times (ms), probed every 5 ms until `work` settles; each probe must answer 200. */
-async function healthWhile(work: Promise<unknown>): Promise<number[]> {
+async function healthWhile(work: Promise<unknown>, url = srv.url): Promise<number[]> {
   let done = false;
   void work.finally(() => (done = true)).catch(() => undefined);
   const health: number[] = [];
   while (!done) {
     const t = performance.now();
-    expect((await fetch(`${srv.url}/health`)).status).toBe(200);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
     health.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 5));
   }
