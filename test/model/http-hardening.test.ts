@@ -139,14 +139,38 @@ describe('long texts that fit the context bound (Qwen3 vocabulary, 40,960-token 
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const blocks = loopBlocks();
     const health = await healthWhile(exited, big.url);
+    const cpuBlock = blocks.stop();
     const res = JSON.parse(out) as { status: number; body: { error: { code: string; message: string } }; ms: number };
-    console.log(`${_name}: ${res.status} in ${res.ms.toFixed(0)} ms (${res.body.error.message}); /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes`);
+    console.log(`${_name}: ${res.status} in ${res.ms.toFixed(0)} ms (${res.body.error.message}); /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes; longest event-loop block ${cpuBlock.toFixed(0)} ms of CPU`);
     expect([res.status, res.body.error.code]).toEqual([400, 'context_length_exceeded']);
     expect(health.length).toBeGreaterThan(3);
+    // the server runs in this process: no stretch without a turn of its event loop burns 50 ms of CPU (load-independent) …
+    expect(cpuBlock).toBeLessThan(50);
+    // … and /health answers in time (wall clock: on a machine loaded beyond its cores this measures the load too)
     expect(Math.max(...health)).toBeLessThan(100);
   });
 });
+
+/**
+ * Watches this process's event loop from now on: `stop()` returns the most CPU time (ms, all threads — the engine is
+ * idle in these tests) spent between two turns of the loop more than 20 ms apart. Unlike wall time, CPU time does not
+ * grow when other processes take the cores.
+ */
+function loopBlocks(): { stop(): number } {
+  let last = performance.now();
+  let lastCpu = process.cpuUsage();
+  let worst = 0;
+  const iv = setInterval(() => {
+    const now = performance.now();
+    const cpu = process.cpuUsage(lastCpu);
+    if (now - last > 20) worst = Math.max(worst, (cpu.user + cpu.system) / 1000);
+    last = now;
+    lastCpu = process.cpuUsage();
+  }, 1);
+  return { stop: () => (clearInterval(iv), worst) };
+}
 
 /** /health response times (ms), probed every 5 ms until `work` settles; each probe must answer 200. */
 async function healthWhile(work: Promise<unknown>, url = srv.url): Promise<number[]> {
