@@ -107,3 +107,24 @@ function advance(text: string, i: number): number {
   const c = text.charCodeAt(i);
   return c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? i + 2 : i + 1;
 }
+
+/** Where our sliced byte-level BPE applies: the split regexes, whether the normaliser is NFC, the model's ignore_merges. */
+export interface ByteBpeConfig {
+  regexes: RegExp[];
+  nfc: boolean;
+  ignoreMerges: boolean;
+}
+
+/**
+ * When our sliced byte-level BPE reproduces the library exactly: a plain BPE model (no byte fallback,
+ * no suffixes, no unknown-token fusing), no normaliser or NFC, and a Split…+ByteLevel pre-tokenizer.
+ */
+export function byteBpeConfig(json: Record<string, any>, built: HfPreTokenizer | null): ByteBpeConfig | null {
+  const m = json.model;
+  if (m?.type !== undefined && m.type !== 'BPE') return null;
+  if (m.byte_fallback || m.end_of_word_suffix || m.continuing_subword_suffix || m.continuing_subword_prefix || m.fuse_unk || m.dropout) return null;
+  const norm = json.normalizer;
+  if (norm && norm.type !== 'NFC') return null;
+  const regexes = splitRegexes(json.pre_tokenizer, built);
+  return regexes ? { regexes, nfc: !!norm, ignoreMerges: !!m.ignore_merges } : null;
+}

@@ -12,8 +12,8 @@ import { TokenBudgetError, TokenizerError } from './errors.js';
 import { BYTE_CHAR } from './byte-char.js';
 import { TokenBound } from './token-bound.js';
 import { ggufTokenizerAt } from './gguf-tokenizer.js';
-import { ByteBpe, SHORT } from './byte-bpe.js';
-import { byteLevel, nfcSliced, splitRegexes, splitSliced, splitThenByteLevel, type HfPreTokenizer } from './pre-tokens.js';
+import { byteBpeConfig, splitThenByteLevel, type ByteBpeConfig, type HfPreTokenizer } from './pre-tokens.js';
+import { SlicedBpe } from './sliced-bpe.js';
 import { runSliced, runToEnd, Slicer, type SlicedWork } from './time-slice.js';
 
 /** Options of {@link Tokenizer.encode}. */
@@ -58,19 +58,6 @@ interface HfInternals {
   model: ((tokens: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: (string | undefined)[]; merges?: [string, string][] };
 }
 
-/** Pieces up to this many chars keep their ids in the piece cache. */
-const CACHED_PIECE = 64;
-/** Entries of the piece cache (cleared when full). */
-const PIECE_CACHE_SIZE = 1 << 16;
-
-/** The sliced path of byte-level BPE tokenizers (see {@link fastBpe}). */
-interface FastBpe {
-  bpe: ByteBpe;
-  regexes: RegExp[];
-  nfc: boolean;
-  ignoreMerges: boolean;
-}
-
 export { BYTE_CHAR };
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -103,10 +90,9 @@ export class Tokenizer {
   /** Plain-BPE ids for token strings that an added token shadows in the library's id map. */
   private readonly shadowed = new Map<string, number>();
   private readonly bound: TokenBound;
-  /** Our byte-level BPE, built on first use; null when this tokenizer is not of that kind. */
-  private fast: FastBpe | null | undefined;
-  private readonly fastConfig: { regexes: RegExp[]; nfc: boolean; ignoreMerges: boolean } | null;
-  private readonly pieceCache = new Map<string, number[]>();
+  /** Our sliced byte-level BPE, built on first use; null when this tokenizer is not of that kind. */
+  private fast: SlicedBpe | null | undefined;
+  private readonly fastConfig: ByteBpeConfig | null;
 
   /** Builds a tokenizer from the parsed JSON files. */
   constructor(tokenizerJson: Record<string, any>, config: Record<string, any>, generationConfig?: Record<string, any>) {
@@ -130,7 +116,7 @@ export class Tokenizer {
     this.addedRe = alternation(list.filter((t) => !t.special));
     this.vocabSize = this.parts.model.vocab.length;
     this.splitThenByteLevel = splitThenByteLevel(tokenizerJson.pre_tokenizer, this.parts.pre_tokenizer);
-    this.fastConfig = fastConfig(tokenizerJson, this.parts);
+    this.fastConfig = byteBpeConfig(tokenizerJson, this.parts.pre_tokenizer);
     this.bound = new TokenBound(this.parts.model.vocab, this.splitThenByteLevel !== null);
 
     const tokenString = (v: unknown): string | undefined =>
@@ -267,35 +253,11 @@ export class Tokenizer {
       this.libraryBpe(pieces, out);
       return;
     }
-    const normalized = fast.nfc ? yield* nfcSliced(text, slicer) : text;
-    const pieces = yield* splitSliced([normalized], fast.regexes, slicer);
-    let longest = 0;
-    for (const p of pieces) if (p.length > longest) longest = p.length;
-    const bytes = Buffer.allocUnsafe(3 * longest); // UTF-8: ≤ 3 bytes per UTF-16 unit (lone surrogates → U+FFFD)
-    for (const piece of pieces) {
-      if (slicer.due(piece.length)) yield;
-      const cacheable = piece.length <= CACHED_PIECE;
-      const cached = cacheable ? this.pieceCache.get(piece) : undefined;
-      if (cached !== undefined) {
-        for (const id of cached) out.push(id);
-        continue;
-      }
-      const n = bytes.write(piece, 0, 'utf8');
-      const start = out.length;
-      const whole = fast.ignoreMerges ? this.idOf(byteLevel(piece)) : undefined;
-      if (whole !== undefined) out.push(whole);
-      else if (!(n <= SHORT ? fast.bpe.encodeShort(bytes, 0, n, out) : yield* fast.bpe.encode(bytes, 0, n, out, slicer))) {
-        this.libraryBpe([byteLevel(piece)], out); // a token outside the vocabulary: the library drops or replaces it
-      }
-      if (cacheable) {
-        if (this.pieceCache.size >= PIECE_CACHE_SIZE) this.pieceCache.clear();
-        this.pieceCache.set(piece, out.slice(start));
-      }
-    }
+    yield* fast.encode(text, out, slicer);
   }
 
-  /** The library's BPE of byte-level pieces; pushes ids to `out`. */
-  private libraryBpe(pieces: string[], out: number[]): void {
+  /** The library's BPE of byte-level pieces; pushes ids to `out` (also sliced-bpe.ts's fallback). */
+  libraryBpe(pieces: string[], out: number[]): void {
     for (const tok of this.parts.model(pieces)) {
       const id = this.idOf(tok);
       if (id === undefined) throw new TokenizerError(`encode: BPE produced token ${JSON.stringify(tok)} that has no id`);
@@ -304,30 +266,16 @@ export class Tokenizer {
   }
 
   /** Id of a token string as BPE output maps to it (a token an added token shadows keeps its plain id). */
-  private idOf(token: string): number | undefined {
+  idOf(token: string): number | undefined {
     return this.shadowed.get(token) ?? this.parts.model.tokens_to_ids.get(token);
   }
 
-  private *buildFast(slicer: Slicer): SlicedWork<FastBpe | null> {
+  private *buildFast(slicer: Slicer): SlicedWork<SlicedBpe | null> {
     const c = this.fastConfig;
     const merges = this.parts.model.merges;
-    const bpe = c && merges ? yield* ByteBpe.build({ merges, idOf: (s) => this.idOf(s) }, slicer) : null;
-    return (this.fast ??= c && bpe ? { ...c, bpe } : null);
+    const fast = c && merges ? yield* SlicedBpe.build(c, merges, this, slicer) : null;
+    return (this.fast ??= fast);
   }
-}
-
-/**
- * When our sliced byte-level BPE reproduces the library exactly: a plain BPE model (no byte fallback,
- * no suffixes, no unknown-token fusing), no normaliser or NFC, and a Split…+ByteLevel pre-tokenizer.
- */
-function fastConfig(json: Record<string, any>, parts: HfInternals): { regexes: RegExp[]; nfc: boolean; ignoreMerges: boolean } | null {
-  const m = json.model;
-  if (m?.type !== undefined && m.type !== 'BPE') return null;
-  if (m.byte_fallback || m.end_of_word_suffix || m.continuing_subword_suffix || m.continuing_subword_prefix || m.fuse_unk || m.dropout) return null;
-  const norm = json.normalizer;
-  if (norm && norm.type !== 'NFC') return null;
-  const regexes = splitRegexes(json.pre_tokenizer, parts.pre_tokenizer);
-  return regexes ? { regexes, nfc: !!norm, ignoreMerges: !!m.ignore_merges } : null;
 }
 
 async function readJson(path: string, required: boolean): Promise<Record<string, any> | undefined> {
