@@ -37,7 +37,9 @@ class Symbols {
     this.sym = new Int32Array(n);
     this.next = new Int32Array(n);
     this.prev = new Int32Array(n);
-    this.heap = new Heap(n);
+    // at most n − 1 pairs at the start, then each merge pops one and pushes ≤ 2: never more than 2n entries, so the
+    // heap never grows (a grow copies it in one go; fresh pages are touched only as the heap fills, in slices)
+    this.heap = new Heap(2 * n);
   }
 }
 

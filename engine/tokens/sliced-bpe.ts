@@ -12,6 +12,22 @@ const CACHED_PIECE = 64;
 /** Entries of the piece cache (cleared when full). */
 const PIECE_CACHE_SIZE = 1 << 16;
 
+/** Chars per UTF-8 write of a long piece. */
+const UTF8_CHUNK = 1 << 16;
+
+/** Writes `text` as UTF-8 into `out` chunk by chunk (never splitting a surrogate pair); returns the byte length. */
+function* utf8Sliced(text: string, out: Buffer, slicer: Slicer): SlicedWork<number> {
+  let n = 0;
+  for (let i = 0; i < text.length; ) {
+    let j = Math.min(i + UTF8_CHUNK, text.length);
+    if (j < text.length && (text.charCodeAt(j) & 0xfc00) === 0xdc00 && (text.charCodeAt(j - 1) & 0xfc00) === 0xd800) j++;
+    n += out.write(text.slice(i, j), n, 'utf8');
+    i = j;
+    if (slicer.due(UTF8_CHUNK)) yield;
+  }
+  return n;
+}
+
 /** What the encoder needs from the tokenizer: ids of token strings, and the library's BPE as the fallback. */
 export interface SlicedBpeHost {
   idOf(token: string): number | undefined;
@@ -45,7 +61,7 @@ export class SlicedBpe {
         for (const id of cached) out.push(id);
         continue;
       }
-      const n = bytes.write(piece, 0, 'utf8');
+      const n = piece.length <= UTF8_CHUNK ? bytes.write(piece, 0, 'utf8') : yield* utf8Sliced(piece, bytes, slicer);
       const start = out.length;
       const whole = this.config.ignoreMerges ? this.host.idOf(byteLevel(piece)) : undefined;
       if (whole !== undefined) out.push(whole);
