@@ -163,7 +163,7 @@ export class Tokenizer {
   private *encodeWork(segments: readonly TextSegment[], opts: SegmentsOptions, slicer: Slicer): SlicedWork<number[]> {
     if (opts.maxTokens !== undefined) {
       let bound = 0;
-      for (const seg of segments) if (bound <= opts.maxTokens) bound += this.minTokens(seg.text, opts.maxTokens - bound);
+      for (const seg of segments) if (bound <= opts.maxTokens) bound += yield* this.bound.minTokensWork(seg.text, opts.maxTokens - bound, slicer);
       if (bound > opts.maxTokens) throw new TokenBudgetError(`the text needs at least ${bound} tokens, more than the ${opts.maxTokens} that fit`, bound, opts.maxTokens);
     }
     const allowAdded = opts.allowAdded ?? true;

@@ -146,8 +146,9 @@ describe('long texts that fit the context bound (Qwen3 vocabulary, 40,960-token 
     console.log(`${_name}: ${res.status} in ${res.ms.toFixed(0)} ms (${res.body.error.message}); /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes; longest event-loop block ${cpuBlock.toFixed(0)} ms of CPU`);
     expect([res.status, res.body.error.code]).toEqual([400, 'context_length_exceeded']);
     expect(health.length).toBeGreaterThan(3);
-    // the server runs in this process: no stretch without a turn of its event loop burns 50 ms of CPU (load-independent) …
-    expect(cpuBlock).toBeLessThan(50);
+    // the server runs in this process: no stretch without a turn of its event loop burns 100 ms of CPU (load-independent;
+    // all threads, GC helpers included: 20–84 ms measured on a loaded 2-core machine, 14,342 ms with the library's BPE) …
+    expect(cpuBlock).toBeLessThan(100);
     // … and /health answers in time (wall clock: on a machine loaded beyond its cores this measures the load too)
     expect(Math.max(...health)).toBeLessThan(100);
   });
