@@ -21,7 +21,7 @@
 import { AppendProtocolError, ChatTemplateError } from './errors.js';
 import { ChatTemplate, Escaper, type RenderOptions } from './chat-template.js';
 import { toTemplateMessages, type ChatMessage, type TemplateMessage, type ToolDefinition } from './messages.js';
-import type { Tokenizer } from './tokenizer.js';
+import type { TextSegment, Tokenizer } from './tokenizer.js';
 
 /**
  * What the history ends with: nothing; a first system message (prompt header); a later system note;
@@ -94,9 +94,21 @@ export class AppendProtocol {
    * Throws AppendProtocolError if the template would have to change text already in the history.
    */
   append(tail: Tail, messages: readonly ChatMessage[], opts: AppendOptions = {}): AppendResult {
+    const r = this.render(tail, messages, opts);
+    return { tokens: this.tokenizer.encodeSegments(r.segments, { maxTokens: this.maxTokens }), text: r.text, tail: r.tail };
+  }
+
+  /** {@link append} with the tokenizing done in slices, so megabytes of content never hold the event loop (same tokens). */
+  async appendAsync(tail: Tail, messages: readonly ChatMessage[], opts: AppendOptions = {}): Promise<AppendResult> {
+    const r = this.render(tail, messages, opts);
+    return { tokens: await this.tokenizer.encodeSegmentsAsync(r.segments, { maxTokens: this.maxTokens }), text: r.text, tail: r.tail };
+  }
+
+  /** The text of an append, as segments (special tokens recognised only in the template's framing), and the tail after it. */
+  private render(tail: Tail, messages: readonly ChatMessage[], opts: AppendOptions): { segments: TextSegment[]; text: string; tail: Tail } {
     if (tail === 'generating') throw new AppendProtocolError('the assistant turn is still open: close it (closeAssistantTurn) before appending messages');
     const msgs = toTemplateMessages(messages);
-    if (msgs.length === 0 && !opts.addGenerationPrompt) return { tokens: [], text: '', tail };
+    if (msgs.length === 0 && !opts.addGenerationPrompt) return { segments: [], text: '', tail };
     const esc = new Escaper(this.protectedStrings);
     const renderOpts: RenderOptions = { ...opts, tools: opts.tools && esc.value(opts.tools) };
     const escaped = esc.value(msgs);
@@ -117,11 +129,7 @@ export class AppendProtocol {
       text = after.slice(closing.length);
     }
     const segments = esc.segments(text);
-    return {
-      tokens: this.tokenizer.encodeSegments(segments, { maxTokens: this.maxTokens }),
-      text: segments.map((s) => s.text).join(''),
-      tail: opts.addGenerationPrompt ? 'generating' : nextTail(tail, msgs),
-    };
+    return { segments, text: segments.map((s) => s.text).join(''), tail: opts.addGenerationPrompt ? 'generating' : nextTail(tail, msgs) };
   }
 
   /** The generation prompt alone (e.g. `<|im_start|>assistant\n`, plus `<think>\n\n</think>\n\n` with enableThinking false). */
@@ -149,6 +157,11 @@ export class AppendProtocol {
   /** A raw document appended without any framing; special-token text in it stays plain. Tail is unchanged. */
   appendRaw(tail: Tail, text: string): AppendResult {
     return { tokens: this.tokenizer.encodeSegments([{ text, trusted: false }], { maxTokens: this.maxTokens }), text, tail };
+  }
+
+  /** {@link appendRaw} with the tokenizing done in slices (see {@link appendAsync}). */
+  async appendRawAsync(tail: Tail, text: string): Promise<AppendResult> {
+    return { tokens: await this.tokenizer.encodeSegmentsAsync([{ text, trusted: false }], { maxTokens: this.maxTokens }), text, tail };
   }
 
   /**

@@ -9,6 +9,7 @@
  *   at most `longest` bytes of it on either side), and tokens inside distinct runs are distinct.
  */
 import { BYTE_CHAR } from './byte-char.js';
+import { runToEnd, Slicer, type SlicedWork } from './time-slice.js';
 
 export class TokenBound {
   /** Longest vocabulary token in its vocabulary form (byte-level BPE: one char per byte). */
@@ -25,6 +26,12 @@ export class TokenBound {
 
   /** At most this many tokens encode `text` — never more than the true count. Stops early once past `limit`. */
   minTokens(text: string, limit = Infinity): number {
+    const slicer = new Slicer();
+    return runToEnd(this.minTokensWork(text, limit, slicer), slicer);
+  }
+
+  /** {@link minTokens}, yielding when `slicer` is due (one pass over megabytes takes tens of ms). */
+  *minTokensWork(text: string, limit: number, slicer: Slicer): SlicedWork<number> {
     const m = this.longest;
     const runs = this.runs;
     const bound = Math.ceil((runs !== null ? Buffer.byteLength(text, 'utf8') : text.length) / m);
@@ -38,6 +45,7 @@ export class TokenBound {
         inner += Math.ceil((j - i - 2 * m) / runs[c]!);
         if (inner > limit) break;
       }
+      if (slicer.due(j - i)) yield;
       i = j;
     }
     return Math.max(bound, inner);

@@ -12,6 +12,9 @@ import { TokenBudgetError, TokenizerError } from './errors.js';
 import { BYTE_CHAR } from './byte-char.js';
 import { TokenBound } from './token-bound.js';
 import { ggufTokenizerAt } from './gguf-tokenizer.js';
+import { byteBpeConfig, splitThenByteLevel, type ByteBpeConfig, type HfPreTokenizer } from './pre-tokens.js';
+import { SlicedBpe } from './sliced-bpe.js';
+import { runSliced, runToEnd, Slicer, type SlicedWork } from './time-slice.js';
 
 /** Options of {@link Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -49,32 +52,13 @@ export interface AddedTokenInfo {
 }
 
 type Pipe = ((text: string, opts?: unknown) => string | string[]) | null;
-interface HfPreTokenizer {
-  (text: string, opts?: unknown): string[];
-  tokenizers?: { pre_tokenize_text(text: string, opts?: unknown): string[] }[];
-}
 interface HfInternals {
   normalizer: Pipe;
   pre_tokenizer: HfPreTokenizer | null;
-  model: ((tokens: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: (string | undefined)[] };
+  model: ((tokens: string[]) => string[]) & { tokens_to_ids: Map<string, number>; vocab: (string | undefined)[]; merges?: [string, string][] };
 }
 
 export { BYTE_CHAR };
-
-/** Byte-level mapping of one pre-token (what the library's ByteLevel pre-tokenizer does, without a TextEncoder call per piece). */
-function byteLevel(piece: string): string {
-  let out = '';
-  for (let i = 0; i < piece.length; i++) {
-    const c = piece.charCodeAt(i);
-    if (c >= 128) {
-      out = '';
-      for (const b of Buffer.from(piece, 'utf8')) out += BYTE_CHAR[b];
-      return out;
-    }
-    out += BYTE_CHAR[c];
-  }
-  return out;
-}
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -106,6 +90,9 @@ export class Tokenizer {
   /** Plain-BPE ids for token strings that an added token shadows in the library's id map. */
   private readonly shadowed = new Map<string, number>();
   private readonly bound: TokenBound;
+  /** Our sliced byte-level BPE, built on first use; null when this tokenizer is not of that kind. */
+  private fast: SlicedBpe | null | undefined;
+  private readonly fastConfig: ByteBpeConfig | null;
 
   /** Builds a tokenizer from the parsed JSON files. */
   constructor(tokenizerJson: Record<string, any>, config: Record<string, any>, generationConfig?: Record<string, any>) {
@@ -128,7 +115,8 @@ export class Tokenizer {
     this.allRe = alternation(list);
     this.addedRe = alternation(list.filter((t) => !t.special));
     this.vocabSize = this.parts.model.vocab.length;
-    this.splitThenByteLevel = fastPreTokenizer(tokenizerJson.pre_tokenizer, this.parts.pre_tokenizer);
+    this.splitThenByteLevel = splitThenByteLevel(tokenizerJson.pre_tokenizer, this.parts.pre_tokenizer);
+    this.fastConfig = byteBpeConfig(tokenizerJson, this.parts.pre_tokenizer);
     this.bound = new TokenBound(this.parts.model.vocab, this.splitThenByteLevel !== null);
 
     const tokenString = (v: unknown): string | undefined =>
@@ -159,9 +147,23 @@ export class Tokenizer {
    * Equals `encode(joined, {allowSpecial:true})` when untrusted segments contain no special-token text.
    */
   encodeSegments(segments: readonly TextSegment[], opts: SegmentsOptions = {}): number[] {
+    const slicer = new Slicer();
+    return runToEnd(this.encodeWork(segments, opts, slicer), slicer);
+  }
+
+  /**
+   * {@link encodeSegments} in slices of a few ms with the event loop turning in between (same ids),
+   * so megabytes of text never hold the loop.
+   */
+  encodeSegmentsAsync(segments: readonly TextSegment[], opts: SegmentsOptions = {}): Promise<number[]> {
+    const slicer = new Slicer();
+    return runSliced(this.encodeWork(segments, opts, slicer), slicer);
+  }
+
+  private *encodeWork(segments: readonly TextSegment[], opts: SegmentsOptions, slicer: Slicer): SlicedWork<number[]> {
     if (opts.maxTokens !== undefined) {
       let bound = 0;
-      for (const seg of segments) if (bound <= opts.maxTokens) bound += this.minTokens(seg.text, opts.maxTokens - bound);
+      for (const seg of segments) if (bound <= opts.maxTokens) bound += yield* this.bound.minTokensWork(seg.text, opts.maxTokens - bound, slicer);
       if (bound > opts.maxTokens) throw new TokenBudgetError(`the text needs at least ${bound} tokens, more than the ${opts.maxTokens} that fit`, bound, opts.maxTokens);
     }
     const allowAdded = opts.allowAdded ?? true;
@@ -186,7 +188,7 @@ export class Tokenizer {
         const tok = this.addedTokens.get(m[0])!;
         run += text.slice(last, m.index);
         if (tok.lstrip) run = run.trimEnd();
-        this.encodePlain(run, section++, out);
+        yield* this.encodePlain(run, section++, out, slicer);
         run = '';
         out.push(tok.id);
         last = m.index + m[0].length;
@@ -197,7 +199,7 @@ export class Tokenizer {
       }
       run += text.slice(last);
     }
-    this.encodePlain(run, section, out);
+    yield* this.encodePlain(run, section, out, slicer);
     return out;
   }
 
@@ -236,37 +238,44 @@ export class Tokenizer {
   }
 
   /** Normalise → pre-tokenise → BPE a text free of added tokens; pushes ids to `out`. */
-  private encodePlain(text: string, section: number, out: number[]): void {
+  private *encodePlain(text: string, section: number, out: number[], slicer: Slicer): SlicedWork<void> {
     if (text.length === 0) return;
-    const { normalizer, pre_tokenizer, model } = this.parts;
-    const normalized = normalizer ? (normalizer(text) as string) : text;
-    if (normalized.length === 0) return;
-    const pieces = this.splitThenByteLevel
-      ? this.splitThenByteLevel(normalized)
-      : pre_tokenizer
-        ? pre_tokenizer(normalized, { section_index: section })
-        : [normalized];
-    const ids = model.tokens_to_ids;
-    for (const tok of model(pieces)) {
-      const id = this.shadowed.get(tok) ?? ids.get(tok);
+    const fast = this.fast !== undefined ? this.fast : yield* this.buildFast(slicer);
+    if (fast === null) {
+      const { normalizer, pre_tokenizer } = this.parts;
+      const normalized = normalizer ? (normalizer(text) as string) : text;
+      if (normalized.length === 0) return;
+      const pieces = this.splitThenByteLevel
+        ? this.splitThenByteLevel(normalized)
+        : pre_tokenizer
+          ? pre_tokenizer(normalized, { section_index: section })
+          : [normalized];
+      this.libraryBpe(pieces, out);
+      return;
+    }
+    yield* fast.encode(text, out, slicer);
+  }
+
+  /** The library's BPE of byte-level pieces; pushes ids to `out` (also sliced-bpe.ts's fallback). */
+  libraryBpe(pieces: string[], out: number[]): void {
+    for (const tok of this.parts.model(pieces)) {
+      const id = this.idOf(tok);
       if (id === undefined) throw new TokenizerError(`encode: BPE produced token ${JSON.stringify(tok)} that has no id`);
       out.push(id);
     }
   }
-}
 
-function fastPreTokenizer(config: any, built: HfPreTokenizer | null): ((text: string) => string[]) | null {
-  const steps = config?.type === 'Sequence' ? config.pretokenizers : null;
-  const last = steps?.[steps.length - 1];
-  const splits = built?.tokenizers?.slice(0, -1);
-  if (!Array.isArray(steps) || !splits || splits.length !== steps.length - 1) return null;
-  if (last?.type !== 'ByteLevel' || last.add_prefix_space || last.use_regex !== false) return null;
-  if (!steps.slice(0, -1).every((s: any) => s?.type === 'Split')) return null;
-  return (text) => {
-    let pieces = [text];
-    for (const split of splits) pieces = pieces.flatMap((p) => split.pre_tokenize_text(p));
-    return pieces.map(byteLevel);
-  };
+  /** Id of a token string as BPE output maps to it (a token an added token shadows keeps its plain id). */
+  idOf(token: string): number | undefined {
+    return this.shadowed.get(token) ?? this.parts.model.tokens_to_ids.get(token);
+  }
+
+  private *buildFast(slicer: Slicer): SlicedWork<SlicedBpe | null> {
+    const c = this.fastConfig;
+    const merges = this.parts.model.merges;
+    const fast = c && merges ? yield* SlicedBpe.build(c, merges, this, slicer) : null;
+    return (this.fast ??= fast);
+  }
 }
 
 async function readJson(path: string, required: boolean): Promise<Record<string, any> | undefined> {

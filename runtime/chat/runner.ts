@@ -86,7 +86,7 @@ export class ChatRunner {
     this.admit?.(session);
     return this.locked(session, async () => {
       const conv = await settle(session);
-      const enc = encodeGroup(this.deps.protocol, conv, messages);
+      const enc = await encodeGroup(this.deps.protocol, conv, messages);
       this.checkRoom(conv.end + enc.tokens.length);
       const r = await session.appendTokens(enc.tokens, { message: groupSpan(messages, conv.end, enc), signal: o.signal });
       return { sessionId: session.id, tokens: enc.tokens.length, prefilled: r.prefilled, tokenCount: r.tokenCount, firstMessage: conv.messages.length };
@@ -98,7 +98,7 @@ export class ChatRunner {
     this.admit?.(session);
     return this.locked(session, async () => {
       const conv = await settle(session);
-      const enc = this.deps.protocol.appendRaw(conv.tail, text);
+      const enc = await this.deps.protocol.appendRawAsync(conv.tail, text);
       if (enc.tokens.length === 0) throw new ChatRequestError('the document is empty', 'document');
       this.checkRoom(conv.end + enc.tokens.length);
       const meta: ChatSpanMeta = { chat: CHAT_SPAN_VERSION, kind: 'document', from: conv.end, to: conv.end + enc.tokens.length, tail: conv.tail };
@@ -135,7 +135,7 @@ export class ChatRunner {
       const after = conv.messages.slice(g.firstMessage).map((m, i) => (g.firstMessage + i === k ? message : m.message));
       if (after.some((m) => (m.role as string) === 'document')) throw new ChatRequestError('cannot edit across a raw document; roll back instead', 'message');
       const kept = { ...conv, groups: [], messages: conv.messages.slice(0, g.firstMessage), end: g.from, tail: g.firstMessage === 0 ? ('empty' as const) : conv.groups.find((x) => x.meta.to === g.from)?.meta.tail ?? 'empty' };
-      const enc = encodeGroup(this.deps.protocol, kept, after);
+      const enc = await encodeGroup(this.deps.protocol, kept, after);
       this.checkRoom(g.from + enc.tokens.length);
       await session.truncate(g.from);
       const r = await session.appendTokens(enc.tokens, { message: groupSpan(after, g.from, enc) });

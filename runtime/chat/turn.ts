@@ -43,10 +43,10 @@ export interface TurnDeps {
   onFinish?: (r: TurnResult) => void;
 }
 
-/** Encodes `messages` after the conversation's tail; request errors become ChatRequestError. */
-export function encodeGroup(protocol: AppendProtocol, conv: SessionConversation, messages: readonly ChatMessage[]): AppendResult {
+/** Encodes `messages` after the conversation's tail (tokenizing in slices: never holds the event loop); request errors become ChatRequestError. */
+export async function encodeGroup(protocol: AppendProtocol, conv: SessionConversation, messages: readonly ChatMessage[]): Promise<AppendResult> {
   try {
-    return protocol.append(conv.tail, messages, { tools: conv.tools, kwargs: conv.kwargs });
+    return await protocol.appendAsync(conv.tail, messages, { tools: conv.tools, kwargs: conv.kwargs });
   } catch (e) {
     if (e instanceof MessageFormatError || e instanceof AppendProtocolError) throw new ChatRequestError(e.message, 'messages');
     throw e;
@@ -87,20 +87,20 @@ function leadingSystem(messages: readonly ChatMessage[]): number {
   return k;
 }
 
-function plan(d: TurnDeps, conv: SessionConversation, messages: readonly ChatMessage[], o: TurnOptions): Plan {
+async function plan(d: TurnDeps, conv: SessionConversation, messages: readonly ChatMessage[], o: TurnOptions): Promise<Plan> {
   if (messages.length === 0 && conv.end === 0) throw new ChatRequestError('messages must not be empty: the session holds no conversation yet', 'messages');
   let from = conv.end;
   let head: Plan['head'];
   let tail = conv.tail;
   const k = from === 0 ? leadingSystem(messages) : 0;
   if (k > 0 && k < messages.length) {
-    const h = encodeGroup(d.protocol, conv, messages.slice(0, k));
+    const h = await encodeGroup(d.protocol, conv, messages.slice(0, k));
     head = { tokens: h.tokens, span: groupSpan(messages.slice(0, k), 0, h) };
     messages = messages.slice(k);
     from = h.tokens.length;
     tail = h.tail;
   }
-  const enc = messages.length ? encodeGroup(d.protocol, { ...conv, tail }, messages) : undefined;
+  const enc = messages.length ? await encodeGroup(d.protocol, { ...conv, tail }, messages) : undefined;
   const kwargs = conv.kwargs;
   const enableThinking = o.enableThinking ?? (typeof kwargs.enable_thinking === 'boolean' ? kwargs.enable_thinking : undefined);
   const gp = d.protocol.generationPrompt(enc?.tail ?? tail, { tools: conv.tools, kwargs, enableThinking });
@@ -150,7 +150,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
   const t0 = performance.now();
   let tFirst: number | null = null;
   const timing = () => ({ firstTokenMs: tFirst === null ? null : tFirst - t0, totalMs: performance.now() - t0 });
-  const p = plan(d, conversationOf(session, cut), messages, o);
+  const p = await plan(d, conversationOf(session, cut), messages, o);
   // Roll back to the conversation's end; a turn that appends no message (the same request again) keeps the
   // generation prompt the session already holds there: the answer starts from the K/V the first one did.
   const end = p.conv.end;

@@ -87,7 +87,7 @@ export function registerMessagesRoutes(app: Hono, host: Host): void {
     servedModel(host, b.model);
     const { messages, tools } = conversationOf(b);
     const p = host.protocol;
-    const a = p.append('empty', messages, { tools, kwargs: {} });
+    const a = await p.appendAsync('empty', messages, { tools, kwargs: {} });
     const gp = p.generationPrompt(a.tail, { tools, kwargs: {}, enableThinking: thinkingOf(b.thinking) });
     return c.json({ input_tokens: a.tokens.length + gp.tokens.length });
   });
