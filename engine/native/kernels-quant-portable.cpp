@@ -34,10 +34,10 @@ float row_dot(const char* wr, int k, const x_row& xr) {
       quant::subblock_codes<T>(blk, j, u);
       const int8_t* q = xr.q + b * E + 32 * j;
       const int xb = b * (E / 32) + j;
-      for (int h = 0; h < 2; h++) {
+      for (int h = 0; h < 2; h++) {  // q8_0 / q4_0: exact Σ (signed value)·q as llama.cpp (C unused); k-quants: − C·sx
         int s = 0;
-        for (int l = 16 * h; l < 16 * h + 16; l++) s += (T == dtype::q8_0 ? int(int8_t(u[l])) : int(u[l])) * int(q[l]);
-        y += S[2 * j + h] * xr.dx[b] * float(s) - C[2 * j + h] * xr.sx[2 * xb + h];
+        for (int l = 16 * h; l < 16 * h + 16; l++) s += (T == dtype::q8_0 ? int(int8_t(u[l])) : T == dtype::q4_0 ? int(u[l]) - 8 : int(u[l])) * int(q[l]);
+        y += S[2 * j + h] * xr.dx[b] * float(s) - (E == 32 ? 0 : C[2 * j + h] * xr.sx[2 * xb + h]);
       }
     }
   }
