@@ -70,7 +70,8 @@ void to_f32_t(const void* src, float* dst, size_t n) {
       quant::subblock_codes<T>(blk, j, u);
       for (int l = 0; l < 32; l++) {
         const int g = 2 * j + l / 16;
-        dst[b * E + 32 * j + l] = T == dtype::q8_0 ? S[g] * float(int8_t(u[l])) : S[g] * float(u[l]) - C[g];
+        // as ggml's dequantize_row_*: q8_0 d·q, q6_k (d·sc)·(u − 32), q4_0 d·(u − 8), q4_k / q5_k (d·sc)·u − dmin·m
+        dst[b * E + 32 * j + l] = T == dtype::q8_0 ? S[g] * float(int8_t(u[l])) : T == dtype::q6_k ? S[g] * float(int(u[l]) - 32) : T == dtype::q4_0 ? S[g] * float(int(u[l]) - 8) : S[g] * float(u[l]) - C[g];
       }
     }
   }
