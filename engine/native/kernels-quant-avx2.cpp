@@ -83,10 +83,14 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
         __m256i p16 = _mm256_maddubs_epi16(ua, q);
         if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
         const __m256i s32 = _mm256_madd_epi16(p16, ones);
-        part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), sv, part[t]);
+        if constexpr (E == 32)  // as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0: acc += (d_w · d_x) · lane sums
+          acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(S[0] * xr[t].dx[b]), _mm256_cvtepi32_ps(s32), acc[t]);
+        else
+          part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), sv, part[t]);
       }
     }
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(part[t], _mm256_broadcast_ss(xr[t].dx + b), acc[t]);
+    if constexpr (E == 256)
+      for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(part[t], _mm256_broadcast_ss(xr[t].dx + b), acc[t]);
   }
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
 }

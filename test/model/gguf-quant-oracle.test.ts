@@ -57,8 +57,8 @@ async function agreement(ft: GgufQuantType, only?: { tag: string; re: RegExp }):
 }
 
 const WHOLE = [
-  // measured (AVX2, 200 positions): q8_0 top-1 189/200 KL 1.7e-2; q6_k 176/200 3.1e-2; q4_k_m 194/200 9.0e-3
-  { ft: 'q8_0', top1: 0.93, kl: 0.025 },
+  // measured (AVX2, 200 positions): q8_0 top-1 186/200 KL 1.6e-2; q6_k 176/200 3.1e-2; q4_k_m 194/200 9.0e-3
+  { ft: 'q8_0', top1: 0.9, kl: 0.025 },
   { ft: 'q6_k', top1: 0.86, kl: 0.045 },
   { ft: 'q4_k_m', top1: 0.95, kl: 0.013 },
 ] as const;
@@ -74,9 +74,9 @@ describe.each(WHOLE)(`${PRESET} $ft: the GGUF-loaded engine vs llama.cpp on the 
 
 const BLOCK0 = { tag: 'blk0', re: /^blk\.0\./ }, OUTPUT = { tag: 'output', re: /^output\./ };
 const ONE_BLOCK = [
-  // measured (AVX2): every case 200/200; KL q8_0 2.2e-4 (layer 0) / 7.8e-6 (lm_head), q6_k 2.3e-4 / 7.3e-6,
+  // measured (AVX2): every case 200/200; KL q8_0 1.3e-4 (layer 0) / 7.8e-6 (lm_head), q6_k 2.3e-4 / 7.3e-6,
   // q4_k_m layer 0 (its Q4_K) 7.1e-5; F32 matrices throughout: 5.8e-6
-  { ft: 'q8_0', only: BLOCK0, kl: 4e-4 },
+  { ft: 'q8_0', only: BLOCK0, kl: 2.5e-4 },
   { ft: 'q8_0', only: OUTPUT, kl: 2e-5 },
   { ft: 'q6_k', only: BLOCK0, kl: 4e-4 },
   { ft: 'q6_k', only: OUTPUT, kl: 2e-5 },
