@@ -9,7 +9,7 @@
  * activation's 8-bit rounding moves the next layers' roundings, and 8-bit activations alone move its top-1 at 16–18 %
  * of positions (our engine on the file vs on an F32 copy of the file's values). No two float pipelines reach 99 %
  * there — measured (AVX2): llama.cpp against itself on the Q4_K_M file, one 200-token batch vs batches of 7 (its
- * repacked Q4_K gemm vs gemv), top-1 191/200; our AVX2 vs our portable kernels 181–186/200 — so the whole-file bars
+ * repacked Q4_K gemm vs gemv), top-1 191/200; our AVX2 vs our portable kernels 181–189/200 — so the whole-file bars
  * are set near what is achieved.
  */
 import { existsSync } from 'node:fs';
