@@ -55,10 +55,9 @@ template <dtype T, int NT>
 void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   constexpr int E = block_elems(T);
   constexpr size_t B = block_bytes(T);
-  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
   __m256 acc[NT], accm[NT];
-  float accs[NT];
-  for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm256_setzero_ps(), accs[t] = 0;
+  for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm256_setzero_ps();
   alignas(32) float S[16], C[16];
   for (int b = 0; b < k / E; b++) {
     const char* blk = wr + size_t(b) * B;
@@ -70,8 +69,6 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
         const float* sx = xr[t].sx + 16 * b;
         accm[t] = _mm256_fmadd_ps(c0, _mm256_loadu_ps(sx), _mm256_fmadd_ps(c1, _mm256_loadu_ps(sx + 8), accm[t]));
       }
-    } else if constexpr (T == dtype::q4_0) {
-      for (int t = 0; t < NT; t++) accs[t] += C[0] * (xr[t].sx[2 * b] + xr[t].sx[2 * b + 1]);
     }
     __m256 part[NT];  // this block's sum before its activation scale dx (one per block)
     for (int t = 0; t < NT; t++) part[t] = _mm256_setzero_ps();
@@ -83,13 +80,19 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
       for (int t = 0; t < NT; t++) {
         __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 32 * xb));
         if constexpr (T == dtype::q8_0) q = _mm256_sign_epi8(q, u);
-        const __m256i s32 = _mm256_madd_epi16(_mm256_maddubs_epi16(ua, q), ones);
-        part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), sv, part[t]);
+        __m256i p16 = _mm256_maddubs_epi16(ua, q);
+        if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
+        const __m256i s32 = _mm256_madd_epi16(p16, ones);
+        if constexpr (E == 32)  // as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0: acc += (d_w · d_x) · lane sums
+          acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(S[0] * xr[t].dx[b]), _mm256_cvtepi32_ps(s32), acc[t]);
+        else
+          part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), sv, part[t]);
       }
     }
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(part[t], _mm256_broadcast_ss(xr[t].dx + b), acc[t]);
+    if constexpr (E == 256)
+      for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(part[t], _mm256_broadcast_ss(xr[t].dx + b), acc[t]);
   }
-  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t])) - accs[t];
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
 }
 
 template <dtype T>

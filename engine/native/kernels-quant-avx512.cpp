@@ -35,7 +35,7 @@ inline void unit_scales(const char* blk, __m512* s16, __m512* c16) {
     uint16_t h0, h1;
     std::memcpy(&h0, blk, 2), std::memcpy(&h1, blk + B, 2);
     *s16 = _mm512_mask_blend_ps(0x000C, _mm512_set1_ps(_cvtsh_ss(h0)), _mm512_set1_ps(_cvtsh_ss(h1)));
-    *c16 = _mm512_mul_ps(*s16, _mm512_set1_ps(T == dtype::q4_0 ? 8.0f : 0.0f));
+    *c16 = _mm512_setzero_ps();  // unused: q4_0's offset 8 is taken exactly in the integer sums
   } else if constexpr (T == dtype::q4_k || T == dtype::q5_k) {
     uint32_t u[4], h[2];
     std::memcpy(h, blk, 4);
@@ -74,7 +74,7 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     const char* blk = wr + size_t(un) * (U / E) * B;
     __m512 s16, c16;
     unit_scales<T>(blk, &s16, &c16);
-    if constexpr (T != dtype::q8_0)
+    if constexpr (E == 256)
       for (int t = 0; t < NT; t++) accm[t] = _mm512_fmadd_ps(c16, _mm512_maskz_loadu_ps(gmask, xr[t].sx + G * un), accm[t]);
     __m512 part[NT];  // k-quants: this unit's sum before its one activation scale dx
     for (int t = 0; t < NT; t++) part[t] = _mm512_setzero_ps();
@@ -101,7 +101,8 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
       for (int t = 0; t < NT; t++) {
         __m512i q = _mm512_loadu_si512(xr[t].q + 32 * xb);
         if constexpr (T == dtype::q8_0) q = _mm512_mask_sub_epi8(q, neg, _mm512_setzero_si512(), q);
-        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, q);
+        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, q);
+        if constexpr (T == dtype::q4_0) s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), q));  // exact Σ (u − 8)·q
         if constexpr (U == 256) {
           part[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sl, part[t]);
         } else {  // two 32-blocks, two activation scales

@@ -34,10 +34,10 @@ float row_dot(const char* wr, int k, const x_row& xr) {
       quant::subblock_codes<T>(blk, j, u);
       const int8_t* q = xr.q + b * E + 32 * j;
       const int xb = b * (E / 32) + j;
-      for (int h = 0; h < 2; h++) {
+      for (int h = 0; h < 2; h++) {  // q8_0 / q4_0: exact Σ (signed value)·q as llama.cpp (C unused); k-quants: − C·sx
         int s = 0;
-        for (int l = 16 * h; l < 16 * h + 16; l++) s += (T == dtype::q8_0 ? int(int8_t(u[l])) : int(u[l])) * int(q[l]);
-        y += S[2 * j + h] * xr.dx[b] * float(s) - C[2 * j + h] * xr.sx[2 * xb + h];
+        for (int l = 16 * h; l < 16 * h + 16; l++) s += (T == dtype::q8_0 ? int(int8_t(u[l])) : T == dtype::q4_0 ? int(u[l]) - 8 : int(u[l])) * int(q[l]);
+        y += S[2 * j + h] * xr.dx[b] * float(s) - (E == 32 ? 0 : C[2 * j + h] * xr.sx[2 * xb + h]);
       }
     }
   }
@@ -70,7 +70,8 @@ void to_f32_t(const void* src, float* dst, size_t n) {
       quant::subblock_codes<T>(blk, j, u);
       for (int l = 0; l < 32; l++) {
         const int g = 2 * j + l / 16;
-        dst[b * E + 32 * j + l] = T == dtype::q8_0 ? S[g] * float(int8_t(u[l])) : S[g] * float(u[l]) - C[g];
+        // as ggml's dequantize_row_*: q8_0 d·q, q6_k (d·sc)·(u − 32), q4_0 d·(u − 8), q4_k / q5_k (d·sc)·u − dmin·m
+        dst[b * E + 32 * j + l] = T == dtype::q8_0 ? S[g] * float(int8_t(u[l])) : T == dtype::q6_k ? S[g] * float(int(u[l]) - 32) : T == dtype::q4_0 ? S[g] * float(int(u[l]) - 8) : S[g] * float(u[l]) - C[g];
       }
     }
   }

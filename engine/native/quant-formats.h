@@ -8,9 +8,12 @@
 //   q5_k  {f16 d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]}   as q4_k plus 16 · bit j of qh[l]
 //   q6_k  {u8 ql[128]; u8 qh[64]; int8 scales[16]; f16 d}      sub-block j = 4h + p: u = nibble (p ≥ 2) of
 //         ql[64h + 32(p & 1) + l] | ((qh[32h + l] >> 2p) & 3) << 4; S = d·scales[g], C = 32·S
-// Activations: each row of x is quantized once per matmul in blocks of the weight's block size E (32, or 256 for the
-// k-quants as llama.cpp's q8_K): q = round(x / dx), dx = max|x| / 127 per block, plus sx[g] = dx · Σ q over each
-// 16-group; then y = Σ_g S[g]·dx·Σ_{i∈g} u_i·q_i − Σ_g C[g]·sx[g] (exact integer sums per group).
+// Activations: each row of x is quantized once per matmul in blocks of the weight's block size E, as llama.cpp's CPU
+// backend does (its vec_dot_type): q = rne(x · id), id = 127 / max|x| per block, with the scale dx as llama.cpp keeps
+// it — q8_0 (E = 32): f16(max|x| / 127), rounded to f16 as block_q8_0 stores it; q8_K (E = 256): 1 / id in f32 (its
+// q8_K flips the sign so the largest |x| maps to −127: the same |q| and |dx|) — plus sx[g] = dx · Σ q over each
+// 16-group; then y = Σ_g S[g]·dx·Σ_{i∈g} u_i·q_i − Σ_g C[g]·sx[g] (exact integer sums per group; q4_0 as llama.cpp:
+// Σ_g S[g]·dx·Σ_{i∈g} (u_i − 8)·q_i, its offset inside the exact integer sum).
 #pragma once
 #include <cmath>
 #include <cstring>
@@ -104,12 +107,19 @@ inline x_row x_row_at(const char* base, int k, int t) {
   return {reinterpret_cast<const int8_t*>(p), reinterpret_cast<const float*>(p + k), reinterpret_cast<const float*>(p + k + k / 32 * 4)};
 }
 
+// The activation scale of a block of E values with largest |x| amax and id = 127 / amax (0 for amax = 0), as
+// llama.cpp stores it (above); to_half / from_half: the f16 conversions (round to nearest even) of the level.
+template <typename ToHalf, typename FromHalf>
+RESIDENT_QUANT_INLINE float x_block_scale(int E, float amax, float id, ToHalf to_half, FromHalf from_half) {
+  return E == 32 ? from_half(to_half(amax / 127)) : id > 0 ? 1 / id : 0;
+}
+
 // Quantizes one block of E values (the reference every level reproduces bit for bit: round to nearest even of
-// x · (127 / amax)); sx: E / 16 group sums.
+// x · (127 / amax), scale x_block_scale); sx: E / 16 group sums.
 inline void quantize_x_block(const float* x, int E, int8_t* q, float* dx, float* sx) {
   float amax = 0;
   for (int i = 0; i < E; i++) amax = std::fmax(amax, std::fabs(x[i]));
-  const float d = amax / 127, id = amax > 0 ? 127 / amax : 0;
+  const float id = amax > 0 ? 127 / amax : 0, d = x_block_scale(E, amax, id, f32_to_f16, f16_to_f32);
   for (int g = 0; g < E / 16; g++) {
     int s = 0;
     for (int i = 16 * g; i < 16 * g + 16; i++) {

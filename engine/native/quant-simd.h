@@ -60,7 +60,8 @@ inline void quantize_x_rows(const float* x, int nt, int k, int E, char* out) {
       __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
       m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
       m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-      const float amax = _mm_cvtss_f32(m4), d = amax / 127, id = amax > 0 ? 127 / amax : 0;
+      const float amax = _mm_cvtss_f32(m4), id = amax > 0 ? 127 / amax : 0;
+      const float d = quant::x_block_scale(E, amax, id, [](float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }, half_f16c());
       const __m256 idv = _mm256_set1_ps(id);
       dx[b] = d;
       for (int j = 0; j < E / 32; j++) {

@@ -216,12 +216,13 @@ export function quantizeQ8_0(x: Float32Array, out: Buffer): number {
  * Writes `out` (atomically, engine/util/atomic-file.ts) as the GGUF of the Hugging Face folder `dir`.
  * `matrixDtype: 'f32'` upcasts BF16/F16 matrices exactly (same values), so llama.cpp computes in F32;
  * `'q8_0'` quantizes every matrix whose rows are whole 32-blocks (not the MoE router) as llama-quantize's Q8_0 does;
- * `'q4_0' | 'q4_k_m' | 'q5_k_m' | 'q6_k'` quantize the matrices with llama.cpp's mix for that file type (gguf-quant.ts).
+ * `'q4_0' | 'q4_k_m' | 'q5_k_m' | 'q6_k'` quantize the matrices with llama.cpp's mix for that file type (gguf-quant.ts);
+ * `quantize` (tests localising quantization effects) keeps the matrices whose GGUF name it rejects in F32.
  */
 export async function writeGgufFromFolder(
   dir: string,
   out: string,
-  opts: { name?: string; matrixDtype?: 'f32' | GgufQuantType } = {},
+  opts: { name?: string; matrixDtype?: 'f32' | GgufQuantType; quantize?: (ggufName: string) => boolean } = {},
 ): Promise<{ tensors: number; bytes: number; types: Record<string, number> }> {
   const spec = await loadModelSpec(dir);
   const converted = spec.tensors.find((t) => Object.getOwnPropertyDescriptor(t, 'data'));
@@ -231,6 +232,8 @@ export async function writeGgufFromFolder(
   const matrixDtype: GgufDType = ft ? baseQuantType(ft) : (opts.matrixDtype as 'f32' | undefined) ?? spec.dtype;
   let tensors = ggufTensors(spec, matrixDtype);
   if (ft) tensors = applyMix(tensors, ft, spec);
+  const keep = opts.quantize;
+  if (keep) tensors = tensors.map((t) => (isQuantDType(t.dtype) && !keep(t.name) ? ggufTensor(t.name, t.ne, 'f32', spec.dtype, t.sources, t.transform) : t));
   const types: Record<string, number> = {};
   for (const t of tensors) types[t.dtype] = (types[t.dtype] ?? 0) + 1;
   const kv = [

@@ -7,7 +7,7 @@
  *   q5_K: as q4_K plus 32 bytes of fifth bits before the nibbles                 (176 / 256)
  *   q6_K: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 × i8 scales, f16 d (210 / 256)
  */
-import { f16ToNumber } from '../../engine/model/float-convert.js';
+import { f16ToNumber, roundTo } from '../../engine/model/float-convert.js';
 
 export type QuantType = 'q8_0' | 'q4_0' | 'q4_k' | 'q5_k' | 'q6_k';
 export const QUANT_CODE: Record<QuantType, number> = { q8_0: 4, q4_0: 5, q4_k: 6, q5_k: 7, q6_k: 8 };
@@ -99,15 +99,17 @@ const rne = (v: number): number => {
 };
 
 /**
- * x (length % E == 0) as the kernels quantize it for weights of block size E (32, or 256 for the k-quants): per
- * E-block q = rne(x · fround(127 / amax)) in f32, d = amax / 127; returns d·q.
+ * x (length % E == 0) as the kernels (and llama.cpp's CPU backend) quantize it for weights of block size E: per E-block
+ * q = rne(x · fround(127 / amax)) in f32, d = f16(amax / 127) for E = 32 (q8_0 stores d as f16), fround(1 / id) for
+ * E = 256 (q8_K); returns d·q.
  */
 export function quantizeActivations(x: Float32Array, E: number): Float64Array {
   const out = new Float64Array(x.length);
   for (let b = 0; b < x.length / E; b++) {
     let amax = 0;
     for (let i = 0; i < E; i++) amax = Math.max(amax, Math.abs(x[E * b + i]!));
-    const d = Math.fround(amax / 127), id = amax > 0 ? Math.fround(127 / amax) : 0;
+    const id = amax > 0 ? Math.fround(127 / amax) : 0;
+    const d = E === 32 ? roundTo('f16', amax / 127) : id > 0 ? Math.fround(1 / id) : 0;
     for (let i = 0; i < E; i++) out[E * b + i] = d * rne(Math.fround(x[E * b + i]! * id));
   }
   return out;
