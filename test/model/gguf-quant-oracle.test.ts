@@ -15,13 +15,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadModelSpecFrom } from '../../engine/model/load-model.js';
-import { loadEngine } from '../../engine/native.js';
 import type { GgufQuantType } from '../../engine/synth/gguf-quant.js';
 import { writeGgufFromFolder } from '../../engine/synth/gguf-writer.js';
-import { LlamaOracle } from '../support/llama-oracle.js';
 import { ensureModel } from '../support/models.js';
-import { logSoftmax, randomTokens, row } from '../support/numeric.js';
+import { randomTokens } from '../support/numeric.js';
+import { fileAgreement } from '../support/oracle-compare.js';
 
 const PRESET = 'tiny-256';
 const POSITIONS = 200;
@@ -31,29 +29,10 @@ async function agreement(ft: GgufQuantType, only?: { tag: string; re: RegExp }):
   const { dir } = await ensureModel(PRESET, 'bf16');
   const gguf = join(dir, `model-${ft}${only ? `-only-${only.tag}` : ''}.gguf`);
   if (!existsSync(gguf)) await writeGgufFromFolder(dir, gguf, { matrixDtype: ft, name: `${PRESET}-${ft}`, ...(only && { quantize: (n: string) => only.re.test(n) }) });  // atomic
-  const spec = await loadModelSpecFrom(gguf);
-  expect(spec.matrixTypes!.some((t) => t.startsWith('q'))).toBe(true);
-  const engine = await loadEngine(spec, { threads: 2 });
-  const tokens = randomTokens(POSITIONS, 11);
-  const oracle = await LlamaOracle.open(gguf, { contextSize: 512, topK: 40 });
-  try {
-    const slot = engine.createSlot(512, 'f32');
-    const [out] = await engine.forward([{ slot, tokens, logits: 'all' }]);
-    const ll = await oracle.evaluate(tokens);
-    expect(ll.length).toBe(POSITIONS);
-    let same = 0, klSum = 0;
-    for (const d of ll) {
-      const lp = logSoftmax(row(out!.data, d.pos, spec.config.vocabSize));
-      let best = 0;
-      for (let i = 1; i < lp.length; i++) if (lp[i]! > lp[best]!) best = i;
-      if (best === d.top[0]!.id) same++;
-      for (const e of d.top) klSum += Math.exp(e.logprob) * (e.logprob - lp[e.id]!); // over llama.cpp's top-40
-    }
-    return { top1: same / ll.length, kl: klSum / ll.length, types: spec.matrixTypes!.join('+') };
-  } finally {
-    await oracle.dispose();
-    engine.dispose();
-  }
+  const r = await fileAgreement(gguf, randomTokens(POSITIONS, 11));
+  expect(r.positions).toBe(POSITIONS);
+  expect(r.types).toMatch(/q/);
+  return r;
 }
 
 const WHOLE = [
