@@ -1,7 +1,7 @@
 /** Bytes a decode step reads per token: the memory-bound decode's cost model for `resident bench`. */
 import { isMoeLayer } from '../../engine/model/hf-model.js';
 import type { ModelConfig } from '../../engine/model/model-spec.js';
-import { layerKind } from '../../engine/model/qwen35-tensors.js';
+import { layerKind } from '../../engine/model/families/qwen35-tensors.js';
 
 /**
  * Bytes one single-session decode token reads at context `depth`: every matmul weight it uses (attention
