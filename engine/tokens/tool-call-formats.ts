@@ -73,8 +73,9 @@ export interface ToolCallFormatSpec {
   /** Special tokens around a call block (one call, or several for MiniMax); the parser and the constraint use them. */
   readonly callOpen: string;
   readonly callClose: string;
-  readonly thinkOpen: '<think>';
-  readonly thinkClose: '</think>';
+  /** The reasoning block's tags (the parser splits reasoning on them; the constraint allows them as tokens). */
+  readonly thinkOpen: string;
+  readonly thinkClose: string;
   /** Added tokens that end a turn under the constraint; absent: the vocabulary's usual end-of-turn tokens. */
   readonly stopTexts?: readonly string[];
   /** The body grammar of a constrained call. */

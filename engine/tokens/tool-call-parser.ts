@@ -33,9 +33,6 @@ export interface ToolCallParserOptions {
   xmlValues?: XmlValueTyper;
 }
 
-const THINK_OPEN = '<think>';
-const THINK_CLOSE = '</think>';
-
 /** Length of the longest suffix of `s` that is a proper prefix of one of `tags`. */
 function partialTagLength(s: string, tags: readonly string[]): number {
   let best = 0;
@@ -118,8 +115,8 @@ export class ToolCallParser {
   private drain(final: boolean): ParserEvent[] {
     const out: ParserEvent[] = [];
     for (;;) {
-      const close = this.mode === 'content' ? null : this.mode === 'reasoning' ? THINK_CLOSE : this.format.callClose;
-      const tags = close === null ? [THINK_OPEN, this.format.callOpen] : [close];
+      const close = this.mode === 'content' ? null : this.mode === 'reasoning' ? this.format.thinkClose : this.format.callClose;
+      const tags = close === null ? [this.format.thinkOpen, this.format.callOpen] : [close];
       let at = -1;
       let tag = '';
       for (const t of tags) {
@@ -153,10 +150,10 @@ export class ToolCallParser {
   }
 
   private switchOn(tag: string, out: ParserEvent[]): void {
-    if (tag === THINK_OPEN) {
+    if (tag === this.format.thinkOpen) {
       this.content.endBlock();
       this.mode = 'reasoning';
-    } else if (tag === THINK_CLOSE) {
+    } else if (tag === this.format.thinkClose) {
       this.reasoning.endBlock();
       this.content.endBlock();
       this.mode = 'content';
