@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { ActivationMode, Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, ForwardOptions, KvDType, KvSlot, WeightMode } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, UnsupportedModelError } from './errors.js';
-import { isMoeLayer } from './model/hf-model.js';
+import { isMoeLayer } from './model/families/family.js';
+import { familyOf } from './model/families/registry.js';
 import type { ModelConfig, ModelSpec, TensorDType, WeightDType } from './model/model-spec.js';
 
 /** GGUF block types the kernels run on directly (ggml's on-disk block layouts; engine/native/common.h). */
@@ -236,11 +237,7 @@ export function defaultKvDtype(weights: WeightDType): KvDType {
 /** Loads a validated model spec into the engine: mmaps the weights, starts the thread pool, sizes every buffer. */
 export async function loadEngine(spec: ModelSpec<TensorDType>, options: EngineOptions = {}): Promise<Engine> {
   const c = spec.config;
-  if (!['qwen3', 'qwen3moe', 'qwen35', 'qwen35moe', 'minimax-m2'].includes(c.arch))
-    throw new UnsupportedModelError(`the native engine runs Qwen3, Qwen3-MoE, Qwen3.5 / 3.6 hybrid and MiniMax-M2 models; ${spec.dir} is '${String(c.arch)}'`);
-  const moeArch = c.arch === 'qwen3moe' || c.arch === 'qwen35moe' || c.arch === 'minimax-m2';
-  if (moeArch && !c.moe) throw new UnsupportedModelError(`${spec.dir}: a ${c.arch} config without MoE parameters`);
-  if (c.arch === 'qwen35moe' && !c.moe?.sharedExpertIntermediateSize) throw new UnsupportedModelError(`${spec.dir}: a qwen35moe config without a shared expert size`);
+  const own = familyOf(c, spec.dir).nativeParams(c, spec.dir); // the forward file (`arch`) and its parameters
   const threads = options.threads ?? defaultThreads();
   const maxBatchTokens = options.maxBatchTokens ?? 512;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new EngineArgumentError(`threads must be an integer in [1, 256], got ${threads}`);
@@ -250,11 +247,8 @@ export async function loadEngine(spec: ModelSpec<TensorDType>, options: EngineOp
   const config = {
     vocab: c.vocabSize, hidden: c.hiddenSize, nLayer: c.nLayers, nHead: c.nHeads, nKvHead: c.nKvHeads,
     headDim: c.headDim, eps: c.rmsNormEps, ropeTheta: c.ropeTheta, tied: c.tieWordEmbeddings,
-    // the dense MLP's width; Qwen3.5-MoE's shared expert is a SwiGLU MLP of its own width
-    // (MiniMax-M2 has none: the experts' width sizes the unused buffers)
-    inter: c.arch === 'qwen35moe' ? c.moe!.sharedExpertIntermediateSize! : c.arch === 'minimax-m2' ? c.moe!.moeIntermediateSize : c.intermediateSize,
-    ...hybridConfig(c),
-    moe: moeArch && c.moe
+    ...own, // arch, inter (the dense MLP's width, or the family's), and e.g. ropeDim, layerTypes, linearAttention
+    moe: c.moe
       ? {
           nExpert: c.moe.numExperts, nExpertUsed: c.moe.numExpertsPerTok, moeInter: c.moe.moeIntermediateSize, normTopk: c.moe.normTopkProb,
           gating: c.moe.gating ?? 'softmax',
@@ -275,21 +269,6 @@ export async function loadEngine(spec: ModelSpec<TensorDType>, options: EngineOp
   const model = await call(() => native.loadModel(config, tensors, { threads, maxTokens: maxBatchTokens, kernels, int8, bf16Activations }));
   const fingerprint = spec.fingerprint + (int8 ? '+int8' : '') + (bf16Activations ? '+bf16act' : '');
   return new NativeEngine(model, c, spec.dtype, weights, bf16Activations ? 'bf16' : 'f32', fingerprint, maxBatchTokens);
-}
-
-/** The hybrid-only fields of the addon's config (layer kinds, DeltaNet sizes, partial RoPE, tensor prefix); {} for Qwen3. */
-function hybridConfig(c: ModelConfig): Record<string, unknown> {
-  if (c.arch === 'minimax-m2') return { arch: c.arch, ropeDim: c.ropeDim ?? c.headDim };
-  if (c.arch !== 'qwen35' && c.arch !== 'qwen35moe') return {};
-  const la = c.linearAttention;
-  if (!la || !c.layerKinds) throw new UnsupportedModelError(`a ${c.arch} config without layer kinds or linear-attention sizes`);
-  return {
-    arch: c.arch,
-    weightPrefix: c.weightPrefix ?? 'model.',
-    ropeDim: c.ropeDim ?? c.headDim,
-    layerTypes: c.layerKinds.map((k) => (k === 'linear' ? 'linear_attention' : 'full_attention')),
-    linearAttention: { convKernel: la.convKernel, nKeyHeads: la.numKeyHeads, nValueHeads: la.numValueHeads, keyHeadDim: la.keyHeadDim, valueHeadDim: la.valueHeadDim },
-  };
 }
 
 /**

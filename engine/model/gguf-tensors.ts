@@ -1,16 +1,16 @@
 /**
  * GGUF tensors → the engine's binding names (Hugging Face names, row-major shapes, as hf-model.ts expects them).
- * GGUF dims are fastest-first: HF shape = reversed ne. Stacked experts (ffn_*_exps, ne [cols, rows, E]) become one
- * TensorRef per expert (a byte range of the stack) for qwen3moe / minimax-m2, and `mlp.experts.gate_proj` /
- * `up_proj` / `down_proj` [E, rows, cols] for qwen35moe. Matrices are mapped as stored (any type the engine
- * binds, per tensor); the rewrites the converter applied to hybrids are inverted in memory (gguf-inverse.ts).
+ * GGUF dims are fastest-first: HF shape = reversed ne. Which GGUF tensor feeds which name is the family's
+ * (`ggufSource`, engine/model/families/): a stacked expert tensor (ffn_*_exps, ne [cols, rows, E]) becomes one
+ * TensorRef per expert (a byte range of the stack, `slice`) or binds whole. Matrices are mapped as stored (any type
+ * the engine binds, per tensor); the rewrites a converter applied (`fix`) are inverted in memory (gguf-inverse.ts).
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { ModelLoadError, UnsupportedModelError } from '../errors.js';
 import { DTYPE_CODE, nativeBinding, type QuantDType } from '../native.js';
 import { aLogFromA, f32Bytes, floatValues, minusOne, tiledOrder, ungroupColumns, ungroupRows } from './gguf-inverse.js';
 import { GGML_TYPES, ggmlTypeName, type GgmlTypeInfo } from './gguf-types.js';
-import { expectedTensors } from './hf-model.js';
+import { familyOf } from './families/registry.js';
 import type { ExpectedTensor, ModelConfig, TensorDType, TensorRef } from './model-spec.js';
 
 /** A tensor of a (possibly split) GGUF: where its data starts in which file. */
@@ -24,73 +24,10 @@ export interface GgufTensorLoc {
   offset: number;
 }
 
-type Source = { gguf: string; slice?: number; fix?: 'norm1' | 'alog' | 'rows' | 'cols' | 'rows1'; from?: number };
-
-/** The GGUF source of each HF name (`blk.i.` for layer prefix `model.layers.i.`). */
-function sourceOf(c: ModelConfig, name: string): Source | undefined {
-  const hybrid = c.arch === 'qwen35' || c.arch === 'qwen35moe';
-  const z = hybrid ? ('norm1' as const) : undefined;
-  const withFix = (gguf: string, fix?: Source['fix'], from?: number): Source => ({ gguf, ...(fix ? { fix } : {}), ...(from !== undefined ? { from } : {}) });
-  if (name === 'model.embed_tokens.weight') return withFix('token_embd.weight');
-  if (name === 'model.norm.weight') return withFix('output_norm.weight', z);
-  if (name === 'lm_head.weight') return withFix('output.weight');
-  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
-  if (!m) return undefined;
-  const b = `blk.${m[1]}.`;
-  const rest = m[2]!;
-  const ex = /^(?:mlp|block_sparse_moe)\.experts\.(\d+)\.(\w+)\.weight$/.exec(rest);
-  if (ex) {
-    const part = ({ gate_proj: 'gate', up_proj: 'up', down_proj: 'down', w1: 'gate', w3: 'up', w2: 'down' } as Record<string, string>)[ex[2]!];
-    return part ? { gguf: `${b}ffn_${part}_exps.weight`, slice: Number(ex[1]) } : undefined;
-  }
-  const la = c.linearAttention;
-  const vFrom = la ? 2 * la.numKeyHeads * la.keyHeadDim : 0;
-  const table: Record<string, Source> = {
-    'input_layernorm.weight': withFix(`${b}attn_norm.weight`, z),
-    'post_attention_layernorm.weight': withFix(hybrid ? `${b}post_attention_norm.weight` : `${b}ffn_norm.weight`, z),
-    'self_attn.q_proj.weight': withFix(`${b}attn_q.weight`),
-    'self_attn.k_proj.weight': withFix(`${b}attn_k.weight`),
-    'self_attn.v_proj.weight': withFix(`${b}attn_v.weight`),
-    'self_attn.o_proj.weight': withFix(`${b}attn_output.weight`),
-    'self_attn.q_norm.weight': withFix(`${b}attn_q_norm.weight`, z),
-    'self_attn.k_norm.weight': withFix(`${b}attn_k_norm.weight`, z),
-    'mlp.gate_proj.weight': withFix(`${b}ffn_gate.weight`),
-    'mlp.up_proj.weight': withFix(`${b}ffn_up.weight`),
-    'mlp.down_proj.weight': withFix(`${b}ffn_down.weight`),
-    'mlp.gate.weight': withFix(`${b}ffn_gate_inp.weight`),
-    'block_sparse_moe.gate.weight': withFix(`${b}ffn_gate_inp.weight`),
-    'block_sparse_moe.e_score_correction_bias': withFix(`${b}exp_probs_b.bias`),
-    'mlp.experts.gate_proj': withFix(`${b}ffn_gate_exps.weight`),
-    'mlp.experts.up_proj': withFix(`${b}ffn_up_exps.weight`),
-    'mlp.experts.down_proj': withFix(`${b}ffn_down_exps.weight`),
-    'mlp.shared_expert.gate_proj.weight': withFix(`${b}ffn_gate_shexp.weight`),
-    'mlp.shared_expert.up_proj.weight': withFix(`${b}ffn_up_shexp.weight`),
-    'mlp.shared_expert.down_proj.weight': withFix(`${b}ffn_down_shexp.weight`),
-    'mlp.shared_expert_gate.weight': withFix(`${b}ffn_gate_inp_shexp.weight`),
-    'linear_attn.in_proj_qkv.weight': withFix(`${b}attn_qkv.weight`, 'rows', vFrom),
-    'linear_attn.in_proj_z.weight': withFix(`${b}attn_gate.weight`, 'rows', 0),
-    'linear_attn.in_proj_b.weight': withFix(`${b}ssm_beta.weight`, 'rows1', 0),
-    'linear_attn.in_proj_a.weight': withFix(`${b}ssm_alpha.weight`, 'rows1', 0),
-    'linear_attn.conv1d.weight': withFix(`${b}ssm_conv1d.weight`, 'rows', vFrom),
-    'linear_attn.dt_bias': withFix(`${b}ssm_dt.bias`, 'rows1', 0),
-    'linear_attn.A_log': withFix(`${b}ssm_a`, 'alog'),
-    'linear_attn.norm.weight': withFix(`${b}ssm_norm.weight`),
-    'linear_attn.out_proj.weight': withFix(`${b}ssm_out.weight`, 'cols'),
-  };
-  return table[rest];
-}
-
-/** The binding list: hf-model.ts's, with qwen35moe's fused gate_up_proj as separate gate / up stacks (GGUF keeps them apart). */
+/** The binding list of a config: its family's GGUF list where GGUF keeps tensors apart that the checkpoint fuses, else hf-model.ts's. */
 export function ggufBindingTensors(c: ModelConfig): ExpectedTensor[] {
-  return expectedTensors(c).flatMap((e) => {
-    if (!e.name.endsWith('.mlp.experts.gate_up_proj')) return [e];
-    const [E, twoI, H] = e.shape as [number, number, number];
-    const base = e.name.slice(0, -'gate_up_proj'.length);
-    return [
-      { ...e, name: `${base}gate_proj`, shape: [E, twoI / 2, H] },
-      { ...e, name: `${base}up_proj`, shape: [E, twoI / 2, H] },
-    ];
-  });
+  const family = familyOf(c);
+  return family.ggufBindingTensors?.(c) ?? family.expectedTensors(c);
 }
 
 const dropOnes = (s: number[]) => s.filter((d) => d !== 1);
@@ -114,8 +51,9 @@ function readBytes(t: GgufTensorLoc, nbytes: number): Uint8Array {
 export function ggufTensorRefs(c: ModelConfig, found: ReadonlyMap<string, GgufTensorLoc>, fileSizes: ReadonlyMap<string, number>): TensorRef<TensorDType>[] {
   const la = c.linearAttention;
   const grouped = !!la && la.numValueHeads !== la.numKeyHeads;
+  const family = familyOf(c);
   return ggufBindingTensors(c).map((e) => {
-    const src = sourceOf(c, e.name);
+    const src = family.ggufSource(c, e.name);
     if (!src) throw new ModelLoadError(`no GGUF tensor maps to '${e.name}'`, undefined, e.name);
     const t = found.get(src.gguf);
     const anyFile = [...fileSizes.keys()][0]!;

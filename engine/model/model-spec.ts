@@ -22,14 +22,20 @@ export interface LinearAttentionConfig {
 }
 
 /**
- * Validated hyper-parameters. `qwen3` / `qwen3moe`: Qwen3 dense / MoE. `qwen35` / `qwen35moe`: Qwen3.5 / 3.6 hybrids
- * (Gated DeltaNet + gated full attention), which also carry `layerKinds`, `linearAttention`, `ropeDim`, `mropeSection`
- * and `weightPrefix`; for Qwen3 those fields are absent (every layer is attention over the whole head). `minimax-m2`:
- * MiniMax-M2 / M2.5 (every layer attention + sigmoid-routed MoE, q/k norms over all heads, `ropeDim` of `headDim`
- * rotated; `intermediateSize` 0, the experts' width is `moe.moeIntermediateSize`).
+ * The id of a model family's variant (`ModelConfig.arch`), validated by the registry of families
+ * (engine/model/families/registry.ts): built in are 'qwen3' / 'qwen3moe' (Qwen3 dense / MoE), 'qwen35' / 'qwen35moe'
+ * (the Qwen3.5 / 3.6 hybrids) and 'minimax-m2'. It is also the GGUF `general.architecture` of the family's files.
+ */
+export type ArchId = string;
+
+/**
+ * Validated hyper-parameters. Hybrids (qwen35*) also carry `layerKinds`, `linearAttention`, `ropeDim`, `mropeSection`
+ * and `weightPrefix`; for Qwen3 those fields are absent (every layer is attention over the whole head). MiniMax-M2:
+ * every layer attention + sigmoid-routed MoE, q/k norms over all heads, `ropeDim` of `headDim` rotated;
+ * `intermediateSize` 0, the experts' width is `moe.moeIntermediateSize`.
  */
 export interface ModelConfig {
-  arch: 'qwen3' | 'qwen3moe' | 'qwen35' | 'qwen35moe' | 'minimax-m2';
+  arch: ArchId;
   vocabSize: number;
   hiddenSize: number;
   nLayers: number;

@@ -7,7 +7,7 @@
 import { ModelLoadError, UnsupportedModelError } from '../errors.js';
 import type { ModelConfig, TensorRef, WeightDType } from './model-spec.js';
 import { DTYPE_SIZE } from './safetensors.js';
-import { weightPrefix } from './qwen35-tensors.js';
+import { weightPrefix } from './families/qwen35-tensors.js';
 import { tensorBytes } from './tensor-bytes.js';
 
 /** A fused reference over `parts` (each `partBytes`), concatenated in order when its `data` is read. */

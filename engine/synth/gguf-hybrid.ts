@@ -11,7 +11,7 @@
  * The vision tower and the MTP head are not written.
  */
 import type { ModelConfig, ModelSpec, TensorRef, WeightDType } from '../model/model-spec.js';
-import { layerKind, weightPrefix } from '../model/qwen35-tensors.js';
+import { layerKind, weightPrefix } from '../model/families/qwen35-tensors.js';
 import { ggufTensor, type GgufDType, type GgufTensor, type GgufValue } from './gguf-writer.js';
 
 /** Permutation p of v-head rows: new index j takes old index p[j] (grouped → tiled, `hd` values per head). */

@@ -18,7 +18,7 @@ import { buildSafetensorsHeader, DTYPE_SIZE } from '../model/safetensors.js';
 import { writeBuiltinTokenizer } from './builtin-tokenizer.js';
 import { writeFileAtomicSync } from '../util/atomic-file.js';
 import type { GgufQuantType } from './gguf-quant.js';
-import { mtpTensors } from '../model/qwen35-tensors.js';
+import { mtpTensors } from '../model/families/qwen35-tensors.js';
 import { hybridConfigJson } from './hybrid-config-json.js';
 import { hybridInitFor } from './hybrid-init.js';
 import { minimaxConfigJson, minimaxInitFor } from './minimax-synth.js';

@@ -1,16 +1,19 @@
 /**
- * Tool-call formats: how a model writes a call between `<tool_call>` and `</tool_call>` — Qwen3 /
- * Hermes JSON (`{"name": …, "arguments": {…}}`) or the XML of Qwen3-Coder and Qwen3.5 / Qwen3.6
- * (`<function=name>\n<parameter=p>\nvalue\n</parameter>\n</function>`) — or calls between `<minimax:tool_call>` and
- * `</minimax:tool_call>` (MiniMax-M2: `<invoke name="f"><parameter name="p">value</parameter></invoke>`, minimax-call-body.ts) — with the events their
- * incremental body parsers produce, and which format a chat template uses. Body parsers never throw on
- * model output: malformed bodies become `tool_call_error` events.
+ * Tool-call formats: how a model frames and writes a call (Qwen3 / Hermes JSON, the XML of Qwen3-Coder and
+ * Qwen3.5 / 3.6, MiniMax-M2's `<invoke>` blocks, …), the events their incremental body parsers produce, and the
+ * registry that picks a chat template's format. One module per format in tool-formats/ owns its markers, stop
+ * strings, body parser, grammar form and template detection; the parser (tool-call-parser.ts) and the grammar
+ * (engine/grammar/tool-call/) only read the spec. Body parsers never throw on model output: malformed bodies become
+ * `tool_call_error` events.
  */
-import { HermesBodyParser } from './hermes-call-body.js';
 import type { ToolDefinition } from './messages.js';
-import { XmlBodyParser } from './xml-call-body.js';
-import { MinimaxBlockParser } from './minimax-call-body.js';
-import { pythonJson, xmlParamText, type XmlValueTyper } from './xml-param-value.js';
+import { HERMES_FORMAT } from './tool-formats/hermes.js';
+import { MINIMAX_FORMAT } from './tool-formats/minimax.js';
+import { QWEN_XML_FORMAT } from './tool-formats/qwen-xml.js';
+import type { XmlDialect } from './tool-formats/xml-dialect.js';
+import type { XmlValueTyper } from './xml-param-value.js';
+
+export type { XmlDialect } from './tool-formats/xml-dialect.js';
 
 /** A completed tool call. `argumentsJson` is the JSON text of the arguments (what the OpenAI API's `function.arguments` carries). */
 export interface ParsedToolCall {
@@ -47,76 +50,77 @@ export interface CallContext {
   xmlValues?: XmlValueTyper;
 }
 
-/** Tool-call formats: Qwen3 / Qwen2.5 / QwQ (Hermes JSON), Qwen3-Coder and Qwen3.5 / Qwen3.6 (XML), MiniMax-M2 (`<invoke>` XML). */
-export type ToolCallFormat = 'hermes' | 'qwen3-coder' | 'minimax';
+/** A format's name (a registered format's `name` or one of its `aliases`). */
+export type ToolCallFormat = string;
+
+/**
+ * The grammar of a call body, as data (engine/grammar/tool-call/call-grammar.ts compiles it): JSON `callHead(NAME)`
+ * ARGS `callTail`, ARGS the tool's JSON Schema; or an XML-like dialect whose parameter values the schema types.
+ */
+export type CallBodyGrammar = { kind: 'json'; callHead(name: string): string; callTail: string } | { kind: 'xml'; dialect: XmlDialect };
 
 /** How one format frames and writes a call; what a parser or a grammar of that format needs. */
 export interface ToolCallFormatSpec {
-  readonly name: ToolCallFormat;
+  readonly name: string;
+  /** Other names it answers to (the grammar's historical 'json' / 'xml'). */
+  readonly aliases: readonly string[];
+  /** Detection tries formats by descending priority: a format whose templates also render a more general format's markers ranks above it. */
+  readonly priority: number;
+  /** Whether a chat template's source writes calls in this format. */
+  matches(templateSource: string): boolean;
   /** Syntax of the body between `callOpen` and `callClose`. */
   readonly body: 'json' | 'xml';
-  /** The body grammar of a constrained call (engine/grammar/tool-call/call-grammar.ts). */
-  readonly grammar: 'json' | 'xml' | 'minimax';
   /** Special tokens around a call block (one call, or several for MiniMax); the parser and the constraint use them. */
   readonly callOpen: string;
   readonly callClose: string;
-  readonly thinkOpen: '<think>';
-  readonly thinkClose: '</think>';
-  /**
-   * XML bodies: `\n` functionOpen NAME tagEnd `\n` (parameterOpen KEY tagEnd `\n` VALUE `\n` parameterClose `\n`)*
-   * functionClose `\n`. VALUE is raw text for string parameters, else the typed value's text (xml-param-value.ts).
-   */
-  readonly xml?: { functionOpen: '<function='; parameterOpen: '<parameter='; tagEnd: '>'; parameterClose: '</parameter>'; functionClose: '</function>' };
+  /** The reasoning block's tags (the parser splits reasoning on them; the constraint allows them as tokens). */
+  readonly thinkOpen: string;
+  readonly thinkClose: string;
+  /** Added tokens that end a turn under the constraint; absent: the vocabulary's usual end-of-turn tokens. */
+  readonly stopTexts?: readonly string[];
+  /** The body grammar of a constrained call. */
+  readonly grammar: CallBodyGrammar;
+  /** The body parser reads parameter values as the call grammar typed them (CallContext.xmlValues from the grammar's reading). */
+  readonly grammarValueTyping: boolean;
   /** The body the chat template writes for a call (newlines included), i.e. what a model trained on it writes. */
   renderBody(name: string, args: Record<string, unknown>): string;
   /** A parser of one body (MiniMax: of one block, which may hold several calls with consecutive indices). */
   createBodyParser(ctx: CallContext): CallBodyParser;
 }
 
-const FRAMING = { callOpen: '<tool_call>', callClose: '</tool_call>', thinkOpen: '<think>', thinkClose: '</think>' } as const;
+/** The built-in formats by name. */
+export const TOOL_CALL_FORMATS = { hermes: HERMES_FORMAT, 'qwen3-coder': QWEN_XML_FORMAT, minimax: MINIMAX_FORMAT } as const satisfies Record<string, ToolCallFormatSpec>;
 
-/** The formats by name. */
-export const TOOL_CALL_FORMATS: Readonly<Record<ToolCallFormat, ToolCallFormatSpec>> = {
-  hermes: {
-    name: 'hermes',
-    body: 'json',
-    grammar: 'json',
-    ...FRAMING,
-    renderBody: (name, args) => `\n{"name": ${JSON.stringify(name)}, "arguments": ${pythonJson(args)}}\n`,
-    createBodyParser: (ctx) => new HermesBodyParser(ctx),
-  },
-  'qwen3-coder': {
-    name: 'qwen3-coder',
-    body: 'xml',
-    grammar: 'xml',
-    ...FRAMING,
-    xml: { functionOpen: '<function=', parameterOpen: '<parameter=', tagEnd: '>', parameterClose: '</parameter>', functionClose: '</function>' },
-    renderBody: (name, args) =>
-      `\n<function=${name}>\n${Object.entries(args).map(([k, v]) => `<parameter=${k}>\n${xmlParamText(v)}\n</parameter>\n`).join('')}</function>\n`,
-    createBodyParser: (ctx) => new XmlBodyParser(ctx),
-  },
-  minimax: {
-    name: 'minimax',
-    body: 'xml',
-    grammar: 'minimax',
-    callOpen: '<minimax:tool_call>',
-    callClose: '</minimax:tool_call>',
-    thinkOpen: '<think>',
-    thinkClose: '</think>',
-    renderBody: (name, args) =>
-      `\n<invoke name="${name}">\n${Object.entries(args).map(([k, v]) => `<parameter name="${k}">${typeof v === 'string' ? v : pythonJson(v)}</parameter>\n`).join('')}</invoke>\n`,
-    createBodyParser: (ctx) => new MinimaxBlockParser(ctx),
-  },
-};
+const formats: ToolCallFormatSpec[] = Object.values(TOOL_CALL_FORMATS);
 
-/**
- * The format a chat template writes tool calls in: MiniMax's when it renders `<minimax:tool_call>` and `<invoke name=`,
- * XML when it renders `<function=` and `<parameter=` tags, Hermes JSON when it renders `<tool_call>` otherwise;
- * undefined for templates without any.
- */
+/** Adds a format (its name and aliases must be new). Returns a function that removes it again. */
+export function registerToolCallFormat(f: ToolCallFormatSpec): () => void {
+  const names = [f.name, ...f.aliases];
+  const taken = formats.find((g) => [g.name, ...g.aliases].some((n) => names.includes(n)));
+  if (taken) throw new Error(`tool-call format ${f.name}: a name is taken by ${taken.name}`);
+  formats.push(f);
+  return () => {
+    const i = formats.indexOf(f);
+    if (i >= 0) formats.splice(i, 1);
+  };
+}
+
+/** The registered formats. */
+export function toolCallFormats(): readonly ToolCallFormatSpec[] {
+  return formats;
+}
+
+/** A format by name or alias, or the spec itself; throws naming the registered formats for an unknown name. */
+export function toolCallFormat(f: ToolCallFormat | ToolCallFormatSpec): ToolCallFormatSpec {
+  if (typeof f !== 'string') return f;
+  const spec = formats.find((g) => g.name === f || g.aliases.includes(f));
+  if (!spec) throw new Error(`unknown tool-call format '${f}' (${formats.map((g) => g.name).join(', ')})`);
+  return spec;
+}
+
+/** The format a chat template writes tool calls in: the highest-priority registered format that matches it; undefined for templates without any. */
 export function toolCallFormatOf(templateSource: string): ToolCallFormatSpec | undefined {
-  if (templateSource.includes('<minimax:tool_call>') && templateSource.includes('<invoke name=')) return TOOL_CALL_FORMATS.minimax;
-  if (templateSource.includes('<function=') && templateSource.includes('<parameter=')) return TOOL_CALL_FORMATS['qwen3-coder'];
-  if (templateSource.includes('<tool_call>')) return TOOL_CALL_FORMATS.hermes;
-  return undefined;
+  let best: ToolCallFormatSpec | undefined;
+  for (const f of formats) if (f.matches(templateSource) && (!best || f.priority > best.priority)) best = f;
+  return best;
 }

@@ -1,7 +1,7 @@
 /**
  * Streaming parser of generated assistant text: separates reasoning (`<think>…</think>`), content,
- * and tool calls (`<tool_call>…</tool_call>`, Qwen3/Hermes JSON or Qwen3-Coder / Qwen3.5 XML bodies; MiniMax-M2's
- * `<minimax:tool_call>…</minimax:tool_call>` blocks of `<invoke>` calls): the format's own call tags (`format`).
+ * and tool calls between the format's own call tags (`format`, a registered tool-call format: e.g. Hermes JSON in
+ * `<tool_call>…</tool_call>`), whose bodies the format's body parser reads.
  * The first closing tag ends a call block (a parameter value cannot contain that text).
  *
  * Feed text deltas of any size; the events are the same (after merging adjacent text) whatever the
@@ -13,12 +13,12 @@ import { randomBytes } from 'node:crypto';
 import { ParserStateError } from './errors.js';
 import type { ToolDefinition } from './messages.js';
 import type { XmlValueTyper } from './xml-param-value.js';
-import { TOOL_CALL_FORMATS, type CallBodyParser, type ParsedToolCall, type ParserEvent, type ToolCallFormat, type ToolCallFormatSpec } from './tool-call-formats.js';
+import { toolCallFormat, type CallBodyParser, type ParsedToolCall, type ParserEvent, type ToolCallFormat, type ToolCallFormatSpec } from './tool-call-formats.js';
 
 export type { ParsedToolCall, ParserEvent, ToolCallFormat } from './tool-call-formats.js';
 
 export interface ToolCallParserOptions {
-  /** Body format (default Hermes JSON); e.g. `toolCallFormatOf(template.source)` or `template.toolCallFormat`. */
+  /** Call format, by name or spec (default Hermes JSON); e.g. `toolCallFormatOf(template.source)` or `template.toolCallFormat`. */
   format?: ToolCallFormat | ToolCallFormatSpec;
   /** The generation prompt already opened a think block (QwQ; Qwen3 thinking prompts that end in `<think>\n`). */
   startInReasoning?: boolean;
@@ -32,9 +32,6 @@ export interface ToolCallParserOptions {
    */
   xmlValues?: XmlValueTyper;
 }
-
-const THINK_OPEN = '<think>';
-const THINK_CLOSE = '</think>';
 
 /** Length of the longest suffix of `s` that is a proper prefix of one of `tags`. */
 function partialTagLength(s: string, tags: readonly string[]): number {
@@ -92,8 +89,7 @@ export class ToolCallParser {
 
   constructor(private readonly opts: ToolCallParserOptions = {}) {
     this.mode = opts.startInReasoning ? 'reasoning' : 'content';
-    const f = opts.format ?? 'hermes';
-    this.format = typeof f === 'string' ? TOOL_CALL_FORMATS[f] : f;
+    this.format = toolCallFormat(opts.format ?? 'hermes');
   }
 
   /** Calls completed so far. */
@@ -119,8 +115,8 @@ export class ToolCallParser {
   private drain(final: boolean): ParserEvent[] {
     const out: ParserEvent[] = [];
     for (;;) {
-      const close = this.mode === 'content' ? null : this.mode === 'reasoning' ? THINK_CLOSE : this.format.callClose;
-      const tags = close === null ? [THINK_OPEN, this.format.callOpen] : [close];
+      const close = this.mode === 'content' ? null : this.mode === 'reasoning' ? this.format.thinkClose : this.format.callClose;
+      const tags = close === null ? [this.format.thinkOpen, this.format.callOpen] : [close];
       let at = -1;
       let tag = '';
       for (const t of tags) {
@@ -154,10 +150,10 @@ export class ToolCallParser {
   }
 
   private switchOn(tag: string, out: ParserEvent[]): void {
-    if (tag === THINK_OPEN) {
+    if (tag === this.format.thinkOpen) {
       this.content.endBlock();
       this.mode = 'reasoning';
-    } else if (tag === THINK_CLOSE) {
+    } else if (tag === this.format.thinkClose) {
       this.reasoning.endBlock();
       this.content.endBlock();
       this.mode = 'content';

@@ -1,7 +1,7 @@
 /** Bytes a decode step reads per token: the memory-bound decode's cost model for `resident bench`. */
-import { isMoeLayer } from '../../engine/model/hf-model.js';
+import { expectedTensors, isMoeLayer } from '../../engine/model/hf-model.js';
 import type { ModelConfig, ModelSpec, TensorDType } from '../../engine/model/model-spec.js';
-import { layerKind } from '../../engine/model/qwen35-tensors.js';
+import { layerKind } from '../../engine/model/families/qwen35-tensors.js';
 
 /**
  * Bytes one single-session decode token reads at context `depth`: every matmul weight it uses (attention
@@ -13,7 +13,8 @@ import { layerKind } from '../../engine/model/qwen35-tensors.js';
  */
 export function decodeBytesPerToken(c: ModelConfig, weightBytes: number, kvBytesPerPosition: number, depth: number): number {
   const H = c.hiddenSize, QD = c.nHeads * c.headDim, KD = c.nKvHeads * c.headDim;
-  const hybrid = c.arch === 'qwen35' || c.arch === 'qwen35moe';
+  // q_proj's rows: nH·D, or twice that where the family's attention is gated (Qwen3.5's query + gate rows)
+  const qRows = expectedTensors(c).find((t) => t.name.endsWith('self_attn.q_proj.weight'))?.shape[0] ?? QD;
   let values = c.vocabSize * H; // lm_head
   let stateBytes = 0;
   for (let l = 0; l < c.nLayers; l++) {
@@ -23,7 +24,7 @@ export function decodeBytesPerToken(c: ModelConfig, weightBytes: number, kvBytes
       values += H * (conv + nv * dv + 2 * nv) + nv * dv * H; // in_proj_qkv, z, a, b; out_proj
       stateBytes += 2 * 4 * ((K - 1) * conv + nv * dk * dv); // read + write, f32
     } else {
-      values += H * QD * (hybrid ? 3 : 2) + H * KD * 2; // q (and its gate), o; k, v
+      values += H * (qRows + QD) + H * KD * 2; // q (and its gate), o; k, v
     }
     if (c.moe && isMoeLayer(c, l)) {
       values += c.moe.numExperts * H + c.moe.numExpertsPerTok * 3 * H * c.moe.moeIntermediateSize;

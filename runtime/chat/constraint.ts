@@ -13,6 +13,7 @@ import { validateOutput } from '../../engine/grammar/schema/validate-output.js';
 import type { GrammarVocab } from '../../engine/grammar/mask/vocab.js';
 import type { ToolDefinition } from '../../engine/tokens/messages.js';
 import type { ParsedToolCall } from '../../engine/tokens/tool-call-parser.js';
+import type { ToolCallFormatSpec } from '../../engine/tokens/tool-call-formats.js';
 import { ChatRequestError } from './errors.js';
 import type { TurnOptions } from './types.js';
 
@@ -71,9 +72,13 @@ export function turnConstraint(vocab: GrammarVocab, tools: readonly ToolDefiniti
   }
 }
 
-/** How the turn's parser types XML parameter values: as the call grammar constrained them (the parser's own schema reading differs for mixed types, enums, $ref, anyOf). */
-export function callValueTyper(tools: readonly ToolDefinition[]): XmlValueTyper {
-  return xmlValueTyper(tools.map((t) => ({ name: t.function.name, parameters: t.function.parameters ?? { type: 'object', properties: {} } })));
+/**
+ * How the turn's parser types XML parameter values: as the call grammar of `format` (default Qwen's XML) constrained
+ * them (the parser's own schema reading differs for mixed types, enums, $ref, anyOf).
+ */
+export function callValueTyper(tools: readonly ToolDefinition[], format?: ToolCallFormatSpec): XmlValueTyper {
+  const dialect = format?.grammar.kind === 'xml' ? format.grammar.dialect : undefined;
+  return xmlValueTyper(tools.map((t) => ({ name: t.function.name, parameters: t.function.parameters ?? { type: 'object', properties: {} } })), dialect);
 }
 
 /** Re-validates completed tool calls against their tools' schemas; returns problems (empty when all pass). */

@@ -116,9 +116,9 @@ async function plan(d: TurnDeps, conv: SessionConversation, messages: readonly C
   }
   const maxTokens = o.maxTokens ?? Math.min(d.defaultMaxTokens, room);
   const thinking = enableThinking !== false;
-  const callFormat = d.protocol.template.toolCallFormat; // XML for the Qwen3.5 / 3.6 and Qwen3-Coder templates
+  const callFormat = d.protocol.template.toolCallFormat; // the registered format the template writes calls in
   const startInReasoning = /<think>\s*$/.test(gp.text);
-  const constraint = turnConstraint(d.vocab, conv.tools, o, thinking, { format: callFormat?.grammar ?? 'json', startInReasoning });
+  const constraint = turnConstraint(d.vocab, conv.tools, o, thinking, { format: callFormat ?? 'hermes', startInReasoning });
   const s = o.sampling ?? {};
   for (const t of s.logitBias?.keys() ?? []) {
     if (t >= d.vocab.size) throw new ChatRequestError(`'logit_bias' names token ${t}, outside the vocabulary of ${d.vocab.size} tokens`, `logit_bias.${t}`);
@@ -133,7 +133,7 @@ async function plan(d: TurnDeps, conv: SessionConversation, messages: readonly C
   } catch (e) {
     throw new ChatRequestError((e as Error).message, null);
   }
-  const decoder = new TurnDecoder(d.tokenizer, { stop: o.stop, tools: conv.tools, format: callFormat, startInReasoning, idFactory: o.idFactory, xmlValues: callFormat?.grammar === 'xml' ? callValueTyper(conv.tools) : undefined });
+  const decoder = new TurnDecoder(d.tokenizer, { stop: o.stop, tools: conv.tools, format: callFormat, startInReasoning, idFactory: o.idFactory, xmlValues: callFormat?.grammarValueTyping ? callValueTyper(conv.tools, callFormat) : undefined });
   return {
     conv, head, tokens: [...(enc?.tokens ?? []), ...gp.tokens], span: enc && groupSpan(messages, from, enc),
     genFrom, promptTokens, maxTokens, constraint, sampler, decoder,

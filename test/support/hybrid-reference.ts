@@ -9,7 +9,7 @@
  * then RMSNorm₁₊w → lm_head (or the tied embedding). Zero-centred norms scale by (1 + w).
  */
 import type { ModelConfig } from '../../engine/model/model-spec.js';
-import { layerKind, weightPrefix } from '../../engine/model/qwen35-tensors.js';
+import { layerKind, weightPrefix } from '../../engine/model/families/qwen35-tensors.js';
 import { deltaNetStep, newDeltaNetState, type DeltaNetState, type DeltaNetWeights } from './gated-delta-net.js';
 import { logSoftmax } from './numeric.js';
 import { headLogits, matvec, rmsNorm, rope, swiglu, swigluWith, track, type MaxAbs, type ReferenceModel, type ReferenceOutput } from './reference-forward.js';

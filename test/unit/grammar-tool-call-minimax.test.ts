@@ -15,7 +15,7 @@ import { hasToken, loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
 import { validateOutput } from '../../engine/grammar/schema/validate-output.js';
 import { createToolCallConstraint } from '../../engine/grammar/tool-call/tool-call.js';
 import { checkXmlCall } from '../../engine/grammar/tool-call/xml-call.js';
-import { MINIMAX_XML } from '../../engine/grammar/tool-call/xml-dialect.js';
+import { MINIMAX_XML } from '../../engine/tokens/tool-formats/minimax.js';
 import { minimaxTokenizerFiles } from '../../engine/synth/minimax-tokenizer.js';
 import { collectEvents, parseAssistantText, ToolCallParser } from '../../engine/tokens/tool-call-parser.js';
 import { listSchemaFiles } from '../../runtime/bench/grammar/maskbench.js';

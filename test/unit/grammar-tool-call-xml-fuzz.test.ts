@@ -8,13 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SchemaCompileError } from '../../engine/grammar/errors.js';
 import { hasToken, loadGrammarVocab } from '../../engine/grammar/mask/vocab.js';
-import { createToolCallConstraint, type CallFormat, type ToolCallOptions } from '../../engine/grammar/tool-call/tool-call.js';
+import { createToolCallConstraint, type ToolCallOptions } from '../../engine/grammar/tool-call/tool-call.js';
 import { checkXmlCall } from '../../engine/grammar/tool-call/xml-call.js';
 import { listSchemaFiles, percentile } from '../../runtime/bench/grammar/maskbench.js';
 import { createFetchUrlTool } from '../../tools/builtins/fetch-url.js';
 import { createFileTools } from '../../tools/builtins/file-tools.js';
 import { GoalNudge, propertyNames, randomToken, seeded } from '../support/grammar-walk.js';
 import { sharedData } from '../support/shared.js';
+
+/** The built-in formats by their grammar names. */
+type CallFormat = 'xml' | 'json' | 'minimax';
 
 const need = sharedData('XML tool-call fuzz on MaskBench function-call schemas', 'json-schema/maskbench', 'qwen3-tokenizer');
 const [MB, TOK] = need.paths;

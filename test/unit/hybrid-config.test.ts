@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ModelLoadError, UnsupportedModelError } from '../../engine/errors.js';
 import { expectedTensors, loadModelSpec, parseModelConfig } from '../../engine/model/hf-model.js';
 import type { ModelConfig } from '../../engine/model/model-spec.js';
-import { mtpTensors } from '../../engine/model/qwen35-tensors.js';
+import { mtpTensors } from '../../engine/model/families/qwen35-tensors.js';
 import { buildSafetensorsHeader } from '../../engine/model/safetensors.js';
 import { loadEngine } from '../../engine/native.js';
 import { hfConfigJson } from '../../engine/synth/make-model.js';

@@ -157,7 +157,8 @@ describe('XML tool calls (Qwen3.5 / Qwen3-Coder)', () => {
     expect(new ChatTemplate(QWEN3_CHAT_TEMPLATE).toolCallFormat?.name).toBe('hermes');
     expect(toolCallFormatOf('{{ messages[0].content }}')).toBeUndefined();
     // the spec is what a grammar of the format needs
-    expect(XML).toMatchObject({ body: 'xml', callOpen: '<tool_call>', callClose: '</tool_call>', xml: { parameterOpen: '<parameter=', parameterClose: '</parameter>' } });
+    expect(XML).toMatchObject({ body: 'xml', callOpen: '<tool_call>', callClose: '</tool_call>', grammar: { kind: 'xml', dialect: { freeHead: '<parameter=', argsClose: '</function>\n' } } });
+    expect(XML.grammar.kind === 'xml' && XML.grammar.dialect.paramHead('p') + XML.grammar.dialect.valueOpen + 'v' + XML.grammar.dialect.valueClose).toBe('<parameter=p>\nv\n</parameter>\n');
   });
 
   it.skipIf(!!SHARED_SKIP)("chooses the format of every real chat template in the shared data", () => {

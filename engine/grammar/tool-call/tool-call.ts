@@ -1,11 +1,11 @@
 /**
- * Qwen tool-call framing as a `TokenConstraint`:
- *   free text / `<think>…</think>` → `<tool_call>` → a call body (`call-grammar.ts`: Qwen3's JSON
+ * Tool-call framing as a `TokenConstraint`, in the chat template's tool-call format (engine/tokens/tool-formats/:
+ * its call tags, stop tokens and body grammar):
+ *   free text / `<think>…</think>` → callOpen → a call body (`call-grammar.ts`: e.g. Qwen3's JSON
  *   `\n{"name": "<tool>", "arguments": ` ARGS `}\n`, or the XML form of Qwen3.5 / 3.6 / Coder
  *   `\n<function=<tool>>\n<parameter=P>\nVALUE\n</parameter>\n…</function>\n`)
- *   → `</tool_call>` → (whitespace, another call if parallel) → `<|im_end|>`. MiniMax-M2: `<minimax:tool_call>` one `<invoke>`
- *   `</minimax:tool_call>` per call (parallel calls as further blocks), ended by the vocabulary's stop tokens.
- * `toolChoice`: 'auto' (lazy: free text until `<tool_call>`), 'none' (call tokens masked out),
+ *   → callClose → (whitespace, another call if parallel) → an end-of-turn token (the format's, else `<|im_end|>` and kin).
+ * `toolChoice`: 'auto' (lazy: free text until the call tag), 'none' (call tokens masked out),
  * 'required' (a call is the answer; thinking first if enabled), or a named function (forced).
  * `responseFormat` json_schema / json_object constrains the whole answer to one JSON value.
  */
@@ -14,6 +14,7 @@ import { Grammar, defaultStops, forcedFrom, forcedTokensOf, schemaGrammar, type 
 import { stepBytes } from '../mask/mask-engine.js';
 import { canEnd, type Frame } from '../match/value-matcher.js';
 import type { GrammarVocab } from '../mask/vocab.js';
+import { toolCallFormat } from '../../tokens/tool-call-formats.js';
 import { callGrammar, type CallFormat } from './call-grammar.js';
 
 export { callGrammar, type CallFormat } from './call-grammar.js';
@@ -37,7 +38,7 @@ export interface ToolCallOptions {
   /** The prompt already opened `<think>` (Qwen3.5 / 3.6 generation prompts end in `<think>\n`): the output starts inside reasoning. */
   startInReasoning?: boolean;
   responseFormat?: ResponseFormat;
-  /** Call body format (default 'json'): 'xml' for the Qwen3.5 / 3.6 and Qwen3-Coder chat templates, 'minimax' for MiniMax-M2's (`<minimax:tool_call>` blocks). */
+  /** The tool-call format (default Hermes JSON): the chat template's (`template.toolCallFormat`), or a registered name ('json', 'xml', 'minimax', …). */
   format?: CallFormat;
 }
 
@@ -104,12 +105,10 @@ class ToolCallConstraint implements TokenConstraint {
       if (x === undefined) throw new ToolConstraintError(`the vocabulary has no ${c} token`);
       return x;
     };
-    // MiniMax-M2: its own call block tokens, and its turns end with `[e~[` only (the model's EOS: other ends would leave the turn open)
-    const minimax = opts.format === 'minimax';
-    const [open, close] = minimax ? ['<minimax:tool_call>', '</minimax:tool_call>'] : ['<tool_call>', '</tool_call>'];
-    const stops = minimax ? defaultStops(vocab, ['[e~[']) : defaultStops(vocab);
+    const f = toolCallFormat(opts.format ?? 'json');
+    const stops = defaultStops(vocab, f.stopTexts);
     if (!stops.length) throw new ToolConstraintError(`the vocabulary has no end-of-turn token`);
-    this.ids = { call: id(open), endCall: id(close), think: id('<think>'), endThink: id('</think>'), stops };
+    this.ids = { call: id(f.callOpen), endCall: id(f.callClose), think: id(f.thinkOpen), endThink: id(f.thinkClose), stops };
     this.parallel = opts.parallelToolCalls !== false;
     const tools = (opts.tools ?? []).map(normTool);
     const rf = opts.responseFormat;
@@ -133,7 +132,7 @@ class ToolCallConstraint implements TokenConstraint {
         choice = 'required';
       }
       if (new Set(tools.map((t) => t.name)).size !== tools.length) throw new ToolConstraintError('duplicate tool names');
-      this.grammar = callGrammar(selected, vocab, opts.format);
+      this.grammar = callGrammar(selected, vocab, f);
       this.choice = choice as 'auto' | 'required';
     }
     ({ free: this.free, wsTokens: this.wsTokens } = vocabSets(vocab));

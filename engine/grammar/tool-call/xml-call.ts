@@ -1,7 +1,6 @@
 /**
  * Reads a finished XML tool-call body (the text between `<tool_call>` and `</tool_call>`; in MiniMax's dialect one
- * `<invoke>` between `<minimax:tool_call>` and `</minimax:tool_call>`) back
- * into `{name, arguments}`, typing each value with the rule of `xml-values.ts`, and validates the
+ * `<invoke>` of a call block) back into `{name, arguments}`, typing each value with the rule of `xml-values.ts`, and validates the
  * arguments against the tool's schema with ajv, as the JSON form's calls are. The reading is the
  * grammar's own: a parser that follows it reads every constrained call the same way.
  *
@@ -72,18 +71,18 @@ const TYPINGS: Record<ParamClass, XmlValueTyping> = {
 };
 
 /**
- * The grammar's reading of parameter values for a streaming parser (engine/tokens' `XmlValueTyper`):
+ * The grammar's reading of parameter values (in dialect `d`) for a streaming parser (engine/tokens' `XmlValueTyper`):
  * class `string` streams raw text, `json` and `mixed` are read whole by `readXmlValue`. Undefined for
  * an unknown tool or one the XML form cannot compile (the grammar never let its calls be written).
  */
-export function xmlValueTyper(tools: readonly ToolDef[]): XmlValueTyper {
+export function xmlValueTyper(tools: readonly ToolDef[], d: XmlDialect = QWEN_XML): XmlValueTyper {
   const compiled = new Map<string, XmlTool | null>();
   const toolOf = (name: string): XmlTool | null => {
     if (compiled.has(name)) return compiled.get(name)!;
     const tool = tools.find((t) => t.name === name);
     let x: XmlTool | null = null;
     try {
-      x = tool ? xmlTool(tool) : null;
+      x = tool ? xmlTool(tool, d) : null;
     } catch (e) {
       if (!(e instanceof SchemaCompileError)) throw e;
     }

@@ -4,8 +4,8 @@
  * rotary and multimodal RoPE sections (`rope_parameters`, or legacy top-level keys), the shared expert.
  * Text settings may sit under `text_config`; they override the top-level keys (as convert_hf_to_gguf.py merges them).
  */
-import { ModelLoadError, UnsupportedModelError } from '../errors.js';
-import type { LayerKind, LinearAttentionConfig, ModelConfig } from './model-spec.js';
+import { ModelLoadError, UnsupportedModelError } from '../../errors.js';
+import type { LayerKind, LinearAttentionConfig, ModelConfig } from '../model-spec.js';
 
 type Raw = Record<string, unknown>;
 const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -50,6 +50,21 @@ export function parseLayerKinds(raw: Raw, nLayers: number, file: string, int: In
   });
 }
 
+/**
+ * The first rotated pair MRoPE `sections` leave without a position, or -1 when every pair is covered: llama.cpp's
+ * interleaved MRoPE gives pair j (sector j mod Σsections) a t/h/w position only while sector < 3·section[sector mod 3],
+ * else the 4th position, which is 0 for text.
+ */
+export function checkMropeCoverage(sections: readonly number[], ropeDim: number): number {
+  const [s0 = 0, s1 = 0, s2 = 0, s3 = 0] = sections;
+  const sectDims = s0 + s1 + s2 + s3;
+  for (let j = 0; j < ropeDim / 2; j++) {
+    const sector = j % Math.max(1, sectDims);
+    if (sector >= 3 * [s0, s1, s2][sector % 3]!) return j;
+  }
+  return -1;
+}
+
 /** What parseHybridConfig adds to the Qwen3-shaped fields. */
 export type HybridFields = Required<Pick<ModelConfig, 'layerKinds' | 'linearAttention' | 'ropeDim' | 'mropeSection' | 'mtpLayers'>> & {
   ropeTheta: number;
@@ -90,14 +105,8 @@ export function parseHybridConfig(raw: Raw, file: string, nLayers: number, headD
     throw new ModelLoadError(`${file}: mrope_section must be up to 4 non-negative integers, got ${JSON.stringify(sec)}`, file);
   }
   const mropeSection = sec as number[];
-  // llama.cpp's interleaved MRoPE gives pair j (sector j mod Σsections) a t/h/w position only while sector < 3·section[sector mod 3],
-  // else the 4th position, which is 0 for text: every rotated pair must be covered
-  const [s0 = 0, s1 = 0, s2 = 0, s3 = 0] = mropeSection;
-  const sectDims = s0 + s1 + s2 + s3;
-  for (let j = 0; j < ropeDim / 2; j++) {
-    const sector = j % Math.max(1, sectDims);
-    if (sector >= 3 * [s0, s1, s2][sector % 3]!) unsupported(`mrope_section ${JSON.stringify(sec)} with ${ropeDim} rotated dims (pair ${j} uncovered)`);
-  }
+  const pair = checkMropeCoverage(mropeSection, ropeDim);
+  if (pair >= 0) unsupported(`mrope_section ${JSON.stringify(sec)} with ${ropeDim} rotated dims (pair ${pair} uncovered)`);
   const mtp = raw.mtp_num_hidden_layers ?? 0;
   if (!Number.isSafeInteger(mtp) || (mtp as number) < 0) throw new ModelLoadError(`${file}: mtp_num_hidden_layers must be a non-negative integer`, file);
   return {

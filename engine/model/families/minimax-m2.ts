@@ -10,20 +10,21 @@
  * Every layer attends (GQA, partial rotary: `rotary_dim` of `head_dim`) and is MoE (sigmoid scores, the bias used
  * only for choosing, top-k weights renormalised, no shared expert). MTP modules (`model.mtp.*` / `mtp.*`) are not run.
  */
-import { ModelLoadError, UnsupportedModelError } from '../errors.js';
-import type { ExpectedTensor, ModelConfig } from './model-spec.js';
+import { ModelLoadError, UnsupportedModelError } from '../../errors.js';
+import type { ExpectedTensor, ModelConfig } from '../model-spec.js';
+import type { ModelFamily } from './family.js';
+import { expertSlice, ggufMoe, sharedGgufName, splitLayerName } from './gguf-helpers.js';
+import { checkFullAttention, expertCounts, hfBaseConfig, hfShape } from './hf-config.js';
+import { isIgnoredHybridTensor } from './qwen35-tensors.js';
 
 type Raw = Record<string, unknown>;
 type IntReader = (key: string, def: number, min?: number) => number;
 
-/** The architectures strings of MiniMax-M2 checkpoints. */
-export const MINIMAX_ARCHITECTURES = ['MiniMaxM2ForCausalLM'];
-
 /** MiniMaxM2Config's defaults for the keys shared with Qwen3 (the released 230B-A10B shapes). */
-export const MINIMAX_DEFAULTS = { vocab: 200064, hidden: 3072, layers: 62, heads: 48, kvHeads: 8, headDim: 128, intermediate: 1536 };
+const MINIMAX_DEFAULTS = { vocab: 200064, hidden: 3072, layers: 62, heads: 48, kvHeads: 8, headDim: 128, intermediate: 1536 };
 
 /** MiniMax-only keys of config.json: partial rotary, routing, and the options the forward does not implement. */
-export function parseMinimaxConfig(raw: Raw, file: string, headDim: number, int: IntReader): Pick<ModelConfig, 'ropeDim' | 'moe'> {
+function parseMinimaxConfig(raw: Raw, file: string, headDim: number, int: IntReader, counts: () => { numExperts: number; numExpertsPerTok: number }): Pick<ModelConfig, 'ropeDim' | 'moe'> {
   const unsupported = (what: string): never => {
     throw new UnsupportedModelError(`${file}: ${what} is not supported`, file);
   };
@@ -44,14 +45,11 @@ export function parseMinimaxConfig(raw: Raw, file: string, headDim: number, int:
   if (Array.isArray(raw.attn_type_list) && raw.attn_type_list.some((t) => t !== 1)) unsupported('attn_type_list entries other than 1 (full attention)');
   const q = raw.quantization_config as Raw | undefined;
   if (q != null) unsupported(`quantized weights (quantization_config ${JSON.stringify(q.quant_method ?? q.quant_type ?? 'present')}); convert them to BF16 first`);
-  const numExperts = int('num_local_experts', 256);
-  const numExpertsPerTok = int('num_experts_per_tok', 8);
-  if (numExpertsPerTok > numExperts) throw new ModelLoadError(`${file}: num_experts_per_tok ${numExpertsPerTok} > num_local_experts ${numExperts}`, file);
+  const experts = counts();
   return {
     ropeDim: rotary as number,
     moe: {
-      numExperts,
-      numExpertsPerTok,
+      ...experts,
       normTopkProb: true,
       moeIntermediateSize: int('intermediate_size', MINIMAX_DEFAULTS.intermediate),
       decoderSparseStep: 1,
@@ -62,7 +60,7 @@ export function parseMinimaxConfig(raw: Raw, file: string, headDim: number, int:
 }
 
 /** Every tensor of a MiniMax-M2 checkpoint, in canonical order. */
-export function minimaxExpectedTensors(c: ModelConfig): ExpectedTensor[] {
+function minimaxExpectedTensors(c: ModelConfig): ExpectedTensor[] {
   const { vocabSize: V, hiddenSize: H, nHeads, nKvHeads, headDim: D } = c;
   const { numExperts: E, moeIntermediateSize: I } = c.moe!;
   const out: ExpectedTensor[] = [{ name: 'model.embed_tokens.weight', shape: [V, H], kind: 'matrix' }];
@@ -91,3 +89,47 @@ export function minimaxExpectedTensors(c: ModelConfig): ExpectedTensor[] {
   mat('lm_head.weight', [V, H]);
   return out;
 }
+
+const EXPERT_PARTS = { w1: 'gate', w3: 'up', w2: 'down' } as const;
+
+export const minimaxFamily: ModelFamily = {
+  name: 'MiniMax-M2',
+  archs: ['minimax-m2'],
+  hfArchitectures: ['MiniMaxM2ForCausalLM'],
+  ggufArchitectures: ['minimax-m2'],
+
+  parseHfConfig(r, _hf, gen) {
+    const d = MINIMAX_DEFAULTS;
+    const shape = hfShape(r, d);
+    checkFullAttention(r);
+    const config = hfBaseConfig(r, 'minimax-m2', gen, shape, d, { intermediateSize: 0, ropeTheta: r.num('rope_theta', 5_000_000) });
+    return Object.assign(config, parseMinimaxConfig(r.raw, r.file, shape.headDim, r.int, () => expertCounts(r, 'num_local_experts', 256)));
+  },
+
+  expectedTensors: minimaxExpectedTensors,
+  ignoredTensor: isIgnoredHybridTensor,
+
+  ggufConfig(r, s) {
+    const moe = ggufMoe(r, { gating: 'sigmoid', interDefault: r.int('feed_forward_length'), mayNotNormalise: false });
+    return { intermediateSize: 0, ropeDim: s.ropeDim, moe: { ...moe, gating: 'sigmoid' } };
+  },
+
+  ggufSource(_c, name) {
+    const slice = expertSlice(name, 'block_sparse_moe', EXPERT_PARTS);
+    if (slice) return slice;
+    const l = splitLayerName(name);
+    const own = l && ({
+      'post_attention_layernorm.weight': 'ffn_norm.weight',
+      'block_sparse_moe.gate.weight': 'ffn_gate_inp.weight',
+      'block_sparse_moe.e_score_correction_bias': 'exp_probs_b.bias',
+    } as Record<string, string>)[l.rest];
+    const gguf = own ? l.b + own : sharedGgufName(name);
+    return gguf ? { gguf } : undefined;
+  },
+
+  nativeParams(c, where) {
+    if (!c.moe) throw new UnsupportedModelError(`${where}: a ${c.arch} config without MoE parameters`);
+    // no dense MLP: the experts' width sizes the unused buffers
+    return { arch: c.arch, inter: c.moe.moeIntermediateSize, ropeDim: c.ropeDim ?? c.headDim };
+  },
+};

@@ -15,7 +15,7 @@
  *   {prefix}norm.weight [H] (zero-centred); lm_head.weight [V, H] unless tied.
  * Vision (`model.visual.*`) and MTP (`mtp.*`) tensors are recognised and left out.
  */
-import type { ExpectedTensor, ModelConfig } from './model-spec.js';
+import type { ExpectedTensor, ModelConfig } from '../model-spec.js';
 
 /** Text-model tensor name prefix of a config ('model.' unless the checkpoint nests it). */
 export function weightPrefix(c: ModelConfig): string {
