@@ -64,8 +64,12 @@ interface Call {
   arguments: string;
 }
 
-/** The call names a tool and its arguments validate; reasoning and content carry no tags. */
-function checkTurn(where: string, t: { calls: Call[]; reasoning: string; content: string; finish: string | null }): void {
+/**
+ * The call names a tool and its arguments validate; reasoning and content carry no tags. Returns 1 when the turn
+ * reasoned: with `</think>` raised, a sampled turn may close its reasoning at once (which turns do depends on the
+ * CPU's last bits), so each client's test requires reasoning in some of its turns, not in every one.
+ */
+function checkTurn(where: string, t: { calls: Call[]; reasoning: string; content: string; finish: string | null }): number {
   expect(t.finish, `${where}: ${JSON.stringify(t)}`).toBe('tool_calls');
   expect(t.calls.length, where).toBe(1);
   for (const c of t.calls) {
@@ -74,8 +78,8 @@ function checkTurn(where: string, t: { calls: Call[]; reasoning: string; content
     expect(v!(JSON.parse(c.arguments)), `${where}: ${c.name}(${c.arguments})`).toBe(true);
     expect(c.id).toMatch(/^call_/);
   }
-  expect(t.reasoning.length, `${where}: no reasoning`).toBeGreaterThan(0);
   for (const text of [t.reasoning, t.content]) expect(text, where).not.toMatch(/<\/?think>|<\/?tool_call>|<function=|<parameter=/);
+  return t.reasoning.length > 0 ? 1 : 0;
 }
 
 /** A tool result for a call (what the client's tool would answer). */
@@ -88,6 +92,7 @@ describe.skipIf(!!need.skip)('real clients on qwen3.5-0.8b (XML tool calls, reas
       { role: 'user', content: 'What is the weather in Oslo, and what is 2 + 3?' },
     ];
     const base = { model, tools: TOOLS, tool_choice: 'required' as const, parallel_tool_calls: false, max_tokens: MAX_TOKENS, temperature: 1, logit_bias: { [thinkClose]: THINK_BIAS } };
+    let reasoned = 0;
     for (let turn = 0; turn < 3; turn++) {
       const where = `openai turn ${turn}`;
       let got: { calls: Call[]; reasoning: string; content: string; finish: string | null };
@@ -119,11 +124,12 @@ describe.skipIf(!!need.skip)('real clients on qwen3.5-0.8b (XML tool calls, reas
         }
         expect(chunks, where).toBeGreaterThan(3);
       }
-      checkTurn(where, got);
+      reasoned += checkTurn(where, got);
       const c = got.calls[0]!;
       messages.push({ role: 'assistant', content: got.content || null, tool_calls: [{ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }] });
       messages.push({ role: 'tool', tool_call_id: c.id, content: resultOf(c) });
     }
+    expect(reasoned, 'turns with reasoning apart from the call').toBeGreaterThan(0);
   }, 300_000);
 
   it('the MCP client: a session with tools, three tool-calling turns, with progress', async () => {
