@@ -113,7 +113,7 @@ describe('Qwen3.5 config.json parsing', () => {
 
   it('round-trips every hybrid preset through the config.json make-model writes', () => {
     const hybrids = presetNames().filter((n) => getPreset(n)!.config.layerKinds);
-    expect(hybrids).toEqual(['tiny-hybrid', 'tiny-hybrid-moe', 'qwen3.5-0.8b', 'qwen3.6-35b-a3b-8l']);
+    expect(hybrids).toEqual(['tiny-hybrid', 'tiny-256-hybrid', 'tiny-hybrid-moe', 'qwen3.5-0.8b', 'qwen3.6-35b-a3b-8l']);
     for (const n of hybrids) {
       const want = getPreset(n)!.config;
       const got = parseModelConfig(hfConfigJson(want, 'bf16'), F, { eos_token_id: want.eosTokenIds, bos_token_id: want.bosTokenId });
