@@ -6,6 +6,7 @@
  * (engine/grammar/tool-call/) only read the spec. Body parsers never throw on model output: malformed bodies become
  * `tool_call_error` events.
  */
+import { EngineArgumentError } from '../errors.js';
 import type { ToolDefinition } from './messages.js';
 import { HERMES_FORMAT } from './tool-formats/hermes.js';
 import { MINIMAX_FORMAT } from './tool-formats/minimax.js';
@@ -97,7 +98,7 @@ const formats: ToolCallFormatSpec[] = Object.values(TOOL_CALL_FORMATS);
 export function registerToolCallFormat(f: ToolCallFormatSpec): () => void {
   const names = [f.name, ...f.aliases];
   const taken = formats.find((g) => [g.name, ...g.aliases].some((n) => names.includes(n)));
-  if (taken) throw new Error(`tool-call format ${f.name}: a name is taken by ${taken.name}`);
+  if (taken) throw new EngineArgumentError(`tool-call format ${f.name}: a name is taken by ${taken.name}`);
   formats.push(f);
   return () => {
     const i = formats.indexOf(f);
@@ -114,7 +115,7 @@ export function toolCallFormats(): readonly ToolCallFormatSpec[] {
 export function toolCallFormat(f: ToolCallFormat | ToolCallFormatSpec): ToolCallFormatSpec {
   if (typeof f !== 'string') return f;
   const spec = formats.find((g) => g.name === f || g.aliases.includes(f));
-  if (!spec) throw new Error(`unknown tool-call format '${f}' (${formats.map((g) => g.name).join(', ')})`);
+  if (!spec) throw new EngineArgumentError(`unknown tool-call format '${f}' (${formats.map((g) => g.name).join(', ')})`);
   return spec;
 }
 

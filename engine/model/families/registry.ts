@@ -3,7 +3,7 @@
  * `general.architecture`, or a config's `arch`. The built-in families are listed here once; `registerFamily`
  * adds one at run time (tests register throw-away families through it).
  */
-import { UnsupportedModelError } from '../../errors.js';
+import { EngineArgumentError, UnsupportedModelError } from '../../errors.js';
 import type { ModelConfig } from '../model-spec.js';
 import type { ModelFamily } from './family.js';
 import { minimaxFamily } from './minimax-m2.js';
@@ -16,7 +16,7 @@ const families: ModelFamily[] = [qwen3Family, qwen35Family, minimaxFamily];
 export function registerFamily(f: ModelFamily): () => void {
   for (const g of families) {
     const clash = [...f.archs.filter((a) => g.archs.includes(a)), ...f.hfArchitectures.filter((a) => g.hfArchitectures.includes(a)), ...f.ggufArchitectures.filter((a) => g.ggufArchitectures.includes(a))];
-    if (clash.length) throw new Error(`family ${f.name}: ${clash.join(', ')} already belong to ${g.name}`);
+    if (clash.length) throw new EngineArgumentError(`family ${f.name}: ${clash.join(', ')} already belong to ${g.name}`);
   }
   families.push(f);
   return () => {
