@@ -83,16 +83,9 @@ describe('deep nesting', () => {
 describe('huge single-character prompts', () => {
   it('refuses 8 MB of one character with a 400 in under a second while /health answers in under 100 ms', async () => {
     // The 8 MB client runs in a child process, so the probes below time the server's event loop alone.
-    const client = `const body = '{"messages":[{"role":"user","content":"' + 'a'.repeat(8 * 2 ** 20 - 200) + '"}],"max_tokens":2}';
-      const t0 = performance.now();
-      fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-        .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json(), ms: performance.now() - t0 })));`;
-    const child = spawn(process.execPath, ['-e', client, `${srv.url}/v1/chat/completions`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const { exited, out } = postFromChild(`${srv.url}/v1/chat/completions`, `'{"messages":[{"role":"user","content":"' + 'a'.repeat(8 * 2 ** 20 - 200) + '"}],"max_tokens":2}'`);
     const health = await healthWhile(exited);
-    const res = JSON.parse(out) as { status: number; body: { error: { code: string } }; ms: number };
+    const res = JSON.parse(out()) as { status: number; body: { error: { code: string } }; ms: number };
     console.log(`8 MB of 'a': ${res.status} in ${res.ms.toFixed(0)} ms; /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes`);
     expect([res.status, res.body.error.code]).toEqual([400, 'context_length_exceeded']);
     expect(res.ms).toBeLessThan(1000);
@@ -131,18 +124,11 @@ describe('long texts that fit the context bound (Qwen3 vocabulary, 40,960-token 
     ['2 MB of 中 (one piece)', `'中'.repeat(2 ** 20 / 1.5)`, 10],
   ];
   it.each(cases)('%s: answered after exact tokenization while /health answers in under 100 ms', async (_name, text, maxTokens) => {
-    const client = `const body = JSON.stringify({ messages: [{ role: 'user', content: ${text} }], max_tokens: ${maxTokens} });
-      const t0 = performance.now();
-      fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' }, body })
-        .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json(), ms: performance.now() - t0 })));`;
-    const child = spawn(process.execPath, ['-e', client, `${big.url}/v1/chat/completions`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const { exited, out } = postFromChild(`${big.url}/v1/chat/completions`, `JSON.stringify({ messages: [{ role: 'user', content: ${text} }], max_tokens: ${maxTokens} })`);
     const blocks = loopBlocks();
     const health = await healthWhile(exited, big.url);
     const cpuBlock = blocks.stop();
-    const res = JSON.parse(out) as { status: number; body: { error: { code: string; message: string } }; ms: number };
+    const res = JSON.parse(out()) as { status: number; body: { error: { code: string; message: string } }; ms: number };
     console.log(`${_name}: ${res.status} in ${res.ms.toFixed(0)} ms (${res.body.error.message}); /health max ${Math.max(...health).toFixed(0)} ms over ${health.length} probes; longest event-loop block ${cpuBlock.toFixed(0)} ms of CPU`);
     expect([res.status, res.body.error.code]).toEqual([400, 'context_length_exceeded']);
     expect(health.length).toBeGreaterThan(3);
@@ -171,6 +157,21 @@ function loopBlocks(): { stop(): number } {
     lastCpu = process.cpuUsage();
   }, 1);
   return { stop: () => (clearInterval(iv), worst) };
+}
+
+/**
+ * POSTs the body that the JS expression `bodyExpr` builds to `url` from a child process, so the test's probes time
+ * the server's event loop alone; `out()` is the child's JSON line {status, body, ms} once `exited` settles.
+ */
+function postFromChild(url: string, bodyExpr: string): { exited: Promise<void>; out: () => string } {
+  const client = `const body = ${bodyExpr};
+    const t0 = performance.now();
+    fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      .then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json(), ms: performance.now() - t0 })));`;
+  const child = spawn(process.execPath, ['-e', client, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  return { exited: new Promise<void>((resolve) => child.on('exit', () => resolve())), out: () => text };
 }
 
 /**
