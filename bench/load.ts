@@ -20,7 +20,7 @@
  */
 import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadTokenizer } from '../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../engine/tokens/load-tokenizer.js';
 import { startLlamaServer } from './llama-server.js';
 import { engineOnlyRate, pct, startServer, streamTurn, type Server } from './load-support.js';
 

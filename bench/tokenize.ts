@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setImmediate as turn } from 'node:timers/promises';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { loadTokenizer } from '../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../engine/tokens/load-tokenizer.js';
 import { Slicer, SLICE_MS, type SlicedWork } from '../engine/tokens/time-slice.js';
 import { sharedDir } from '../test/support/shared.js';
 

@@ -1,7 +1,8 @@
 // Tokens benchmark: encode throughput on 1 MB of mixed text, and the cost of computing the append
 // tokens for one tool result on a 1k- vs a 100k-token session (must not grow with the session).
 // Run: npx tsx bench/tokens.ts   (prints figures, then one JSON line)
-import { loadTokenizer, type Tokenizer } from '../engine/tokens/tokenizer.js';
+import { type Tokenizer } from '../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../engine/tokens/load-tokenizer.js';
 import { StreamingDetokenizer } from '../engine/tokens/detokenizer.js';
 import { ChatTemplate } from '../engine/tokens/chat-template.js';
 import { AppendProtocol, type Tail } from '../engine/tokens/append-protocol.js';

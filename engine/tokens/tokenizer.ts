@@ -5,16 +5,14 @@
  * text on added tokens is ours, so that special tokens are recognised only where the caller trusts
  * the text (template framing), never in user text.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { TokenBudgetError, TokenizerError } from './errors.js';
 import { BYTE_CHAR } from './byte-char.js';
 import { TokenBound } from './token-bound.js';
-import { ggufTokenizerAt } from './gguf-tokenizer.js';
 import { byteBpeConfig, splitThenByteLevel, type ByteBpeConfig, type HfPreTokenizer } from './pre-tokens.js';
 import { SlicedBpe } from './sliced-bpe.js';
 import { runSliced, runToEnd, Slicer, type SlicedWork } from './time-slice.js';
+import { OFFLOAD_CHARS, TokenizerOffload } from './tokenizer-offload.js';
 
 /** Options of {@link Tokenizer.encode}. */
 export interface EncodeOptions {
@@ -93,6 +91,8 @@ export class Tokenizer {
   /** Our sliced byte-level BPE, built on first use; null when this tokenizer is not of that kind. */
   private fast: SlicedBpe | null | undefined;
   private readonly fastConfig: ByteBpeConfig | null;
+  /** The worker thread that encodes long texts (loaded from files: see {@link loadTokenizer}); null → in-process, in slices. */
+  private offload: TokenizerOffload | null = null;
 
   /** Builds a tokenizer from the parsed JSON files. */
   constructor(tokenizerJson: Record<string, any>, config: Record<string, any>, generationConfig?: Record<string, any>) {
@@ -152,20 +152,48 @@ export class Tokenizer {
   }
 
   /**
-   * {@link encodeSegments} in slices of a few ms with the event loop turning in between (same ids),
-   * so megabytes of text never hold the loop.
+   * {@link encodeSegments} without holding the event loop (same ids): long texts on the worker thread of a
+   * tokenizer loaded from files, the rest (or all when there is no worker) in slices of a few ms.
    */
-  encodeSegmentsAsync(segments: readonly TextSegment[], opts: SegmentsOptions = {}): Promise<number[]> {
+  async encodeSegmentsAsync(segments: readonly TextSegment[], opts: SegmentsOptions = {}): Promise<number[]> {
     const slicer = new Slicer();
-    return runSliced(this.encodeWork(segments, opts, slicer), slicer);
+    if (opts.maxTokens !== undefined) await runSliced(this.boundWork(segments, opts.maxTokens, slicer), slicer);
+    const rest = { allowAdded: opts.allowAdded };
+    let chars = 0;
+    for (const s of segments) chars += s.text.length;
+    const ids = this.offload && chars >= OFFLOAD_CHARS ? await this.offload.encode(segments, rest) : null;
+    return ids ?? runSliced(this.encodeWork(segments, rest, slicer), slicer);
+  }
+
+  /** Encodes long texts on a worker thread that loads the tokenizer from `dir` (what {@link loadTokenizer} was given). */
+  offloadFrom(dir: string): this {
+    this.offload = new TokenizerOffload(dir);
+    return this;
+  }
+
+  /** Builds our BPE's merge table in slices (a few hundred ms; else the first encode builds it in one block). */
+  async prepare(): Promise<this> {
+    if (this.fast === undefined) {
+      const slicer = new Slicer();
+      await runSliced(this.buildFast(slicer), slicer);
+    }
+    return this;
+  }
+
+  /** Stops the worker thread, if one was started. */
+  async close(): Promise<void> {
+    await this.offload?.close();
+  }
+
+  /** Throws TokenBudgetError when the segments provably need more than `maxTokens` tokens (one linear pass, no BPE). */
+  private *boundWork(segments: readonly TextSegment[], maxTokens: number, slicer: Slicer): SlicedWork<void> {
+    let bound = 0;
+    for (const seg of segments) if (bound <= maxTokens) bound += yield* this.bound.minTokensWork(seg.text, maxTokens - bound, slicer);
+    if (bound > maxTokens) throw new TokenBudgetError(`the text needs at least ${bound} tokens, more than the ${maxTokens} that fit`, bound, maxTokens);
   }
 
   private *encodeWork(segments: readonly TextSegment[], opts: SegmentsOptions, slicer: Slicer): SlicedWork<number[]> {
-    if (opts.maxTokens !== undefined) {
-      let bound = 0;
-      for (const seg of segments) if (bound <= opts.maxTokens) bound += yield* this.bound.minTokensWork(seg.text, opts.maxTokens - bound, slicer);
-      if (bound > opts.maxTokens) throw new TokenBudgetError(`the text needs at least ${bound} tokens, more than the ${opts.maxTokens} that fit`, bound, opts.maxTokens);
-    }
+    if (opts.maxTokens !== undefined) yield* this.boundWork(segments, opts.maxTokens, slicer);
     const allowAdded = opts.allowAdded ?? true;
     const out: number[] = [];
     let run = '';
@@ -276,34 +304,4 @@ export class Tokenizer {
     const fast = c && merges ? yield* SlicedBpe.build(c, merges, this, slicer) : null;
     return (this.fast ??= fast);
   }
-}
-
-async function readJson(path: string, required: boolean): Promise<Record<string, any> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new TokenizerError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new TokenizerError(`${path} is not valid JSON: ${(e as Error).message}`);
-  }
-}
-
-/**
- * Loads `tokenizer.json`, `tokenizer_config.json` (and `generation_config.json` if present) from a model folder,
- * or the tokenizer of a GGUF model's metadata (a .gguf file or a folder holding one; gguf-tokenizer.ts).
- */
-export async function loadTokenizer(dir: string): Promise<Tokenizer> {
-  const gguf = ggufTokenizerAt(dir);
-  if (gguf) return new Tokenizer(gguf.tokenizerJson, gguf.config, gguf.generationConfig);
-  const [tok, config, gen] = await Promise.all([
-    readJson(join(dir, 'tokenizer.json'), true),
-    readJson(join(dir, 'tokenizer_config.json'), false),
-    readJson(join(dir, 'generation_config.json'), false),
-  ]);
-  return new Tokenizer(tok!, config ?? {}, gen);
 }

@@ -18,7 +18,8 @@ import { AppendProtocol } from '../../engine/tokens/append-protocol.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
 import { ChatTemplateError, TokenizerError } from '../../engine/tokens/errors.js';
 import { TokenBytesError } from '../../engine/tokens/token-bytes.js';
-import { loadTokenizer, type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../../engine/tokens/load-tokenizer.js';
 import { SessionStore } from '../../sessions/store.js';
 import { loadSkillsCatalog, type SkillsCatalog } from '../../skills/index.js';
 import { loadMcpConfig, McpConfigError, type McpConfig } from '../../tools/index.js';
@@ -308,5 +309,6 @@ export class Host {
     await p.store.close();
     p.scheduler.close();
     p.engine.dispose();
+    await p.tokenizer.close();
   }
 }

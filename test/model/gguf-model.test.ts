@@ -15,7 +15,7 @@ import type { ModelSpec, TensorDType } from '../../engine/model/model-spec.js';
 import { loadEngine } from '../../engine/native.js';
 import { writeGgufFromFolder } from '../../engine/synth/gguf-writer.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
-import { loadTokenizer } from '../../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../../engine/tokens/load-tokenizer.js';
 import { retypeTensor, splitGguf } from '../support/gguf-rewrite.js';
 import { ensureModel } from '../support/models.js';
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readGgufHeader } from '../../engine/model/gguf-reader.js';
 import { loadTokenBytes } from '../../engine/tokens/token-bytes.js';
-import { loadTokenizer } from '../../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../../engine/tokens/load-tokenizer.js';
 import { ensureModel } from '../support/models.js';
 import { qwen35VocabFile, sharedData } from '../support/shared.js';
 

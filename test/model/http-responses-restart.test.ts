@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppendProtocol, type Tail } from '../../engine/tokens/append-protocol.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
 import type { ChatMessage } from '../../engine/tokens/messages.js';
-import { loadTokenizer } from '../../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../../engine/tokens/load-tokenizer.js';
 import { WEATHER_TOOLS } from './http-support.js';
 
 const BIN = fileURLToPath(new URL('../../bin/resident.js', import.meta.url));

@@ -6,7 +6,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { jsonDepthExceeds, jsonTextDepth, MAX_JSON_DEPTH } from '../../engine/util/json-depth.js';
 import { canonicalJson } from '../../engine/tokens/prefix-match.js';
-import { loadTokenizer, type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../../engine/tokens/load-tokenizer.js';
 import { sharedData } from '../support/shared.js';
 
 describe('JSON depth', () => {

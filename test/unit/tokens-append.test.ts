@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { Template } from '@huggingface/jinja';
-import { loadTokenizer, type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../../engine/tokens/load-tokenizer.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
 import { AppendProtocol, type Tail } from '../../engine/tokens/append-protocol.js';
 import { AppendProtocolError, ChatTemplateError, MessageFormatError } from '../../engine/tokens/errors.js';

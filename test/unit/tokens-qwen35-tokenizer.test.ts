@@ -8,7 +8,8 @@ import { QWEN3_SPLIT_REGEX } from '../../engine/synth/builtin-tokenizer.js';
 import { buildQwen35Tokenizer, cachedQwen35Tokenizer, qwen35TokenizerFiles } from '../../engine/synth/qwen35-tokenizer.js';
 import { ChatTemplate } from '../../engine/tokens/chat-template.js';
 import { QWEN35_CHAT_TEMPLATE } from '../../engine/tokens/qwen35-chat-template.js';
-import { loadTokenizer, Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../../engine/tokens/load-tokenizer.js';
 import { qwen35TokenizerDir, qwen35VocabFile, sharedData } from '../support/shared.js';
 
 const VOCAB = qwen35VocabFile();

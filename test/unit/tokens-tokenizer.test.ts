@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { BYTE_CHAR, loadTokenizer, type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { BYTE_CHAR, type Tokenizer } from '../../engine/tokens/tokenizer.js';
+import { loadTokenizer } from '../../engine/tokens/load-tokenizer.js';
 import { StreamingDetokenizer } from '../../engine/tokens/detokenizer.js';
 import { TokenizerError } from '../../engine/tokens/errors.js';
 import { QWEN3_DIR, SHARED_SKIP, VECTORS_DIR } from './tokens-shared.js';
