@@ -14,11 +14,12 @@ import { compareWithOracle, emptyStats } from '../support/oracle-compare.js';
 import { ensureModel } from '../support/models.js';
 import { randomTokens } from '../support/numeric.js';
 
+// F32 files: 1.5e-4 – 2.8e-4 measured (AVX2); BF16: both round activations to bf16, at different points: 0.25 (AVX2) – 0.51 measured
 const CASES = [
-  { preset: 'tiny', file: 'f32', activations: 'f32', maxDiff: 2e-2 },
-  { preset: 'tiny-hybrid', file: 'f32', activations: 'f32', maxDiff: 2e-2 },
-  { preset: 'tiny-minimax', file: 'f32', activations: 'f32', maxDiff: 2e-2 },
-  { preset: 'tiny', file: 'bf16', activations: 'bf16', maxDiff: 0.75 }, // both round activations to bf16, at different points: 0.51 measured
+  { preset: 'tiny', file: 'f32', activations: 'f32', maxDiff: 1e-3 },
+  { preset: 'tiny-hybrid', file: 'f32', activations: 'f32', maxDiff: 1e-3 },
+  { preset: 'tiny-minimax', file: 'f32', activations: 'f32', maxDiff: 1e-3 },
+  { preset: 'tiny', file: 'bf16', activations: 'bf16', maxDiff: 0.75 },
 ] as const;
 
 describe.each(CASES)('$preset: engine on the $file GGUF vs llama.cpp on the same file', ({ preset, file, activations, maxDiff }) => {
