@@ -44,12 +44,15 @@ async function agreement(gguf: string, sequences: number[][], opts: { oursFile?:
 
 const CALM = 'tiny-256-calm';
 const WHOLE = [
-  // measured (AVX2), 40 × 8 | 1 × 200: q8_0 320/320 KL 9.9e-5 | 199/200 4.1e-4; q6_k 319/320 1.5e-4 | 196/200 7.0e-4;
-  // q4_k_m 319/320 5.3e-5 | 196/200 4.6e-4. Noise floor, llama.cpp vs itself on 1 × 200: q8_0 and q6_k identical,
-  // q4_k_m 198/200 KL 7.3e-4 (its repacked Q4_K gemm vs gemv); on 40 × 8: q4_k_m 320/320 KL 1.5e-5.
-  { ft: 'q8_0', kl: 2e-4, longTop1: 0.97, longKl: 8e-4 },
-  { ft: 'q6_k', kl: 3e-4, longTop1: 0.97, longKl: 1.4e-3 },
-  { ft: 'q4_k_m', kl: 1.1e-4, longTop1: 0.97, longKl: 9e-4 },
+  // measured, 40 × 8 | 1 × 200 (AVX2; our portable kernels, another summation order, in brackets):
+  // q8_0 top-1 320/320 (318) KL 9.9e-5 (3.6e-4) | 199/200 (198) 4.1e-4 (4.6e-4);
+  // q6_k 319/320 (320) 1.5e-4 (2.2e-4) | 196/200 (199) 7.0e-4 (6.7e-4);
+  // q4_k_m 319/320 (319) 5.3e-5 (1.0e-4) | 196/200 (197) 4.6e-4 (4.9e-4).
+  // Noise floor, llama.cpp vs itself (one batch vs batches of 7): q8_0 and q6_k identical (same kernels), q4_k_m
+  // 320/320 KL 1.5e-5 | 198/200 7.3e-4 (its repacked Q4_K gemm vs gemv). KL bars: 2× the larger measurement.
+  { ft: 'q8_0', kl: 7e-4, longTop1: 0.97, longKl: 1e-3 },
+  { ft: 'q6_k', kl: 4.5e-4, longTop1: 0.97, longKl: 1.4e-3 },
+  { ft: 'q4_k_m', kl: 2e-4, longTop1: 0.97, longKl: 1e-3 },
 ] as const;
 
 describe.each(WHOLE)(`${CALM} $ft: the GGUF-loaded engine vs llama.cpp on the same file`, ({ ft, kl, longTop1, longKl }) => {
@@ -69,7 +72,7 @@ describe.each(WHOLE)(`${CALM} $ft: the GGUF-loaded engine vs llama.cpp on the sa
 });
 
 describe(`${CALM} q4_k_m, our side reading every block scale of blk.0.attn_q one f16 ulp high (a scale-rounding bug)`, () => {
-  it('fails the KL bound the correct engine meets (measured 1.2e-3, top-1 0.988)', async () => {
+  it('fails the bars the correct engine meets (measured KL 1.2e-3, top-1 0.988)', async () => {
     const gguf = await quantizedFile(CALM, 'q4_k_m');
     const tmp = mkdtempSync(join(tmpdir(), 'resident-bad-scale-'));
     try {
@@ -77,7 +80,7 @@ describe(`${CALM} q4_k_m, our side reading every block scale of blk.0.attn_q one
       editBlockScales(gguf, bad, 'blk.0.attn_q.weight', 'all', (bits) => bits + 1);
       const r = await agreement(gguf, SHORT, { oursFile: bad });
       console.log(`GGUF ${CALM} q4_k_m with blk.0.attn_q's scales +1 ulp vs llama.cpp, 40 × 8: top-1 ${r.top1}, KL ${r.kl.toExponential(2)}`);
-      expect(r.kl).toBeGreaterThan(WHOLE[2].kl * 3);
+      expect(r.kl).toBeGreaterThan(3 * WHOLE[2].kl);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
