@@ -62,37 +62,50 @@ export class UnknownPresetError extends ModelLoadError {
   override status = 400;
 }
 
+/**
+ * The gains of the random init (see `initFor`). RANDOM_GAINS is every Qwen3 preset's default; a preset may set its
+ * own (`ModelPreset.init`, e.g. tiny-256-calm's trained-like conditioning).
+ */
+export interface InitGains {
+  /** Std of the output logits over the vocabulary. */
+  logitSpread: number;
+  /** q_norm/k_norm weight: attention logits have std ≈ qkGain². */
+  qkGain: number;
+  /** Std of router logits (MoE). */
+  routerSpread: number;
+  /** Residual update of each attention sublayer, in rms of a unit-rms input (o_proj gain). */
+  attnOutGain: number;
+  /** Residual update of each MLP sublayer (down_proj gain). */
+  mlpOutGain: number;
+}
+
+/**
+ * Random-model gains: each sublayer adds a residual update of rms ≈ 1.5 × the embedding's rms (so the output is
+ * not just the current token), logits ≈ N(0, 10²), attention-logit spread ≈ 3.
+ */
+export const RANDOM_GAINS: InitGains = { logitSpread: 10, qkGain: 1.8, routerSpread: 2, attnOutGain: 2, mlpOutGain: 2.5 };
+
 /** Per-tensor init: value = mean + std·n, n ≈ N(0,1) (Irwin–Hall of 4 bytes, |n| ≤ 3.45). */
-export function initFor(name: string, c: ModelConfig): { mean: number; std: number } {
+export function initFor(name: string, c: ModelConfig, g: InitGains = RANDOM_GAINS): { mean: number; std: number } {
   const H = c.hiddenSize;
   if (name === 'model.embed_tokens.weight' || name === 'lm_head.weight') return { mean: 0, std: 1 };
   if (name === 'model.norm.weight') {
-    const g = LOGIT_SPREAD / Math.sqrt(H); // logits ≈ N(0, LOGIT_SPREAD²) over the vocabulary
-    return { mean: g, std: 0.05 * g };
+    const m = g.logitSpread / Math.sqrt(H); // logits ≈ N(0, logitSpread²) over the vocabulary
+    return { mean: m, std: 0.05 * m };
   }
-  if (name.endsWith('q_norm.weight') || name.endsWith('k_norm.weight')) return { mean: QK_GAIN, std: 0.1 };
+  if (name.endsWith('q_norm.weight') || name.endsWith('k_norm.weight')) return { mean: g.qkGain, std: 0.1 };
   if (name.endsWith('layernorm.weight')) return { mean: 1, std: 0.05 };
-  if (name.endsWith('mlp.gate.weight')) return { mean: 0, std: ROUTER_SPREAD / Math.sqrt(H) };
+  if (name.endsWith('mlp.gate.weight')) return { mean: 0, std: g.routerSpread / Math.sqrt(H) };
   if (/(q|k|v)_proj\.weight$/.test(name) || /(gate|up)_proj\.weight$/.test(name)) return { mean: 0, std: 1 / Math.sqrt(H) };
-  if (name.endsWith('o_proj.weight')) return { mean: 0, std: ATTN_OUT_GAIN / Math.sqrt(c.nHeads * c.headDim) };
+  if (name.endsWith('o_proj.weight')) return { mean: 0, std: g.attnOutGain / Math.sqrt(c.nHeads * c.headDim) };
   if (name.endsWith('down_proj.weight')) {
     const inner = name.includes('.experts.') ? c.moe!.moeIntermediateSize : c.intermediateSize;
     // k experts mixed with weights summing to 1 shrink the rms by ≈ √k: compensate.
     const scale = name.includes('.experts.') ? Math.sqrt(c.moe!.numExpertsPerTok) : 1;
-    return { mean: 0, std: (MLP_OUT_GAIN * scale) / Math.sqrt(inner) };
+    return { mean: 0, std: (g.mlpOutGain * scale) / Math.sqrt(inner) };
   }
   throw new ModelLoadError(`no init rule for tensor '${name}'`, undefined, name);
 }
-
-/** Std of the output logits over the vocabulary. */
-const LOGIT_SPREAD = 10;
-/** q_norm/k_norm weight: attention logits have std ≈ QK_GAIN². */
-const QK_GAIN = 1.8;
-/** Std of router logits (MoE). */
-const ROUTER_SPREAD = 2;
-/** Each sublayer adds a residual update of rms ≈ 1.5 × the embedding's rms, so the output is not just the current token. */
-const ATTN_OUT_GAIN = 2;
-const MLP_OUT_GAIN = 2.5;
 
 /** A seeded stream of ≈N(0,1) values: xoshiro128** seeded by splitmix32 of (seed, FNV-1a(name)). */
 export class WeightStream {
@@ -202,7 +215,7 @@ function tensorsToWrite(c: ModelConfig): ExpectedTensor[] {
 }
 
 /** Streams the weights of every tensor to write into `file` (safetensors); returns the parameter count. */
-function writeWeights(file: string, c: ModelConfig, dtype: MakeModelDType, seed: number): number {
+function writeWeights(file: string, c: ModelConfig, dtype: MakeModelDType, seed: number, gains?: InitGains): number {
   const specs = tensorsToWrite(c);
   const fp8 = dtype === 'fp8';
   const written = specs.flatMap((t) => (fp8 ? fp8WrittenTensors(t) : [{ name: t.name, shape: t.shape, dtype }]));
@@ -214,7 +227,7 @@ function writeWeights(file: string, c: ModelConfig, dtype: MakeModelDType, seed:
     const bytes = Buffer.alloc(CHUNK * DTYPE_SIZE[floatType]);
     for (const t of specs) {
       const n = t.shape.reduce((a, b) => a * b, 1);
-      const { mean, std } = isHybrid(c) ? hybridInitFor(t, c) : c.arch === 'minimax-m2' ? minimaxInitFor(t.name, c) : initFor(t.name, c);
+      const { mean, std } = isHybrid(c) ? hybridInitFor(t, c) : c.arch === 'minimax-m2' ? minimaxInitFor(t.name, c) : initFor(t.name, c, gains);
       const stream = new WeightStream(seed, t.name);
       if (fp8 && isFp8Quantized(t)) {
         yield* fp8TensorChunks(t, stream, mean, std);
@@ -273,7 +286,7 @@ export async function makeModel(opts: MakeModelOptions): Promise<MakeModelResult
   writeFileAtomicSync(join(dir, 'tokenizer.json'), tokFiles.tokenizerJson, { mode: 0o644 }); // the source may be read-only
   writeFileAtomicSync(join(dir, 'tokenizer_config.json'), tokFiles.tokenizerConfigJson, { mode: 0o644 });
 
-  const params = writeWeights(join(dir, 'model.safetensors'), c, opts.dtype, seed);
+  const params = writeWeights(join(dir, 'model.safetensors'), c, opts.dtype, seed, preset.init);
   const result: MakeModelResult = { dir, config: c, params, tokenizer };
   if (opts.gguf) {
     const { writeGgufFromFolder } = await import('./gguf-writer.js');

@@ -52,7 +52,7 @@ describe(`${PRESET} Q4_K_M: value heads inside quant blocks`, () => {
 
   it('agrees with llama.cpp on the same file', async () => {
     const { gguf } = await q4km();
-    const r = await fileAgreement(gguf, randomTokens(100, 5));
+    const r = await fileAgreement(gguf, [randomTokens(100, 5)]);
     console.log(`${PRESET} q4_k_m vs llama.cpp: top-1 ${r.top1 * 100}/100, KL over its top-40 ${r.kl.toExponential(2)}`);
     expect(r.positions).toBe(100);
     expect(r.top1).toBeGreaterThanOrEqual(0.8);  // measured 87/100 (dense tiny-256 q4_k_m: 97/100; see gguf-quant-oracle.test.ts)

@@ -90,3 +90,25 @@ export function retypeTensor(src: string, out: string, tensor: string, type: num
   buf.writeUInt32LE(type, at + 8 + Buffer.byteLength(tensor) + 4 + 8 * t.dims.length);
   writeFileSync(out, buf);
 }
+
+/** Where the f16 super-scale `d` sits in each block, and the block's bytes (ggml's layouts). */
+const SCALE_AT: Record<number, { at: number; bytes: number }> = { 8: { at: 0, bytes: 34 }, 12: { at: 0, bytes: 144 }, 14: { at: 208, bytes: 210 } };
+
+/**
+ * Writes `out`: `src` with the f16 scale `d` of blocks `blocks` of `tensor` (Q8_0, Q4_K or Q6_K) rewritten by
+ * `edit(bits) → bits` — a stand-in for a kernel that misreads those scales (a test shows the comparison catches it).
+ */
+export function editBlockScales(src: string, out: string, tensor: string, blocks: number[] | 'all', edit: (bits: number) => number): void {
+  const h = readGgufHeader(src);
+  const t = h.tensors.find((x) => x.name === tensor);
+  if (!t) throw new Error(`${src}: no tensor ${tensor}`);
+  const layout = SCALE_AT[t.type];
+  if (!layout) throw new Error(`${src}: ${tensor} has ggml type ${t.type}, not Q8_0 / Q4_K / Q6_K`);
+  const buf = readFileSync(src);
+  const n = (t.dims.reduce((a, b) => a * b, 1) / (t.type === 8 ? 32 : 256)) | 0;
+  for (const b of blocks === 'all' ? Array.from({ length: n }, (_, i) => i) : blocks) {
+    const p = h.dataOffset + t.offset + b * layout.bytes + layout.at;
+    buf.writeUInt16LE(edit(buf.readUInt16LE(p)) & 0xffff, p);
+  }
+  writeFileSync(out, buf);
+}

@@ -108,6 +108,11 @@ export class LlamaOracle {
     return result;
   }
 
+  /** Empties the sequence (its KV too): the next `evaluate` starts again at position 0. */
+  async reset(): Promise<void> {
+    await this.sequence.clearHistory();
+  }
+
   /** Frees the context (the model stays loaded for the next oracle). */
   async dispose(): Promise<void> {
     await this.context.dispose();

@@ -39,26 +39,41 @@ export function compareWithRows(ll: PositionDist[], positions: number[], rows: A
   }
 }
 
+/** fileAgreement's result: the share of positions whose top-1 agrees, the mean KL(llama.cpp ‖ ours) over its top-40. */
+export interface FileAgreement {
+  top1: number;
+  kl: number;
+  positions: number;
+  /** The matrix types our engine ran (e.g. q8_0, q4_k+q6_k). */
+  types: string;
+}
+
 /**
- * Our engine and llama.cpp (F32 KV) on the same model file, over `tokens` in one prefill: the share of positions
- * whose top-1 agrees, and the mean KL(llama.cpp ‖ ours) over llama.cpp's top-40.
+ * Our engine and llama.cpp (F32 KV) on the same model file, over each sequence of `sequences` from position 0 (ours:
+ * all in one batched forward, a fresh slot each; llama.cpp: one prefill each, its sequence emptied in between):
+ * top-1 agreement and mean KL(llama.cpp ‖ ours) over llama.cpp's top-40, every position of every sequence.
+ * `oursFile`: our engine reads this file instead (a deliberately damaged copy, to show the comparison fails).
  */
-export async function fileAgreement(file: string, tokens: number[]): Promise<{ top1: number; kl: number; positions: number; types: string }> {
-  const spec = await loadModelSpecFrom(file);
+export async function fileAgreement(file: string, sequences: number[][], opts: { oursFile?: string } = {}): Promise<FileAgreement> {
+  const spec = await loadModelSpecFrom(opts.oursFile ?? file);
   const engine = await loadEngine(spec, { threads: 2 });
-  const capacity = Math.max(512, tokens.length + 64);
-  const oracle = await LlamaOracle.open(file, { contextSize: capacity, topK: 40 });
+  const longest = Math.max(...sequences.map((t) => t.length));
+  const oracle = await LlamaOracle.open(file, { contextSize: Math.max(512, longest + 64), topK: 40 });
   try {
-    const slot = engine.createSlot(capacity, 'f32');
-    const [out] = await engine.forward([{ slot, tokens, logits: 'all' }]);
-    const ll = await oracle.evaluate(tokens);
-    let same = 0, kl = 0;
-    for (const d of ll) {
-      const lp = logSoftmax(row(out!.data, d.pos, spec.config.vocabSize));
-      if (argmax(lp) === d.top[0]!.id) same++;
-      for (const e of d.top) kl += Math.exp(e.logprob) * (e.logprob - lp[e.id]!);
+    const outs = await engine.forward(sequences.map((tokens) => ({ slot: engine.createSlot(tokens.length + 8, 'f32'), tokens, logits: 'all' as const })));
+    let same = 0, kl = 0, positions = 0;
+    for (const [s, tokens] of sequences.entries()) {
+      await oracle.reset();
+      const ll = await oracle.evaluate(tokens);
+      expect(ll.length, `llama.cpp's distributions for sequence ${s}`).toBe(tokens.length);
+      for (const d of ll) {
+        const lp = logSoftmax(row(outs[s]!.data, d.pos, spec.config.vocabSize));
+        if (argmax(lp) === d.top[0]!.id) same++;
+        for (const e of d.top) kl += Math.exp(e.logprob) * (e.logprob - lp[e.id]!);
+        positions++;
+      }
     }
-    return { top1: same / ll.length, kl: kl / ll.length, positions: ll.length, types: (spec.matrixTypes ?? [spec.dtype]).join('+') };
+    return { top1: same / positions, kl: kl / positions, positions, types: (spec.matrixTypes ?? [spec.dtype]).join('+') };
   } finally {
     await oracle.dispose();
     engine.dispose();

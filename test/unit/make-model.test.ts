@@ -9,7 +9,7 @@ import { QWEN3_ADDED_TOKENS, writeBuiltinTokenizer } from '../../engine/synth/bu
 import { decodeToF64, f16ToNumber } from '../../engine/model/float-convert.js';
 import { writeGgufFromFolder } from '../../engine/synth/gguf-writer.js';
 import { loadModelSpec } from '../../engine/model/hf-model.js';
-import { MAKE_MODEL_VERSION, makeModel, UnknownPresetError } from '../../engine/synth/make-model.js';
+import { MAKE_MODEL_VERSION, makeModel, RANDOM_GAINS, UnknownPresetError } from '../../engine/synth/make-model.js';
 import { getPreset } from '../../engine/synth/model-presets.js';
 import { main } from '../../runtime/cli.js';
 import { demoModelName, ensureDemoModel } from '../../runtime/host/demo-model.js';
@@ -191,6 +191,29 @@ describe('make-model', () => {
     const stacked = byName.get('blk.3.ffn_up_exps.weight')!;
     expect(readBytes(r.gguf!, Number(stacked.fileOffset) + 5 * up5.nbytes, up5.nbytes).equals(readBytes(up5.file, up5.offset, up5.nbytes))).toBe(true);
   });
+
+  it('tiny-256-calm is tiny-256 with other init gains: only q/k norms, o_proj and down_proj change, by those gains', async () => {
+    const calm = getPreset('tiny-256-calm')!, base = getPreset('tiny-256')!;
+    expect(calm.config).toEqual(base.config);
+    const r = await makeModel({ preset: 'tiny-256-calm', dtype: 'f32', out: join(root, 'calm'), tokenizerDir: false });
+    const b = await makeModel({ preset: 'tiny-256', dtype: 'f32', out: join(root, 'base'), tokenizerDir: false });
+    const [cs, bs] = [await loadModelSpec(r.dir), await loadModelSpec(b.dir)];
+    const rms = (x: Float64Array) => Math.sqrt(x.reduce((a, v) => a + v * v, 0) / x.length);
+    const values = (spec: typeof cs, name: string) => {
+      const t = spec.tensors.find((x) => x.name === name)!;
+      return decodeToF64('f32', readBytes(t.file, t.offset, t.nbytes));
+    };
+    for (const t of cs.tensors) {
+      const [c, v] = [values(cs, t.name), values(bs, t.name)];
+      const g = calm.init!;
+      if (/(q|k)_norm\.weight$/.test(t.name)) {  // mean qkGain + std 0.1 · the same stream: shifted by the gains' difference
+        expect(Math.max(...c.map((x, i) => Math.abs(x - v[i]! - (g.qkGain - RANDOM_GAINS.qkGain)))), t.name).toBeLessThan(1e-6);
+        continue;
+      }
+      const ratio = t.name.endsWith('o_proj.weight') ? g.attnOutGain / RANDOM_GAINS.attnOutGain : t.name.endsWith('down_proj.weight') ? g.mlpOutGain / RANDOM_GAINS.mlpOutGain : 1;
+      expect(rms(c) / rms(v), t.name).toBeCloseTo(ratio, 5);  // same stream: the same values up to the gain
+    }
+  }, 60_000);
 
   it('rejects unknown presets; the CLI reports usage errors with exit code 2', async () => {
     await expect(makeModel({ preset: 'huge', dtype: 'f32', out: join(root, 'x') })).rejects.toThrow(UnknownPresetError);
