@@ -50,6 +50,58 @@ inline void group_offsets(const char* blk, __m256* c0, __m256* c1) {
   }
 }
 
+// The 16 group scales of a k-quant block as int16 (q4_k / q5_k: the 8 6-bit sub-block scales of k4_scale_min, one
+// per two groups; q6_k: the 16 int8 scales), laid out for scale_pick: lane half 0 holds the scale of group 2j at
+// int16 j, lane half 1 that of group 2j + 1.
+template <dtype T>
+inline __m256i group_scales16(const char* blk) {
+  if constexpr (T == dtype::q6_k) {
+    const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
+  } else {
+    uint32_t u[3];
+    std::memcpy(u, blk + 4, 12);
+    const uint32_t s_lo = u[0] & 0x3f3f3f3f, s_hi = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    return _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_setr_epi32(int(s_lo), int(s_hi), 0, 0)));
+  }
+}
+
+// 16 int16: the scale of group 2j in the low 8, of group 2j + 1 in the high 8 (sub-block j's two halves).
+inline __m256i scale_pick(__m256i s16, int j) { return _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * j))); }
+
+// k-quants, y[t * ldy] = row wr · x_t for NT tokens: per block and token the exact integer Σ_g sc_g · Σ_{i∈g} u_i·q_i
+// (vpmaddubsw, then vpmaddwd by the group scales; |sum| < 2^26), times d · dx in f32; minus Σ_g C[g]·sx[g] in f32.
+template <dtype T, int NT>
+void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  constexpr size_t B = block_bytes(T);
+  __m256 acc[NT], accm[NT];
+  for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm256_setzero_ps();
+  for (int b = 0; b < k / 256; b++) {
+    const char* blk = wr + size_t(b) * B;
+    __m256 c0, c1;
+    group_offsets<T>(blk, &c0, &c1);
+    for (int t = 0; t < NT; t++) {
+      const float* sx = xr[t].sx + 16 * b;
+      accm[t] = _mm256_fmadd_ps(c0, _mm256_loadu_ps(sx), _mm256_fmadd_ps(c1, _mm256_loadu_ps(sx + 8), accm[t]));
+    }
+    const __m256i s16 = group_scales16<T>(blk);
+    __m256i isum[NT];
+    for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+    for (int j = 0; j < 8; j++) {
+      const __m256i u = qsimd::codes32<T>(blk, j), sc = scale_pick(s16, j);
+      for (int t = 0; t < NT; t++) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 256 * b + 32 * j));
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), sc));
+      }
+    }
+    uint16_t h;
+    std::memcpy(&h, T == dtype::q6_k ? blk + 208 : blk, 2);
+    const float d = _cvtsh_ss(h);
+    for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * xr[t].dx[b]), acc[t]);
+  }
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
+}
+
 // y[t * ldy] = row wr · x_t for NT tokens.
 template <dtype T, int NT>
 void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
@@ -95,6 +147,18 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
 }
 
+constexpr int ktile_tokens = 8;  // tokens per k-quant tile (ktile's registers: NT int32 sums, f32 sums spill once per block)
+
+// The tile of nt < NT + 1 tokens: ktile (k-quants) or row_tile.
+template <dtype T, int NT>
+inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  if constexpr (NT > 0) {
+    if (nt != NT) return tail_tile<T, NT - 1>(nt, wr, k, xr, y, ldy);
+    if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, y, ldy);
+    else row_tile<T, NT>(wr, k, xr, y, ldy);
+  }
+}
+
 template <dtype T>
 void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
   char* xq = reinterpret_cast<char*>(scratch);
@@ -107,13 +171,14 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
     for (int r = r0; r < r1; r++) {
       const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
       float* yr = y + size_t(t0) * ldy + r;
-      int t = 0;
-      for (; t + 4 <= nt; t += 4) row_tile<T, 4>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
-      switch (nt - t) {
-        case 3: row_tile<T, 3>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
-        case 2: row_tile<T, 2>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
-        case 1: row_tile<T, 1>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
-        default: break;
+      if constexpr (block_elems(T) == 256) {
+        int t = 0;
+        for (; t + ktile_tokens <= nt; t += ktile_tokens) ktile<T, ktile_tokens>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+        if (t < nt) tail_tile<T, ktile_tokens - 1>(nt - t, wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+      } else {
+        int t = 0;
+        for (; t + 4 <= nt; t += 4) row_tile<T, 4>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+        if (t < nt) tail_tile<T, 3>(nt - t, wr, k, xr + t, yr + size_t(t) * ldy, ldy);
       }
     }
   }
