@@ -87,11 +87,14 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     const __m256i s16 = group_scales16<T>(blk);
     __m256i isum[NT];
     for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 8
     for (int j = 0; j < 8; j++) {
       const __m256i u = qsimd::codes32<T>(blk, j), sc = scale_pick(s16, j);
+#pragma GCC unroll 8
       for (int t = 0; t < NT; t++) {
         const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 256 * b + 32 * j));
         isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), sc));
+        __asm__("" : "+x"(isum[t]));  // keeps the running sum in its register (unpinned, GCC stores every product)
       }
     }
     uint16_t h;
