@@ -108,7 +108,7 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     const char* blk = wr + size_t(b) * B;
     uint16_t h;
     std::memcpy(&h, blk, 2);
-    const float dw = _cvtsh_ss(h);
+    const __m256 dw = _mm256_set1_ps(_cvtsh_ss(h));
     const __m256i u = qsimd::codes32<T>(blk, 0);
     const __m256i ua = T == dtype::q8_0 ? _mm256_abs_epi8(u) : u;
     for (int t = 0; t < NT; t++) {
@@ -116,7 +116,7 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
       if constexpr (T == dtype::q8_0) q = _mm256_sign_epi8(q, u);
       __m256i p16 = _mm256_maddubs_epi16(ua, q);
       if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
-      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xr[t].dx[b]), _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc[t]);
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(xr[t].dx + b)), _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc[t]);
     }
   }
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(acc[t]);
