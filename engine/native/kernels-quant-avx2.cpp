@@ -1,7 +1,7 @@
-// AVX2 matmul for block-quant weights (quant-formats.h): the activation chunk is quantized once per call. k-quants:
-// each weight block is decoded once per tile of up to 8 tokens, vpmaddubsw then vpmaddwd by the integer group scales
-// give an exact int32 sum per block and token, scaled by d · dx in f32. q8_0 / q4_0: tiles of 4 tokens, exact int32
-// lane sums per 32-block scaled by d_w · d_x.
+// AVX2 matmul for block-quant weights (quant-formats.h): the activation chunk is quantized once per call and each
+// weight block is decoded once per tile of up to 8 tokens. k-quants: vpmaddubsw then vpmaddwd by the integer group
+// scales give an exact int32 sum per block and token, scaled by d · dx in f32; q8_0 / q4_0: exact int32 lane sums
+// per 32-block scaled by d_w · d_x.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -122,15 +122,21 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(acc[t]);
 }
 
-constexpr int ktile_tokens = 8;  // tokens per k-quant tile (ktile's registers: NT int32 sums, f32 sums spill once per block)
+constexpr int tile_tokens = 8;  // tokens per tile (ktile's registers: NT int32 sums; f32 sums spill once per block)
 
-// The tile of nt < NT + 1 tokens: ktile (k-quants) or row_tile.
+// The tile of NT tokens: ktile (k-quants) or row_tile.
+template <dtype T, int NT>
+inline void tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, y, ldy);
+  else row_tile<T, NT>(wr, k, xr, y, ldy);
+}
+
+// The tile of nt <= NT tokens.
 template <dtype T, int NT>
 inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, float* y, int ldy) {
   if constexpr (NT > 0) {
     if (nt != NT) return tail_tile<T, NT - 1>(nt, wr, k, xr, y, ldy);
-    if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, y, ldy);
-    else row_tile<T, NT>(wr, k, xr, y, ldy);
+    tile<T, NT>(wr, k, xr, y, ldy);
   }
 }
 
@@ -146,15 +152,9 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
     for (int r = r0; r < r1; r++) {
       const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
       float* yr = y + size_t(t0) * ldy + r;
-      if constexpr (block_elems(T) == 256) {
-        int t = 0;
-        for (; t + ktile_tokens <= nt; t += ktile_tokens) ktile<T, ktile_tokens>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
-        if (t < nt) tail_tile<T, ktile_tokens - 1>(nt - t, wr, k, xr + t, yr + size_t(t) * ldy, ldy);
-      } else {
-        int t = 0;
-        for (; t + 4 <= nt; t += 4) row_tile<T, 4>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
-        if (t < nt) tail_tile<T, 3>(nt - t, wr, k, xr + t, yr + size_t(t) * ldy, ldy);
-      }
+      int t = 0;
+      for (; t + tile_tokens <= nt; t += tile_tokens) tile<T, tile_tokens>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+      if (t < nt) tail_tile<T, tile_tokens - 1>(nt - t, wr, k, xr + t, yr + size_t(t) * ldy, ldy);
     }
   }
 }
