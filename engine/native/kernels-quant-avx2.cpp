@@ -31,19 +31,18 @@ inline float hsum(__m256 v) {
 // A k-quant block's scales from registers (a vector load of scalar stores would stall on store forwarding):
 // s16: the 16 group scales as int16 (q4_k / q5_k: the 8 6-bit sub-block scales of k4_scale_min, each for two
 // groups; q6_k: the 16 int8 scales) laid out for scale_pick, lane half 0 holding group 2j's at int16 j, half 1
-// group 2j + 1's; c0, c1: C[g] of groups 0..7, 8..15 in f32 (quant::block_scales' values); returns d.
+// group 2j + 1's; o16: the integer offset factor of each group g in order, to meet the activations' group sums bs
+// (q4_k / q5_k: min m_{g/2}, scaled by *dmin; q6_k: 32 · sc_g, scaled by d as the codes). Returns d.
 template <dtype T>
-inline float kblock_scales(const char* blk, __m256i* s16, __m256* c0, __m256* c1) {
+inline float kblock_scales(const char* blk, __m256i* s16, __m256i* o16, float* dmin) {
   if constexpr (T == dtype::q6_k) {
     uint16_t h;
     std::memcpy(&h, blk + 208, 2);
-    const float d = _cvtsh_ss(h);
-    const __m256 d32 = _mm256_set1_ps(32 * d);
     const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
     *s16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
-    *c0 = _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
-    *c1 = _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
-    return d;
+    *o16 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5);
+    *dmin = 0;
+    return _cvtsh_ss(h);
   } else {  // 12 packed bytes u0 u1 u2 (dwords): scales (u0 & 63, (u2 & 15) | (u0 >> 6) << 4), mins (u1 & 63, (u2 >> 4) | (u1 >> 6) << 4)
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));  // u0 u1 u2 and 4 code bytes
     const __m128i lo = _mm_and_si128(x, _mm_set1_epi8(0x3f));
@@ -52,9 +51,9 @@ inline float kblock_scales(const char* blk, __m256i* s16, __m256* c0, __m256* c1
     const __m128i sm = _mm_unpacklo_epi32(lo, hi);  // 8 scale bytes, 8 min bytes
     const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(*reinterpret_cast<const int*>(blk)));  // d, dmin
     *s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
-    const __m256 m = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dd)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(sm, sm))));
-    *c0 = _mm256_permutevar8x32_ps(m, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
-    *c1 = _mm256_permutevar8x32_ps(m, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+    const __m128i m = _mm_unpackhi_epi64(sm, sm);
+    *o16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));  // m0 m0 m1 m1 … m7 m7
+    *dmin = _mm_cvtss_f32(_mm_movehdup_ps(dd));
     return _mm_cvtss_f32(dd);
   }
 }
@@ -62,8 +61,10 @@ inline float kblock_scales(const char* blk, __m256i* s16, __m256* c0, __m256* c1
 // 16 int16: the scale of group 2j in the low 8, of group 2j + 1 in the high 8 (sub-block j's two halves).
 inline __m256i scale_pick(__m256i s16, int j) { return _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * j))); }
 
-// k-quants, y[t * ldy] = row wr · x_t for NT tokens: per block and token the exact integer Σ_g sc_g · Σ_{i∈g} u_i·q_i
-// (vpmaddubsw, then vpmaddwd by the group scales; |sum| < 2^26), times d · dx in f32; minus Σ_g C[g]·sx[g] in f32.
+// k-quants, y[t * ldy] = row wr · x_t for NT tokens, in llama.cpp's integers (ggml_vec_dot_q*_K_q8_K): per block
+// and token the exact Σ_g sc_g · Σ_{i∈g} u_i·q_i (vpmaddubsw, then vpmaddwd by the group scales) and Σ_g o_g · bs_g
+// (|sums| < 2^26), each scaled once in f32 — q4_k / q5_k: d · dx · sums − dmin · dx · offsets; q6_k: d · dx ·
+// (sums − offsets), its −32 taken in the integers.
 template <dtype T, int NT>
 void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   constexpr size_t B = block_bytes(T);
@@ -71,13 +72,9 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm256_setzero_ps();
   for (int b = 0; b < k / 256; b++) {
     const char* blk = wr + size_t(b) * B;
-    __m256i s16;
-    __m256 c0, c1;
-    const float d = kblock_scales<T>(blk, &s16, &c0, &c1);
-    for (int t = 0; t < NT; t++) {
-      const float* sx = xr[t].sx + 16 * b;
-      accm[t] = _mm256_fmadd_ps(c0, _mm256_loadu_ps(sx), _mm256_fmadd_ps(c1, _mm256_loadu_ps(sx + 8), accm[t]));
-    }
+    __m256i s16, o16;
+    float dmin;
+    const float d = kblock_scales<T>(blk, &s16, &o16, &dmin);
     __m256i isum[NT];
     for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
@@ -90,7 +87,16 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
         __asm__("" : "+x"(isum[t]));  // keeps the running sum in its register (unpinned, GCC stores every product)
       }
     }
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * xr[t].dx[b]), acc[t]);
+    for (int t = 0; t < NT; t++) {
+      const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].bs + 16 * b)), o16);
+      const float dx = xr[t].dx[b];
+      if constexpr (T == dtype::q6_k) {
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], off)), _mm256_set1_ps(d * dx), acc[t]);
+      } else {
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * dx), acc[t]);
+        accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(dmin * dx), accm[t]);
+      }
+    }
   }
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
 }
