@@ -61,10 +61,11 @@ inline float kblock_scales(const char* blk, __m256i* s16, __m256i* o16, float* d
 // 16 int16: the scale of group 2j in the low 8, of group 2j + 1 in the high 8 (sub-block j's two halves).
 inline __m256i scale_pick(__m256i s16, int j) { return _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * j))); }
 
-// k-quants, y[t * ldy] = row wr · x_t for NT tokens, in llama.cpp's integers (ggml_vec_dot_q*_K_q8_K): per block
-// and token the exact Σ_g sc_g · Σ_{i∈g} u_i·q_i (vpmaddubsw, then vpmaddwd by the group scales) and Σ_g o_g · bs_g
-// (|sums| < 2^26), each scaled once in f32 — q4_k / q5_k: d · dx · sums − dmin · dx · offsets; q6_k: d · dx ·
-// (sums − offsets), its −32 taken in the integers.
+// k-quants, y[t * ldy] = row wr · x_t for NT tokens, in llama.cpp's integers (ggml_vec_dot_q*_K_q8_K): the exact
+// Σ_g sc_g · Σ_{i∈g} u_i·q_i (vpmaddubsw, then vpmaddwd by the group scales) and Σ_g o_g · bs_g (|sums| < 2^26),
+// scaled in f32 — q4_k / q5_k: d · dx · sums per 64 values, as llama.cpp's Q4_K gemm steps (one step per block
+// doubled the whole-file KL from llama.cpp on tiny-256-calm), − dmin · dx · offsets per block; q6_k: d · dx ·
+// (sums − offsets) per block, its −32 taken in the integers.
 template <dtype T, int NT>
 void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   constexpr size_t B = block_bytes(T);
@@ -75,27 +76,35 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
     __m256i s16, o16;
     float dmin;
     const float d = kblock_scales<T>(blk, &s16, &o16, &dmin);
-    __m256i isum[NT];
+    alignas(32) __m256 dd[NT];  // d · dx per token (a memory operand of the FMAs)
+    for (int t = 0; t < NT; t++) dd[t] = _mm256_set1_ps(d * xr[t].dx[b]);
+    if constexpr (T != dtype::q6_k) __asm__ volatile("" : : "r"(dd) : "memory");  // dd stays in memory, acc in registers
+    __m256i isum[NT];  // q6_k: the block's sums
     for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; j++) {
-      const __m256i u = qsimd::codes32<T>(blk, j), sc = scale_pick(s16, j);
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {  // sub-blocks 2c, 2c + 1
+      const __m256i u0 = qsimd::codes32<T>(blk, 2 * c), u1 = qsimd::codes32<T>(blk, 2 * c + 1);
+      const __m256i sc0 = scale_pick(s16, 2 * c), sc1 = scale_pick(s16, 2 * c + 1);
 #pragma GCC unroll 8
       for (int t = 0; t < NT; t++) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 256 * b + 32 * j));
-        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(u, q), sc));
-        __asm__("" : "+x"(isum[t]));  // keeps the running sum in its register (unpinned, GCC stores every product)
+        const __m256i* q = reinterpret_cast<const __m256i*>(xr[t].q + 256 * b + 64 * c);
+        const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_loadu_si256(q)), sc0),
+                                           _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_loadu_si256(q + 1)), sc1));
+        if constexpr (T == dtype::q6_k) {
+          isum[t] = _mm256_add_epi32(isum[t], p);
+          __asm__("" : "+x"(isum[t]));  // keeps the running sum in its register (unpinned, GCC stores every product)
+        } else {
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd[t], acc[t]);  // one f32 step per 64 values, as llama.cpp's Q4_K gemm
+          __asm__ volatile("" : "+x"(acc[t]) : : "memory");
+        }
       }
     }
     for (int t = 0; t < NT; t++) {
       const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].bs + 16 * b)), o16);
-      const float dx = xr[t].dx[b];
-      if constexpr (T == dtype::q6_k) {
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], off)), _mm256_set1_ps(d * dx), acc[t]);
-      } else {
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * dx), acc[t]);
-        accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(dmin * dx), accm[t]);
-      }
+      if constexpr (T == dtype::q6_k)
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], off)), dd[t], acc[t]);
+      else
+        accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(dmin * xr[t].dx[b]), accm[t]);
     }
   }
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
