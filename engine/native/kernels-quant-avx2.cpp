@@ -1,6 +1,7 @@
-// AVX2 matmul for block-quant weights (quant-formats.h): the activation chunk is quantized once per call, each
-// weight block is decoded to bytes once per tile of up to 4 tokens, and vpmaddubsw/vpmaddwd give exact int32 sums
-// per group of 16 values, scaled and accumulated in f32.
+// AVX2 matmul for block-quant weights (quant-formats.h): the activation chunk is quantized once per call and each
+// weight block is decoded once per tile of up to 8 tokens. k-quants: vpmaddubsw then vpmaddwd by the integer group
+// scales give an exact int32 sum per block and token, scaled by d · dx in f32; q8_0 / q4_0: exact int32 lane sums
+// per 32-block scaled by d_w · d_x.
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -27,72 +28,131 @@ inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// C[g] of a k-quant block's 16 groups as two vectors, built from registers and the block (quant::block_scales'
-// values; a vector load of its scalar stores would stall on store forwarding).
+// A k-quant block's scales from registers (a vector load of scalar stores would stall on store forwarding):
+// s16: the 16 group scales as int16 (q4_k / q5_k: the 8 6-bit sub-block scales of k4_scale_min, each for two
+// groups; q6_k: the 16 int8 scales) laid out for scale_pick, lane half 0 holding group 2j's at int16 j, half 1
+// group 2j + 1's; o16: the integer offset factor of each group g in order, to meet the activations' group sums bs
+// (q4_k / q5_k: min m_{g/2}, scaled by *dmin; q6_k: 32 · sc_g, scaled by d as the codes). Returns d.
 template <dtype T>
-inline void group_offsets(const char* blk, __m256* c0, __m256* c1) {
+inline float kblock_scales(const char* blk, __m256i* s16, __m256i* o16, float* dmin) {
   if constexpr (T == dtype::q6_k) {
     uint16_t h;
     std::memcpy(&h, blk + 208, 2);
-    const __m256 d32 = _mm256_set1_ps(32 * _cvtsh_ss(h));
     const __m128i sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
-    *c0 = _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
-    *c1 = _mm256_mul_ps(d32, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
-  } else {  // q4_k / q5_k: dmin · the 8 6-bit mins (k4_scale_min), each for two groups
-    uint32_t u[3];
-    uint16_t h;
-    std::memcpy(&h, blk + 2, 2);
-    std::memcpy(u, blk + 4, 12);
-    const uint32_t m_lo = u[1] & 0x3f3f3f3f, m_hi = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
-    const __m256 m = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_setr_epi32(int(m_lo), int(m_hi), 0, 0))));
-    *c0 = _mm256_permutevar8x32_ps(m, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
-    *c1 = _mm256_permutevar8x32_ps(m, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7));
+    *s16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)));
+    *o16 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5);
+    *dmin = 0;
+    return _cvtsh_ss(h);
+  } else {  // 12 packed bytes u0 u1 u2 (dwords): scales (u0 & 63, (u2 & 15) | (u0 >> 6) << 4), mins (u1 & 63, (u2 >> 4) | (u1 >> 6) << 4)
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));  // u0 u1 u2 and 4 code bytes
+    const __m128i lo = _mm_and_si128(x, _mm_set1_epi8(0x3f));
+    const __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(x, 0xAA), _mm_setr_epi32(0, 4, 0, 0)), _mm_set1_epi8(0x0f)),
+                                    _mm_and_si128(_mm_srli_epi32(x, 2), _mm_set1_epi8(0x30)));
+    const __m128i sm = _mm_unpacklo_epi32(lo, hi);  // 8 scale bytes, 8 min bytes
+    const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(*reinterpret_cast<const int*>(blk)));  // d, dmin
+    *s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+    const __m128i m = _mm_unpackhi_epi64(sm, sm);
+    *o16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));  // m0 m0 m1 m1 … m7 m7
+    *dmin = _mm_cvtss_f32(_mm_movehdup_ps(dd));
+    return _mm_cvtss_f32(dd);
   }
 }
 
-// y[t * ldy] = row wr · x_t for NT tokens.
+// 16 int16: the scale of group 2j in the low 8, of group 2j + 1 in the high 8 (sub-block j's two halves).
+inline __m256i scale_pick(__m256i s16, int j) { return _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * j))); }
+
+// k-quants, y[t * ldy] = row wr · x_t for NT tokens, in llama.cpp's integers (ggml_vec_dot_q*_K_q8_K): the exact
+// Σ_g sc_g · Σ_{i∈g} u_i·q_i (vpmaddubsw, then vpmaddwd by the group scales) and Σ_g o_g · bs_g (|sums| < 2^26),
+// scaled in f32 — q4_k / q5_k: d · dx · sums per 64 values, as llama.cpp's Q4_K gemm steps (one step per block
+// doubled the whole-file KL from llama.cpp on tiny-256-calm), − dmin · dx · offsets per block; q6_k: d · dx ·
+// (sums − offsets) per block, its −32 taken in the integers.
 template <dtype T, int NT>
-void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
-  constexpr int E = block_elems(T);
+void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   constexpr size_t B = block_bytes(T);
-  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
   __m256 acc[NT], accm[NT];
   for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm256_setzero_ps();
-  alignas(32) float S[16], C[16];
-  for (int b = 0; b < k / E; b++) {
+  for (int b = 0; b < k / 256; b++) {
     const char* blk = wr + size_t(b) * B;
-    quant::block_scales<T>(blk, S, C, qsimd::half_f16c());
-    if constexpr (E == 256) {
-      __m256 c0, c1;
-      group_offsets<T>(blk, &c0, &c1);
+    __m256i s16, o16;
+    float dmin;
+    const float d = kblock_scales<T>(blk, &s16, &o16, &dmin);
+    alignas(32) __m256 dd[NT];  // d · dx per token (a memory operand of the FMAs)
+    for (int t = 0; t < NT; t++) dd[t] = _mm256_set1_ps(d * xr[t].dx[b]);
+    if constexpr (T != dtype::q6_k) __asm__ volatile("" : : "r"(dd) : "memory");  // dd stays in memory, acc in registers
+    __m256i isum[NT];  // q6_k: the block's sums
+    for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; c++) {  // sub-blocks 2c, 2c + 1
+      const __m256i u0 = qsimd::codes32<T>(blk, 2 * c), u1 = qsimd::codes32<T>(blk, 2 * c + 1);
+      const __m256i sc0 = scale_pick(s16, 2 * c), sc1 = scale_pick(s16, 2 * c + 1);
+#pragma GCC unroll 8
       for (int t = 0; t < NT; t++) {
-        const float* sx = xr[t].sx + 16 * b;
-        accm[t] = _mm256_fmadd_ps(c0, _mm256_loadu_ps(sx), _mm256_fmadd_ps(c1, _mm256_loadu_ps(sx + 8), accm[t]));
+        const __m256i* q = reinterpret_cast<const __m256i*>(xr[t].q + 256 * b + 64 * c);
+        const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(u0, _mm256_loadu_si256(q)), sc0),
+                                           _mm256_madd_epi16(_mm256_maddubs_epi16(u1, _mm256_loadu_si256(q + 1)), sc1));
+        if constexpr (T == dtype::q6_k) {
+          isum[t] = _mm256_add_epi32(isum[t], p);
+          __asm__("" : "+x"(isum[t]));  // keeps the running sum in its register (unpinned, GCC stores every product)
+        } else {
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd[t], acc[t]);  // one f32 step per 64 values, as llama.cpp's Q4_K gemm
+          __asm__ volatile("" : "+x"(acc[t]) : : "memory");
+        }
       }
     }
-    __m256 part[NT];  // this block's sum before its activation scale dx (one per block)
-    for (int t = 0; t < NT; t++) part[t] = _mm256_setzero_ps();
-    for (int j = 0; j < E / 32; j++) {
-      const __m256i u = qsimd::codes32<T>(blk, j);
-      const __m256i ua = T == dtype::q8_0 ? _mm256_abs_epi8(u) : u;
-      const __m256 sv = _mm256_set_m128(_mm_set1_ps(S[2 * j + 1]), _mm_set1_ps(S[2 * j]));
-      const int xb = b * (E / 32) + j;
-      for (int t = 0; t < NT; t++) {
-        __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 32 * xb));
-        if constexpr (T == dtype::q8_0) q = _mm256_sign_epi8(q, u);
-        __m256i p16 = _mm256_maddubs_epi16(ua, q);
-        if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
-        const __m256i s32 = _mm256_madd_epi16(p16, ones);
-        if constexpr (E == 32)  // as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0: acc += (d_w · d_x) · lane sums
-          acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(S[0] * xr[t].dx[b]), _mm256_cvtepi32_ps(s32), acc[t]);
-        else
-          part[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32), sv, part[t]);
-      }
+    for (int t = 0; t < NT; t++) {
+      const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].bs + 16 * b)), o16);
+      if constexpr (T == dtype::q6_k)
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], off)), dd[t], acc[t]);
+      else
+        accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(dmin * xr[t].dx[b]), accm[t]);
     }
-    if constexpr (E == 256)
-      for (int t = 0; t < NT; t++) acc[t] = _mm256_fmadd_ps(part[t], _mm256_broadcast_ss(xr[t].dx + b), acc[t]);
   }
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
+}
+
+// q8_0 / q4_0 (32-value blocks), y[t * ldy] = row wr · x_t for NT tokens, as ggml's vec_dot_q8_0_q8_0 /
+// q4_0_q8_0: acc += (d_w · d_x) · the exact int32 lane sums of each block.
+template <dtype T, int NT>
+void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  static_assert(block_elems(T) == 32, "row_tile: 32-value blocks");
+  constexpr size_t B = block_bytes(T);
+  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
+  for (int b = 0; b < k / 32; b++) {
+    const char* blk = wr + size_t(b) * B;
+    uint16_t h;
+    std::memcpy(&h, blk, 2);
+    const __m256 dw = _mm256_set1_ps(_cvtsh_ss(h));
+    const __m256i u = qsimd::codes32<T>(blk, 0);
+    const __m256i ua = T == dtype::q8_0 ? _mm256_abs_epi8(u) : u;
+    for (int t = 0; t < NT; t++) {
+      __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 32 * b));
+      if constexpr (T == dtype::q8_0) q = _mm256_sign_epi8(q, u);
+      __m256i p16 = _mm256_maddubs_epi16(ua, q);
+      if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
+      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(xr[t].dx + b)), _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(acc[t]);
+}
+
+constexpr int tile_tokens = 8;  // tokens per tile (ktile's registers: NT int32 sums; f32 sums spill once per block)
+
+// The tile of NT tokens: ktile (k-quants) or row_tile.
+template <dtype T, int NT>
+inline void tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, y, ldy);
+  else row_tile<T, NT>(wr, k, xr, y, ldy);
+}
+
+// The tile of nt <= NT tokens.
+template <dtype T, int NT>
+inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  if constexpr (NT > 0) {
+    if (nt != NT) return tail_tile<T, NT - 1>(nt, wr, k, xr, y, ldy);
+    tile<T, NT>(wr, k, xr, y, ldy);
+  }
 }
 
 template <dtype T>
@@ -108,13 +168,8 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
       const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
       float* yr = y + size_t(t0) * ldy + r;
       int t = 0;
-      for (; t + 4 <= nt; t += 4) row_tile<T, 4>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
-      switch (nt - t) {
-        case 3: row_tile<T, 3>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
-        case 2: row_tile<T, 2>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
-        case 1: row_tile<T, 1>(wr, k, xr + t, yr + size_t(t) * ldy, ldy); break;
-        default: break;
-      }
+      for (; t + tile_tokens <= nt; t += tile_tokens) tile<T, tile_tokens>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+      if (t < nt) tail_tile<T, tile_tokens - 1>(nt - t, wr, k, xr + t, yr + size_t(t) * ldy, ldy);
     }
   }
 }

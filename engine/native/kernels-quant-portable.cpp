@@ -16,7 +16,8 @@ void quantize_x_rows(const float* x, int nt, int k, int E, char* out) {
     int8_t* q = reinterpret_cast<int8_t*>(p);
     float* dx = reinterpret_cast<float*>(p + k);
     float* sx = dx + k / 32;
-    for (int b = 0; b < k / E; b++) quant::quantize_x_block(x + size_t(t) * k + E * b, E, q + E * b, dx + b, sx + E / 16 * b);
+    int16_t* bs = reinterpret_cast<int16_t*>(sx + k / 16);
+    for (int b = 0; b < k / E; b++) quant::quantize_x_block(x + size_t(t) * k + E * b, E, q + E * b, dx + b, sx + E / 16 * b, bs + E / 16 * b);
   }
 }
 

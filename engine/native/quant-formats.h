@@ -95,16 +95,20 @@ RESIDENT_QUANT_INLINE void subblock_codes(const void* blk, int j, uint8_t* u) {
   }
 }
 
-// One row of x (k values, k % E == 0) as activation blocks: q[k], dx[k / E] (room for k / 32), sx[k / 16].
-inline size_t x_row_bytes(int k) { return size_t(k) + size_t(k) / 32 * 4 + size_t(k) / 16 * 4; }
+// One row of x (k values, k % E == 0) as activation blocks: q[k], dx[k / E] (room for k / 32), sx[k / 16], and
+// bs[k / 16] = Σ q over each 16-group (exact, |bs| ≤ 2032; llama.cpp's q8_K bsums).
+inline size_t x_row_bytes(int k) { return size_t(k) + size_t(k) / 32 * 4 + size_t(k) / 16 * 4 + size_t(k) / 16 * 2; }
 struct x_row {
   const int8_t* q;
   const float* dx;
   const float* sx;
+  const int16_t* bs;
 };
 inline x_row x_row_at(const char* base, int k, int t) {
   const char* p = base + size_t(t) * x_row_bytes(k);
-  return {reinterpret_cast<const int8_t*>(p), reinterpret_cast<const float*>(p + k), reinterpret_cast<const float*>(p + k + k / 32 * 4)};
+  const char* sx = p + k + k / 32 * 4;
+  return {reinterpret_cast<const int8_t*>(p), reinterpret_cast<const float*>(p + k), reinterpret_cast<const float*>(sx),
+          reinterpret_cast<const int16_t*>(sx + k / 16 * 4)};
 }
 
 // The activation scale of a block of E values with largest |x| amax and id = 127 / amax (0 for amax = 0), as
@@ -115,8 +119,8 @@ RESIDENT_QUANT_INLINE float x_block_scale(int E, float amax, float id, ToHalf to
 }
 
 // Quantizes one block of E values (the reference every level reproduces bit for bit: round to nearest even of
-// x · (127 / amax), scale x_block_scale); sx: E / 16 group sums.
-inline void quantize_x_block(const float* x, int E, int8_t* q, float* dx, float* sx) {
+// x · (127 / amax), scale x_block_scale); sx: E / 16 group sums times the scale, bs: the integer group sums.
+inline void quantize_x_block(const float* x, int E, int8_t* q, float* dx, float* sx, int16_t* bs) {
   float amax = 0;
   for (int i = 0; i < E; i++) amax = std::fmax(amax, std::fabs(x[i]));
   const float id = amax > 0 ? 127 / amax : 0, d = x_block_scale(E, amax, id, f32_to_f16, f16_to_f32);
@@ -127,6 +131,7 @@ inline void quantize_x_block(const float* x, int E, int8_t* q, float* dx, float*
       s += q[i];
     }
     sx[g] = d * float(s);
+    bs[g] = int16_t(s);
   }
   *dx = d;
 }

@@ -52,6 +52,7 @@ inline void quantize_x_rows(const float* x, int nt, int k, int E, char* out) {
     int8_t* q = reinterpret_cast<int8_t*>(p);
     float* dx = reinterpret_cast<float*>(p + k);
     float* sx = dx + k / 32;
+    int16_t* bs = reinterpret_cast<int16_t*>(sx + k / 16);
     const float* xr = x + size_t(t) * k;
     for (int b = 0; b < k / E; b++) {
       const float* xb = xr + size_t(b) * E;
@@ -75,8 +76,10 @@ inline void quantize_x_rows(const float* x, int nt, int k, int E, char* out) {
         const __m256i p16 = _mm256_packs_epi32(qi[0], qi[1]), p16b = _mm256_packs_epi32(qi[2], qi[3]);
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + size_t(b) * E + 32 * j), _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p16, p16b), perm));
         float* sg = sx + size_t(b) * (E / 16) + 2 * j;
-        sg[0] = d * float(hs[0] + hs[4]);
-        sg[1] = d * float(hs[1] + hs[5]);
+        int16_t* bg = bs + size_t(b) * (E / 16) + 2 * j;
+        bg[0] = int16_t(hs[0] + hs[4]), bg[1] = int16_t(hs[1] + hs[5]);
+        sg[0] = d * float(bg[0]);
+        sg[1] = d * float(bg[1]);
       }
     }
   }
