@@ -48,6 +48,8 @@ const WHOLE = [
   // q8_0 top-1 320/320 (318) KL 9.9e-5 (3.6e-4) | 199/200 (198) 4.1e-4 (4.6e-4);
   // q6_k 319/320 (320) 1.5e-4 (2.2e-4) | 196/200 (199) 7.0e-4 (6.7e-4);
   // q4_k_m 319/320 (319) 5.3e-5 (1.0e-4) | 196/200 (197) 4.6e-4 (4.9e-4).
+  // With the k-quant tile summing in llama.cpp's integers (AVX2): q6_k 320/320 1.2e-4 | 196/200 6.4e-4; q4_k_m
+  // 319/320 6.5e-5 | 199/200 3.3e-4.
   // Noise floor, llama.cpp vs itself (one batch vs batches of 7): q8_0 and q6_k identical (same kernels), q4_k_m
   // 320/320 KL 1.5e-5 | 198/200 7.3e-4 (its repacked Q4_K gemm vs gemv). KL bars: 2× the larger measurement.
   { ft: 'q8_0', kl: 7e-4, longTop1: 0.97, longKl: 1e-3 },
@@ -90,13 +92,14 @@ describe(`${CALM} q4_k_m, our side reading every block scale of blk.0.attn_q one
 const PRESET = 'tiny-256';
 const BLOCK0 = { tag: 'blk0', re: /^blk\.0\./ }, OUTPUT = { tag: 'output', re: /^output\./ };
 const ONE_BLOCK = [
-  // measured (AVX2): every case 200/200; KL q8_0 1.3e-4 (layer 0) / 7.8e-6 (lm_head), q6_k 2.3e-4 / 7.3e-6,
-  // q4_k_m layer 0 (its Q4_K) 7.1e-5; F32 matrices throughout: 5.8e-6
+  // measured (AVX2): KL q8_0 1.3e-4 (layer 0) / 7.8e-6 (lm_head), q6_k 4.8e-5 (layer 0; 2.3e-4 before the k-quant
+  // tile summed in llama.cpp's integers) / 7.3e-6, q4_k_m layer 0 (its Q4_K) 1.3e-4 with 199/200 (one f32 step per 64
+  // values, as llama.cpp's Q4_K gemm; 7.1e-5 with the older per-16 steps), else 200/200; F32 matrices: 5.8e-6
   { ft: 'q8_0', only: BLOCK0, kl: 2.5e-4 },
   { ft: 'q8_0', only: OUTPUT, kl: 2e-5 },
   { ft: 'q6_k', only: BLOCK0, kl: 4e-4 },
   { ft: 'q6_k', only: OUTPUT, kl: 2e-5 },
-  { ft: 'q4_k_m', only: BLOCK0, kl: 1.5e-4 },
+  { ft: 'q4_k_m', only: BLOCK0, kl: 2.7e-4 },
 ] as const;
 
 describe.each(ONE_BLOCK)(`${PRESET} $ft, only $only.tag quantized: our quantized matmuls compute what llama.cpp's do`, ({ ft, only, kl }) => {
