@@ -50,7 +50,7 @@ describe.each(testTokenizers())('the tokenizer worker thread ($name)', ({ dir })
     console.log(`${sync.length} ids: event loop busy ${offloaded.busy.toFixed(0)} ms (${offloaded.elu.toFixed(3)}) on the worker, ${sliced.busy.toFixed(0)} ms (${sliced.elu.toFixed(3)}) in slices`);
     expect(offloaded.value).toEqual(sync);
     expect(sliced.value).toEqual(sync);
-    expect(offloaded.elu).toBeLessThan(0.15);
+    expect(offloaded.elu).toBeLessThan(0.3); // 0.04–0.12 measured (the main thread copies the ids)
     expect(sliced.elu).toBeGreaterThan(0.6); // the measure sees an in-process encode
   });
 
