@@ -51,14 +51,20 @@ export class JournalWriter implements SyncTarget {
   }
 
   /** Opens for appending at `validLength`, cutting anything after it (a torn tail). */
-  static async open(file: string, validLength: number, syncer: JournalSyncer = STRICT): Promise<JournalWriter> {
+  /** `unsynced`: the file's bytes are not on stable storage yet (a batched creation): the next sync round syncs them. */
+  static async open(file: string, validLength: number, syncer: JournalSyncer = STRICT, o: { unsynced?: boolean } = {}): Promise<JournalWriter> {
     const fh = await open(file, 'r+');
     const st = await fh.stat();
     if (st.size !== validLength) {
       await fh.truncate(validLength);
       await fh.sync();
     }
-    return new JournalWriter(file, fh, validLength, syncer);
+    const w = new JournalWriter(file, fh, validLength, syncer);
+    if (o.unsynced) {
+      w.synced = 0;
+      syncer.dirty(w);
+    }
+    return w;
   }
 
   /** Bytes on stable storage (≤ bytes). */

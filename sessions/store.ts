@@ -3,18 +3,19 @@
  * (open/load, create, fork, delete, repair, close; layout in docs/formats.md), composed with the
  * ResidentSet that decides which sessions hold a KV slot.
  */
-import { link, mkdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ulid } from 'ulid';
 import type { Engine, KvDType, KvSlot } from '../engine/engine-api.js';
 import { Scheduler } from '../engine/scheduler.js';
 import { fsyncDir } from '../engine/util/atomic-file.js';
 import { JournalCorruptError, ModelMismatchError, SessionArgumentError, SessionNotFoundError, StoreClosedError } from './errors.js';
-import { createJournal, JournalWriter, readJournal } from './journal.js';
+import { JournalWriter, readJournal } from './journal.js';
 import { DEFAULT_DURABILITY, JournalSyncer } from './journal-sync.js';
 import { kvDir, loadSegments, pruneSegments, coveredBy, type KvFormat } from './kv-persist.js';
 import { ResidentSet } from './resident-set.js';
 import { Session } from './session.js';
+import { createSessionFolder, holdsNothing, type SegmentLink } from './session-folder.js';
 import type { SessionHost } from './session-host.js';
 import { replay, stateRecords, type SessionState } from './session-state.js';
 import { compactIfLarge, repairJournal, type RepairReport } from './store-maintenance.js';
@@ -94,6 +95,11 @@ export class SessionStore implements SessionHost {
         this.sessions.set(name, await this.loadOne(name, true));
       } catch (e) {
         if (!(e instanceof JournalCorruptError || e instanceof ModelMismatchError)) throw e;
+        if (e instanceof JournalCorruptError && (await holdsNothing(join(this.root, name, 'journal.rsj')))) {
+          await rm(join(this.root, name), { recursive: true, force: true });
+          this.warn(`session ${name}: its journal holds no record (a creation a power cut caught before its sync): removed`);
+          continue;
+        }
         this.damaged.set(name, e);
         this.warn(`${e.name}: ${e.message}`);
       }
@@ -114,7 +120,7 @@ export class SessionStore implements SessionHost {
   }
 
   /** Loads one session folder; `deferBudget`: its checkpoints stay unbounded until load() has pinned fork points. */
-  private async loadOne(id: string, deferBudget = false): Promise<Session> {
+  private async loadOne(id: string, deferBudget = false, unsynced = false): Promise<Session> {
     const dir = join(this.root, id);
     const file = join(dir, 'journal.rsj');
     const j = await readJournal(file, id);
@@ -123,7 +129,7 @@ export class SessionStore implements SessionHost {
     const warnings: string[] = [];
     const warn = (m: string) => (warnings.push(m), this.warn(m));
     if (j.tornBytes) warn(`session ${id}: dropped a torn journal tail of ${j.tornBytes} bytes: ${file}`);
-    const writer = await JournalWriter.open(file, j.validLength, this.syncer);
+    const writer = await JournalWriter.open(file, j.validLength, this.syncer, { unsynced });
     const segs = await loadSegments(dir, id, this.format, warn);
     const cps = new StateCheckpoints(this.format.stateBytes, Infinity);
     await loadStateFiles(dir, id, this.format.model, state.tokens, cps, warn);
@@ -156,18 +162,10 @@ export class SessionStore implements SessionHost {
     return s;
   }
 
-  /** Writes a new session directory atomically (temp dir, journal, linked segments, rename). */
-  private async materialize(state: SessionState, linkFrom: { file: string; name: string }[]): Promise<Session> {
-    const tmp = join(this.root, `.tmp-${state.id}`);
-    const dir = join(this.root, state.id);
-    await mkdir(kvDir(tmp), { recursive: true });
-    await createJournal(join(tmp, 'journal.rsj'), stateRecords(state));
-    for (const l of linkFrom) await link(l.file, join(kvDir(tmp), l.name));
-    await fsyncDir(kvDir(tmp));
-    await fsyncDir(tmp);
-    await rename(tmp, dir);
-    await fsyncDir(this.root);
-    const s = await this.loadOne(state.id);
+  /** Writes a new session's folder (session-folder.ts) and loads it. */
+  private async materialize(state: SessionState, linkFrom: SegmentLink[]): Promise<Session> {
+    const unsynced = await createSessionFolder(this.root, state.id, stateRecords(state), linkFrom, this.syncer);
+    const s = await this.loadOne(state.id, false, unsynced);
     this.sessions.set(state.id, s);
     return s;
   }
