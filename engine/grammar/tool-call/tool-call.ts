@@ -96,6 +96,8 @@ class ToolCallConstraint implements TokenConstraint {
   private readonly choice: 'auto' | 'none' | 'required';
   private readonly parallel: boolean;
   private readonly free: Uint32Array;
+  /** The free-text masks (one per combination of extra tags), built once: a token's mask allocates nothing. */
+  private readonly freeMasks: (Uint32Array | undefined)[] = [];
   private readonly wsTokens: number[];
 
   constructor(opts: ToolCallOptions, private readonly vocab: GrammarVocab) {
@@ -153,17 +155,16 @@ class ToolCallConstraint implements TokenConstraint {
     const set = (m: Uint32Array, t: number) => (m[t >>> 5] |= 1 << (t & 31));
     switch (s.mode) {
       case 'free': {
-        const m = this.free.slice();
-        if (this.kind === 'tools' && (this.parallel || s.calls === 0)) set(m, this.ids.call);
-        if (this.thinking && !s.thought && s.calls === 0) set(m, this.ids.think), set(m, this.ids.endThink);
-        for (const t of this.ids.stops) set(m, t);
-        return m;
+        const call = this.kind === 'tools' && (this.parallel || s.calls === 0);
+        const think = this.thinking && !s.thought && s.calls === 0;
+        return this.freeMask(Number(call) + 2 * Number(think), (m) => {
+          if (call) set(m, this.ids.call);
+          if (think) set(m, this.ids.think), set(m, this.ids.endThink);
+          for (const t of this.ids.stops) set(m, t);
+        });
       }
-      case 'think': {
-        const m = this.free.slice();
-        set(m, this.ids.endThink);
-        return m;
-      }
+      case 'think':
+        return this.freeMask(4, (m) => set(m, this.ids.endThink));
       case 'pre': {
         const m = this.vocab.newMask();
         if (this.thinking && !s.thought) set(m, this.ids.think);
@@ -200,6 +201,16 @@ class ToolCallConstraint implements TokenConstraint {
       case 'end':
         return this.vocab.newMask();
     }
+  }
+
+  private freeMask(key: number, add: (m: Uint32Array) => void): Uint32Array {
+    let m = this.freeMasks[key];
+    if (!m) {
+      m = this.free.slice();
+      add(m);
+      this.freeMasks[key] = m;
+    }
+    return m;
   }
 
   accept(token: number): boolean {
