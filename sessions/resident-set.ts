@@ -36,6 +36,13 @@ export interface ResidentSetOptions {
 /** Quiet time of a session before its background snapshot runs (ms), and the backlog that skips the wait. */
 const SNAPSHOT_IDLE_MS = 250;
 const URGENT = 8;
+/**
+ * When the slots (or the KV budget, past this share) are nearly full, this many least recently used idle sessions
+ * are snapshotted ahead, in the background: the admission that evicts one then only releases its slot, instead of
+ * writing its K/V to disk while new turns wait behind it.
+ */
+const SNAPSHOT_AHEAD = 2;
+const NEARLY_FULL = 0.9;
 
 /** Resolves once `s` has run no operation for `ms` (its lane idle, last use at least `ms` ago). */
 async function whenIdle(s: Session, ms: number): Promise<void> {
@@ -56,6 +63,8 @@ export class ResidentSet {
   private pool: SlotPool;
   private admitting = new Lane();
   private snapshotQueued = new Set<string>();
+  /** Sessions whose lane runs their snapshot ahead right now. */
+  private ahead = new Set<string>();
   private background = new Set<Promise<unknown>>();
 
   constructor(private o: ResidentSetOptions) {
@@ -116,6 +125,31 @@ export class ResidentSet {
       const v = this.policy.ids().reverse().find((id) => this.evictable(id));
       const vs = v === undefined ? undefined : this.o.lookup(v);
       if (vs) this.inBackground(vs.op(() => this.spill(vs)));
+    }
+    this.snapshotAhead();
+  }
+
+  /** Nearly full: the next evictions' victims (LRU idle sessions) get their K/V on disk now, in the background. */
+  private snapshotAhead(): void {
+    const { maxSlots, kvBudgetBytes } = this.policy.limits;
+    if (this.policy.count < maxSlots - SNAPSHOT_AHEAD && this.policy.totalBytes < NEARLY_FULL * kvBudgetBytes) return;
+    let n = 0;
+    for (const id of this.policy.ids().reverse()) {
+      if (n >= SNAPSHOT_AHEAD) break;
+      if (!this.evictable(id)) continue;
+      n++;
+      const v = this.o.lookup(id)!;
+      if (!v.slot || v.covered >= v.slot.length || this.snapshotQueued.has(id)) continue;
+      this.snapshotQueued.add(id);
+      const write = async () => {
+        this.ahead.add(id);
+        try {
+          if (!v.deleted) await this.snapshot(v);
+        } finally {
+          this.ahead.delete(id);
+        }
+      };
+      this.inBackground(v.op(write).finally(() => this.snapshotQueued.delete(id)));
     }
   }
 
@@ -183,6 +217,7 @@ export class ResidentSet {
     s.lastLogits = null;
     this.policy.admit(s.id, need());
     this.trimPool();
+    this.snapshotAhead();
     if (restore) {
       try {
         s.counters.restored += await restoreKv(s, slot, this.o.scheduler, (m) => (s.warnings.push(m), this.o.warn(m)));
@@ -194,9 +229,10 @@ export class ResidentSet {
     return slot;
   }
 
+  /** Idle, or busy only with its snapshot ahead (a spill waits for it, then just releases the slot). */
   private evictable(id: string): boolean {
     const s = this.o.lookup(id);
-    return !!s && !s.pinned && !s.lane.busy;
+    return !!s && !s.pinned && (!s.lane.busy || this.ahead.has(id));
   }
 
   /** Spares fit beside the resident sessions within the slot count and the KV byte budget. */
