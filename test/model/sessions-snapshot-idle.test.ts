@@ -51,7 +51,7 @@ describe('background snapshots', () => {
       await s.appendTokens(toks(40, k));
       sessions.push(s);
     }
-    for (let i = 0; i < 100 && sessions.slice(0, 2).some((s) => segments(dir, s.id) === 0); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && sessions.slice(0, 2).some((s) => s.covered === 0); i++) await new Promise((r) => setTimeout(r, 50));
     // 4 of 4 slots taken: the two least recently used are on disk, the others not (snapshotEvery 0: no cadence)
     expect(sessions.map((s) => segments(dir, s.id))).toEqual([1, 1, 0, 0]);
     expect(sessions.map((s) => s.covered)).toEqual([40, 40, 0, 0]);
