@@ -33,6 +33,8 @@ export const SERVE_FLAGS_HELP = `Options:
                        keeps for rollback, edit and fork (default 64M, or 8 states where larger)
   --context N          positions per KV slot (default: the model's maximum)
   --batch N            tokens per forward call (default ${SERVE_DEFAULTS.batchTokens})
+  --prefill-share F    while streams decode, a step carrying a long prompt's chunk takes at most F ×
+                       a decode-only step (default ${SERVE_DEFAULTS.prefillShare}); off: chunks take the whole budget
   --max-tokens N       completion budget when a request sets none (default ${SERVE_DEFAULTS.defaultMaxTokens})
   --max-body SIZE      largest request body (default 8M)
   --max-queue-wait MS  longest wait of a request for a KV slot while every slot is busy; then 429

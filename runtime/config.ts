@@ -57,6 +57,8 @@ export interface ServeConfig {
   contextTokens?: number;
   /** Largest number of tokens in one forward call. */
   batchTokens: number;
+  /** Longest step carrying a prefill chunk while streams decode, × a decode-only step; false = the whole budget. */
+  prefillShare: number | false;
   /** Default completion budget when a request gives none (clamped to the room left in the slot). */
   defaultMaxTokens: number;
   /** Largest request body in bytes. */
@@ -94,6 +96,7 @@ export const SERVE_DEFAULTS = {
   dataDir: './data',
   demoDtype: 'f32',
   batchTokens: 512,
+  prefillShare: 2,
   defaultMaxTokens: 1024,
   maxBodyBytes: 8 * 2 ** 20,
   chatSessions: 64,
@@ -116,6 +119,15 @@ export function parseByteSize(text: string, flag = 'size'): number {
   const n = Math.floor(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${flag} must be a positive byte size, got '${text}'`, flag);
   return n;
+}
+
+/** `--prefill-share F|off`: a factor in (1, 100], or off. */
+function prefillShareFlag(v: string | undefined): number | false {
+  if (v === undefined) return SERVE_DEFAULTS.prefillShare;
+  if (v === 'off') return false;
+  const f = Number(v);
+  if (!/^\d+(\.\d+)?$/.test(v) || !(f > 1 && f <= 100)) throw new ConfigError(`--prefill-share takes a factor above 1 (at most 100) or off, got '${v}'`, '--prefill-share');
+  return f;
 }
 
 function intFlag(v: string | undefined, flag: string, def: number, min: number, max: number): number {
@@ -145,6 +157,7 @@ const OPTIONS = {
   'checkpoint-budget': { type: 'string' },
   context: { type: 'string' },
   batch: { type: 'string' },
+  'prefill-share': { type: 'string' },
   'max-tokens': { type: 'string' },
   'max-body': { type: 'string' },
   'chat-sessions': { type: 'string' },
@@ -222,6 +235,7 @@ export function parseServeArgs(argv: string[], env: Record<string, string | unde
     checkpointBudgetBytes: str('checkpoint-budget') !== undefined ? parseByteSize(str('checkpoint-budget')!, '--checkpoint-budget') : undefined,
     contextTokens: context !== undefined ? intFlag(context, '--context', 0, 16, 1 << 24) : undefined,
     batchTokens: intFlag(str('batch'), '--batch', SERVE_DEFAULTS.batchTokens, 1, 65536),
+    prefillShare: prefillShareFlag(str('prefill-share')),
     defaultMaxTokens: intFlag(str('max-tokens'), '--max-tokens', SERVE_DEFAULTS.defaultMaxTokens, 1, 1 << 24),
     maxBodyBytes: str('max-body') !== undefined ? parseByteSize(str('max-body')!, '--max-body') : SERVE_DEFAULTS.maxBodyBytes,
     durability,

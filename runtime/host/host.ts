@@ -202,8 +202,7 @@ export class Host {
     }
     try {
       const engine = timedEngine(raw, (s) => this.metrics.stepSeconds.observe(s));
-      // RESIDENT_PREFILL_SHARE=off: prefill chunks take the whole step budget even while streams decode (benchmarks' baseline)
-      const scheduler = new Scheduler(engine, { prefillShare: process.env.RESIDENT_PREFILL_SHARE === 'off' ? false : undefined });
+      const scheduler = new Scheduler(engine, { prefillShare: c.prefillShare === false ? false : { factor: c.prefillShare } });
       const probe = raw.createSlot(1);
       const [bytesPerToken, stateBytes] = [probe.bytesPerToken, probe.stateBytes];
       probe.dispose();

@@ -30,7 +30,7 @@ describe('parseByteSize', () => {
 describe('parseServeArgs', () => {
   it('has documented defaults', () => {
     const c = parse([]);
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: '/srv/data', demoDtype: 'f32', weights: 'native', activations: 'auto', slots: undefined, kvBudgetBytes: undefined, skills: [] });
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: '/srv/data', demoDtype: 'f32', weights: 'native', activations: 'auto', slots: undefined, kvBudgetBytes: undefined, skills: [], prefillShare: 2 });
     expect(c.model).toBeUndefined();
     expect(c.apiKey).toBeUndefined();
     expect(c.threads).toBeGreaterThanOrEqual(1);
@@ -39,14 +39,14 @@ describe('parseServeArgs', () => {
   it('reads every flag', () => {
     const c = parse([
       '--host', '0.0.0.0', '--port', '0', '--data', 'd', '--model', '/m/qwen', '--api-key', 'sk-1', '--threads', '3', '--slots', '16',
-      '--weights', 'int8', '--activations', 'bf16', '--kv-budget', '8G', '--checkpoint-budget', '256M', '--context', '4096', '--batch', '256', '--max-tokens', '77', '--max-body', '1M', '--chat-sessions', '5',
+      '--weights', 'int8', '--activations', 'bf16', '--kv-budget', '8G', '--checkpoint-budget', '256M', '--context', '4096', '--batch', '256', '--prefill-share', '1.5', '--max-tokens', '77', '--max-body', '1M', '--chat-sessions', '5',
       '--stored-responses', '7', '--model-alias', 'gpt-4o', '--model-alias', 'claude-x',
       '--mcp-config', 'mcp.json', '--skills', 'a', '--skills', '/b', '--model-name', 'qwen3-0.6b',
     ]);
     expect(c).toMatchObject({
       host: '0.0.0.0', port: 0, dataDir: '/srv/d', model: '/m/qwen', apiKey: 'sk-1', threads: 3, weights: 'int8', activations: 'bf16', slots: 16, kvBudgetBytes: 8 * 2 ** 30,
       checkpointBudgetBytes: 256 * 2 ** 20,
-      contextTokens: 4096, batchTokens: 256, defaultMaxTokens: 77, maxBodyBytes: 2 ** 20, chatSessions: 5, mcpConfig: '/srv/mcp.json',
+      contextTokens: 4096, batchTokens: 256, prefillShare: 1.5, defaultMaxTokens: 77, maxBodyBytes: 2 ** 20, chatSessions: 5, mcpConfig: '/srv/mcp.json',
       skills: ['/srv/a', '/b'], modelName: 'qwen3-0.6b', storedResponses: 7, modelAliases: ['gpt-4o', 'claude-x'],
     });
   });
@@ -76,6 +76,9 @@ describe('parseServeArgs', () => {
     fails([], '--api-key', /RESIDENT_API_KEY/, { RESIDENT_API_KEY: 'tab\tkey' });
     fails(['--model-name', 'bad name!'], '--model-name', /--model-name may hold/);
     fails(['--model-alias', 'bad alias!'], '--model-alias', /--model-alias may hold/);
+    fails(['--prefill-share', '1'], '--prefill-share', /--prefill-share takes a factor above 1/);
+    fails(['--prefill-share', 'fast'], '--prefill-share', /got 'fast'/);
+    expect(parse(['--prefill-share', 'off']).prefillShare).toBe(false);
     fails(['--stored-responses', '0'], '--stored-responses', /--stored-responses must be in \[1,/);
     fails(['--bogus'], undefined, /Unknown option '--bogus'/);
     fails(['positional'], undefined, /positional/);
