@@ -22,15 +22,17 @@ async function readJson(path: string, required: boolean): Promise<Record<string,
 
 /**
  * Loads `tokenizer.json`, `tokenizer_config.json` (and `generation_config.json` if present) from a model folder,
- * or the tokenizer of a GGUF model's metadata (a .gguf file or a folder holding one; gguf-tokenizer.ts).
+ * or the tokenizer of a GGUF model's metadata (a .gguf file or a folder holding one; gguf-tokenizer.ts). Long texts
+ * are encoded on a worker thread that loads the same files (`offload: false`: never — the worker itself).
  */
-export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+export async function loadTokenizer(dir: string, o: { offload?: boolean } = {}): Promise<Tokenizer> {
+  const made = (t: Tokenizer) => (o.offload === false ? t : t.offloadFrom(dir)).prepare();
   const gguf = ggufTokenizerAt(dir);
-  if (gguf) return new Tokenizer(gguf.tokenizerJson, gguf.config, gguf.generationConfig).offloadFrom(dir).prepare();
+  if (gguf) return made(new Tokenizer(gguf.tokenizerJson, gguf.config, gguf.generationConfig));
   const [tok, config, gen] = await Promise.all([
     readJson(join(dir, 'tokenizer.json'), true),
     readJson(join(dir, 'tokenizer_config.json'), false),
     readJson(join(dir, 'generation_config.json'), false),
   ]);
-  return new Tokenizer(tok!, config ?? {}, gen).offloadFrom(dir).prepare();
+  return made(new Tokenizer(tok!, config ?? {}, gen));
 }

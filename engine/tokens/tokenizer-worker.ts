@@ -8,7 +8,7 @@ import { loadTokenizer } from './load-tokenizer.js';
 import type { OffloadReply, OffloadRequest } from './tokenizer-offload.js';
 
 const port = parentPort!;
-const loading = loadTokenizer((workerData as { dir: string }).dir);
+const loading = loadTokenizer((workerData as { dir: string }).dir, { offload: false });
 loading.catch(() => process.exit(1)); // this thread only: the caller then encodes in-process
 
 port.on('message', async (req: OffloadRequest) => {

@@ -91,7 +91,7 @@ export class Tokenizer {
   /** Our sliced byte-level BPE, built on first use; null when this tokenizer is not of that kind. */
   private fast: SlicedBpe | null | undefined;
   private readonly fastConfig: ByteBpeConfig | null;
-  /** The worker thread that encodes long texts (loaded from files: see {@link loadTokenizer}); null → in-process, in slices. */
+  /** The worker thread that encodes long texts (loaded from files: see loadTokenizer in load-tokenizer.ts); null → in-process, in slices. */
   private offload: TokenizerOffload | null = null;
 
   /** Builds a tokenizer from the parsed JSON files. */
@@ -165,7 +165,7 @@ export class Tokenizer {
     return ids ?? runSliced(this.encodeWork(segments, rest, slicer), slicer);
   }
 
-  /** Encodes long texts on a worker thread that loads the tokenizer from `dir` (what {@link loadTokenizer} was given). */
+  /** Encodes long texts on a worker thread that loads the tokenizer from `dir` (what loadTokenizer in load-tokenizer.ts was given). */
   offloadFrom(dir: string): this {
     this.offload = new TokenizerOffload(dir);
     return this;
