@@ -3,7 +3,8 @@
  * should take at most `factor` × a decode-only step, so decoding streams see their inter-token latency grow
  * by at most that factor while a long prompt is prefilled in chunks between their tokens.
  *   chunk = (factor − 1) × decodeStepMs / prefillMsPerToken, within [minChunk, budget].
- * Estimates are exponential moving averages; before any measurement the chunk is the whole budget.
+ * Both estimates are medians of the recent steps (step times are noisy upwards: a preempted thread, a pause
+ * of the event loop; a mean would follow the spikes); before any measurement the chunk is the whole budget.
  */
 export interface PrefillShareOptions {
   /** Longest step with prefill, relative to a decode-only step (default 2). */
@@ -12,9 +13,30 @@ export interface PrefillShareOptions {
   minChunk?: number;
 }
 
+/** Steps each median looks back on. */
+const WINDOW = 31;
+
+/** The median of the last WINDOW values pushed. */
+class RecentMedian {
+  private xs: number[] = [];
+  private sorted: number[] | null = null;
+
+  push(x: number): void {
+    this.xs.push(x);
+    if (this.xs.length > WINDOW) this.xs.shift();
+    this.sorted = null;
+  }
+
+  get value(): number {
+    if (!this.xs.length) return NaN;
+    this.sorted ??= [...this.xs].sort((a, b) => a - b);
+    return this.sorted[this.sorted.length >> 1]!;
+  }
+}
+
 export class PrefillShare {
-  private decodeMs = NaN;
-  private perToken = NaN;
+  private decodeMs = new RecentMedian();
+  private perToken = new RecentMedian();
   private readonly factor: number;
   private readonly minChunk: number;
 
@@ -26,19 +48,20 @@ export class PrefillShare {
 
   /** Records a step: `ms` of wall time, `decodes` one-token entries and `prefillTokens` other tokens. */
   observe(ms: number, decodes: number, prefillTokens: number): void {
-    const ema = (old: number, x: number) => (Number.isNaN(old) ? x : old + 0.2 * (x - old));
     if (prefillTokens === 0) {
-      if (decodes > 0) this.decodeMs = ema(this.decodeMs, ms);
+      if (decodes > 0) this.decodeMs.push(ms);
       return;
     }
-    const base = decodes > 0 && !Number.isNaN(this.decodeMs) ? this.decodeMs : 0;
-    this.perToken = ema(this.perToken, Math.max(1e-3, ms - base) / prefillTokens);
+    const base = decodes > 0 && !Number.isNaN(this.decodeMs.value) ? this.decodeMs.value : 0;
+    this.perToken.push(Math.max(1e-3, ms - base) / prefillTokens);
   }
 
   /** The prefill tokens of a step with decodes, within [minChunk, budget]. */
   chunk(budget: number): number {
-    if (Number.isNaN(this.decodeMs) || Number.isNaN(this.perToken)) return budget;
-    const n = Math.floor(((this.factor - 1) * this.decodeMs) / this.perToken);
+    const decodeMs = this.decodeMs.value;
+    const perToken = this.perToken.value;
+    if (Number.isNaN(decodeMs) || Number.isNaN(perToken)) return budget;
+    const n = Math.floor(((this.factor - 1) * decodeMs) / perToken);
     return Math.max(Math.min(this.minChunk, budget), Math.min(budget, n));
   }
 }

@@ -62,4 +62,11 @@ describe('prefill share from measured step times', () => {
     expect(d.chunk(512)).toBe(1);
     expect(() => new PrefillShare({ factor: 1 })).toThrow(RangeError);
   });
+
+  it('sizes the prefill share on typical steps, not on the spikes of a noisy machine', () => {
+    const s = new PrefillShare({ factor: 2 });
+    for (let i = 0; i < 40; i++) s.observe(i % 5 === 4 ? 60 : 10, 7, 0); // one decode step in five is preempted
+    for (let i = 0; i < 40; i++) s.observe(i % 5 === 4 ? 100 : 20, 7, 100); // 0.1 ms per prefill token, the same spikes
+    expect(s.chunk(512)).toBe(100); // (2 − 1) × 10 / 0.1: the medians ignore the one step in five that was preempted
+  });
 });
