@@ -7,6 +7,8 @@
  * With --llama-server --gguf FILE [--fa on|off]: the same turns against the natively built llama-server on the
  * same weights (bench/llama-server.ts; prompt caching on), its restart losing what it cached.
  *
+ * Without --model it runs the tiny preset with Qwen3's tokenizer from the shared reference folder.
+ *
  *   npx tsx bench/cold-turn.ts [--model DIR] [--threads N] [--chars 40000] [--json] [--llama-server --gguf FILE --fa off]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,9 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { serveConfig } from '../runtime/config.js';
-import { ensureDemoModel } from '../runtime/host/demo-model.js';
 import { Host } from '../runtime/host/host.js';
 import { startHttpServer } from '../runtime/http/server.js';
+import { ensureModel } from '../test/support/models.js';
 import { firstMessages, TOOLS, toolResult } from './fixtures/agent-first-request.js';
 import { startLlamaServer } from './llama-server.js';
 import { streamTurn } from './load-support.js';
@@ -32,7 +34,8 @@ if (a['llama-server']) {
   process.exit(0);
 }
 const dataDir = mkdtempSync(join(tmpdir(), 'resident-cold-'));
-const model = a.model ?? (await ensureDemoModel(dataDir, 'f32'));
+// without --model: the tiny preset with Qwen3's real tokenizer (the shared folder's), as an agent's prompt tokenizes
+const model = a.model ?? (await ensureModel('tiny', 'f32')).dir;
 const config = serveConfig({ model, dataDir, port: 0, contextTokens: 32768, ...(a.threads ? { threads: Number(a.threads) } : {}) });
 const rows: { phase: string; ms: number; tokens?: number; note?: string }[] = [];
 const ms = (t0: number) => +(performance.now() - t0).toFixed(1);
