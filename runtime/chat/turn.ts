@@ -161,8 +161,9 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
   const appended = rest.length ? (await session.appendTokens(rest, { message: p.span, signal: o.signal, priority: o.priority })).prefilled : 0;
   const prefilled = head + appended;
   const usage: TurnUsage = { promptTokens: p.promptTokens, prefilled, reused: Math.max(0, p.promptTokens - prefilled), completionTokens: 0 };
-  yield { type: 'start', sessionId: session.id, promptTokens: usage.promptTokens, prefilled: usage.prefilled, reused: usage.reused };
 
+  // Generation starts before `start` is yielded: the first token is sampled while the consumer sets up its
+  // response (a consumer that leaves at `start` still stops it, in the finally below).
   const queue = new AsyncQueue<TurnEvent>();
   const stopper = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stopper.signal]) : stopper.signal;
@@ -190,6 +191,7 @@ export async function* runTurn(d: TurnDeps, session: Session, messages: readonly
   run.then(() => queue.end(), (e) => queue.end(e));
   let finished = false;
   try {
+    yield { type: 'start', sessionId: session.id, promptTokens: usage.promptTokens, prefilled: usage.prefilled, reused: usage.reused };
     for await (const e of queue) yield e;
     const r = await run;
     for (const e of p.decoder.finish()) yield e as TurnEvent;

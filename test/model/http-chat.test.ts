@@ -250,4 +250,20 @@ describe('chat completions (openai client)', () => {
     expect(metrics).toMatch(/resident_turns_total\{finish="aborted"\} [1-9]/);
     expect(host.metrics.generated.get() - generatedBefore).toBeLessThan(200); // far fewer than max_tokens
   });
+
+  it('a client that leaves at the response headers (generation already started) cancels it too', async () => {
+    const host = srv!.host;
+    const generatedBefore = host.metrics.generated.get();
+    const ac = new AbortController();
+    const started = await fetch(`${srv!.url}/v1/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, signal: ac.signal,
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Talk for a long time, again.' }], max_tokens: 1500, seed: 10, stream: true, ...NO_THINK }),
+    });
+    expect(started.status).toBe(200);
+    ac.abort(); // nothing of the body read
+    const t0 = Date.now();
+    while (host.scheduler.stats().active > 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(host.scheduler.stats().active).toBe(0);
+    expect(host.metrics.generated.get() - generatedBefore).toBeLessThan(200);
+  });
 });
