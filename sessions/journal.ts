@@ -50,8 +50,10 @@ export class JournalWriter implements SyncTarget {
     this.synced = size;
   }
 
-  /** Opens for appending at `validLength`, cutting anything after it (a torn tail). */
-  /** `unsynced`: the file's bytes are not on stable storage yet (a batched creation): the next sync round syncs them. */
+  /**
+   * Opens for appending at `validLength`, cutting anything after it (a torn tail). `unsynced`: the file's bytes are
+   * not on stable storage yet (a batched creation): the next sync round syncs them.
+   */
   static async open(file: string, validLength: number, syncer: JournalSyncer = STRICT, o: { unsynced?: boolean } = {}): Promise<JournalWriter> {
     const fh = await open(file, 'r+');
     const st = await fh.stat();

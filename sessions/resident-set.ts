@@ -229,10 +229,10 @@ export class ResidentSet {
     return slot;
   }
 
-  /** Idle, or busy only with its snapshot ahead (a spill waits for it, then just releases the slot). */
+  /** Idle, or busy only with its snapshot ahead, nothing queued behind it (a spill waits for it, then just releases the slot). */
   private evictable(id: string): boolean {
     const s = this.o.lookup(id);
-    return !!s && !s.pinned && (!s.lane.busy || this.ahead.has(id));
+    return !!s && !s.pinned && (!s.lane.busy || (this.ahead.has(id) && s.lane.size === 1));
   }
 
   /** Spares fit beside the resident sessions within the slot count and the KV byte budget. */

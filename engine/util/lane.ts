@@ -8,6 +8,11 @@ export class Lane {
     return this.depth > 0;
   }
 
+  /** Operations running or waiting. */
+  get size(): number {
+    return this.depth;
+  }
+
   /** Runs `fn` after every operation queued before it has settled; resolves or rejects with `fn`'s result. */
   run<T>(fn: () => Promise<T>): Promise<T> {
     this.depth++;
