@@ -32,9 +32,9 @@ export async function createSessionFolder(root: string, id: string, records: Buf
   const dir = join(root, id);
   const batched = syncer.mode === 'batched';
   await mkdir(kvDir(tmp), { recursive: true });
-  const data = Buffer.concat([encodeJournalHeader(), ...records]);
-  if (batched) await writeFile(join(tmp, 'journal.rsj'), data, { flag: 'wx' });
-  else await createJournal(join(tmp, 'journal.rsj'), records);
+  const journal = join(tmp, 'journal.rsj');
+  if (batched) await writeFile(journal, Buffer.concat([encodeJournalHeader(), ...records]), { flag: 'wx' });
+  else await createJournal(journal, records);
   for (const l of links) await link(l.file, join(kvDir(tmp), l.name));
   if (!batched) {
     await fsyncDir(kvDir(tmp));
