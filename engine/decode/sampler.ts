@@ -106,6 +106,15 @@ function prepare(logits: Float32Array, work: Float32Array, p: SamplingParams, re
   biasAndPenalise(work, (t) => (t < V ? t : -1), p, recent);
 }
 
+/** Vocabulary-sized work rows of one sampler: the prepared logits, their weights, the ids above the cut. */
+interface SampleScratch {
+  work: Float32Array;
+  weights: Float64Array;
+  ids: Int32Array;
+}
+
+const newScratch = (V: number): SampleScratch => ({ work: new Float32Array(V), weights: new Float64Array(V), ids: new Int32Array(V) });
+
 /**
  * Samples one token from `logits` (one row, vocabulary-sized) with `params`; appends it to `state.recent`.
  * Throws NoAllowedTokenError if the mask allows nothing, EngineArgumentError for bad parameters.
@@ -115,7 +124,7 @@ export function sample(
   params: SamplingParams,
   state: SamplerState,
   opts: SampleOptions = {},
-  scratch: { work: Float32Array; weights: Float64Array } = { work: new Float32Array(logits.length), weights: new Float64Array(logits.length) },
+  scratch: SampleScratch = newScratch(logits.length),
 ): number {
   checkParams(params);
   let token: number;
@@ -123,11 +132,11 @@ export function sample(
   if (opts.mask && allowed <= logits.length * SPARSE_SHARE) {
     const { ids, vals, indexOf } = gatherAllowed(logits, opts.mask, allowed);
     biasAndPenalise(vals, indexOf, params, state.recent);
-    const c = choose(vals, params, state.rng, scratch.weights);
+    const c = choose(vals, params, state.rng, scratch.weights, scratch.ids);
     token = c < 0 ? -1 : ids[c]!;
   } else {
     prepare(logits, scratch.work, params, state.recent, opts.mask);
-    token = choose(scratch.work, params, state.rng, scratch.weights);
+    token = choose(scratch.work, params, state.rng, scratch.weights, scratch.ids);
   }
   if (token < 0) throw new NoAllowedTokenError('sampling: no token has a finite logit');
   state.recent.push(token);
@@ -141,18 +150,18 @@ const NUCLEUS_BUCKETS = 2048;
 const NUCLEUS_RANGE = 40;
 
 /**
- * Top-p over the full vocabulary without sorting it: bucket tokens by (max − l)/T, take whole buckets from the top
- * while the mass stays below p·Z, and sort only the boundary bucket. Returns the nucleus (unordered but for the tail).
+ * Top-p over the candidates `ids[0..n)` (ascending, weights `w[id]` > 0) without sorting them: bucket by
+ * (max − l)/T, take whole buckets from the top while the mass stays below p·Z, and sort only the boundary bucket.
+ * Returns the nucleus (unordered but for the tail).
  */
-function nucleus(v: Float32Array, w: Float64Array, z: number, max: number, t: number, topP: number): number[] {
-  const V = v.length;
+function nucleus(v: Float32Array, w: Float64Array, ids: Int32Array, n: number, z: number, max: number, t: number, topP: number): number[] {
   const mass = new Float64Array(NUCLEUS_BUCKETS);
-  const bucket = new Uint16Array(V);
+  const bucket = new Uint16Array(n);
   const scale = NUCLEUS_BUCKETS / NUCLEUS_RANGE;
-  for (let i = 0; i < V; i++) {
-    if (w[i] === 0) continue;
+  for (let k = 0; k < n; k++) {
+    const i = ids[k]!;
     const b = Math.min(NUCLEUS_BUCKETS - 1, Math.floor(((max - v[i]!) / t) * scale));
-    bucket[i] = b;
+    bucket[k] = b;
     mass[b] += w[i]!;
   }
   const target = topP * z;
@@ -161,10 +170,9 @@ function nucleus(v: Float32Array, w: Float64Array, z: number, max: number, t: nu
   while (edge < NUCLEUS_BUCKETS - 1 && cum + mass[edge]! < target) cum += mass[edge++]!;
   const out: number[] = [];
   const tail: number[] = [];
-  for (let i = 0; i < V; i++) {
-    if (w[i] === 0) continue;
-    if (bucket[i]! < edge) out.push(i);
-    else if (bucket[i] === edge) tail.push(i);
+  for (let k = 0; k < n; k++) {
+    if (bucket[k]! < edge) out.push(ids[k]!);
+    else if (bucket[k] === edge) tail.push(ids[k]!);
   }
   tail.sort((a, b) => v[b]! - v[a]! || a - b);
   for (const i of tail) {
@@ -175,7 +183,7 @@ function nucleus(v: Float32Array, w: Float64Array, z: number, max: number, t: nu
   return out;
 }
 
-function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array): number {
+function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array, ids: Int32Array): number {
   const t = p.temperature ?? 1;
   const top = argmax(v);
   if (!(v[top]! > -Infinity)) return -1; // no finite logit
@@ -208,22 +216,35 @@ function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array): 
     return draw(cand.ids, (i) => probs[i]!, n, rng);
   }
 
-  // weights below e^-40 of the maximum's (which is 1) are dropped: all of them together weigh < 1e-12
+  // weights below e^-40 of the maximum's (which is 1) are dropped: all of them together weigh < 1e-12; the others'
+  // ids, ascending, go to `ids` (every later pass reads only them; sums run in the same order as over the whole row)
   const cut = max - 40 * t;
   let z = 0;
-  for (let i = 0; i < V; i++) z += w[i] = v[i]! > cut ? Math.exp((v[i]! - max) / t) : 0;
+  let n = 0;
+  for (let i = 0; i < V; i++) {
+    const x = v[i]!;
+    if (x > cut) {
+      const e = Math.exp((x - max) / t);
+      w[i] = e;
+      z += e;
+      ids[n++] = i;
+    }
+  }
   if (topP < 1) {
-    let ids = nucleus(v, w, z, max, t, topP);
-    if (minP > 0) ids = ids.filter((i) => w[i]! >= minP);
-    return draw(ids, (k) => w[ids[k]!]!, ids.length, rng);
+    let nu = nucleus(v, w, ids, n, z, max, t, topP);
+    if (minP > 0) nu = nu.filter((i) => w[i]! >= minP);
+    return draw(nu, (k) => w[nu[k]!]!, nu.length, rng);
   }
   if (minP > 0) {
     z = 0;
-    for (let i = 0; i < V; i++) if (w[i]! < minP) w[i] = 0;
-    for (let i = 0; i < V; i++) z += w[i]!;
+    for (let k = 0; k < n; k++) if (w[ids[k]!]! < minP) w[ids[k]!] = 0;
+    for (let k = 0; k < n; k++) z += w[ids[k]!]!;
   }
   let r = rng.next() * z;
-  for (let i = 0; i < V; i++) if (w[i]! > 0 && (r -= w[i]!) < 0) return i;
+  for (let k = 0; k < n; k++) {
+    const i = ids[k]!;
+    if (w[i]! > 0 && (r -= w[i]!) < 0) return i;
+  }
   return top;
 }
 
@@ -239,7 +260,7 @@ function draw(ids: ArrayLike<number>, weight: (k: number) => number, n: number, 
 /** A seeded sampler for one sequence: parameters, its own PRNG and its recent-token window. */
 export class Sampler {
   readonly state: SamplerState;
-  private scratch: { work: Float32Array; weights: Float64Array } | undefined;
+  private scratch: SampleScratch | undefined;
   constructor(readonly params: SamplingParams = {}) {
     checkParams(params);
     this.state = createSamplerState(params.seed ?? 0);
@@ -251,7 +272,7 @@ export class Sampler {
   /** Samples the next token and records it. */
   sample(logits: Float32Array, opts: SampleOptions = {}): number {
     if (this.scratch?.work.length !== logits.length) {
-      this.scratch = { work: new Float32Array(logits.length), weights: new Float64Array(logits.length) };
+      this.scratch = newScratch(logits.length);
     }
     return sample(logits, this.params, this.state, opts, this.scratch);
   }
