@@ -110,6 +110,43 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
 }
 
+// k-quants at one token (decode), y[r] = row wr + r·rb · x for NR rows: ktile<T, 1>'s steps for each row (the same
+// f32 results), NR independent sums.
+template <dtype T, int NR>
+void krows(const char* wr, size_t rb, int k, const x_row& xr, float* y) {
+  constexpr size_t B = block_bytes(T);
+  __m256 acc[NR], accm[NR];
+  for (int r = 0; r < NR; r++) acc[r] = accm[r] = _mm256_setzero_ps();
+  for (int b = 0; b < k / 256; b++) {
+    const __m256i* q = reinterpret_cast<const __m256i*>(xr.q + 256 * b);
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.bs + 16 * b));
+    const float dx = xr.dx[b];
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; r++) {
+      const char* blk = wr + size_t(r) * rb + size_t(b) * B;
+      __m256i s16, o16;
+      float dmin;
+      const __m256 dd = _mm256_set1_ps(kblock_scales<T>(blk, &s16, &o16, &dmin) * dx);
+      __m256i isum = _mm256_setzero_si256();  // q6_k: the block's sums
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; c++) {
+        const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(qsimd::codes32<T>(blk, 2 * c), _mm256_loadu_si256(q + 2 * c)), scale_pick(s16, 2 * c)),
+                                           _mm256_madd_epi16(_mm256_maddubs_epi16(qsimd::codes32<T>(blk, 2 * c + 1), _mm256_loadu_si256(q + 2 * c + 1)), scale_pick(s16, 2 * c + 1)));
+        if constexpr (T == dtype::q6_k) {
+          isum = _mm256_add_epi32(isum, p);
+          __asm__("" : "+x"(isum));  // as ktile: the running sum stays in its register
+        } else {
+          acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd, acc[r]);
+        }
+      }
+      const __m256i off = _mm256_madd_epi16(bs, o16);
+      if constexpr (T == dtype::q6_k) acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum, off)), dd, acc[r]);
+      else accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(dmin * dx), accm[r]);
+    }
+  }
+  for (int r = 0; r < NR; r++) y[r] = hsum(_mm256_sub_ps(acc[r], accm[r]));
+}
+
 // Activations of one chunk of nt tokens for 32-value blocks, interleaved by block: token t's codes of block b at
 // q + b·32nt + 32t, its d_x at dx[b·nt + t] and Σ codes at qsum[b·nt + t] (8 values readable from any token).
 struct chunk_x {
@@ -188,7 +225,10 @@ void rows_tile(const char* wr, size_t rb, int k, const x_row& xr, float* y) {
 }
 
 constexpr int tile_tokens = 8;  // tokens per tile (ktile's registers: NT int32 sums; f32 sums spill once per block)
-constexpr int decode_rows = 4;  // q8_0 / q4_0 at one token: rows per tile (independent sums)
+// Rows per tile at one token (independent sums); 0: ktile<T, 1> per row (q6_k: more rows spill its code registers,
+// measured slower).
+template <dtype T>
+constexpr int decode_rows() { return T == dtype::q6_k ? 0 : T == dtype::q5_k ? 2 : 4; }
 
 // The tile of nt <= NT tokens of one row: ktile (k-quants, rows xr) or tok_tile.
 template <dtype T, int NT>
@@ -200,8 +240,36 @@ inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, const chun
   }
 }
 
+// y[r] = rows [r, r1) · x at one token, decode_rows<T>() rows per tile.
+template <dtype T>
+void decode_rows_run(const char* w, size_t rb, int k, const x_row& x, int r, int r1, float* y) {
+  constexpr int NR = std::max(decode_rows<T>(), 1);
+  for (; r + NR <= r1; r += NR) {
+    if constexpr (block_elems(T) == 32) rows_tile<T, NR>(w + size_t(r) * rb, rb, k, x, y + r);
+    else krows<T, NR>(w + size_t(r) * rb, rb, k, x, y + r);
+  }
+  for (; r < r1; r++) {
+    if constexpr (block_elems(T) == 32) rows_tile<T, 1>(w + size_t(r) * rb, rb, k, x, y + r);
+    else krows<T, 1>(w + size_t(r) * rb, rb, k, x, y + r);
+  }
+}
+
+// The nt activation rows xr (32-value blocks) as chunk_x at xi, dxi, qsum (room for 8 values past the last).
+inline chunk_x interleave_chunk(const x_row* xr, int nt, int k, int8_t* xi, float* dxi, int32_t* qsum) {
+  const size_t end = size_t(nt) * (k / 32);
+  std::fill(dxi + end, dxi + end + 8, 0.0f);
+  std::fill(qsum + end, qsum + end + 8, 0);
+  for (int b = 0; b < k / 32; b++)
+    for (int t = 0; t < nt; t++) {
+      std::memcpy(xi + (size_t(b) * nt + t) * 32, xr[t].q + 32 * b, 32);
+      dxi[size_t(b) * nt + t] = xr[t].dx[b];
+      qsum[size_t(b) * nt + t] = xr[t].bs[2 * b] + xr[t].bs[2 * b + 1];
+    }
+  return {xi, dxi, qsum, nt};
+}
+
 // scratch (k floats per token of a chunk): the chunk's activation rows (1.5 k bytes each), then for 32-value blocks
-// chunk_x (k + 8 bytes per token and block, + 8 · 8 bytes).
+// their chunk_x (k + 8 bytes per token and block, + 8 · 8 bytes).
 template <dtype T>
 void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
   static_assert(quant_x_chunk * 3 / 8 + quant_x_chunk * 5 / 16 + 1 <= matmul_tile_tokens_max, "quant matmul scratch");
@@ -217,30 +285,17 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
     float* yc = y + size_t(t0) * ldy;
     qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
-    chunk_x cx{xi, dxi, qsum, nt};
-    int r = r0;
-    if (block_elems(T) == 32 && nt == 1) {
-      if constexpr (block_elems(T) == 32)
-        for (; r < r1; r += r + decode_rows <= r1 ? decode_rows : 1) {
-          if (r + decode_rows <= r1) rows_tile<T, decode_rows>(wb + size_t(r) * rb, rb, k, xr[0], yc + r);
-          else rows_tile<T, 1>(wb + size_t(r) * rb, rb, k, xr[0], yc + r);
-        }
-    } else if (block_elems(T) == 32) {
-      std::fill(dxi + size_t(nt) * (k / 32), dxi + size_t(nt) * (k / 32) + 8, 0.0f);  // 8 readable past the last
-      std::fill(qsum + size_t(nt) * (k / 32), qsum + size_t(nt) * (k / 32) + 8, 0);
-      for (int b = 0; b < k / 32; b++)
-        for (int t = 0; t < nt; t++) {
-          std::memcpy(xi + (size_t(b) * nt + t) * 32, xr[t].q + 32 * b, 32);
-          dxi[size_t(b) * nt + t] = xr[t].dx[b];
-          qsum[size_t(b) * nt + t] = xr[t].bs[2 * b] + xr[t].bs[2 * b + 1];
-        }
+    if (nt == 1 && decode_rows<T>() > 0) {
+      decode_rows_run<T>(wb, rb, k, xr[0], r0, r1, yc);
+      continue;
     }
-    for (; r < r1; r++) {
+    const chunk_x cx = block_elems(T) == 32 ? interleave_chunk(xr, nt, k, xi, dxi, qsum) : chunk_x{};
+    auto at = [&](int t) { return block_elems(T) == 32 ? chunk_x{cx.q + 32 * t, cx.dx + t, cx.qsum + t, nt} : cx; };  // from token t
+    for (int r = r0; r < r1; r++) {
       const char* wr = wb + size_t(r) * rb;
       int t = 0;
-      for (; t + tile_tokens <= nt; t += tile_tokens)
-        tail_tile<T, tile_tokens>(tile_tokens, wr, k, xr + t, {cx.q + 32 * t, cx.dx + t, cx.qsum + t, nt}, yc + size_t(t) * ldy + r, ldy);
-      if (t < nt) tail_tile<T, tile_tokens - 1>(nt - t, wr, k, xr + t, {cx.q + 32 * t, cx.dx + t, cx.qsum + t, nt}, yc + size_t(t) * ldy + r, ldy);
+      for (; t + tile_tokens <= nt; t += tile_tokens) tail_tile<T, tile_tokens>(tile_tokens, wr, k, xr + t, at(t), yc + size_t(t) * ldy + r, ldy);
+      if (t < nt) tail_tile<T, tile_tokens - 1>(nt - t, wr, k, xr + t, at(t), yc + size_t(t) * ldy + r, ldy);
     }
   }
 }
