@@ -1,7 +1,8 @@
 // AVX2 matmul for block-quant weights (quant-formats.h): the activation chunk is quantized once per call and each
 // weight block is decoded once per tile of up to 8 tokens. k-quants: vpmaddubsw then vpmaddwd by the integer group
-// scales give an exact int32 sum per block and token, scaled by d · dx in f32; q8_0 / q4_0: exact int32 lane sums
-// per 32-block scaled by d_w · d_x.
+// scales give an exact int32 sum per block and token, scaled by d · dx in f32; q8_0 / q4_0: the chunk interleaved by
+// block, the 8 tokens' exact block sums reduced into the lanes of one vector, one f32 step per block (ggml's scalar
+// order).
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -110,43 +111,6 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
 }
 
-// k-quants at one token (decode), y[r] = row wr + r·rb · x for NR rows: ktile<T, 1>'s steps for each row (the same
-// f32 results), NR independent sums.
-template <dtype T, int NR>
-void krows(const char* wr, size_t rb, int k, const x_row& xr, float* y) {
-  constexpr size_t B = block_bytes(T);
-  __m256 acc[NR], accm[NR];
-  for (int r = 0; r < NR; r++) acc[r] = accm[r] = _mm256_setzero_ps();
-  for (int b = 0; b < k / 256; b++) {
-    const __m256i* q = reinterpret_cast<const __m256i*>(xr.q + 256 * b);
-    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.bs + 16 * b));
-    const float dx = xr.dx[b];
-#pragma GCC unroll 4
-    for (int r = 0; r < NR; r++) {
-      const char* blk = wr + size_t(r) * rb + size_t(b) * B;
-      __m256i s16, o16;
-      float dmin;
-      const __m256 dd = _mm256_set1_ps(kblock_scales<T>(blk, &s16, &o16, &dmin) * dx);
-      __m256i isum = _mm256_setzero_si256();  // q6_k: the block's sums
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; c++) {
-        const __m256i p = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(qsimd::codes32<T>(blk, 2 * c), _mm256_loadu_si256(q + 2 * c)), scale_pick(s16, 2 * c)),
-                                           _mm256_madd_epi16(_mm256_maddubs_epi16(qsimd::codes32<T>(blk, 2 * c + 1), _mm256_loadu_si256(q + 2 * c + 1)), scale_pick(s16, 2 * c + 1)));
-        if constexpr (T == dtype::q6_k) {
-          isum = _mm256_add_epi32(isum, p);
-          __asm__("" : "+x"(isum));  // as ktile: the running sum stays in its register
-        } else {
-          acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), dd, acc[r]);
-        }
-      }
-      const __m256i off = _mm256_madd_epi16(bs, o16);
-      if constexpr (T == dtype::q6_k) acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum, off)), dd, acc[r]);
-      else accm[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(dmin * dx), accm[r]);
-    }
-  }
-  for (int r = 0; r < NR; r++) y[r] = hsum(_mm256_sub_ps(acc[r], accm[r]));
-}
-
 // Activations of one chunk of nt tokens for 32-value blocks, interleaved by block: token t's codes of block b at
 // q + b·32nt + 32t, its d_x at dx[b·nt + t] and Σ codes at qsum[b·nt + t] (8 values readable from any token).
 struct chunk_x {
@@ -196,39 +160,29 @@ void tok_tile(const char* wr, int k, const chunk_x& x, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = out[t];
 }
 
-// q8_0 / q4_0 at one token (decode), y[r] = row wr + r·rb · x for NR rows, as ggml's vec_dot_q8_0_q8_0 /
-// q4_0_q8_0: acc += (d_w · d_x) · the exact int32 lane sums of each block (NR independent sums).
-template <dtype T, int NR>
-void rows_tile(const char* wr, size_t rb, int k, const x_row& xr, float* y) {
-  static_assert(block_elems(T) == 32, "rows_tile: 32-value blocks");
+// q8_0 / q4_0 at one token (decode), row wr · x, as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0 on AVX2: acc += (d_w · d_x)
+// · the exact int32 lane sums of each block. (Tiles of 4 rows measured faster from cache but slower in a decoding
+// model, weights from DRAM: 4 interleaved streams.)
+template <dtype T>
+float row_dot1(const char* wr, int k, const x_row& xr) {
+  static_assert(block_elems(T) == 32, "row_dot1: 32-value blocks");
   constexpr size_t B = block_bytes(T);
   const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
-  __m256 acc[NR];
-  for (int r = 0; r < NR; r++) acc[r] = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   for (int b = 0; b < k / 32; b++) {
+    const char* blk = wr + size_t(b) * B;
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.q + 32 * b));
-    const __m256 dx = _mm256_broadcast_ss(xr.dx + b);
-    __m256i q8;
-    if constexpr (T == dtype::q4_0) q8 = _mm256_maddubs_epi16(eight, q);
-#pragma GCC unroll 4
-    for (int r = 0; r < NR; r++) {
-      const char* blk = wr + size_t(r) * rb + size_t(b) * B;
-      uint16_t h;
-      std::memcpy(&h, blk, 2);
-      const __m256i u = qsimd::codes32<T>(blk, 0);
-      __m256i p16 = T == dtype::q8_0 ? _mm256_maddubs_epi16(_mm256_abs_epi8(u), _mm256_sign_epi8(q, u)) : _mm256_maddubs_epi16(u, q);
-      if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, q8);  // exact Σ (u − 8)·q
-      acc[r] = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc[r]);
-    }
+    uint16_t h;
+    std::memcpy(&h, blk, 2);
+    const __m256i u = qsimd::codes32<T>(blk, 0);
+    __m256i p16 = T == dtype::q8_0 ? _mm256_maddubs_epi16(_mm256_abs_epi8(u), _mm256_sign_epi8(q, u)) : _mm256_maddubs_epi16(u, q);
+    if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), _mm256_broadcast_ss(xr.dx + b)), _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc);
   }
-  for (int r = 0; r < NR; r++) y[r] = hsum(acc[r]);
+  return hsum(acc);
 }
 
 constexpr int tile_tokens = 8;  // tokens per tile (ktile's registers: NT int32 sums; f32 sums spill once per block)
-// Rows per tile at one token (independent sums); 0: ktile<T, 1> per row (q6_k: more rows spill its code registers,
-// measured slower).
-template <dtype T>
-constexpr int decode_rows() { return T == dtype::q6_k ? 0 : T == dtype::q5_k ? 2 : 4; }
 
 // The tile of nt <= NT tokens of one row: ktile (k-quants, rows xr) or tok_tile.
 template <dtype T, int NT>
@@ -237,20 +191,6 @@ inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, const chun
     if (nt != NT) return tail_tile<T, NT - 1>(nt, wr, k, xr, x, y, ldy);
     if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, y, ldy);
     else tok_tile<T, NT>(wr, k, x, y, ldy);
-  }
-}
-
-// y[r] = rows [r, r1) · x at one token, decode_rows<T>() rows per tile.
-template <dtype T>
-void decode_rows_run(const char* w, size_t rb, int k, const x_row& x, int r, int r1, float* y) {
-  constexpr int NR = std::max(decode_rows<T>(), 1);
-  for (; r + NR <= r1; r += NR) {
-    if constexpr (block_elems(T) == 32) rows_tile<T, NR>(w + size_t(r) * rb, rb, k, x, y + r);
-    else krows<T, NR>(w + size_t(r) * rb, rb, k, x, y + r);
-  }
-  for (; r < r1; r++) {
-    if constexpr (block_elems(T) == 32) rows_tile<T, 1>(w + size_t(r) * rb, rb, k, x, y + r);
-    else krows<T, 1>(w + size_t(r) * rb, rb, k, x, y + r);
   }
 }
 
@@ -285,10 +225,11 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
     float* yc = y + size_t(t0) * ldy;
     qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
-    if (nt == 1 && decode_rows<T>() > 0) {
-      decode_rows_run<T>(wb, rb, k, xr[0], r0, r1, yc);
-      continue;
-    }
+    if constexpr (block_elems(T) == 32)
+      if (nt == 1) {  // decode
+        for (int r = r0; r < r1; r++) yc[r] = row_dot1<T>(wb + size_t(r) * rb, k, xr[0]);
+        continue;
+      }
     const chunk_x cx = block_elems(T) == 32 ? interleave_chunk(xr, nt, k, xi, dxi, qsum) : chunk_x{};
     auto at = [&](int t) { return block_elems(T) == 32 ? chunk_x{cx.q + 32 * t, cx.dx + t, cx.qsum + t, nt} : cx; };  // from token t
     for (int r = r0; r < r1; r++) {
