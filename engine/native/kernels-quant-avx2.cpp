@@ -1,7 +1,8 @@
 // AVX2 matmul for block-quant weights (quant-formats.h): the activation chunk is quantized once per call and each
 // weight block is decoded once per tile of up to 8 tokens. k-quants: vpmaddubsw then vpmaddwd by the integer group
-// scales give an exact int32 sum per block and token, scaled by d · dx in f32; q8_0 / q4_0: exact int32 lane sums
-// per 32-block scaled by d_w · d_x.
+// scales give an exact int32 sum per block and token, scaled by d · dx in f32; q8_0 / q4_0: the chunk interleaved by
+// block, the 8 tokens' exact block sums reduced into the lanes of one vector, one f32 step per block (ggml's scalar
+// order).
 #if defined(__x86_64__)
 #include <immintrin.h>
 
@@ -110,66 +111,132 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
 }
 
-// q8_0 / q4_0 (32-value blocks), y[t * ldy] = row wr · x_t for NT tokens, as ggml's vec_dot_q8_0_q8_0 /
-// q4_0_q8_0: acc += (d_w · d_x) · the exact int32 lane sums of each block.
+// Activations of one chunk of nt tokens for 32-value blocks, interleaved by block: token t's codes of block b at
+// q + b·32nt + 32t, its d_x at dx[b·nt + t] and Σ codes at qsum[b·nt + t] (8 values readable from any token).
+struct chunk_x {
+  const int8_t* q;
+  const float* dx;
+  const int32_t* qsum;
+  int nt;
+};
+
+// 8 vectors of 8 int32 → their 8 lane sums, in order (exact).
+inline __m256i sum8(const __m256i* s) {
+  const __m256i b0 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[0], s[1]), _mm256_hadd_epi32(s[2], s[3]));
+  const __m256i b1 = _mm256_hadd_epi32(_mm256_hadd_epi32(s[4], s[5]), _mm256_hadd_epi32(s[6], s[7]));
+  return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
+}
+
+// q8_0 / q4_0, y[t * ldy] = row wr · x_t for NT <= 8 tokens of a chunk, as ggml's scalar vec_dot_q8_0_q8_0 /
+// q4_0_q8_0: y += (d_w · d_x) · (the block's exact integer dot product), one f32 step per block and token (the
+// tokens in the lanes of one vector).
 template <dtype T, int NT>
-void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
-  static_assert(block_elems(T) == 32, "row_tile: 32-value blocks");
+void tok_tile(const char* wr, int k, const chunk_x& x, float* y, int ldy) {
+  static_assert(block_elems(T) == 32 && NT <= 8, "tok_tile: 32-value blocks, up to 8 tokens");
   constexpr size_t B = block_bytes(T);
-  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
-  __m256 acc[NT];
-  for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-  for (int b = 0; b < k / 32; b++) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const size_t qs = size_t(32) * x.nt;
+  const int8_t* q = x.q;
+  __m256 acc = _mm256_setzero_ps();
+  for (int b = 0; b < k / 32; b++, q += qs) {
     const char* blk = wr + size_t(b) * B;
     uint16_t h;
     std::memcpy(&h, blk, 2);
-    const __m256 dw = _mm256_set1_ps(_cvtsh_ss(h));
-    const __m256i u = qsimd::codes32<T>(blk, 0);
-    const __m256i ua = T == dtype::q8_0 ? _mm256_abs_epi8(u) : u;
-    for (int t = 0; t < NT; t++) {
-      __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].q + 32 * b));
-      if constexpr (T == dtype::q8_0) q = _mm256_sign_epi8(q, u);
-      __m256i p16 = _mm256_maddubs_epi16(ua, q);
-      if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
-      acc[t] = _mm256_fmadd_ps(_mm256_mul_ps(dw, _mm256_broadcast_ss(xr[t].dx + b)), _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc[t]);
+    const __m256i u = qsimd::codes32<T>(blk, 0), ua = T == dtype::q8_0 ? _mm256_abs_epi8(u) : u;
+    __m256i s[8];
+#pragma GCC unroll 8
+    for (int t = 0; t < 8; t++) {
+      if (t >= NT) { s[t] = _mm256_setzero_si256(); continue; }
+      const __m256i qt = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * t));
+      s[t] = _mm256_madd_epi16(_mm256_maddubs_epi16(ua, T == dtype::q8_0 ? _mm256_sign_epi8(qt, u) : qt), ones);
     }
+    const size_t o = size_t(b) * x.nt;
+    __m256i sum = sum8(s);  // q4_0: Σ u·q, less 8 · Σ q below
+    if constexpr (T == dtype::q4_0) sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qsum + o)), 3));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum), _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), _mm256_loadu_ps(x.dx + o)), acc);
   }
-  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(acc[t]);
+  alignas(32) float out[8];
+  _mm256_store_ps(out, acc);
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = out[t];
+}
+
+// q8_0 / q4_0 at one token (decode), row wr · x, as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0 on AVX2: acc += (d_w · d_x)
+// · the exact int32 lane sums of each block. (Tiles of 4 rows measured faster from cache but slower in a decoding
+// model, weights from DRAM: 4 interleaved streams.)
+template <dtype T>
+float row_dot1(const char* wr, int k, const x_row& xr) {
+  static_assert(block_elems(T) == 32, "row_dot1: 32-value blocks");
+  constexpr size_t B = block_bytes(T);
+  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
+  __m256 acc = _mm256_setzero_ps();
+  for (int b = 0; b < k / 32; b++) {
+    const char* blk = wr + size_t(b) * B;
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr.q + 32 * b));
+    uint16_t h;
+    std::memcpy(&h, blk, 2);
+    const __m256i u = qsimd::codes32<T>(blk, 0);
+    __m256i p16 = T == dtype::q8_0 ? _mm256_maddubs_epi16(_mm256_abs_epi8(u), _mm256_sign_epi8(q, u)) : _mm256_maddubs_epi16(u, q);
+    if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), _mm256_broadcast_ss(xr.dx + b)), _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc);
+  }
+  return hsum(acc);
 }
 
 constexpr int tile_tokens = 8;  // tokens per tile (ktile's registers: NT int32 sums; f32 sums spill once per block)
 
-// The tile of NT tokens: ktile (k-quants) or row_tile.
+// The tile of nt <= NT tokens of one row: ktile (k-quants, rows xr) or tok_tile.
 template <dtype T, int NT>
-inline void tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
-  if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, y, ldy);
-  else row_tile<T, NT>(wr, k, xr, y, ldy);
-}
-
-// The tile of nt <= NT tokens.
-template <dtype T, int NT>
-inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, float* y, int ldy) {
+inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, const chunk_x& x, float* y, int ldy) {
   if constexpr (NT > 0) {
-    if (nt != NT) return tail_tile<T, NT - 1>(nt, wr, k, xr, y, ldy);
-    tile<T, NT>(wr, k, xr, y, ldy);
+    if (nt != NT) return tail_tile<T, NT - 1>(nt, wr, k, xr, x, y, ldy);
+    if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, y, ldy);
+    else tok_tile<T, NT>(wr, k, x, y, ldy);
   }
 }
 
+// The nt activation rows xr (32-value blocks) as chunk_x at xi, dxi, qsum (room for 8 values past the last).
+inline chunk_x interleave_chunk(const x_row* xr, int nt, int k, int8_t* xi, float* dxi, int32_t* qsum) {
+  const size_t end = size_t(nt) * (k / 32);
+  std::fill(dxi + end, dxi + end + 8, 0.0f);
+  std::fill(qsum + end, qsum + end + 8, 0);
+  for (int b = 0; b < k / 32; b++)
+    for (int t = 0; t < nt; t++) {
+      std::memcpy(xi + (size_t(b) * nt + t) * 32, xr[t].q + 32 * b, 32);
+      dxi[size_t(b) * nt + t] = xr[t].dx[b];
+      qsum[size_t(b) * nt + t] = xr[t].bs[2 * b] + xr[t].bs[2 * b + 1];
+    }
+  return {xi, dxi, qsum, nt};
+}
+
+// scratch (k floats per token of a chunk): the chunk's activation rows (1.5 k bytes each), then for 32-value blocks
+// their chunk_x (k + 8 bytes per token and block, + 8 · 8 bytes).
 template <dtype T>
 void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
+  static_assert(quant_x_chunk * 3 / 8 + quant_x_chunk * 5 / 16 + 1 <= matmul_tile_tokens_max, "quant matmul scratch");
   char* xq = reinterpret_cast<char*>(scratch);
+  int8_t* xi = reinterpret_cast<int8_t*>(scratch + (size_t(quant_x_chunk) * quant::x_row_bytes(k) + 31) / 32 * 8);
+  float* dxi = reinterpret_cast<float*>(xi + size_t(quant_x_chunk) * k);
+  int32_t* qsum = reinterpret_cast<int32_t*>(dxi + size_t(quant_x_chunk) * (k / 32) + 8);
   const size_t rb = row_bytes(T, k);
+  const char* wb = static_cast<const char*>(w);
   x_row xr[quant_x_chunk];
   for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
     const int nt = std::min(quant_x_chunk, n - t0);
+    float* yc = y + size_t(t0) * ldy;
     qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
+    if constexpr (block_elems(T) == 32)
+      if (nt == 1) {  // decode
+        for (int r = r0; r < r1; r++) yc[r] = row_dot1<T>(wb + size_t(r) * rb, k, xr[0]);
+        continue;
+      }
+    const chunk_x cx = block_elems(T) == 32 ? interleave_chunk(xr, nt, k, xi, dxi, qsum) : chunk_x{};
+    auto at = [&](int t) { return block_elems(T) == 32 ? chunk_x{cx.q + 32 * t, cx.dx + t, cx.qsum + t, nt} : cx; };  // from token t
     for (int r = r0; r < r1; r++) {
-      const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
-      float* yr = y + size_t(t0) * ldy + r;
+      const char* wr = wb + size_t(r) * rb;
       int t = 0;
-      for (; t + tile_tokens <= nt; t += tile_tokens) tile<T, tile_tokens>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
-      if (t < nt) tail_tile<T, tile_tokens - 1>(nt - t, wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+      for (; t + tile_tokens <= nt; t += tile_tokens) tail_tile<T, tile_tokens>(tile_tokens, wr, k, xr + t, at(t), yc + size_t(t) * ldy + r, ldy);
+      if (t < nt) tail_tile<T, tile_tokens - 1>(nt - t, wr, k, xr + t, at(t), yc + size_t(t) * ldy + r, ldy);
     }
   }
 }
