@@ -140,7 +140,7 @@ describe('the native engine on quantized files', () => {
         for (const d of ll) if (argmax(q[d.pos]!) === d.top[0]!.id) same++;
         console.log(`${preset} ${ft}: vs llama.cpp on the same file, top-1 ${same}/${ll.length}`);
         expect(ll.length).toBe(tokens.length);
-        expect(same / ll.length).toBeGreaterThanOrEqual(moe ? 0.5 : 0.95);  // measured (AVX2) 40/40 dense, 24-37/40 MoE
+        expect(same / ll.length).toBeGreaterThanOrEqual(moe ? 0.5 : 0.95);  // measured (AVX2) 39-40/40 dense (q8_0 39: one f32 step per block, ggml's scalar order), 24-37/40 MoE
         while (engines.length) engines.pop()!.dispose();
       }, 300_000);
 });
