@@ -7,7 +7,7 @@
  * of the event loop; a mean would follow the spikes); before any measurement the chunk is the whole budget.
  */
 export interface PrefillShareOptions {
-  /** Longest step with prefill, relative to a decode-only step (default 2). */
+  /** Longest step with prefill, relative to a decode-only step (default 1.5). */
   factor?: number;
   /** Smallest chunk, so a prefill always progresses (default 1: deep in a long prompt one token may cost a decode step). */
   minChunk?: number;
@@ -41,7 +41,7 @@ export class PrefillShare {
   private readonly minChunk: number;
 
   constructor(o: PrefillShareOptions = {}) {
-    this.factor = o.factor ?? 2;
+    this.factor = o.factor ?? 1.5;
     this.minChunk = o.minChunk ?? 1;
     if (!(this.factor > 1)) throw new RangeError(`prefill share factor must be > 1, got ${this.factor}`);
   }

@@ -96,7 +96,7 @@ export const SERVE_DEFAULTS = {
   dataDir: './data',
   demoDtype: 'f32',
   batchTokens: 512,
-  prefillShare: 2,
+  prefillShare: 1.5,
   defaultMaxTokens: 1024,
   maxBodyBytes: 8 * 2 ** 20,
   chatSessions: 64,

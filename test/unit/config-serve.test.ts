@@ -30,7 +30,7 @@ describe('parseByteSize', () => {
 describe('parseServeArgs', () => {
   it('has documented defaults', () => {
     const c = parse([]);
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: '/srv/data', demoDtype: 'f32', weights: 'native', activations: 'auto', slots: undefined, kvBudgetBytes: undefined, skills: [], prefillShare: 2 });
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8080, dataDir: '/srv/data', demoDtype: 'f32', weights: 'native', activations: 'auto', slots: undefined, kvBudgetBytes: undefined, skills: [], prefillShare: 1.5 });
     expect(c.model).toBeUndefined();
     expect(c.apiKey).toBeUndefined();
     expect(c.threads).toBeGreaterThanOrEqual(1);
