@@ -117,9 +117,7 @@ export class ResidentSet {
       // A snapshot is a restore cache (the journal holds the tokens): it waits until the session has been idle
       // for SNAPSHOT_IDLE_MS, so it never delays the turn in progress (a cold agent turn appends its system
       // prompt, then the rest, then generates); far behind (URGENT × snapshotEvery) it runs at once.
-      this.snapshotQueued.add(s.id);
-      const idle = uncovered >= URGENT * this.o.snapshotEvery ? 0 : SNAPSHOT_IDLE_MS;
-      this.inBackground(whenIdle(s, idle).then(() => (s.deleted ? 0 : s.op(() => this.snapshot(s)))).finally(() => this.snapshotQueued.delete(s.id)));
+      this.queueSnapshot(s, uncovered >= URGENT * this.o.snapshotEvery ? 0 : SNAPSHOT_IDLE_MS);
     }
     if (this.policy.totalBytes > this.policy.limits.kvBudgetBytes) {
       const v = this.policy.ids().reverse().find((id) => this.evictable(id));
@@ -139,18 +137,22 @@ export class ResidentSet {
       if (!this.evictable(id)) continue;
       n++;
       const v = this.o.lookup(id)!;
-      if (!v.slot || v.covered >= v.slot.length || this.snapshotQueued.has(id)) continue;
-      this.snapshotQueued.add(id);
-      const write = async () => {
-        this.ahead.add(id);
-        try {
-          if (!v.deleted) await this.snapshot(v);
-        } finally {
-          this.ahead.delete(id);
-        }
-      };
-      this.inBackground(v.op(write).finally(() => this.snapshotQueued.delete(id)));
+      if (v.slot && v.covered < v.slot.length && !this.snapshotQueued.has(id)) this.queueSnapshot(v, 0, true);
     }
+  }
+
+  /** A background snapshot of `s` once it has been idle `idleMs`; `ahead`: it stays evictable meanwhile (evictable()). */
+  private queueSnapshot(s: Session, idleMs: number, ahead = false): void {
+    this.snapshotQueued.add(s.id);
+    const write = async () => {
+      if (ahead) this.ahead.add(s.id);
+      try {
+        if (!s.deleted) await this.snapshot(s);
+      } finally {
+        this.ahead.delete(s.id);
+      }
+    };
+    this.inBackground(whenIdle(s, idleMs).then(() => s.op(write)).finally(() => this.snapshotQueued.delete(s.id)));
   }
 
   /** Writes a segment for the slot's positions not on disk; returns positions written. Inside the session's lane. */
