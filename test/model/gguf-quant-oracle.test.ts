@@ -52,7 +52,9 @@ const WHOLE = [
   // 319/320 6.5e-5 | 199/200 3.3e-4. With q8_0's 8-token tile (one f32 step per block, ggml's scalar order):
   // q8_0 320/320 1.08e-4 | 200/200 3.27e-4.
   // Noise floor, llama.cpp vs itself (one batch vs batches of 7): q8_0 and q6_k identical (same kernels), q4_k_m
-  // 320/320 KL 1.5e-5 | 198/200 7.3e-4 (its repacked Q4_K gemm vs gemv). KL bars: 2× the larger measurement.
+  // 320/320 KL 1.5e-5 | 198/200 7.3e-4 (its repacked Q4_K gemm vs gemv). AVX-512 CPU (Zen 4, our avx512 level
+  // against llama.cpp's AVX-512 kernels): q8_0 1.2e-4 | 3.4e-4, q6_k 1.1e-4 | 7.3e-4, q4_k_m 7.3e-5 | 5.2e-4.
+  // KL bars: 2× the larger measurement.
   { ft: 'q8_0', kl: 7e-4, longTop1: 0.97, longKl: 1e-3 },
   { ft: 'q6_k', kl: 4.5e-4, longTop1: 0.97, longKl: 1.4e-3 },
   { ft: 'q4_k_m', kl: 2e-4, longTop1: 0.97, longKl: 1e-3 },
@@ -95,12 +97,14 @@ const BLOCK0 = { tag: 'blk0', re: /^blk\.0\./ }, OUTPUT = { tag: 'output', re: /
 const ONE_BLOCK = [
   // measured (AVX2): KL q8_0 1.3e-4 (layer 0; 1.46e-4 with one f32 step per block) / 7.8e-6 (lm_head), q6_k 4.8e-5 (layer 0; 2.3e-4 before the k-quant
   // tile summed in llama.cpp's integers) / 7.3e-6, q4_k_m layer 0 (its Q4_K) 1.3e-4 with 199/200 (one f32 step per 64
-  // values, as llama.cpp's Q4_K gemm; 7.1e-5 with the older per-16 steps), else 200/200; F32 matrices: 5.8e-6
+  // values, as llama.cpp's Q4_K gemm; 7.1e-5 with the older per-16 steps), else 200/200; F32 matrices: 5.8e-6.
+  // On an AVX-512 CPU (Zen 4) llama.cpp runs its AVX-512 kernels, another summation order: q4_k_m layer 0 3.7e-4
+  // with our avx512 level, 3.1e-4 with our avx2 (199/200 each); q6_k layer 0 2.5e-4 / 8.9e-5; q8_0 as on AVX2.
   { ft: 'q8_0', only: BLOCK0, kl: 2.5e-4 },
   { ft: 'q8_0', only: OUTPUT, kl: 2e-5 },
   { ft: 'q6_k', only: BLOCK0, kl: 4e-4 },
   { ft: 'q6_k', only: OUTPUT, kl: 2e-5 },
-  { ft: 'q4_k_m', only: BLOCK0, kl: 2.7e-4 },
+  { ft: 'q4_k_m', only: BLOCK0, kl: 7.5e-4 },
 ] as const;
 
 describe.each(ONE_BLOCK)(`${PRESET} $ft, only $only.tag quantized: our quantized matmuls compute what llama.cpp's do`, ({ ft, only, kl }) => {
