@@ -150,6 +150,69 @@ void pack_bf16_target(const uint16_t* w, int rows, int k, int p0, int p1, void* 
     pack_panel_bf16(w, k, p * panel_cols, std::min(panel_cols, rows - p * panel_cols), panels + size_t(p) * (k / 2) * panel_cols);
 }
 
+// ---- Attention P·V with bf16 P and V: out[r][d] += Σ_{i<n} p[r][i] · v[i][d]. V is first interleaved by position
+// pairs, vi[j][d] = (v[2j][d], v[2j + 1][d]) (zero past n), so one vdpbf16ps takes two positions of 16 dims for one
+// row; p rows hold bf16 pairs (p[r][n] zero when n is odd). Each (row, dim) sums the pairs in order from 0.
+void interleave_v_pairs(const uint16_t* v, int n, int hd, uint32_t* vi) {
+  alignas(64) static const uint16_t idx_init[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+                                                    8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+  const __m512i idx = _mm512_load_si512(idx_init);
+  for (int j = 0; 2 * j < n; j++) {
+    const uint16_t *a = v + size_t(2 * j) * hd, *b = a + hd;
+    const bool pair = 2 * j + 1 < n;
+    for (int d = 0; d < hd; d += 16) {
+      const __m512i x = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + d)));
+      const __m512i y = pair ? _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + d))) : _mm512_setzero_si512();
+      _mm512_storeu_si512(vi + size_t(j) * hd + d, _mm512_permutex2var_epi16(x, idx, y));
+    }
+  }
+}
+
+template <int R, int D>
+inline void pv_bf16_block(const uint32_t* p32, int ldp32, int pairs, const uint32_t* vi, int hd, int d0, float* out, int ldo) {
+  __m512 acc[R][D];
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < D; j++) acc[r][j] = _mm512_setzero_ps();
+  for (int i = 0; i < pairs; i++) {
+    __m512i vj[D];
+    for (int j = 0; j < D; j++) vj[j] = _mm512_loadu_si512(vi + size_t(i) * hd + d0 + 16 * j);
+    for (int r = 0; r < R; r++) {
+      const __m512i pr = _mm512_set1_epi32(int(p32[size_t(r) * ldp32 + i]));
+      for (int j = 0; j < D; j++) acc[r][j] = dot2(acc[r][j], pr, vj[j]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int j = 0; j < D; j++) {
+      float* o = out + size_t(r) * ldo + d0 + 16 * j;
+      _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), acc[r][j]));
+    }
+}
+
+// Dims [d0, d0 + 16·D) of all rows, 4 rows per block.
+template <int D>
+void pv_bf16_slice(const uint32_t* p32, int rows, int ldp32, int pairs, const uint32_t* vi, int hd, int d0, float* out, int ldo) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) pv_bf16_block<4, D>(p32 + size_t(r) * ldp32, ldp32, pairs, vi, hd, d0, out + size_t(r) * ldo, ldo);
+  const uint32_t* pr = p32 + size_t(r) * ldp32;
+  float* orow = out + size_t(r) * ldo;
+  switch (rows - r) {
+    case 3: return pv_bf16_block<3, D>(pr, ldp32, pairs, vi, hd, d0, orow, ldo);
+    case 2: return pv_bf16_block<2, D>(pr, ldp32, pairs, vi, hd, d0, orow, ldo);
+    case 1: return pv_bf16_block<1, D>(pr, ldp32, pairs, vi, hd, d0, orow, ldo);
+    default: return;
+  }
+}
+
+void attn_pv_bf16_target(const uint16_t* p, int rows, int ldp, int n, const uint16_t* v, int hd, float* out, int ldo, void* scratch) {
+  uint32_t* vi = static_cast<uint32_t*>(scratch);
+  interleave_v_pairs(v, n, hd, vi);
+  const uint32_t* p32 = reinterpret_cast<const uint32_t*>(p);
+  const int pairs = (n + 1) / 2;
+  int d0 = 0;
+  for (; d0 + 64 <= hd; d0 += 64) pv_bf16_slice<4>(p32, rows, ldp / 2, pairs, vi, hd, d0, out, ldo);
+  for (; d0 < hd; d0 += 32) pv_bf16_slice<2>(p32, rows, ldp / 2, pairs, vi, hd, d0, out, ldo);
+}
+
 }  // namespace
 }  // namespace avx512
 
@@ -167,6 +230,9 @@ void avx512::matmul_bf16_packed(const uint16_t* xb, int n, int k, const void* wp
   matmul_bf16_packed_target(xb, n, k, wp, rows, r0, r1, y, ldy);
 }
 void avx512::pack_bf16(const uint16_t* w, int rows, int k, int p0, int p1, void* wp) { pack_bf16_target(w, rows, k, p0, p1, wp); }
+void avx512::attn_pv_bf16(const uint16_t* p, int rows, int ldp, int n, const uint16_t* v, int hd, float* out, int ldo, void* scratch) {
+  attn_pv_bf16_target(p, rows, ldp, n, v, hd, out, ldo, scratch);
+}
 
 // CPUID.(EAX=7, ECX=1):EAX bit 5 (AVX512_BF16), on top of the AVX-512 level.
 bool cpu_has_avx512_bf16() {

@@ -33,7 +33,11 @@ struct kernels {
   // matmul_bf16_packed is matmul_bf16 on them, r0 % 32 == 0. Both nullptr where matmul_bf16 is.
   void (*pack_bf16)(const uint16_t* w, int rows, int k, int p0, int p1, void* wp);
   void (*matmul_bf16_packed)(const uint16_t* xb, int n, int k, const void* wp, int rows, int r0, int r1, float* y, int ldy);
+  // attn_pv for bf16 p: [rows][ldp] (ldp even; p[r][n] zero when n is odd) and bf16 v: [n][hd], hd % 32 == 0;
+  // scratch: attn_pv_bf16_scratch_floats(n, hd). nullptr where matmul_bf16 is.
+  void (*attn_pv_bf16)(const uint16_t* p, int rows, int ldp, int n, const uint16_t* v, int hd, float* out, int ldo, void* scratch);
 };
+inline size_t attn_pv_bf16_scratch_floats(int n, int hd) { return size_t(n + 1) / 2 * size_t(hd) + 16; }
 constexpr int bf16_panel_rows = 32;  // rows per packed bf16 panel (pack_bf16)
 inline size_t bf16_packed_bytes(int rows, int k) { return size_t(rows + bf16_panel_rows - 1) / bf16_panel_rows * bf16_panel_rows * size_t(k) * 2; }
 
@@ -99,6 +103,7 @@ bool cpu_has_avx512_bf16();  // AVX512_BF16 on top of the AVX-512 level (kernels
 namespace avx512 {  // kernels::matmul_bf16 of the AVX-512 level where cpu_has_avx512_bf16(); declared without a target
 void matmul_bf16(const uint16_t* xb, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch);
 void matmul_bf16_packed(const uint16_t* xb, int n, int k, const void* wp, int rows, int r0, int r1, float* y, int ldy);
+void attn_pv_bf16(const uint16_t* p, int rows, int ldp, int n, const uint16_t* v, int hd, float* out, int ldo, void* scratch);
 void pack_bf16(const uint16_t* w, int rows, int k, int p0, int p1, void* wp);
 }  // namespace avx512
 

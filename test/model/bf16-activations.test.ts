@@ -110,10 +110,13 @@ function compare(p: Float32Array, q: Float32Array): { kl: number; top1: number }
   return { kl: kl / rows, top1: same / rows };
 }
 
-/** Prefill (panels), decode steps (row tiles) and one batched forward of two slots; every output's logits. */
-async function workload(e: Engine, tokens: number[]): Promise<Float32Array[]> {
+/**
+ * Prefill (panels), decode steps (row tiles) and one batched forward of two slots; every output's logits. A bf16 KV
+ * rounds attention's q and P too (vdpbf16ps for the prefill's rows where the level has it).
+ */
+async function workload(e: Engine, tokens: number[], kv: 'f32' | 'bf16' = 'f32'): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
-  const a = e.createSlot(128, 'f32');
+  const a = e.createSlot(128, kv);
   const [p0] = await e.forward([{ slot: a, tokens: tokens.slice(0, 64), logits: 'all' }]);
   out.push(p0!.data);
   for (const step of [[1], [2], [3, 4, 5, 6, 7]]) {
@@ -121,7 +124,7 @@ async function workload(e: Engine, tokens: number[]): Promise<Float32Array[]> {
     out.push(y!.data);
   }
   a.dispose();
-  const b = e.createSlot(128, 'f32'), c = e.createSlot(128, 'f32');
+  const b = e.createSlot(128, kv), c = e.createSlot(128, kv);
   const ys = await e.forward([{ slot: b, tokens: tokens.slice(0, 5), logits: 'all' }, { slot: c, tokens: tokens.slice(9, 12), logits: 'all' }]);
   out.push(...ys.map((y) => y.data));
   b.dispose();
@@ -151,9 +154,9 @@ describe.each(['tiny', 'tiny-moe'] as const)('%s bf16 in bf16-activation mode', 
     await expect(loadEngine(spec, { threads: 1, maxBatchTokens: 8, activations: 'f16' as never })).rejects.toBeInstanceOf(EngineArgumentError);
   });
 
-  it.skipIf(lacksLevel(dotLevels, 'avx512', 'bf16 dot products (AVX512_BF16)'))('vdpbf16ps (avx512) agrees with portable: prefill, decode, a batched forward', async () => {
+  it.skipIf(lacksLevel(dotLevels, 'avx512', 'bf16 dot products (AVX512_BF16)')).each(['f32', 'bf16'] as const)('vdpbf16ps (avx512) agrees with portable: prefill, decode, a batched forward (%s KV)', async (kv) => {
     const fast = await loadEngine(spec, { threads: 2, maxBatchTokens: 64, kernels: 'avx512', activations: 'bf16' });
-    const got = await workload(fast, tokens), want = await workload(portable, tokens);
+    const got = await workload(fast, tokens, kv), want = await workload(portable, tokens, kv);
     fast.dispose();
     let worst = 0, kl = 0, top1 = 0, rows = 0;
     for (let i = 0; i < got.length; i++) {
@@ -162,7 +165,7 @@ describe.each(['tiny', 'tiny-moe'] as const)('%s bf16 in bf16-activation mode', 
       kl += c.kl * n, top1 += c.top1 * n, rows += n;
     }
     kl /= rows, top1 /= rows;
-    console.log(`${preset}: bf16 activations, avx512 vs portable: max relative logit difference ${worst.toExponential(2)}, KL ${kl.toExponential(2)}, top-1 ${top1.toFixed(3)}`);
+    console.log(`${preset}, ${kv} KV: bf16 activations, avx512 vs portable: max relative logit difference ${worst.toExponential(2)}, KL ${kl.toExponential(2)}, top-1 ${top1.toFixed(3)}`);
     // the same rounded inputs summed in another order; a rare bf16 rounding flip downstream moves logits slightly
     expect(worst).toBeLessThan(2e-2);
     expect(kl).toBeLessThan(1e-3);
