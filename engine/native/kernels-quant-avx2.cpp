@@ -44,18 +44,13 @@ inline float kblock_scales(const char* blk, __m256i* s16, __m256i* o16, float* d
     *o16 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 5);
     *dmin = 0;
     return _cvtsh_ss(h);
-  } else {  // 12 packed bytes u0 u1 u2 (dwords): scales (u0 & 63, (u2 & 15) | (u0 >> 6) << 4), mins (u1 & 63, (u2 >> 4) | (u1 >> 6) << 4)
-    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));  // u0 u1 u2 and 4 code bytes
-    const __m128i lo = _mm_and_si128(x, _mm_set1_epi8(0x3f));
-    const __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(x, 0xAA), _mm_setr_epi32(0, 4, 0, 0)), _mm_set1_epi8(0x0f)),
-                                    _mm_and_si128(_mm_srli_epi32(x, 2), _mm_set1_epi8(0x30)));
-    const __m128i sm = _mm_unpacklo_epi32(lo, hi);  // 8 scale bytes, 8 min bytes
-    const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(*reinterpret_cast<const int*>(blk)));  // d, dmin
+  } else {
+    float d;
+    const __m128i sm = qsimd::k4_scales_mins(blk, &d, dmin);  // 8 scale bytes, 8 min bytes
     *s16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
     const __m128i m = _mm_unpackhi_epi64(sm, sm);
     *o16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));  // m0 m0 m1 m1 … m7 m7
-    *dmin = _mm_cvtss_f32(_mm_movehdup_ps(dd));
-    return _mm_cvtss_f32(dd);
+    return d;
   }
 }
 

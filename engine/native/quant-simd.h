@@ -42,6 +42,19 @@ inline __m256i codes32(const char* blk, int j) {
   }
 }
 
+// q4_k / q5_k: the 8 6-bit sub-block scales then the 8 mins of a block's 12 packed bytes u0 u1 u2 (dwords: scales
+// u0 & 63, (u2 & 15) | (u0 >> 6) << 4; mins u1 & 63, (u2 >> 4) | (u1 >> 6) << 4) as 16 bytes; *d, *dmin its factors.
+inline __m128i k4_scales_mins(const char* blk, float* d, float* dmin) {
+  const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 4));  // u0 u1 u2 and 4 code bytes
+  const __m128i lo = _mm_and_si128(x, _mm_set1_epi8(0x3f));
+  const __m128i hi = _mm_or_si128(_mm_and_si128(_mm_srlv_epi32(_mm_shuffle_epi32(x, 0xAA), _mm_setr_epi32(0, 4, 0, 0)), _mm_set1_epi8(0x0f)),
+                                  _mm_and_si128(_mm_srli_epi32(x, 2), _mm_set1_epi8(0x30)));
+  const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(*reinterpret_cast<const int*>(blk)));  // d, dmin
+  *d = _mm_cvtss_f32(dd);
+  *dmin = _mm_cvtss_f32(_mm_movehdup_ps(dd));
+  return _mm_unpacklo_epi32(lo, hi);
+}
+
 // Quantizes nt rows of x (k values each, k % E == 0) in blocks of E (32 or 256) into the activation-block layout at
 // out, bit-identical to quant::quantize_x_block.
 inline void quantize_x_rows(const float* x, int nt, int k, int E, char* out) {
