@@ -1,7 +1,8 @@
 // AVX-512 BF16 matmul (vdpbf16ps) for BF16 weights times activations rounded to BF16 (engine_options::
 // bf16_activations), compiled for that target only and used when CPUID reports avx512_bf16. Each
 // instruction multiplies 16 pairs of bf16 (exact in f32) and adds both products to 16 f32 lanes: twice
-// the multiply-adds of an f32 FMA. k % 32 == 0 (matmul.cpp falls back to f32 kernels otherwise).
+// the multiply-adds of an f32 FMA. k % 32 == 0 (matmul.cpp falls back to f32 kernels otherwise). Also attention's
+// P·V with bf16 P and a bf16 V (attention.cpp).
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
