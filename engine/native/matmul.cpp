@@ -9,13 +9,6 @@ namespace resident {
 
 namespace {
 constexpr int decode_tokens = 16;  // up to this many rows, bf16_input converts on the calling thread
-
-// Weight rows per task: with block-quant weights and more than a row tile's tokens, twice quant_task_rows (each
-// task quantizes its tokens' activations: ~10 % of a 128-row task's time at k = 1024).
-int task_rows(const kernels& k, int n, bool block_quant) {
-  const int rows = matmul_task_rows(k, n, block_quant);
-  return block_quant && n > matmul_tile_tokens_max ? std::max(rows, 2 * quant_task_rows) : rows;
-}
 }  // namespace
 
 const uint16_t* model::bf16_input(float* x, int n, int k, bool bf16_weight) {
@@ -46,7 +39,7 @@ void model::matmul_rows(const float* x, const uint16_t* xb, int n, const weight&
 void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
   const uint16_t* xb = bf16_input(x, n, w.cols, w.type == dtype::bf16 && !f32_input);
   const int token_block = matmul_token_block(xb != nullptr);
-  const int row_chunk = task_rows(*kern, std::min(n, token_block), is_block_quant(w.type));
+  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), is_block_quant(w.type));
   const int n_rc = (w.rows + row_chunk - 1) / row_chunk, n_tb = (n + token_block - 1) / token_block;
   auto task = [&](int t, int thread) {
     const int rc = t % n_rc, tb = t / n_rc;
@@ -63,7 +56,7 @@ void model::matmul_many(float* x, int n, const weight* const* w, float* const* y
   for (int i = 0; i < count; i++) any_bf16 = any_bf16 || w[i]->type == dtype::bf16, any_quant = any_quant || is_block_quant(w[i]->type);
   const uint16_t* xb = bf16_input(x, n, w[0]->cols, any_bf16);
   const int token_block = matmul_token_block(xb != nullptr);
-  const int row_chunk = task_rows(*kern, std::min(n, token_block), any_quant);
+  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), any_quant);
   int first[5] = {0, 0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
   const int n_tb = (n + token_block - 1) / token_block;
   for (int i = 0; i < count; i++) first[i + 1] = first[i] + (w[i]->rows + row_chunk - 1) / row_chunk * n_tb;
