@@ -28,6 +28,7 @@
         "engine/native/kernels-portable.cpp",
         "engine/native/kernels-quant-avx2.cpp",
         "engine/native/kernels-quant-avx512.cpp",
+        "engine/native/kernels-quant-panel.cpp",
         "engine/native/kernels-quant-portable.cpp",
         "engine/native/quantize-gguf.cpp",
         "engine/native/matmul.cpp",

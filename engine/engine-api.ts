@@ -161,6 +161,11 @@ export interface Engine {
    * RESIDENT_BF16_PACK=0, or when the copy would take over 3/4 of the available memory.
    */
   readonly packedWeights: boolean;
+  /**
+   * True when block-quant (GGUF) weights run prefill through 32-row int16 panels (AVX512_VNNI CPUs; the same integer
+   * sums as the tile kernels, about twice their rate). Off with RESIDENT_QUANT_PANEL=0.
+   */
+  readonly quantPanels: boolean;
   /** Identifies the weights as computed: the model's fingerprint, suffixed '+int8' in int8 mode and '+bf16act' with bf16 activations (KV differs). */
   readonly fingerprint: string;
   readonly threads: number;

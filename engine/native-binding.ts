@@ -30,7 +30,7 @@ export interface NativeSlot {
 export interface NativeModel {
   forward(slots: NativeSlot[], counts: Int32Array, tokens: Int32Array, rows: Int32Array, logits: Float32Array): Promise<void>;
   createSlot(capacity: number, dtype: number): NativeSlot;
-  info(): { kernels: string; threads: number; packedWeights: boolean; maxTokens: number; forwardCalls: number; tokensProcessed: number; forwardAllocations: number };
+  info(): { kernels: string; threads: number; packedWeights: boolean; quantPanels: boolean; maxTokens: number; forwardCalls: number; tokensProcessed: number; forwardAllocations: number };
   /** null for a dense model; arrays are [layers.length][nExpert]. */
   expertStats(): { nExpert: number; layers: Int32Array; counts: Float64Array; stepCounts: Float64Array; stepBytes: Float64Array } | null;
   resetExpertStats(): void;
@@ -45,7 +45,7 @@ export interface NativeBinding {
   /** Test hook: one level's matmul, y: [n][rows] = x: [n][k] · w[r0, r1)ᵀ, other columns 0. */
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number): Float32Array;
   /** x rounded to bf16 through the level's bf16 × bf16 matmul ('packed': on weights packed as at load); null where the level (or CPU) has none. */
-  kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, bf16x: true | 'packed'): Float32Array | null;
+  kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, mode: true | 'packed' | 'x16'): Float32Array | null;
   /** Test hook: the Gated DeltaNet block (engine/native/delta-net.h) on given arrays; see delta-net-hook.cpp for the fields. */
   deltaNetTest(args: Record<string, unknown>): { out: Float32Array; convState: Float32Array; state: Float32Array; seconds: number; cpuSeconds: number; allocations: number };
   /** Rows of x (k values each) quantized to GGUF block type `dtype` (DTYPE_CODE q8_0…q6_k); k a multiple of the block size. */

@@ -57,6 +57,7 @@ class NativeEngine implements Engine {
   readonly kernels: string;
   readonly threads: number;
   readonly packedWeights: boolean;
+  readonly quantPanels: boolean;
   constructor(
     private readonly model: NativeModel,
     readonly config: ModelConfig,
@@ -70,6 +71,7 @@ class NativeEngine implements Engine {
     this.kernels = info.kernels;
     this.threads = info.threads;
     this.packedWeights = info.packedWeights;
+    this.quantPanels = info.quantPanels;
   }
 
   private check(): void {

@@ -152,7 +152,7 @@ export class ResidentSet {
         this.ahead.delete(s.id);
       }
     };
-    this.inBackground(whenIdle(s, idleMs).then(() => (s.deleted ? 0 : s.op(write))).finally(() => this.snapshotQueued.delete(s.id)));
+    this.inBackground(whenIdle(s, idleMs).then(async () => { if (!s.deleted) await s.op(write); }).finally(() => this.snapshotQueued.delete(s.id)));
   }
 
   /** Writes a segment for the slot's positions not on disk; returns positions written. Inside the session's lane. */

@@ -275,7 +275,8 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
 const kernels* kernels_avx512() {
   static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, attn_pv,
                          cpu_has_avx512_bf16() ? avx512::matmul_bf16 : nullptr, cpu_has_avx512_bf16() ? avx512::pack_bf16 : nullptr,
-                         cpu_has_avx512_bf16() ? avx512::matmul_bf16_packed : nullptr, cpu_has_avx512_bf16() ? avx512::attn_pv_bf16 : nullptr};
+                         cpu_has_avx512_bf16() ? avx512::matmul_bf16_packed : nullptr, cpu_has_avx512_bf16() ? avx512::attn_pv_bf16 : nullptr,
+                         cpu_has_avx512_vnni() ? avx512::quant_x16 : nullptr, cpu_has_avx512_vnni() ? avx512::quant_matmul_x16 : nullptr};
   return &k;
 }
 

@@ -36,7 +36,15 @@ struct kernels {
   // attn_pv for bf16 p: [rows][ldp] (ldp even; p[r][n] zero when n is odd) and bf16 v: [n][hd], hd % 32 == 0;
   // scratch: attn_pv_bf16_scratch_floats(n, hd). nullptr where matmul_bf16 is.
   void (*attn_pv_bf16)(const uint16_t* p, int rows, int ldp, int n, const uint16_t* v, int hd, float* out, int ldo, void* scratch);
+  // Block-quant prefill (AVX-512 VNNI; nullptr elsewhere), kernels-quant-panel.cpp. quant_x16 writes rows x: [n][k]
+  // as x16 rows, x16_row_bytes(k) apart: int16 q[k], f32 dx[k / 32], int16 Σ q over each 32 values — the 8-bit blocks
+  // of E values of quantize_x_block, widened. quant_matmul_x16 is matmul on them (llama.cpp's integers, 32-row panels).
+  void (*quant_x16)(const float* x, int n, int k, int E, void* out);
+  void (*quant_matmul_x16)(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
 };
+inline size_t x16_row_bytes(int k) { return (size_t(k) * 2 + size_t(k) / 32 * 6 + 63) / 64 * 64; }
+// Tokens from which block-quant matmuls take quant_matmul_x16 (a panel is built once per call, read by every token).
+constexpr int quant_panel_min_tokens = 32;
 inline size_t attn_pv_bf16_scratch_floats(int n, int hd) { return size_t(n + 1) / 2 * size_t(hd) + 16; }
 constexpr int bf16_panel_rows = 32;  // rows per packed bf16 panel (pack_bf16)
 inline size_t bf16_packed_bytes(int rows, int k) { return size_t(rows + bf16_panel_rows - 1) / bf16_panel_rows * bf16_panel_rows * size_t(k) * 2; }
@@ -48,7 +56,7 @@ constexpr int matmul_panel_rows_max = 32;  // widest packed panel of any level (
 constexpr int matmul_tile_tokens_max = 16;  // largest n of a row-tile path that stages x in scratch (AVX-512)
 inline size_t matmul_scratch_floats(int k) {
   const size_t dot = size_t(matmul_row_block) * size_t(k), panel = size_t(matmul_panel_k) * matmul_panel_rows_max;
-  const size_t tile = size_t(matmul_tile_tokens_max) * (size_t(k + 31) / 32 * 32);
+  const size_t tile = size_t(matmul_tile_tokens_max) * (size_t(k + 31) / 32 * 32) + size_t(k);  // + quant panel scales
   return std::max(std::max(dot, panel), tile) + 64;
 }
 
@@ -107,6 +115,8 @@ void matmul_bf16(const uint16_t* xb, int n, int k, const void* w, int r0, int r1
 void matmul_bf16_packed(const uint16_t* xb, int n, int k, const void* wp, int rows, int r0, int r1, float* y, int ldy);
 void attn_pv_bf16(const uint16_t* p, int rows, int ldp, int n, const uint16_t* v, int hd, float* out, int ldo, void* scratch);
 void pack_bf16(const uint16_t* w, int rows, int k, int p0, int p1, void* wp);
+void quant_x16(const float* x, int n, int k, int E, void* out);  // where cpu_has_avx512_vnni()
+void quant_matmul_x16(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
 }  // namespace avx512
 
 // Levels this CPU can run, best first: "avx512", "avx2", "portable" (always last).

@@ -28,35 +28,54 @@ const uint16_t* model::bf16_input(float* x, int n, int k, bool bf16_weight) {
   return dot ? xb_ : nullptr;
 }
 
-void model::matmul_rows(const float* x, const uint16_t* xb, int n, const weight& w, int r0, int r1, float* y, int ldy,
-                        float* scratch) const {
+const char* model::quant_input(const float* x, int n, int k, dtype wt) {
+  if (!xq_ || !is_block_quant(wt) || n < quant_panel_min_tokens) return nullptr;
+  constexpr int chunk = 8;  // tokens per pool task
+  pool_->run((n + chunk - 1) / chunk, [&](int c, int) {
+    const int t0 = c * chunk;
+    kern->quant_x16(x + size_t(t0) * k, std::min(chunk, n - t0), k, block_elems(wt), xq_ + size_t(t0) * x16_row_bytes(k));
+  });
+  return xq_;
+}
+
+void model::matmul_rows(const float* x, const uint16_t* xb, const char* xq, int n, const weight& w, int r0, int r1, float* y,
+                        int ldy, float* scratch) const {
   // packed weights exist only where bf16_input gives xb (bf16 activations, matmul_bf16, k % 32 == 0)
   if (xb && w.packed) kern->matmul_bf16_packed(xb, n, w.cols, w.data, w.rows, r0, r1, y, ldy);
   else if (xb && w.type == dtype::bf16) kern->matmul_bf16(xb, n, w.cols, w.data, r0, r1, y, ldy, scratch);
+  else if (xq && is_block_quant(w.type) && n >= quant_panel_min_tokens) kern->quant_matmul_x16(xq, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
   else kern->matmul(x, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
 }
 
 void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
   const uint16_t* xb = bf16_input(x, n, w.cols, w.type == dtype::bf16 && !f32_input);
-  const int token_block = matmul_token_block(xb != nullptr);
-  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), is_block_quant(w.type));
+  const char* xq = quant_input(x, n, w.cols, w.type);
+  const int token_block = matmul_token_block(xb || xq);
+  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), is_block_quant(w.type) && !xq);
   const int n_rc = (w.rows + row_chunk - 1) / row_chunk, n_tb = (n + token_block - 1) / token_block;
   auto task = [&](int t, int thread) {
     const int rc = t % n_rc, tb = t / n_rc;
     const int r0 = rc * row_chunk, r1 = std::min(w.rows, r0 + row_chunk);
     const int t0 = tb * token_block, tn = std::min(n - t0, token_block);
     const size_t xo = size_t(t0) * w.cols;
-    matmul_rows(x + xo, xb ? xb + xo : nullptr, tn, w, r0, r1, y + size_t(t0) * w.rows, w.rows, thread_scratch_[size_t(thread)]);
+    matmul_rows(x + xo, xb ? xb + xo : nullptr, xq ? xq + size_t(t0) * x16_row_bytes(w.cols) : nullptr, tn, w, r0, r1,
+                y + size_t(t0) * w.rows, w.rows, thread_scratch_[size_t(thread)]);
   };
   pool_->run(n_rc * n_tb, task);
 }
 
 void model::matmul_many(float* x, int n, const weight* const* w, float* const* y, int count) {
   bool any_bf16 = false, any_quant = false;  // the weights share x and its width
-  for (int i = 0; i < count; i++) any_bf16 = any_bf16 || w[i]->type == dtype::bf16, any_quant = any_quant || is_block_quant(w[i]->type);
+  dtype qt = dtype::f32;  // the block type x16 rows are made for: every block-quant weight's block size, else none
+  for (int i = 0; i < count; i++) {
+    any_bf16 = any_bf16 || w[i]->type == dtype::bf16, any_quant = any_quant || is_block_quant(w[i]->type);
+    if (is_block_quant(w[i]->type) && qt == dtype::f32) qt = w[i]->type;
+    else if (is_block_quant(w[i]->type) && block_elems(w[i]->type) != block_elems(qt)) qt = dtype::bf16;  // mixed: none
+  }
   const uint16_t* xb = bf16_input(x, n, w[0]->cols, any_bf16);
-  const int token_block = matmul_token_block(xb != nullptr);
-  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), any_quant);
+  const char* xq = quant_input(x, n, w[0]->cols, qt);
+  const int token_block = matmul_token_block(xb || xq);
+  const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), any_quant && !xq);
   int first[5] = {0, 0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
   const int n_tb = (n + token_block - 1) / token_block;
   for (int i = 0; i < count; i++) first[i + 1] = first[i] + (w[i]->rows + row_chunk - 1) / row_chunk * n_tb;
@@ -69,7 +88,8 @@ void model::matmul_many(float* x, int n, const weight* const* w, float* const* y
     const int r0 = rc * row_chunk, r1 = std::min(wi.rows, r0 + row_chunk);
     const int t0 = tb * token_block, tn = std::min(n - t0, token_block);
     const size_t xo = size_t(t0) * wi.cols;
-    matmul_rows(x + xo, xb ? xb + xo : nullptr, tn, wi, r0, r1, y[i] + size_t(t0) * wi.rows, wi.rows, thread_scratch_[size_t(thread)]);
+    matmul_rows(x + xo, xb ? xb + xo : nullptr, xq ? xq + size_t(t0) * x16_row_bytes(wi.cols) : nullptr, tn, wi, r0, r1,
+                y[i] + size_t(t0) * wi.rows, wi.rows, thread_scratch_[size_t(thread)]);
   };
   pool_->run(first[count], task);
 }

@@ -173,12 +173,17 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
     std::copy(src, src + H, xg_ + size_t(r) * H);
   };
   pool_->run(n * K, gather);
-  const bool bf16_experts = mw.experts.front().gate.type == dtype::bf16;  // one dtype for all experts of a model
+  const mlp_weights& e0 = mw.experts.front();  // one dtype per projection for all experts of a model
+  const bool bf16_experts = e0.gate.type == dtype::bf16;
   const uint16_t* xgb = bf16_input(xg_, n * K, H, bf16_experts);
-  const int token_block = matmul_token_block(xgb != nullptr);  // routed rows per kernel call inside a task
+  // block-quant experts: x16 rows when the largest block (blocks_[0]) takes quant panels; smaller blocks read xg_
+  const int most = nb ? blocks_[0].n : 1;
+  const bool panels = most >= quant_panel_min_tokens && block_elems(e0.gate.type) == block_elems(e0.up.type);
+  const char* xgq = panels ? quant_input(xg_, n * K, H, e0.gate.type) : nullptr;
+  const int token_block = matmul_token_block(xgb || xgq);  // routed rows per kernel call inside a task
 
-  const bool quant_experts = is_block_quant(mw.experts.front().gate.type) || is_block_quant(mw.experts.front().down.type);
-  const int row_chunk = matmul_task_rows(*kern, nb ? blocks_[0].n : 1, quant_experts);  // blocks_[0]: the most tokens
+  const bool quant_experts = is_block_quant(e0.gate.type) || is_block_quant(e0.down.type);
+  const int row_chunk = matmul_task_rows(*kern, most, quant_experts);  // the tile kernels quantize x per task
   const int n_rc_mi = (MI + row_chunk - 1) / row_chunk, n_rc_h = (H + row_chunk - 1) / row_chunk;
   auto gate_up = [&](int task, int thread) {
     const moe_block& bk = blocks_[task / n_rc_mi];
@@ -190,8 +195,9 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
       const size_t first = size_t(bk.row0 + t0);
       float *g = gg_ + first * MI, *u = ug_ + first * MI;
       const uint16_t* xb = xgb ? xgb + first * H : nullptr;
-      matmul_rows(xg_ + first * H, xb, tn, ew.gate, r0, r1, g, MI, scratch);
-      matmul_rows(xg_ + first * H, xb, tn, ew.up, r0, r1, u, MI, scratch);
+      const char* xq = xgq ? xgq + first * x16_row_bytes(H) : nullptr;
+      matmul_rows(xg_ + first * H, xb, xq, tn, ew.gate, r0, r1, g, MI, scratch);
+      matmul_rows(xg_ + first * H, xb, xq, tn, ew.up, r0, r1, u, MI, scratch);
       for (int i = 0; i < tn; i++) kern->silu_mul(g + size_t(i) * MI + r0, u + size_t(i) * MI + r0, r1 - r0);
     }
     const uint64_t bytes = uint64_t(r1 - r0) * (row_bytes(ew.gate.type, H) + row_bytes(ew.up.type, H));
@@ -199,6 +205,7 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
   };
   pool_->run(nb * n_rc_mi, gate_up);
   const uint16_t* ggb = bf16_input(gg_, n * K, MI, bf16_experts);  // xgb's buffer: no longer needed
+  const char* ggq = panels ? quant_input(gg_, n * K, MI, e0.down.type) : nullptr;  // xgq's buffer too
 
   auto down = [&](int task, int thread) {
     const moe_block& bk = blocks_[task / n_rc_h];
@@ -208,7 +215,8 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
     for (int t0 = 0; t0 < bk.n; t0 += token_block) {
       const int tn = std::min(token_block, bk.n - t0);
       const size_t first = size_t(bk.row0 + t0);
-      matmul_rows(gg_ + first * MI, ggb ? ggb + first * MI : nullptr, tn, w, r0, r1, xg_ + first * H, H, scratch);
+      matmul_rows(gg_ + first * MI, ggb ? ggb + first * MI : nullptr, ggq ? ggq + first * x16_row_bytes(MI) : nullptr, tn, w, r0,
+                  r1, xg_ + first * H, H, scratch);
     }
     exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(uint64_t(r1 - r0) * row_bytes(w.type, MI),
                                                          std::memory_order_relaxed);

@@ -95,6 +95,11 @@ class weight_store {
   void add_matmul(weight* w) { matmul_.push_back(w); }            // e.g. a tied lm_head: a copy of the embedding
   void end_binding() { index_.clear(); }
   bool has(const std::string& name) const { return find(name) != nullptr; }
+  bool any_block_quant() const {  // whether a registered matmul weight is in a GGUF block type
+    for (const weight* w : matmul_)
+      if (is_block_quant(w->type)) return true;
+    return false;
+  }
 
   // Rewrites every registered matmul weight with bytes(w) > 0 into one arena (order of registration), over the
   // pool; *done tells whether any was. Fails without changing any weight if the arena cannot be allocated.

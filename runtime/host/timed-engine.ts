@@ -13,6 +13,7 @@ export function timedEngine(inner: Engine, onStep: (seconds: number, tokens: num
     get weightMode() { return inner.weightMode; },
     get activationMode() { return inner.activationMode; },
     get packedWeights() { return inner.packedWeights; },
+    get quantPanels() { return inner.quantPanels; },
     get fingerprint() { return inner.fingerprint; },
     get threads() { return inner.threads; },
     get maxBatchTokens() { return inner.maxBatchTokens; },

@@ -52,8 +52,9 @@ Napi::Value dequantize_rows(const Napi::CallbackInfo& info) {
   return y;
 }
 
-// quantMatmulRate(level, dtype, rows, k, n, reps) → {seconds, gbps}: one thread, the level's matmul over a random
-// weight of rows × k in dtype (n tokens) repeated reps times; gbps counts weight bytes read per matmul.
+// quantMatmulRate(level, dtype, rows, k, n, reps, panels?) → {seconds, gbps} (null when panels and the level has no
+// quant_matmul_x16): one thread, the level's matmul — with panels, quant_x16 once then quant_matmul_x16 — over a
+// random weight of rows × k in dtype (n tokens) repeated reps times; gbps counts weight bytes read per matmul.
 Napi::Value quant_matmul_rate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   dtype t;
@@ -64,6 +65,8 @@ Napi::Value quant_matmul_rate(const Napi::CallbackInfo& info) {
   const int n = info[4].ToNumber().Int32Value(), reps = info[5].ToNumber().Int32Value();
   if (!kern || rows < 1 || k < 1 || k % block_elems(t) != 0 || n < 1 || n > 4096 || reps < 1 || size_t(rows) * size_t(k) > (size_t(1) << 30))
     return error_throw(env, status::argument_error, "quantMatmulRate: bad level or sizes");
+  const bool panels = info.Length() > 6 && info[6].ToBoolean().Value();
+  if (panels && !kern->quant_matmul_x16) return env.Null();
   const size_t rb = row_bytes(t, k);
   char* w = static_cast<char*>(aligned_alloc_zero(size_t(rows) * rb));
   float* x = static_cast<float*>(aligned_alloc_zero(size_t(n) * size_t(k) * 4));
@@ -77,9 +80,15 @@ Napi::Value quant_matmul_rate(const Napi::CallbackInfo& info) {
     quantize_row(row.data(), k, t, w + size_t(r) * rb);
   }
   for (size_t i = 0; i < size_t(n) * size_t(k); i++) x[i] = rnd();
-  kern->matmul(x, n, k, w, t, 0, rows, y, rows, scratch);  // warm
+  std::vector<char> xq(panels ? size_t(n) * x16_row_bytes(k) : 0);
+  if (panels) kern->quant_x16(x, n, k, block_elems(t), xq.data());
+  auto run = [&] {
+    if (panels) kern->quant_matmul_x16(xq.data(), n, k, w, t, 0, rows, y, rows, scratch);
+    else kern->matmul(x, n, k, w, t, 0, rows, y, rows, scratch);
+  };
+  run();  // warm
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; i++) kern->matmul(x, n, k, w, t, 0, rows, y, rows, scratch);
+  for (int i = 0; i < reps; i++) run();
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   aligned_free(w), aligned_free(x), aligned_free(y), aligned_free(scratch);
   Napi::Object o = Napi::Object::New(env);
