@@ -54,6 +54,7 @@ export interface NativeBinding {
   dequantizeRows(level: string, dtype: number, w: Uint8Array, n: number): Float32Array;
   /** One thread timing `reps` matmuls of a random rows × k weight in block type dtype by n tokens; gbps: weight bytes read per second. */
   quantMatmulRate(level: string, dtype: number, rows: number, k: number, n: number, reps: number): { seconds: number; gbps: number };
+  quantMatmulRate(level: string, dtype: number, rows: number, k: number, n: number, reps: number, panels: true): { seconds: number; gbps: number } | null;
   /** Whether the AVX-512 level's block-quant matmul uses AVX512_VNNI (else it runs the AVX2 kernel). */
   avx512Vnni: boolean;
   /** Best read rate in GB/s of `threads` threads over a fresh buffer of `mib` MiB in `reps` passes (off the event loop). */
