@@ -181,7 +181,8 @@ export class Scheduler {
     }
     // a job wanting logits holds its last token back until the rest is fed (see the module comment)
     const view = [...this.jobs.values()].map((j) => (j.wantLogits && j.kind === 'prefill' && j.remaining > 1 ? { ...j, remaining: j.remaining - 1 } : j));
-    const items = planStep(view, this.share ? { ...this.plan, prefillWithDecodes: this.share.chunk(this.plan.budget) } : this.plan);
+    const decodes = view.reduce((a, j) => a + (j.kind === 'decode' ? 1 : 0), 0);
+    const items = planStep(view, this.share ? { ...this.plan, prefillWithDecodes: this.share.chunk(this.plan.budget, decodes) } : this.plan);
     const chosen = new Set(items.map((i) => i.id));
     for (const j of this.jobs.values()) if (!chosen.has(j.id)) j.waited++;
     return items.map(({ id, n }) => {

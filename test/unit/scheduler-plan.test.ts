@@ -50,16 +50,16 @@ describe('scheduler step planning', () => {
 describe('prefill share from measured step times', () => {
   it('sizes the chunk so a step with prefill takes at most factor × a decode-only step', () => {
     const s = new PrefillShare({ factor: 3, minChunk: 16 });
-    expect(s.chunk(512)).toBe(512); // nothing measured yet
-    for (let i = 0; i < 50; i++) s.observe(20, 8, 0); // decode-only steps: 20 ms
+    expect(s.chunk(512, 7)).toBe(512); // nothing measured yet
+    for (let i = 0; i < 50; i++) s.observe(20, 7, 0); // decode-only steps: 20 ms
     for (let i = 0; i < 50; i++) s.observe(20 + 0.5 * 64, 7, 64); // 0.5 ms per prefill token on top
-    expect(s.chunk(512)).toBe(80); // (3 − 1) × 20 / 0.5
+    expect(s.chunk(512, 7)).toBe(80); // (3 − 1) × 20 / 0.5
     for (let i = 0; i < 50; i++) s.observe(20 + 10 * 64, 7, 64); // prefill at depth: 10 ms per token
-    expect(s.chunk(512)).toBe(16); // never below minChunk
+    expect(s.chunk(512, 7)).toBe(16); // never below minChunk
     const d = new PrefillShare({ factor: 2 }); // default minChunk 1: deep in a long prompt a token may cost a decode step
     d.observe(10, 7, 0);
     d.observe(10 + 15 * 4, 7, 4);
-    expect(d.chunk(512)).toBe(1);
+    expect(d.chunk(512, 7)).toBe(1);
     expect(() => new PrefillShare({ factor: 1 })).toThrow(RangeError);
   });
 
@@ -67,6 +67,17 @@ describe('prefill share from measured step times', () => {
     const s = new PrefillShare({ factor: 2 });
     for (let i = 0; i < 40; i++) s.observe(i % 5 === 4 ? 60 : 10, 7, 0); // one decode step in five is preempted
     for (let i = 0; i < 40; i++) s.observe(i % 5 === 4 ? 100 : 20, 7, 100); // 0.1 ms per prefill token, the same spikes
-    expect(s.chunk(512)).toBe(100); // (2 − 1) × 10 / 0.1: the medians ignore the one step in five that was preempted
+    expect(s.chunk(512, 7)).toBe(100); // (2 − 1) × 10 / 0.1: the medians ignore the one step in five that was preempted
+  });
+
+  it('sizes the chunk for the decodes of the step at hand, not those of an earlier, busier phase', () => {
+    const s = new PrefillShare({ factor: 2 });
+    for (let i = 0; i < 40; i++) s.observe(40, 32, 0); // 32 streams: 40 ms decode-only steps
+    for (let i = 0; i < 40; i++) s.observe(40 + 0.1 * 100, 32, 100); // 0.1 ms per prefill token
+    expect(s.chunk(512, 32)).toBe(400); // (2 − 1) × 40 / 0.1
+    expect(s.chunk(512, 7)).toBe(87); // 7 streams left: their share of those steps, 40 × 7 / 32 = 8.75 ms
+    for (let i = 0; i < 40; i++) s.observe(5, 7, 0); // then their own steps: 5 ms
+    expect(s.chunk(512, 7)).toBe(50);
+    expect(s.chunk(512, 32)).toBe(50); // a step of more decodes than measured errs small
   });
 });
