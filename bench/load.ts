@@ -58,8 +58,9 @@ const headers: Record<string, string> = a['api-key'] ? { authorization: `Bearer 
 const out = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
 
 interface Stats {
-  /** Prompt tokens of each request. */
+  /** Prompt tokens of each request, and of those the ones the server prefilled (not in a session's KV). */
   prompts: number[];
+  prefilled: number[];
   requests: number;
   errors: string[];
   ttft: number[];
@@ -81,6 +82,7 @@ async function client(k: number, url: string, model: string, deadline: number, s
       const r = await streamTurn(url, { model, messages: conv.messages, max_tokens: maxTokens, temperature: 0.8, seed: k * 1000 + i, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers);
       st.requests++;
       st.prompts.push(r.promptTokens);
+      st.prefilled.push(r.prefilled);
       st.ttft.push(r.ttft);
       st.itl.push(...r.gaps.map((g) => g.ms));
       st.tokens += r.completionTokens;
@@ -93,7 +95,7 @@ async function client(k: number, url: string, model: string, deadline: number, s
 }
 
 async function level(url: string, model: string, n: number) {
-  const st: Stats = { prompts: [], requests: 0, errors: [], ttft: [], itl: [], tokens: 0 };
+  const st: Stats = { prompts: [], prefilled: [], requests: 0, errors: [], ttft: [], itl: [], tokens: 0 };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: n }, (_, k) => client(k, url, model, t0 + durationMs, st)));
   const secs = (performance.now() - t0) / 1000;
@@ -101,6 +103,9 @@ async function level(url: string, model: string, n: number) {
     clients: n, duration_s: +secs.toFixed(1), requests: st.requests, errors: st.errors.length, first_errors: st.errors.slice(0, 3),
     tokens_per_s: +(st.tokens / secs).toFixed(1),
     prompt_tokens_p50: pct(st.prompts, 50),
+    // work besides decoding: tokens the server prefilled per generated token (the engine-only rate is decode alone)
+    prefilled_tokens_p50: pct(st.prefilled, 50),
+    prefilled_per_generated: +(st.prefilled.reduce((x, y) => x + y, 0) / Math.max(1, st.tokens)).toFixed(2),
     ttft_ms: { p50: pct(st.ttft, 50), p99: pct(st.ttft, 99) },
     itl_ms: { p50: pct(st.itl, 50), p99: pct(st.itl, 99) },
   };
