@@ -22,6 +22,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "avx2-lanes.h"  // transpose8, compiled for this file's target
+#include "quant-simd.h"  // codes32, half_f16c
 
 namespace resident {
 namespace avx512 {
@@ -31,8 +32,7 @@ constexpr int panel_rows = 32;  // 2 zmm of 16 rows
 constexpr int group_rows = 8;   // rows converted together, then transposed 8 × 8 pairs at a time
 constexpr int kernel_tokens = 6;  // tokens per microkernel pass: 12 int32 + 12 f32 accumulators
 
-inline float half_f32(uint16_t h) { return _cvtsh_ss(h); }
-inline uint16_t f32_half(float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+using qsimd::half_f16c;
 
 // The x16 row of token t: q[k] int16, dx[k / 32] (one per block), b32[k / 32] (Σ q over each 32 values).
 struct x16_row {
@@ -58,7 +58,7 @@ void quantize_x16_target(const float* x, int n, int k, int E, void* out) {
       __m512 m = _mm512_setzero_ps();
       for (int i = 0; i < E; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(xb + i)));
       const float amax = _mm512_reduce_max_ps(m), id = amax > 0 ? 127 / amax : 0;
-      dx[b] = quant::x_block_scale(E, amax, id, f32_half, half_f32);
+      dx[b] = quant::x_block_scale(E, amax, id, [](float f) { return uint16_t(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }, half_f16c());
       const __m512 idv = _mm512_set1_ps(id);
       for (int j = 0; j < E / 32; j++) {  // rne(x · id) as quantize_x_block (MXCSR: round to nearest even)
         const __m512i v0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 32 * j), idv));
@@ -74,27 +74,21 @@ void quantize_x16_target(const float* x, int n, int k, int E, void* out) {
 // One block of a row as int16 w16[E] (above), with its f32 scale d (and q4_k/q5_k dmin, the min pairs
 // mp[p] = (m_2p, m_2p+1) as int16 pairs).
 template <dtype T>
-inline void block_w16(const void* blk, int16_t* w16, float* d, float* dmin, uint32_t* mp) {
+inline void block_w16(const char* blk, int16_t* w16, float* d, float* dmin, uint32_t* mp) {
   if constexpr (T == dtype::q8_0 || T == dtype::q4_0) {
-    *d = half_f32(static_cast<const quant::block_q8_0*>(blk)->d);  // d: the first field of both
-    __m256i u;
-    if constexpr (T == dtype::q8_0) {
-      u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const quant::block_q8_0*>(blk)->qs));
-    } else {
-      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const quant::block_q4_0*>(blk)->qs));
-      const __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0xF)), hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0xF));
-      u = _mm256_sub_epi8(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1), _mm256_set1_epi8(8));
-    }
+    *d = half_f16c()(static_cast<const quant::block_q8_0*>(static_cast<const void*>(blk))->d);  // d: the first field of both
+    __m256i u = qsimd::codes32<T>(blk, 0);
+    if constexpr (T == dtype::q4_0) u = _mm256_sub_epi8(u, _mm256_set1_epi8(8));
     _mm512_storeu_si512(w16, _mm512_cvtepi8_epi16(u));
   } else {
     int16_t gs[16];  // integer scale of each 16-value group
     if constexpr (T == dtype::q6_k) {
-      const quant::block_q6_k* b = static_cast<const quant::block_q6_k*>(blk);
-      *d = half_f32(b->d);
+      const quant::block_q6_k* b = static_cast<const quant::block_q6_k*>(static_cast<const void*>(blk));
+      *d = half_f16c()(b->d);
       for (int g = 0; g < 16; g++) gs[g] = b->scales[g];
     } else {
-      const quant::block_q4_k* b = static_cast<const quant::block_q4_k*>(blk);  // d, dmin, scales: same offsets in q5_k
-      *d = half_f32(b->d), *dmin = half_f32(b->dmin);
+      const quant::block_q4_k* b = static_cast<const quant::block_q4_k*>(static_cast<const void*>(blk));  // d, dmin, scales: same offsets in q5_k
+      *d = half_f16c()(b->d), *dmin = half_f16c()(b->dmin);
       int m[8];
       for (int j = 0; j < 8; j++) {
         int sc;
@@ -104,9 +98,7 @@ inline void block_w16(const void* blk, int16_t* w16, float* d, float* dmin, uint
       for (int p = 0; p < 4; p++) mp[p] = uint32_t(m[2 * p]) | uint32_t(m[2 * p + 1]) << 16;
     }
     for (int j = 0; j < 8; j++) {
-      alignas(32) uint8_t u[32];
-      quant::subblock_codes<T>(blk, j, u);
-      __m512i c = _mm512_cvtepu8_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(u)));
+      __m512i c = _mm512_cvtepu8_epi16(qsimd::codes32<T>(blk, j));
       if constexpr (T == dtype::q6_k) c = _mm512_sub_epi16(c, _mm512_set1_epi16(32));
       const __m512i s = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(gs[2 * j])), _mm256_set1_epi16(gs[2 * j + 1]), 1);
       _mm512_storeu_si512(w16 + 32 * j, _mm512_mullo_epi16(c, s));

@@ -66,14 +66,17 @@ void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
 
 void model::matmul_many(float* x, int n, const weight* const* w, float* const* y, int count) {
   bool any_bf16 = false, any_quant = false;  // the weights share x and its width
-  dtype qt = dtype::f32;  // the block type x16 rows are made for: every block-quant weight's block size, else none
+  const weight* first_quant = nullptr;  // x16 rows are made for its block size, if every block-quant weight has it
+  bool one_block_size = true;
   for (int i = 0; i < count; i++) {
-    any_bf16 = any_bf16 || w[i]->type == dtype::bf16, any_quant = any_quant || is_block_quant(w[i]->type);
-    if (is_block_quant(w[i]->type) && qt == dtype::f32) qt = w[i]->type;
-    else if (is_block_quant(w[i]->type) && block_elems(w[i]->type) != block_elems(qt)) qt = dtype::bf16;  // mixed: none
+    const dtype t = w[i]->type;
+    any_bf16 = any_bf16 || t == dtype::bf16, any_quant = any_quant || is_block_quant(t);
+    if (!is_block_quant(t)) continue;
+    if (!first_quant) first_quant = w[i];
+    one_block_size = one_block_size && block_elems(t) == block_elems(first_quant->type);
   }
   const uint16_t* xb = bf16_input(x, n, w[0]->cols, any_bf16);
-  const char* xq = quant_input(x, n, w[0]->cols, qt);
+  const char* xq = first_quant && one_block_size ? quant_input(x, n, w[0]->cols, first_quant->type) : nullptr;
   const int token_block = matmul_token_block(xb || xq);
   const int row_chunk = matmul_task_rows(*kern, std::min(n, token_block), any_quant && !xq);
   int first[5] = {0, 0, 0, 0, 0};  // first task of each matmul; tasks of matmul i: [first[i], first[i + 1])
