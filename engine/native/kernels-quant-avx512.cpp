@@ -1,7 +1,6 @@
 // AVX-512 matmul for block-quant weights (quant-formats.h). q8_0 / q4_0 (VNNI): vpdpbusd multiplies 64 weight codes
 // (u8) by 64 activation bytes (s8) into 16 int32 lanes of 4 values each, scaled per lane by d_w · d_x in f32.
-// k-quants: llama.cpp's integers, as the AVX2 kernel, 64 values per instruction (vpmaddubsw, vpmaddwd by the group
-// scales).
+// k-quants: llama.cpp's integers, 64 values per instruction (vpmaddubsw, then vpdpwssd by the group scales).
 // Without VNNI (or with k % 64 != 0 for the 32-blocks) the AVX2 kernel runs.
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -63,84 +62,124 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]);
 }
 
-// A k-quant block's integer scales in group order (group g = values [16g, 16g + 16)): g16[g] its scale, o16[g] the
-// factor of its activation sum bs_g (q4_k / q5_k: the min m_{g/2}, scaled by *dmin; q6_k: 32 · sc_g, scaled by d as
-// the codes). Returns d.
+// A k-quant block's integer scales: int32 lane L of *s32 holds the scale of unit L in both int16 halves (a vpdpwssd
+// operand; q6_k: unit = group of 16 values, lanes 0..15; q4_k / q5_k: unit = sub-block of 32, lanes 0..7); o16[g]
+// the factor of group g's activation sum bs_g (q4_k / q5_k: the min m_{g/2}, scaled by *dmin; q6_k: 32 · sc_g,
+// scaled by d as the codes). Returns d.
 template <dtype T>
-inline float kblock_scales(const char* blk, __m256i* g16, __m256i* o16, float* dmin) {
+inline float kblock_scales(const char* blk, __m512i* s32, __m256i* o16, float* dmin) {
   if constexpr (T == dtype::q6_k) {
     uint16_t h;
     std::memcpy(&h, blk + 208, 2);
-    *g16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
-    *o16 = _mm256_slli_epi16(*g16, 5);
+    const __m256i g16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
+    const __m512i lo = _mm512_cvtepu16_epi32(g16);
+    *s32 = _mm512_or_si512(lo, _mm512_slli_epi32(lo, 16));
+    *o16 = _mm256_slli_epi16(g16, 5);
     *dmin = 0;
     return _cvtsh_ss(h);
   } else {
     float d;
     const __m128i sm = qsimd::k4_scales_mins(blk, &d, dmin);  // 8 scale bytes, 8 min bytes
-    *g16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(sm, sm));  // s0 s0 s1 s1 … s7 s7
+    const __m512i lo = _mm512_cvtepu8_epi32(sm);
+    *s32 = _mm512_or_si512(lo, _mm512_slli_epi32(lo, 16));
     const __m128i m = _mm_unpackhi_epi64(sm, sm);
     *o16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));  // m0 m0 m1 m1 … m7 m7
     return d;
   }
 }
 
-// The 64 codes of sub-blocks 2c (bytes 0..31) and 2c + 1 (32..63) of a k-quant block, unsigned.
+// k-quant chunk c of 64 values: the sub-blocks (a, b) in its bytes 0..31 and 32..63. q4_k / q5_k: (0, 2), (1, 3),
+// (4, 6), (5, 7) — the low then high nibbles of 64 packed bytes, read with one load, for activations in the same
+// order (x_kperm); q6_k: (2c, 2c + 1), natural order.
 template <dtype T>
-inline __m512i codes64(const char* blk, int c) {
-  if constexpr (T == dtype::q4_k || T == dtype::q5_k) {  // both nibbles of 32 bytes
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + (T == dtype::q4_k ? 16 : 48) + 32 * c));
-    __m512i u = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), _mm512_set1_epi8(0x0F));
-    if constexpr (T == dtype::q5_k) {  // + 16 where bit 2c (low half) / 2c + 1 (high half) of qh[l] is set
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
-      const __m512i bits = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi8(char(1 << (2 * c)))), _mm256_set1_epi8(char(2 << (2 * c))), 1);
-      const __mmask64 high = _mm512_test_epi8_mask(_mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1), bits);
-      u = _mm512_mask_add_epi8(u, high, u, _mm512_set1_epi8(16));
+constexpr int chunk_sub(int c, int half) {
+  return T == dtype::q6_k ? 2 * c + half : 4 * (c / 2) + c % 2 + 2 * half;
+}
+
+// The codes of chunks 2h and 2h + 1 of a k-quant block (unsigned 0..63), two per call.
+template <dtype T>
+inline void codes128(const char* blk, int h, __m512i* u) {
+  const __m512i lo4 = _mm512_set1_epi8(0x0F);
+  if constexpr (T == dtype::q4_k || T == dtype::q5_k) {
+    const __m512i q = _mm512_loadu_si512(blk + (T == dtype::q4_k ? 16 : 48) + 64 * h);
+    u[0] = _mm512_and_si512(q, lo4), u[1] = _mm512_and_si512(_mm512_srli_epi16(q, 4), lo4);
+    if constexpr (T == dtype::q5_k) {  // + 16 where bit j of qh[l] is set (j the value's sub-block, l its byte)
+      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16)));
+      for (int i = 0; i < 2; i++) {
+        const int c = 2 * h + i;
+        const __m512i bits = _mm512_inserti64x4(_mm512_set1_epi8(char(1 << chunk_sub<T>(c, 0))), _mm256_set1_epi8(char(1 << chunk_sub<T>(c, 1))), 1);
+        u[i] = _mm512_mask_add_epi8(u[i], _mm512_test_epi8_mask(qh, bits), u[i], _mm512_set1_epi8(16));
+      }
     }
-    return u;
-  } else {
-    return _mm512_inserti64x4(_mm512_castsi256_si512(qsimd::codes32<T>(blk, 2 * c)), qsimd::codes32<T>(blk, 2 * c + 1), 1);
+  } else {  // q6_k half h: ql[64h + l] (low nibbles: values 0..63, high: 64..127), qh[32h + l] bits 2i, 2i + 1 of value 32i + l
+    const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
+    const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h)));
+    const __m512i hi2 = _mm512_set1_epi8(0x30);
+    // rotations bring bits 2i, 2i + 1 of each byte to 4, 5: values 0..31 | 32..63 rotate left 4 | 2, 64..95 | 96..127 by 0 | −2
+    const __m512i a = _mm512_rolv_epi32(qh, _mm512_inserti64x4(_mm512_set1_epi32(4), _mm256_set1_epi32(2), 1));
+    // (a & c) | b, c = 0x0F: the low nibble of a under the two high bits of b (bits 4, 5 only)
+    u[0] = _mm512_ternarylogic_epi32(ql, _mm512_and_si512(a, hi2), lo4, 0xEC);
+    u[1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), _mm512_and_si512(_mm512_ror_epi32(a, 4), hi2), lo4, 0xEC);
   }
 }
 
-// k-quants, y[t * ldy] = row wr · x_t for NT tokens, in llama.cpp's integers as the AVX2 ktile: per 64 values
-// vpmaddubsw then vpmaddwd by the group scales (exact int32), then q4_k / q5_k: one f32 step d · dx per 64 values
-// and − dmin · dx · Σ_g o_g · bs_g per block (into the same lanes); q6_k: d · dx · (sums − offsets) per block, its −32 in the integers.
+// k-quants, y[t * ldy] = row wr · x_t for NT tokens, in llama.cpp's integers: per 64 values vpmaddubsw (pairs,
+// exact in int16) then vpdpwssd by the group scales into one int32 sum per block (exact), then one f32 step per
+// block: q4_k / q5_k d · dx · sums − dmin · dx · Σ_g o_g · bs_g; q6_k d · dx · (sums − Σ_g 32 sc_g · bs_g).
+// One row per pass: the weights stream in order (rows interleaved defeat the hardware prefetcher in decode).
+// xr: activations with x_kperm's order for q4_k / q5_k.
 template <dtype T, int NT>
 void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
   constexpr size_t B = block_bytes(T);
   __m512 acc[NT];
   for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-  constexpr int g1 = 0x00010001, g2 = 2 * g1, g3 = 3 * g1;  // int16 lane L: group L / 8 (two int16 per int32)
-  const __m512i quarter = _mm512_setr_epi32(0, 0, 0, 0, g1, g1, g1, g1, g2, g2, g2, g2, g3, g3, g3, g3);
+  // Chunk c's scales, int32 lane L (values 4L .. 4L + 3) → its unit, are position c of each 128-bit lane of
+  // spread = s32 permuted: lane j position p holds q6_k group 4p + j; q4_k / q5_k sub-block chunk_sub(p, j / 2).
+  const __m512i spread = T == dtype::q6_k ? _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)
+                                          : _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
   for (int b = 0; b < k / 256; b++) {
     const char* blk = wr + size_t(b) * B;
-    __m256i g16, o16;
+    __m512i s32;
+    __m256i o16;
     float dmin;
-    const float d = kblock_scales<T>(blk, &g16, &o16, &dmin);
-    const __m512i gs = _mm512_castsi256_si512(g16);
-    alignas(64) __m512 dd[NT];  // d · dx per token (a memory operand of the FMAs: acc stays in registers)
-    __m512i isum[NT];           // q6_k: the block's sums
-    for (int t = 0; t < NT; t++) dd[t] = _mm512_set1_ps(d * xr[t].dx[b]), isum[t] = _mm512_setzero_si512();
-    __asm__ volatile("" : : "r"(dd) : "memory");
-    for (int c = 0; c < 4; c++) {
-      const __m512i u = codes64<T>(blk, c);
-      const __m512i sc = _mm512_permutexvar_epi16(_mm512_add_epi16(quarter, _mm512_set1_epi16(short(4 * c))), gs);  // groups 4c .. 4c + 3
-      for (int t = 0; t < NT; t++) {
-        const __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16(u, _mm512_loadu_si512(xr[t].q + 256 * b + 64 * c)), sc);
-        if constexpr (T == dtype::q6_k) isum[t] = _mm512_add_epi32(isum[t], p);
-        else acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), dd[t], acc[t]);  // one f32 step per 64 values, as llama.cpp's Q4_K gemm
+    const float d = kblock_scales<T>(blk, &s32, &o16, &dmin);
+    const __m512i sp = _mm512_permutexvar_epi32(spread, s32);
+    __m512i isum[NT];
+    for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; h++) {
+      __m512i u[2];
+      codes128<T>(blk, h, u);
+      for (int i = 0; i < 2; i++) {
+        const int c = 2 * h + i;
+        const __m512i sc = _mm512_shuffle_epi32(sp, _MM_PERM_ENUM(0x55 * c));
+        for (int t = 0; t < NT; t++)
+          isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(u[i], _mm512_loadu_si512(xr[t].q + 256 * b + 64 * c)), sc);
       }
     }
     for (int t = 0; t < NT; t++) {
       const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].bs + 16 * b)), o16);
-      if constexpr (T == dtype::q6_k)
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[t], _mm512_zextsi256_si512(off))), dd[t], acc[t]);
-      else
+      const __m512 ddx = _mm512_set1_ps(d * xr[t].dx[b]);
+      if constexpr (T == dtype::q6_k) {
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[t], _mm512_zextsi256_si512(off))), ddx, acc[t]);
+      } else {
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
         acc[t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(off)), _mm512_set1_ps(dmin * xr[t].dx[b]), acc[t]);
+      }
     }
   }
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]);
+}
+
+// q4_k / q5_k activations in chunk order: per 256 values, 32-value pieces 1 and 2 (and 5 and 6) swap places.
+inline void x_kperm(char* xq, int nt, int k) {
+  for (int t = 0; t < nt; t++) {
+    int8_t* q = reinterpret_cast<int8_t*>(xq + size_t(t) * quant::x_row_bytes(k));
+    for (int b = 0; b < k; b += 128) {
+      const __m256i p1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b + 32));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b + 32), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b + 64)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b + 64), p1);
+    }
+  }
 }
 
 constexpr int tile_tokens = 8;  // tokens per pass over a weight row
@@ -169,6 +208,7 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
   for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
     const int nt = std::min(quant_x_chunk, n - t0);
     qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
+    if constexpr (T == dtype::q4_k || T == dtype::q5_k) x_kperm(xq, nt, k);
     for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
     for (int r = r0; r < r1; r++) {
       const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
