@@ -44,6 +44,8 @@ export type WeightMode = 'native' | 'int8';
 
 /** Precision of matmul inputs with BF16 weights (EngineOptions.activations). */
 export type ActivationMode = 'f32' | 'bf16';
+/** Where the block-quant weights are read (Engine.quantPages). */
+export type QuantPages = 'huge-copy' | 'huge-file' | 'small' | 'none';
 
 /**
  * A KV slot: one sequence's K/V store, `[layer][kv_head][pos][head_dim]`, reserved for `capacity`
@@ -166,6 +168,13 @@ export interface Engine {
    * sums as the tile kernels, about twice their rate). Off with RESIDENT_QUANT_PANEL=0.
    */
   readonly quantPanels: boolean;
+  /**
+   * Where decode reads the block-quant (GGUF) weights: 'huge-copy' (copied at load into anonymous 2 MiB pages),
+   * 'huge-file' (the file's page cache already maps with 2 MiB entries: no copy), 'small' (the file's 4 KiB pages:
+   * RESIDENT_QUANT_ARENA=0, or the copy would take over 3/4 of the available memory), 'none' (no such weights).
+   * 2 MiB pages decode faster: the hardware prefetchers stop at every page boundary.
+   */
+  readonly quantPages: QuantPages;
   /** Identifies the weights as computed: the model's fingerprint, suffixed '+int8' in int8 mode and '+bf16act' with bf16 activations (KV differs). */
   readonly fingerprint: string;
   readonly threads: number;

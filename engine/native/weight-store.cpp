@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -52,6 +54,36 @@ void* owned_bytes::release() {
   void* p = p_;
   p_ = nullptr, n_ = 0;
   return p;
+}
+
+// Bytes of the mapping at base that the kernel maps with 2 MiB entries (FilePmdMapped in /proc/self/smaps; 0 where
+// unreadable). A file's page cache in large folios (filesystems with large-folio readahead) maps this way at a
+// 2 MiB-aligned address, which the kernel picks for large file mappings.
+static size_t pmd_mapped_bytes(const void* base) {
+  FILE* f = fopen("/proc/self/smaps", "r");
+  if (!f) return 0;
+  char line[512];
+  bool in = false;
+  unsigned long long kb = 0;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(base);
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    char sp;
+    if (sscanf(line, "%lx-%lx%c", &lo, &hi, &sp) == 3 && sp == ' ') in = a >= lo && a < hi;  // a VMA's header
+    else if (in && sscanf(line, "FilePmdMapped: %llu kB", &kb) == 1) break;
+  }
+  fclose(f);
+  return size_t(kb) * 1024;
+}
+
+bool weight_store::in_huge_file(const void* p) const {
+  const char* c = static_cast<const char*>(p);
+  for (const mapped_file& f : files_) {
+    if (c < static_cast<const char*>(f.base) || c >= static_cast<const char*>(f.base) + f.size) continue;
+    if (f.huge < 0) f.huge = !f.anonymous && pmd_mapped_bytes(f.base) >= f.size / 4 * 3;
+    return f.huge == 1;
+  }
+  return false;
 }
 
 result weight_store::map(std::vector<tensor_desc>& tensors) {
