@@ -44,8 +44,8 @@ export type WeightMode = 'native' | 'int8';
 
 /** Precision of matmul inputs with BF16 weights (EngineOptions.activations). */
 export type ActivationMode = 'f32' | 'bf16';
-/** Where the block-quant weights are read (Engine.quantPages). */
-export type QuantPages = 'huge-copy' | 'huge-file' | 'small' | 'none';
+/** Where the matmul weights are read (Engine.weightPages). */
+export type WeightPages = '2m-file' | '2m-copy' | '4k-file';
 
 /**
  * A KV slot: one sequence's K/V store, `[layer][kv_head][pos][head_dim]`, reserved for `capacity`
@@ -169,12 +169,12 @@ export interface Engine {
    */
   readonly quantPanels: boolean;
   /**
-   * Where decode reads the block-quant (GGUF) weights: 'huge-copy' (copied at load into anonymous 2 MiB pages),
-   * 'huge-file' (the file's page cache already maps with 2 MiB entries: no copy), 'small' (the file's 4 KiB pages:
-   * RESIDENT_QUANT_ARENA=0, or the copy would take over 3/4 of the available memory), 'none' (no such weights).
-   * 2 MiB pages decode faster: the hardware prefetchers stop at every page boundary.
+   * Where decode reads the matmul weights, which it streams once per token: '2m-file' (the files' page cache maps
+   * with 2 MiB entries: nothing copied), '2m-copy' (anonymous 2 MiB pages: bf16 panels, int8, or weights of a file in
+   * 4 KiB pages copied at load), '4k-file' (some from a file's 4 KiB pages: RESIDENT_WEIGHT_COPY=0, or the copy would
+   * take over 3/4 of the available memory). 2 MiB pages decode faster: the hardware prefetchers stop at every page boundary.
    */
-  readonly quantPages: QuantPages;
+  readonly weightPages: WeightPages;
   /** Identifies the weights as computed: the model's fingerprint, suffixed '+int8' in int8 mode and '+bf16act' with bf16 activations (KV differs). */
   readonly fingerprint: string;
   readonly threads: number;

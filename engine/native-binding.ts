@@ -3,7 +3,7 @@
  * rejections (an Error with a `code`) turned into named engine errors. Only engine/native.ts wraps it.
  */
 import { createRequire } from 'node:module';
-import type { QuantPages } from './engine-api.js';
+import type { WeightPages } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, ModelLoadError, UnsupportedModelError } from './errors.js';
 
 export interface NativeSlot {
@@ -31,7 +31,7 @@ export interface NativeSlot {
 export interface NativeModel {
   forward(slots: NativeSlot[], counts: Int32Array, tokens: Int32Array, rows: Int32Array, logits: Float32Array): Promise<void>;
   createSlot(capacity: number, dtype: number): NativeSlot;
-  info(): { kernels: string; threads: number; packedWeights: boolean; quantPanels: boolean; quantPages: QuantPages; maxTokens: number; forwardCalls: number; tokensProcessed: number; forwardAllocations: number };
+  info(): { kernels: string; threads: number; packedWeights: boolean; quantPanels: boolean; weightPages: WeightPages; maxTokens: number; forwardCalls: number; tokensProcessed: number; forwardAllocations: number };
   /** null for a dense model; arrays are [layers.length][nExpert]. */
   expertStats(): { nExpert: number; layers: Int32Array; counts: Float64Array; stepCounts: Float64Array; stepBytes: Float64Array } | null;
   resetExpertStats(): void;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import type { ActivationMode, Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, ForwardOptions, KvDType, KvSlot, QuantPages, WeightMode } from './engine-api.js';
+import type { ActivationMode, Engine, EngineCounters, EngineOptions, EntryLogits, ExpertLayerStats, ForwardEntry, ForwardOptions, KvDType, KvSlot, WeightPages, WeightMode } from './engine-api.js';
 import { DisposedError, EngineArgumentError, EngineError, KvCapacityError, UnsupportedModelError } from './errors.js';
 import { isMoeLayer } from './model/families/family.js';
 import { familyOf } from './model/families/registry.js';
@@ -58,7 +58,7 @@ class NativeEngine implements Engine {
   readonly threads: number;
   readonly packedWeights: boolean;
   readonly quantPanels: boolean;
-  readonly quantPages: QuantPages;
+  readonly weightPages: WeightPages;
   constructor(
     private readonly model: NativeModel,
     readonly config: ModelConfig,
@@ -73,7 +73,7 @@ class NativeEngine implements Engine {
     this.threads = info.threads;
     this.packedWeights = info.packedWeights;
     this.quantPanels = info.quantPanels;
-    this.quantPages = info.quantPages;
+    this.weightPages = info.weightPages;
   }
 
   private check(): void {

@@ -60,8 +60,8 @@ result model::load(const model_config& c, std::vector<tensor_desc>& tensors, con
   const char* pack_env = getenv("RESIDENT_BF16_PACK");  // 0: bf16 panels packed per call, not at load
   if (m->bf16_act_ && m->kern->pack_bf16 && !(pack_env && *pack_env == '0'))
     m->weights_.rewrite(bf16_panel_rewrite(*m->kern), *m->pool_, &m->packed_);  // without an arena (failure ignored) the weights stay mapped
-  const char* arena_env = getenv("RESIDENT_QUANT_ARENA");  // 0: block-quant weights stay in the file's mapping
-  if (!(arena_env && *arena_env == '0')) m->weights_.rewrite(quant_copy_rewrite(m->weights_), *m->pool_, &m->quant_arena_);
+  const char* copy_env = getenv("RESIDENT_WEIGHT_COPY");  // 0: weights in a file's 4 KiB pages stay there
+  if (!(copy_env && *copy_env == '0')) m->weights_.rewrite(huge_page_rewrite(m->weights_), *m->pool_);
   m->alloc_buffers(opt.threads);
   m->slot_shape_ = slot_shape_of(c, m->recurrent_state_floats());
   *out = m.release();

@@ -70,11 +70,7 @@ class model {
   bool bf16_activations() const { return bf16_act_; }
   bool packed_weights() const { return packed_; }  // bf16 panels packed at load (bf16_panel_rewrite)
   bool quant_panels() const { return xq_ != nullptr; }  // block-quant prefill through kernels::quant_matmul_x16
-  // Where the block-quant matmul weights are read: "huge-copy" (copied at load into 2 MiB pages, quant_copy_rewrite),
-  // "huge-file" (their file mapped with 2 MiB entries), "small" (4 KiB pages of the file), "none" (no such weights).
-  const char* quant_pages() const {
-    return quant_arena_ ? "huge-copy" : weights_.block_quant_in_huge_file() ? "huge-file" : weights_.any_block_quant() ? "small" : "none";
-  }
+  const char* weight_pages() const { return weights_.matmul_pages(); }  // weight_store::matmul_pages
 
   // Expert statistics, each [n_layer][n_expert] (rows of dense layers stay 0): `total` tokens routed
   // since load / reset_expert_stats(); `step` tokens routed and `step_bytes` expert weight bytes read
@@ -158,7 +154,6 @@ class model {
   bool int8_ = false;
   bool bf16_act_ = false;
   bool packed_ = false;
-  bool quant_arena_ = false;
   uint16_t* xb_ = nullptr;  // bf16 copy of a matmul's x: [max(max_tokens, MoE rows)][max k], with bf16 activations
   char* xq_ = nullptr;      // x16 rows of a matmul's x: [max(max_tokens, MoE rows)][x16_row_bytes(max k)], with quant panels
   std::vector<float*> thread_scratch_;  // per thread: matmul scratch + attention tiles

@@ -1,5 +1,5 @@
 // Load-time rewrites of the matmul weights into one anonymous huge-page arena: int8 quantization
-// (quantize.cpp), bf16 panels packed for the bf16 dot kernels (bf16 activations), and block-quant copies.
+// (quantize.cpp), bf16 panels packed for the bf16 dot kernels (bf16 activations), and plain copies into 2 MiB pages.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -96,17 +96,15 @@ weight_rewrite bf16_panel_rewrite(const kernels& kern) {
   return r;
 }
 
-// Block-quant (GGUF) matmul weights copied as they are, unless their file is already mapped with 2 MiB entries: a
-// file's mapping of small page-cache folios has 4 KiB pages, at whose boundaries the hardware prefetchers stop, so
-// decode (which streams every weight once per token) reads 2 MiB pages faster. No arena when the copy would take
-// over 3/4 of MemAvailable.
-weight_rewrite quant_copy_rewrite(const weight_store& store) {
+// Matmul weights still read from a file mapping of 4 KiB pages (a page cache in small folios), copied unchanged
+// into 2 MiB pages: the hardware prefetchers stop at every page boundary, and decode streams every weight once per
+// token. Weights in an arena already (bf16 panels, int8) or in a file the kernel maps with 2 MiB entries stay.
+// No arena when the copy would take over 3/4 of MemAvailable.
+weight_rewrite huge_page_rewrite(const weight_store& store) {
   weight_rewrite r;
-  r.what = "block-quant weights";
+  r.what = "2 MiB-page weights";
   r.rows_per_task = 64;
-  r.bytes = [&store](const weight& w) {
-    return is_block_quant(w.type) && !store.in_huge_file(w.data) ? size_t(w.rows) * row_bytes(w.type, w.cols) : 0;
-  };
+  r.bytes = [&store](const weight& w) { return store.in_small_file(w.data) ? size_t(w.rows) * row_bytes(w.type, w.cols) : 0; };
   r.fill = [](const weight& w, int r0, int r1, void* dst) {
     const size_t rb = row_bytes(w.type, w.cols);
     std::memcpy(static_cast<char*>(dst) + size_t(r0) * rb, static_cast<const char*>(w.data) + size_t(r0) * rb, size_t(r1 - r0) * rb);

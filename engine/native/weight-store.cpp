@@ -45,6 +45,7 @@ bool owned_bytes::copy_from(const void* src, size_t n) {
   if (n == 0) return true;
   void* a = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (a == MAP_FAILED) return false;
+  madvise(a, n, MADV_HUGEPAGE);  // a weight streamed by decode: 2 MiB pages where the kernel grants them
   std::memcpy(a, src, n);
   p_ = a, n_ = n;
   return true;
@@ -76,14 +77,28 @@ static size_t pmd_mapped_bytes(const void* base) {
   return size_t(kb) * 1024;
 }
 
-bool weight_store::in_huge_file(const void* p) const {
+bool weight_store::in_small_file(const void* p) const {
   const char* c = static_cast<const char*>(p);
   for (const mapped_file& f : files_) {
     if (c < static_cast<const char*>(f.base) || c >= static_cast<const char*>(f.base) + f.size) continue;
-    if (f.huge < 0) f.huge = !f.anonymous && pmd_mapped_bytes(f.base) >= f.size / 4 * 3;
-    return f.huge == 1;
+    if (f.anonymous) return false;
+    if (f.huge < 0) f.huge = pmd_mapped_bytes(f.base) >= f.size / 4 * 3;
+    return f.huge == 0;
   }
   return false;
+}
+
+const char* weight_store::matmul_pages() const {
+  bool copied = false;
+  for (const weight* w : matmul_) {
+    if (!w->data) continue;
+    if (in_small_file(w->data)) return "4k-file";
+    for (const mapped_file& f : files_)
+      if (f.anonymous && static_cast<const char*>(w->data) >= static_cast<const char*>(f.base) &&
+          static_cast<const char*>(w->data) < static_cast<const char*>(f.base) + f.size)
+        copied = true;
+  }
+  return copied ? "2m-copy" : "2m-file";
 }
 
 result weight_store::map(std::vector<tensor_desc>& tensors) {

@@ -71,7 +71,7 @@ struct mapped_file {
   size_t map_size = 0;     // bytes mapped at base (the file's mapping, an anonymous huge-page copy, or the weight arena)
   bool anonymous = false;  // not backed by the file (huge-page copy, weight arena)
   mutable int huge = -1;   // a file mapping the kernel maps (≥ 3/4) with 2 MiB entries (large page-cache folios): 0 / 1,
-                           // -1 until weight_store::in_huge_file asks
+                           // -1 until weight_store::in_small_file asks
 };
 
 class weight_store {
@@ -103,17 +103,11 @@ class weight_store {
     return false;
   }
 
-  // Whether p lies in a weight file mapped with 2 MiB entries (mapped_file::huge).
-  bool in_huge_file(const void* p) const;
-  bool block_quant_in_huge_file() const {  // some block-quant matmul weight, and all of them in such files
-    bool any = false;
-    for (const weight* w : matmul_)
-      if (is_block_quant(w->type)) {
-        if (!in_huge_file(w->data)) return false;
-        any = true;
-      }
-    return any;
-  }
+  // Whether p lies in a weight file's mapping of 4 KiB pages (not mapped with 2 MiB entries: mapped_file::huge).
+  bool in_small_file(const void* p) const;
+  // Where the matmul weights are read: "4k-file" (some from a file's 4 KiB pages), "2m-copy" (none, and some from
+  // anonymous memory with 2 MiB pages: an arena, a tensor built at load), "2m-file" (all from files mapped with 2 MiB entries).
+  const char* matmul_pages() const;
 
   // Rewrites every registered matmul weight with bytes(w) > 0 into one arena (order of registration), over the
   // pool; *done tells whether any was. Fails without changing any weight if the arena cannot be allocated.
@@ -134,8 +128,8 @@ weight_rewrite int8_rewrite();
 // The bf16-panel rewrite (weight-arena.cpp): every bf16 matmul weight with k % 32 == 0 becomes kern's bf16 panels;
 // none when the copy would take over 3/4 of the available memory. kern must have pack_bf16.
 weight_rewrite bf16_panel_rewrite(const kernels& kern);
-// The block-quant copy (weight-arena.cpp): every block-quant matmul weight not already in 2 MiB pages of its file
-// (store.in_huge_file), unchanged, into 2 MiB pages; none when the copy would take over 3/4 of the available memory.
-weight_rewrite quant_copy_rewrite(const weight_store& store);
+// The 2 MiB-page copy (weight-arena.cpp): every matmul weight still in a file's 4 KiB pages (store.in_small_file),
+// unchanged; none when the copy would take over 3/4 of the available memory.
+weight_rewrite huge_page_rewrite(const weight_store& store);
 
 }  // namespace resident

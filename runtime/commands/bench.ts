@@ -125,7 +125,7 @@ export const command: Command = {
     const readRate = await memoryReadRate(1024, threads); // before any model is loaded: the machine's limit
     const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
     const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.format === 'gguf' ? `GGUF ${spec.matrixTypes!.join('+')}` : spec.dtype;
-    const setup = `${weightsLabel} weights${engine.packedWeights ? ' (bf16 panels packed at load)' : ''}${engine.quantPanels ? ' (prefill through int16 panels)' : ''}${engine.quantPages === 'none' ? '' : ` (${engine.quantPages} pages)`}, ${engine.activationMode} activations, kernels ${engine.kernels}`;
+    const setup = `${weightsLabel} weights${engine.packedWeights ? ' (bf16 panels packed at load)' : ''}${engine.quantPanels ? ' (prefill through int16 panels)' : ''} (${engine.weightPages} pages), ${engine.activationMode} activations, kernels ${engine.kernels}`;
     log(`resident: ${spec.config.nLayers} layers, ${setup}, ${threads} threads`);
     const ours = await measure(residentBackend(engine), runs, o);
     const probeSlot = engine.createSlot(1);
@@ -212,7 +212,7 @@ export const command: Command = {
       rows.push({ name: `${lossy} vs ${spec.dtype}: KL divergence (${a.positions} positions)`, unit: 'nats/token', ours: round(a.kl, 5), llamacpp: b ? round(b.kl, 5) : null, ratio: b ? round(a.kl / b.kl, 3) : null });
       rows.push({ name: `${lossy} vs ${spec.dtype}: top-1 agreement`, unit: 'fraction', ours: round(a.top1, 4), llamacpp: b ? round(b.top1, 4) : null, ratio: b ? round(a.top1 / b.top1, 3) : null });
     }
-    const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: weightsLabel, packedWeights: engine.packedWeights, quantPanels: engine.quantPanels, quantPages: engine.quantPages, activations: engine.activationMode, node: process.version };
+    const machine = { cpu: cpus()[0]?.model ?? 'unknown', logicalCpus: cpus().length, threads, kernels: engine.kernels, weights: weightsLabel, packedWeights: engine.packedWeights, quantPanels: engine.quantPanels, weightPages: engine.weightPages, activations: engine.activationMode, node: process.version };
     if (values.json) {
       process.stdout.write(JSON.stringify({ machine, rows }) + '\n');
     } else {

@@ -14,7 +14,7 @@ export function timedEngine(inner: Engine, onStep: (seconds: number, tokens: num
     get activationMode() { return inner.activationMode; },
     get packedWeights() { return inner.packedWeights; },
     get quantPanels() { return inner.quantPanels; },
-    get quantPages() { return inner.quantPages; },
+    get weightPages() { return inner.weightPages; },
     get fingerprint() { return inner.fingerprint; },
     get threads() { return inner.threads; },
     get maxBatchTokens() { return inner.maxBatchTokens; },

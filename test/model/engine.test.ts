@@ -274,7 +274,7 @@ describe('kernels, allocation, event loop, lifecycle', () => {
     await expect(slot.readKv(0, 0)).rejects.toThrow(DisposedError);
   });
 
-  it('loading maps the weights: peak RSS grows by at most 1.2× the weight bytes', async () => {
+  it('loading reads the weights once: peak RSS grows by at most 1.2× the weight bytes (mapped, or copied into 2 MiB pages slab by slab)', async () => {
     const weightBytes = spec.tensors.reduce((a, t) => a + t.nbytes, 0);
     const { before, peak } = loadPeakRss(spec.dir, { threads: 2, maxBatchTokens: 16 });
     expect(peak - before).toBeGreaterThan(0.5 * weightBytes); // the weights really were read

@@ -188,33 +188,31 @@ describe('prefill panels (AVX512_VNNI): the same integers as the tile kernels, d
     }, 120_000);
 });
 
-describe('block-quant weights in 2 MiB pages (quant_copy_rewrite)', () => {
-  it('are read from 2 MiB pages by default (the file\'s when the kernel maps it so, else a copy made at load), never a copy with RESIDENT_QUANT_ARENA=0, with the same logits bit for bit', async () => {
-    const { dir, gguf } = await quantized('tiny-256-moe', 'q4_k_m');  // experts, projections and lm_head in q4_k / q6_k
-    const spec = await quantizedSpec(dir, gguf);
-    const out: { pages: string; rows: Float32Array[] }[] = [];
-    for (const arena of [true, false]) {
-      if (!arena) process.env.RESIDENT_QUANT_ARENA = '0';
-      let e: Engine;
-      try {
-        e = await loadEngine(spec, { threads: 2, maxBatchTokens: 64 });
-      } finally {
-        delete process.env.RESIDENT_QUANT_ARENA;
+describe('matmul weights in 2 MiB pages (huge_page_rewrite)', () => {
+  const cases: [string, () => Promise<Parameters<typeof loadEngine>[0]>][] = [
+    ['tiny-256-moe Q4_K_M GGUF', async () => { const { dir, gguf } = await quantized('tiny-256-moe', 'q4_k_m'); return quantizedSpec(dir, gguf); }],
+    ['tiny-256 BF16 safetensors', async () => loadModelSpec((await ensureModel('tiny-256', 'bf16')).dir)],
+  ];
+  for (const [what, spec] of cases)
+    it(`${what}: read from 2 MiB pages by default (the file's when the kernel maps it so, else a copy made at load), from the file with RESIDENT_WEIGHT_COPY=0, with the same logits bit for bit`, async () => {
+      const s = await spec();
+      const out: { pages: string; rows: Float32Array[] }[] = [];
+      for (const copy of [true, false]) {
+        if (!copy) process.env.RESIDENT_WEIGHT_COPY = '0';
+        let e: Engine;
+        try {
+          e = await loadEngine(s, { threads: 2, maxBatchTokens: 64, activations: 'f32' });  // f32: BF16 weights stay unpacked
+        } finally {
+          delete process.env.RESIDENT_WEIGHT_COPY;
+        }
+        out.push({ pages: e.weightPages, rows: await run(e) });
+        e.dispose();
       }
-      out.push({ pages: e.quantPages, rows: await run(e) });
-      e.dispose();
-    }
-    console.log(`tiny-256-moe q4_k_m weight pages: default ${out[0]!.pages}, RESIDENT_QUANT_ARENA=0 ${out[1]!.pages}`);
-    expect(['huge-copy', 'huge-file']).toContain(out[0]!.pages);
-    expect(out[1]!.pages).toBe(out[0]!.pages === 'huge-file' ? 'huge-file' : 'small');
-    for (let i = 0; i < tokens.length; i++) expect(maxAbsDiff(out[0]!.rows[i]!, out[1]!.rows[i]!), `row ${i}`).toBe(0);
-  }, 120_000);
-  it('are none for a model without block-quant weights', async () => {
-    const { dir } = await ensureModel('tiny-256', 'bf16');
-    const e = await loadEngine(await loadModelSpec(dir), { threads: 1, maxBatchTokens: 16 });
-    expect(e.quantPages).toBe('none');
-    e.dispose();
-  });
+      console.log(`${what} weight pages: default ${out[0]!.pages}, RESIDENT_WEIGHT_COPY=0 ${out[1]!.pages}`);
+      expect(['2m-file', '2m-copy']).toContain(out[0]!.pages);
+      expect(out[1]!.pages).toBe(out[0]!.pages === '2m-file' ? '2m-file' : '4k-file');
+      for (let i = 0; i < tokens.length; i++) expect(maxAbsDiff(out[0]!.rows[i]!, out[1]!.rows[i]!), `row ${i}`).toBe(0);
+    }, 120_000);
 });
 
 describe('CLI: --gguf-type / --type', () => {
