@@ -62,6 +62,7 @@ result model::load(const model_config& c, std::vector<tensor_desc>& tensors, con
     m->weights_.rewrite(bf16_panel_rewrite(*m->kern), *m->pool_, &m->packed_);  // without an arena (failure ignored) the weights stay mapped
   const char* copy_env = getenv("RESIDENT_WEIGHT_COPY");  // 0: weights in a file's 4 KiB pages stay there
   if (!(copy_env && *copy_env == '0')) m->weights_.rewrite(huge_page_rewrite(m->weights_), *m->pool_);
+  m->weight_pages_ = m->weights_.matmul_pages();
   m->alloc_buffers(opt.threads);
   m->slot_shape_ = slot_shape_of(c, m->recurrent_state_floats());
   *out = m.release();

@@ -70,7 +70,7 @@ class model {
   bool bf16_activations() const { return bf16_act_; }
   bool packed_weights() const { return packed_; }  // bf16 panels packed at load (bf16_panel_rewrite)
   bool quant_panels() const { return xq_ != nullptr; }  // block-quant prefill through kernels::quant_matmul_x16
-  const char* weight_pages() const { return weights_.matmul_pages(); }  // weight_store::matmul_pages
+  const char* weight_pages() const { return weight_pages_; }  // weight_store::matmul_pages, after the load's rewrites
 
   // Expert statistics, each [n_layer][n_expert] (rows of dense layers stay 0): `total` tokens routed
   // since load / reset_expert_stats(); `step` tokens routed and `step_bytes` expert weight bytes read
@@ -154,6 +154,7 @@ class model {
   bool int8_ = false;
   bool bf16_act_ = false;
   bool packed_ = false;
+  const char* weight_pages_ = "";
   uint16_t* xb_ = nullptr;  // bf16 copy of a matmul's x: [max(max_tokens, MoE rows)][max k], with bf16 activations
   char* xq_ = nullptr;      // x16 rows of a matmul's x: [max(max_tokens, MoE rows)][x16_row_bytes(max k)], with quant panels
   std::vector<float*> thread_scratch_;  // per thread: matmul scratch + attention tiles

@@ -77,26 +77,27 @@ static size_t pmd_mapped_bytes(const void* base) {
   return size_t(kb) * 1024;
 }
 
-bool weight_store::in_small_file(const void* p) const {
+const mapped_file* weight_store::file_at(const void* p) const {
   const char* c = static_cast<const char*>(p);
-  for (const mapped_file& f : files_) {
-    if (c < static_cast<const char*>(f.base) || c >= static_cast<const char*>(f.base) + f.size) continue;
-    if (f.anonymous) return false;
-    if (f.huge < 0) f.huge = pmd_mapped_bytes(f.base) >= f.size / 4 * 3;
-    return f.huge == 0;
-  }
-  return false;
+  for (const mapped_file& f : files_)
+    if (c >= static_cast<const char*>(f.base) && c < static_cast<const char*>(f.base) + f.size) return &f;
+  return nullptr;
+}
+
+bool weight_store::in_small_file(const void* p) const {
+  const mapped_file* f = file_at(p);
+  if (!f || f->anonymous) return false;
+  if (f->huge < 0) f->huge = pmd_mapped_bytes(f->base) >= f->size / 4 * 3;
+  return f->huge == 0;
 }
 
 const char* weight_store::matmul_pages() const {
   bool copied = false;
   for (const weight* w : matmul_) {
-    if (!w->data) continue;
+    const mapped_file* f = w->data ? file_at(w->data) : nullptr;
+    if (!f) continue;
     if (in_small_file(w->data)) return "4k-file";
-    for (const mapped_file& f : files_)
-      if (f.anonymous && static_cast<const char*>(w->data) >= static_cast<const char*>(f.base) &&
-          static_cast<const char*>(w->data) < static_cast<const char*>(f.base) + f.size)
-        copied = true;
+    copied = copied || f->anonymous;
   }
   return copied ? "2m-copy" : "2m-file";
 }

@@ -116,6 +116,7 @@ class weight_store {
  private:
   const tensor_desc* find(const std::string& name) const;
   const mapped_file* file_of(const tensor_desc& t) const;
+  const mapped_file* file_at(const void* p) const;  // the mapping holding address p, if any
 
   std::vector<mapped_file> files_;
   std::unordered_map<std::string, const tensor_desc*> index_;  // by name; during binding only
