@@ -56,6 +56,14 @@ inline float load1(const void* p, size_t i) {
   else return bf16_to_f32(static_cast<const uint16_t*>(p)[i]);
 }
 
+// The 8 horizontal sums of a[0..7] as one vector (lane i: Σ a[i]): rows reduced together, where 8 reductions
+// would take 3 dependent steps each.
+inline __m256 hsum8(const __m256 a[8]) {
+  const __m256 lo = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));  // per 128-bit half: a0..a3
+  const __m256 hi = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
 // In-place transpose of an 8×8 block of 32-bit lanes (panel packing).
 inline void transpose8(__m256 r[8]) {
   __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);

@@ -23,6 +23,20 @@ static_assert(row_tile_max_tokens <= matmul_tile_tokens_max, "scratch stages at 
 
 inline __mmask16 tail_mask(int m) { return __mmask16((1u << m) - 1); }  // m in [0, 16]
 
+// The 16 horizontal sums of a[0..15] as one vector (lane i: Σ a[i]), in 15 adds of shuffled pairs, where 16
+// reductions would take 4 dependent steps each: rows reduced together (a[] is clobbered).
+inline __m512 hsum16(__m512* a) {
+  for (int i = 0; i < 8; i++)  // a[i]: lanes 0..7 partial sums of a[i], 8..15 of a[i + 8]
+    a[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[i], a[i + 8], 0x44), _mm512_shuffle_f32x4(a[i], a[i + 8], 0xEE));
+  for (int i = 0; i < 4; i++)  // 128-bit lanes: i, i + 8, i + 4, i + 12
+    a[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[i], a[i + 4], 0x88), _mm512_shuffle_f32x4(a[i], a[i + 4], 0xDD));
+  for (int i = 0; i < 2; i++)  // pairs of lanes: i, i + 2 in each 128-bit lane
+    a[i] = _mm512_add_ps(_mm512_shuffle_ps(a[i], a[i + 2], 0x44), _mm512_shuffle_ps(a[i], a[i + 2], 0xEE));
+  a[0] = _mm512_add_ps(_mm512_shuffle_ps(a[0], a[1], 0x88), _mm512_shuffle_ps(a[0], a[1], 0xDD));
+  // lane L now holds Σ a[R[L]], R an involution
+  return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15), a[0]);
+}
+
 // 16 elements of p (dtype T) from index i as f32; bf16 widens by zero-extend + shift, f16 by vcvtph2ps.
 // q8 (i % 16 == 0: inside one block): 16 int8 sign-extended, converted, times the block's scale.
 inline __m512 q8_scaled(const char* block, __m128i q) {

@@ -15,6 +15,7 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
 
+#include "avx2-lanes.h"  // hsum8, compiled for AVX2 in this file
 #include "quant-simd.h"
 
 namespace resident {
@@ -57,13 +58,13 @@ inline float kblock_scales(const char* blk, __m256i* s16, __m256i* o16, float* d
 // 16 int16: the scale of group 2j in the low 8, of group 2j + 1 in the high 8 (sub-block j's two halves).
 inline __m256i scale_pick(__m256i s16, int j) { return _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * j))); }
 
-// k-quants, y[t * ldy] = row wr · x_t for NT tokens, in llama.cpp's integers (ggml_vec_dot_q*_K_q8_K): the exact
+// k-quants, y[t * ldy] = row wr · x_t for NT tokens (Vec: its sum's lanes in out[t]), in llama.cpp's integers (ggml_vec_dot_q*_K_q8_K): the exact
 // Σ_g sc_g · Σ_{i∈g} u_i·q_i (vpmaddubsw, then vpmaddwd by the group scales) and Σ_g o_g · bs_g (|sums| < 2^26),
 // scaled in f32 — q4_k / q5_k: d · dx · sums per 64 values, as llama.cpp's Q4_K gemm steps (one step per block
 // doubled the whole-file KL from llama.cpp on tiny-256-calm), − dmin · dx · offsets per block; q6_k: d · dx ·
 // (sums − offsets) per block, its −32 taken in the integers.
-template <dtype T, int NT>
-void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+template <dtype T, int NT, bool Vec = false>
+void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy, __m256* out = nullptr) {
   constexpr size_t B = block_bytes(T);
   __m256 acc[NT], accm[NT];
   for (int t = 0; t < NT; t++) acc[t] = accm[t] = _mm256_setzero_ps();
@@ -103,7 +104,10 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
         accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(dmin * xr[t].dx[b]), accm[t]);
     }
   }
-  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
+  for (int t = 0; t < NT; t++) {
+    if constexpr (Vec) out[t] = _mm256_sub_ps(acc[t], accm[t]);
+    else y[size_t(t) * ldy] = hsum(_mm256_sub_ps(acc[t], accm[t]));
+  }
 }
 
 // Activations of one chunk of nt tokens for 32-value blocks, interleaved by block: token t's codes of block b at
@@ -155,11 +159,11 @@ void tok_tile(const char* wr, int k, const chunk_x& x, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = out[t];
 }
 
-// q8_0 / q4_0 at one token (decode), row wr · x, as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0 on AVX2: acc += (d_w · d_x)
-// · the exact int32 lane sums of each block. (Tiles of 4 rows measured faster from cache but slower in a decoding
+// q8_0 / q4_0 at one token (decode), Σ of the result = row wr · x, as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0 on AVX2:
+// acc += (d_w · d_x) · the exact int32 lane sums of each block. (Tiles of 4 rows measured faster from cache but slower in a decoding
 // model, weights from DRAM: 4 interleaved streams.)
 template <dtype T>
-float row_dot1(const char* wr, int k, const x_row& xr) {
+__m256 row_dot1(const char* wr, int k, const x_row& xr) {
   static_assert(block_elems(T) == 32, "row_dot1: 32-value blocks");
   constexpr size_t B = block_bytes(T);
   const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
@@ -174,7 +178,30 @@ float row_dot1(const char* wr, int k, const x_row& xr) {
     if constexpr (T == dtype::q4_0) p16 = _mm256_sub_epi16(p16, _mm256_maddubs_epi16(eight, q));  // exact Σ (u − 8)·q
     acc = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(h)), _mm256_broadcast_ss(xr.dx + b)), _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones)), acc);
   }
-  return hsum(acc);
+  return acc;
+}
+
+// One token (decode): y[r] for r in [r0, r1), the rows one after another (in order, for the prefetcher) and their
+// sums reduced 8 at a time (hsum8), off the path of the next row.
+template <dtype T>
+void rows_one_token(const char* w, size_t rb, int r0, int r1, int k, const x_row& xr, float* y) {
+  for (int r = r0; r < r1; r += 8) {
+    const int m = std::min(8, r1 - r);
+    __m256 a[8];
+    for (int i = 0; i < 8; i++) {
+      if (i >= m) a[i] = _mm256_setzero_ps();
+      else if constexpr (block_elems(T) == 256) ktile<T, 1, true>(w + size_t(r + i) * rb, k, &xr, nullptr, 0, a + i);
+      else a[i] = row_dot1<T>(w + size_t(r + i) * rb, k, xr);
+    }
+    const __m256 s = hsum8(a);
+    if (m == 8) {
+      _mm256_storeu_ps(y + r, s);
+    } else {
+      alignas(32) float o[8];
+      _mm256_store_ps(o, s);
+      std::copy(o, o + m, y + r);
+    }
+  }
 }
 
 constexpr int tile_tokens = 8;  // tokens per tile (ktile's registers: NT int32 sums; f32 sums spill once per block)
@@ -220,11 +247,10 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
     float* yc = y + size_t(t0) * ldy;
     qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
-    if constexpr (block_elems(T) == 32)
-      if (nt == 1) {  // decode
-        for (int r = r0; r < r1; r++) yc[r] = row_dot1<T>(wb + size_t(r) * rb, k, xr[0]);
-        continue;
-      }
+    if (nt == 1) {  // decode
+      rows_one_token<T>(wb, rb, r0, r1, k, xr[0], yc);
+      continue;
+    }
     const chunk_x cx = block_elems(T) == 32 ? interleave_chunk(xr, nt, k, xi, dxi, qsum) : chunk_x{};
     auto at = [&](int t) { return block_elems(T) == 32 ? chunk_x{cx.q + 32 * t, cx.dx + t, cx.qsum + t, nt} : cx; };  // from token t
     for (int r = r0; r < r1; r++) {

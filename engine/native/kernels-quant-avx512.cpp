@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "avx512-lanes.h"
 #include "kernels.h"
 #include "quant-formats.h"
 
@@ -35,14 +36,13 @@ inline __m512 unit_scales(const char* blk) {
   return _mm512_mask_blend_ps(0x000C, _mm512_set1_ps(_cvtsh_ss(h0)), _mm512_set1_ps(_cvtsh_ss(h1)));
 }
 
-// q8_0 / q4_0, y[t * ldy] = row wr · x_t for NT tokens: per 64 codes one vpdpbusd (exact int32 sums of 4), scaled by
-// d_w · d_x per lane in f32.
+// q8_0 / q4_0, Σ acc[t] = row wr · x_t for NT tokens: per 64 codes one vpdpbusd (exact int32 sums of 4), scaled
+// by d_w · d_x per lane in f32.
 template <dtype T, int NT>
-void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+void row_tile(const char* wr, int k, const x_row* xr, __m512* acc) {
   constexpr size_t B = block_bytes(T);
   const __m512i idx4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i idx8 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-  __m512 acc[NT];
   for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
   for (int un = 0; un < k / 64; un++) {
     const char* blk = wr + size_t(un) * 2 * B;
@@ -59,33 +59,6 @@ void row_tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sl, dl), acc[t]);
     }
   }
-  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]);
-}
-
-// A k-quant block's integer scales: int32 lane L of *s32 holds the scale of unit L in both int16 halves (a vpdpwssd
-// operand; q6_k: unit = group of 16 values, lanes 0..15; q4_k / q5_k: unit = sub-block of 32, lanes 0..7); o16[g]
-// the factor of group g's activation sum bs_g (q4_k / q5_k: the min m_{g/2}, scaled by *dmin; q6_k: 32 · sc_g,
-// scaled by d as the codes). Returns d.
-template <dtype T>
-inline float kblock_scales(const char* blk, __m512i* s32, __m256i* o16, float* dmin) {
-  if constexpr (T == dtype::q6_k) {
-    uint16_t h;
-    std::memcpy(&h, blk + 208, 2);
-    const __m256i g16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
-    const __m512i lo = _mm512_cvtepu16_epi32(g16);
-    *s32 = _mm512_or_si512(lo, _mm512_slli_epi32(lo, 16));
-    *o16 = _mm256_slli_epi16(g16, 5);
-    *dmin = 0;
-    return _cvtsh_ss(h);
-  } else {
-    float d;
-    const __m128i sm = qsimd::k4_scales_mins(blk, &d, dmin);  // 8 scale bytes, 8 min bytes
-    const __m512i lo = _mm512_cvtepu8_epi32(sm);
-    *s32 = _mm512_or_si512(lo, _mm512_slli_epi32(lo, 16));
-    const __m128i m = _mm_unpackhi_epi64(sm, sm);
-    *o16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));  // m0 m0 m1 m1 … m7 m7
-    return d;
-  }
 }
 
 // k-quant chunk c of 64 values: the sub-blocks (a, b) in its bytes 0..31 and 32..63. q4_k / q5_k: (0, 2), (1, 3),
@@ -95,6 +68,46 @@ template <dtype T>
 constexpr int chunk_sub(int c, int half) {
   return T == dtype::q6_k ? 2 * c + half : 4 * (c / 2) + c % 2 + 2 * half;
 }
+
+// A k-quant block's integer scales. chunk(c): the vpdpwssd operand of chunk c, int32 lane L (values 4L .. 4L + 3)
+// → its unit's scale in both int16 halves (q6_k: unit = group of 16 values; q4_k / q5_k: sub-block of 32); o16[g]
+// the factor of group g's activation sum bs_g (q4_k / q5_k: the min m_{g/2}, scaled by dmin; q6_k: 32 · sc_g,
+// scaled by d as the codes).
+template <dtype T>
+struct kblock_scales {
+  float d, dmin;
+  __m256i o16;
+  // q4_k / q5_k: the 8 scale then 8 min bytes in each 128-bit lane; q6_k: the int32 scales permuted so that
+  // lane j position p holds group 4p + j (chunk c's scales: position c of each 128-bit lane)
+  __m512i src;
+
+  explicit kblock_scales(const char* blk) {
+    if constexpr (T == dtype::q6_k) {
+      uint16_t h;
+      std::memcpy(&h, blk + 208, 2);
+      const __m256i g16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
+      const __m512i lo = _mm512_cvtepu16_epi32(g16);
+      src = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), _mm512_or_si512(lo, _mm512_slli_epi32(lo, 16)));
+      o16 = _mm256_slli_epi16(g16, 5);
+      d = _cvtsh_ss(h), dmin = 0;
+    } else {
+      src = _mm512_broadcast_i32x4(qsimd::k4_scales_mins(blk, &d, &dmin));
+      // m0 m0 m1 m1 … m7 m7 as int16: bytes 8 + g / 2, then a zero (index 0x80)
+      const __m256i mins = _mm256_setr_epi16(0x8008, 0x8008, 0x8009, 0x8009, 0x800A, 0x800A, 0x800B, 0x800B, 0x800C, 0x800C,
+                                             0x800D, 0x800D, 0x800E, 0x800E, 0x800F, 0x800F);
+      o16 = _mm256_shuffle_epi8(_mm512_castsi512_si256(src), mins);
+    }
+  }
+
+  __m512i chunk(int c) const {
+    if constexpr (T == dtype::q6_k) {
+      return _mm512_shuffle_epi32(src, _MM_PERM_ENUM(0x55 * c));
+    } else {  // per int32 lane: scale byte, zero, scale byte, zero
+      const auto pick = [](int j) { return int(0x80008000u | unsigned(j) | unsigned(j) << 16); };
+      return _mm512_shuffle_epi8(src, _mm512_inserti64x4(_mm512_set1_epi32(pick(chunk_sub<T>(c, 0))), _mm256_set1_epi32(pick(chunk_sub<T>(c, 1))), 1));
+    }
+  }
+};
 
 // The codes of chunks 2h and 2h + 1 of a k-quant block (unsigned 0..63), two per call.
 template <dtype T>
@@ -123,27 +136,20 @@ inline void codes128(const char* blk, int h, __m512i* u) {
   }
 }
 
-// k-quants, y[t * ldy] = row wr · x_t for NT tokens, in llama.cpp's integers: per 64 values vpmaddubsw (pairs,
+// k-quants, Σ acc[t] = row wr · x_t for NT tokens, in llama.cpp's integers: per 64 values vpmaddubsw (pairs,
 // exact in int16) then vpdpwssd by the group scales into one int32 sum per block (exact), then one f32 step per
-// block: q4_k / q5_k d · dx · sums − dmin · dx · Σ_g o_g · bs_g; q6_k d · dx · (sums − Σ_g 32 sc_g · bs_g).
-// One row per pass: the weights stream in order (rows interleaved defeat the hardware prefetcher in decode).
-// xr: activations with x_kperm's order for q4_k / q5_k.
+// block: q4_k / q5_k d · dx · sums − dmin · dx · Σ_g o_g · bs_g (the second term in its own accumulator); q6_k
+// d · dx · (sums − Σ_g 32 sc_g · bs_g). One row per pass: the weights stream in order (rows interleaved defeat the
+// hardware prefetcher in decode). xr: activations with x_kperm's order for q4_k / q5_k.
 template <dtype T, int NT>
-void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+void ktile(const char* wr, int k, const x_row* xr, __m512* acc) {
   constexpr size_t B = block_bytes(T);
-  __m512 acc[NT];
-  for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-  // Chunk c's scales, int32 lane L (values 4L .. 4L + 3) → its unit, are position c of each 128-bit lane of
-  // spread = s32 permuted: lane j position p holds q6_k group 4p + j; q4_k / q5_k sub-block chunk_sub(p, j / 2).
-  const __m512i spread = T == dtype::q6_k ? _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15)
-                                          : _mm512_setr_epi32(0, 1, 4, 5, 0, 1, 4, 5, 2, 3, 6, 7, 2, 3, 6, 7);
+  constexpr bool mins = T != dtype::q6_k;
+  __m256 accm[NT];
+  for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps(), accm[t] = _mm256_setzero_ps();
   for (int b = 0; b < k / 256; b++) {
     const char* blk = wr + size_t(b) * B;
-    __m512i s32;
-    __m256i o16;
-    float dmin;
-    const float d = kblock_scales<T>(blk, &s32, &o16, &dmin);
-    const __m512i sp = _mm512_permutexvar_epi32(spread, s32);
+    const kblock_scales<T> sc(blk);
     __m512i isum[NT];
     for (int t = 0; t < NT; t++) isum[t] = _mm512_setzero_si512();
     for (int h = 0; h < 2; h++) {
@@ -151,23 +157,24 @@ void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
       codes128<T>(blk, h, u);
       for (int i = 0; i < 2; i++) {
         const int c = 2 * h + i;
-        const __m512i sc = _mm512_shuffle_epi32(sp, _MM_PERM_ENUM(0x55 * c));
+        const __m512i s = sc.chunk(c);
         for (int t = 0; t < NT; t++)
-          isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(u[i], _mm512_loadu_si512(xr[t].q + 256 * b + 64 * c)), sc);
+          isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(u[i], _mm512_loadu_si512(xr[t].q + 256 * b + 64 * c)), s);
       }
     }
     for (int t = 0; t < NT; t++) {
-      const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].bs + 16 * b)), o16);
-      const __m512 ddx = _mm512_set1_ps(d * xr[t].dx[b]);
-      if constexpr (T == dtype::q6_k) {
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[t], _mm512_zextsi256_si512(off))), ddx, acc[t]);
-      } else {
+      const __m256i off = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xr[t].bs + 16 * b)), sc.o16);
+      const __m512 ddx = _mm512_set1_ps(sc.d * xr[t].dx[b]);
+      if constexpr (mins) {
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), ddx, acc[t]);
-        acc[t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(_mm256_cvtepi32_ps(off)), _mm512_set1_ps(dmin * xr[t].dx[b]), acc[t]);
+        accm[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(off), _mm256_set1_ps(sc.dmin * xr[t].dx[b]), accm[t]);
+      } else {
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(isum[t], _mm512_zextsi256_si512(off))), ddx, acc[t]);
       }
     }
   }
-  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]);
+  if constexpr (mins)
+    for (int t = 0; t < NT; t++) acc[t] = _mm512_add_ps(acc[t], _mm512_zextps256_ps512(accm[t]));
 }
 
 // q4_k / q5_k activations in chunk order: per 256 values, 32-value pieces 1 and 2 (and 5 and 6) swap places.
@@ -184,11 +191,19 @@ inline void x_kperm(char* xq, int nt, int k) {
 
 constexpr int tile_tokens = 8;  // tokens per pass over a weight row
 
-// The tile of NT tokens of one row: ktile (k-quants) or row_tile (32-value blocks).
+// The tile of NT tokens of one row: ktile (k-quants) or row_tile (32-value blocks); Σ acc[t] = row · x_t.
 template <dtype T, int NT>
-inline void tile(const char* wr, int k, const x_row* xr, float* y, int ldy) {
-  if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, y, ldy);
-  else row_tile<T, NT>(wr, k, xr, y, ldy);
+inline void tile(const char* wr, int k, const x_row* xr, __m512* acc) {
+  if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, acc);
+  else row_tile<T, NT>(wr, k, xr, acc);
+}
+
+// y[t * ldy] = row wr · x_t, t < NT.
+template <dtype T, int NT>
+inline void tile_store(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+  __m512 acc[NT];
+  tile<T, NT>(wr, k, xr, acc);
+  for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]);
 }
 
 // The last nt < tile_tokens tokens (NT: the largest tile still to try).
@@ -196,13 +211,30 @@ template <dtype T, int NT>
 inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, float* y, int ldy) {
   if constexpr (NT > 0) {
     if (nt != NT) return tail_tile<T, NT - 1>(nt, wr, k, xr, y, ldy);
-    tile<T, NT>(wr, k, xr, y, ldy);
+    tile_store<T, NT>(wr, k, xr, y, ldy);
+  }
+}
+
+// One token (decode): y[r] for r in [r0, r1), the rows one after another (in order, for the prefetcher) and their
+// sums reduced 16 at a time (hsum16), off the path of the next row; with more tokens per pass the per-row reduction
+// is hidden already (grouping them measured slower on q8_0).
+template <dtype T>
+inline void rows_one_token(const char* w, size_t rb, int r0, int r1, int k, const x_row* xr, float* y) {
+  for (int r = r0; r < r1; r += 16) {
+    const int m = std::min(16, r1 - r);
+    __m512 a[16];
+    for (int i = 0; i < 16; i++) {
+      if (i < m) tile<T, 1>(w + size_t(r + i) * rb, k, xr, a + i);
+      else a[i] = _mm512_setzero_ps();
+    }
+    _mm512_mask_storeu_ps(y + r, avx512::tail_mask(m), avx512::hsum16(a));
   }
 }
 
 template <dtype T>
 void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
   char* xq = reinterpret_cast<char*>(scratch);
+  const char* wc = static_cast<const char*>(w);
   const size_t rb = row_bytes(T, k);
   x_row xr[quant_x_chunk];
   for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
@@ -210,11 +242,15 @@ void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float
     qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     if constexpr (T == dtype::q4_k || T == dtype::q5_k) x_kperm(xq, nt, k);
     for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
+    if (nt == 1) {
+      rows_one_token<T>(wc, rb, r0, r1, k, xr, y + size_t(t0) * ldy);
+      continue;
+    }
     for (int r = r0; r < r1; r++) {
-      const char* wr = static_cast<const char*>(w) + size_t(r) * rb;
+      const char* wr = wc + size_t(r) * rb;
       float* yr = y + size_t(t0) * ldy + r;
       int t = 0;
-      for (; t + tile_tokens <= nt; t += tile_tokens) tile<T, tile_tokens>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
+      for (; t + tile_tokens <= nt; t += tile_tokens) tile_store<T, tile_tokens>(wr, k, xr + t, yr + size_t(t) * ldy, ldy);
       if (t < nt) tail_tile<T, tile_tokens - 1>(nt - t, wr, k, xr + t, yr + size_t(t) * ldy, ldy);
     }
   }
