@@ -96,7 +96,8 @@ const generation = {
   stream: nullable('boolean'),
   stream_options: { ...nullable('object'), properties: { include_usage: { type: 'boolean' } } },
   chat_template_kwargs: nullable('object'),
-  logit_bias: { ...nullable('object'), maxProperties: 1024 },
+  // room for a ban list of a real vocabulary's tokens that are not whole characters (1,457 in Qwen3's)
+  logit_bias: { ...nullable('object'), maxProperties: 4096 },
   enable_thinking: nullable('boolean'),
   reasoning_effort: { enum: ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', null] },
 } as const;
