@@ -133,6 +133,8 @@ async function prefillProbe(server: { url: string; modelDir: string }, model: st
   const decoders = Array.from({ length: 7 }, (_, k) =>
     streamTurn(server.url, { model, messages: [{ role: 'user', content: `decoder ${k}` }], max_tokens: 1500, temperature: 0.8, seed: k, logit_bias: ban, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers, stop.signal),
   );
+  // a refused request rejects at once: handled here, rethrown by Promise.all below (so the server is still stopped)
+  for (const d of decoders) d.catch(() => undefined);
   await new Promise((r) => setTimeout(r, 6000));
   const p0 = performance.now();
   const long = await streamTurn(server.url, { model, messages: [{ role: 'user', content: text }], max_tokens: 2, chat_template_kwargs: { enable_thinking: false }, ...extra }, headers);

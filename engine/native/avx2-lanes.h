@@ -57,11 +57,16 @@ inline float load1(const void* p, size_t i) {
 }
 
 // The 8 horizontal sums of a[0..7] as one vector (lane i: Σ a[i]): rows reduced together, where 8 reductions
-// would take 3 dependent steps each.
+// would take 3 dependent steps each. Lanes are paired as a one-vector reduction pairs them (j + 4, then j + 2, then
+// j + 1), so each sum is bit-identical to that reduction's.
 inline __m256 hsum8(const __m256 a[8]) {
-  const __m256 lo = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));  // per 128-bit half: a0..a3
-  const __m256 hi = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
-  return _mm256_add_ps(_mm256_permute2f128_ps(lo, hi, 0x20), _mm256_permute2f128_ps(lo, hi, 0x31));
+  __m256 b[4], c[2];
+  for (int i = 0; i < 4; i++)  // lanes 0..3: a[i]'s j + 4 pairs; 4..7: a[i + 4]'s
+    b[i] = _mm256_add_ps(_mm256_permute2f128_ps(a[i], a[i + 4], 0x20), _mm256_permute2f128_ps(a[i], a[i + 4], 0x31));
+  for (int i = 0; i < 2; i++)  // per 128-bit half: two lanes of b[i], two of b[i + 2]
+    c[i] = _mm256_add_ps(_mm256_shuffle_ps(b[i], b[i + 2], 0x44), _mm256_shuffle_ps(b[i], b[i + 2], 0xEE));
+  const __m256 d = _mm256_add_ps(_mm256_shuffle_ps(c[0], c[1], 0x88), _mm256_shuffle_ps(c[0], c[1], 0xDD));
+  return _mm256_permutevar8x32_ps(d, _mm256_setr_epi32(0, 2, 1, 3, 4, 6, 5, 7));  // d's lanes: rows 0 2 1 3 4 6 5 7
 }
 
 // In-place transpose of an 8×8 block of 32-bit lanes (panel packing).

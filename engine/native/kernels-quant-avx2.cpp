@@ -58,11 +58,11 @@ inline float kblock_scales(const char* blk, __m256i* s16, __m256i* o16, float* d
 // 16 int16: the scale of group 2j in the low 8, of group 2j + 1 in the high 8 (sub-block j's two halves).
 inline __m256i scale_pick(__m256i s16, int j) { return _mm256_shuffle_epi8(s16, _mm256_set1_epi16(short(0x0100 + 0x0202 * j))); }
 
-// k-quants, y[t * ldy] = row wr · x_t for NT tokens (Vec: its sum's lanes in out[t]), in llama.cpp's integers (ggml_vec_dot_q*_K_q8_K): the exact
-// Σ_g sc_g · Σ_{i∈g} u_i·q_i (vpmaddubsw, then vpmaddwd by the group scales) and Σ_g o_g · bs_g (|sums| < 2^26),
-// scaled in f32 — q4_k / q5_k: d · dx · sums per 64 values, as llama.cpp's Q4_K gemm steps (one step per block
-// doubled the whole-file KL from llama.cpp on tiny-256-calm), − dmin · dx · offsets per block; q6_k: d · dx ·
-// (sums − offsets) per block, its −32 taken in the integers.
+// k-quants, y[t * ldy] = row wr · x_t for NT tokens (Vec: out[t], the lanes of that sum), in llama.cpp's integers
+// (ggml_vec_dot_q*_K_q8_K): the exact Σ_g sc_g · Σ_{i∈g} u_i·q_i (vpmaddubsw, then vpmaddwd by the group scales)
+// and Σ_g o_g · bs_g (|sums| < 2^26), scaled in f32 — q4_k / q5_k: d · dx · sums per 64 values, as llama.cpp's Q4_K
+// gemm steps (one step per block doubled the whole-file KL from llama.cpp on tiny-256-calm), − dmin · dx · offsets
+// per block; q6_k: d · dx · (sums − offsets) per block, its −32 taken in the integers.
 template <dtype T, int NT, bool Vec = false>
 void ktile(const char* wr, int k, const x_row* xr, float* y, int ldy, __m256* out = nullptr) {
   constexpr size_t B = block_bytes(T);
@@ -159,9 +159,9 @@ void tok_tile(const char* wr, int k, const chunk_x& x, float* y, int ldy) {
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = out[t];
 }
 
-// q8_0 / q4_0 at one token (decode), Σ of the result = row wr · x, as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0 on AVX2:
-// acc += (d_w · d_x) · the exact int32 lane sums of each block. (Tiles of 4 rows measured faster from cache but slower in a decoding
-// model, weights from DRAM: 4 interleaved streams.)
+// q8_0 / q4_0 at one token (decode), the lanes of row wr · x, as ggml's vec_dot_q8_0_q8_0 / q4_0_q8_0 on AVX2:
+// acc += (d_w · d_x) · the exact int32 lane sums of each block. (Tiles of 4 rows measured faster from cache but
+// slower in a decoding model, weights from DRAM: 4 interleaved streams.)
 template <dtype T>
 __m256 row_dot1(const char* wr, int k, const x_row& xr) {
   static_assert(block_elems(T) == 32, "row_dot1: 32-value blocks");

@@ -188,6 +188,30 @@ describe('prefill panels (AVX512_VNNI): the same integers as the tile kernels, d
     }, 120_000);
 });
 
+describe('decode tiles: a token\'s logits do not depend on the batch', () => {
+  // one token alone reduces its rows' sums 16 (AVX-512) / 8 (AVX2) rows at a time, a batch reduces each row's own:
+  // the same pairs of lanes, so the same bits (k-quant files; every level the CPU has)
+  for (const ft of ['q4_k_m', 'q5_k_m'] as const)
+    for (const level of levels)
+      it(`tiny-256 ${ft}, ${level}: a session's decode alone and beside another session, bit for bit`, async () => {
+        const { dir, gguf } = await quantized('tiny-256', ft);
+        const e = await loadEngine(await quantizedSpec(dir, gguf), { threads: 2, maxBatchTokens: 64, kernels: level as 'avx512' | 'avx2' | 'portable' });
+        try {
+          const [a, b, c] = [e.createSlot(32, 'f32'), e.createSlot(32, 'f32'), e.createSlot(32, 'f32')];
+          await e.forward([{ slot: a, tokens: tokens.slice(0, 16), logits: 'last' }]);
+          await e.forward([{ slot: b, tokens: tokens.slice(0, 16), logits: 'last' }]);
+          await e.forward([{ slot: c, tokens: tokens.slice(16, 28), logits: 'last' }]);
+          for (let i = 16; i < 20; i++) {
+            const [alone] = await e.forward([{ slot: a, tokens: [tokens[i]!], logits: 'last' }]);
+            const [beside] = await e.forward([{ slot: b, tokens: [tokens[i]!], logits: 'last' }, { slot: c, tokens: [tokens[i + 12]!], logits: 'last' }]);
+            expect(maxAbsDiff(alone!.data, beside!.data), `token ${i}`).toBe(0);
+          }
+        } finally {
+          e.dispose();
+        }
+      }, 60_000);
+});
+
 describe('matmul weights in 2 MiB pages (huge_page_rewrite)', () => {
   const cases: [string, () => Promise<Parameters<typeof loadEngine>[0]>][] = [
     ['tiny-256-moe Q4_K_M GGUF', async () => { const { dir, gguf } = await quantized('tiny-256-moe', 'q4_k_m'); return quantizedSpec(dir, gguf); }],
