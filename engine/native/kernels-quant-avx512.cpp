@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "avx512-lanes.h"
 #include "kernels.h"
@@ -26,39 +27,73 @@ namespace {
 
 using quant::x_row;
 
-// q8_0 / q4_0 scales of one 64-value unit (two 32-blocks) as 16 lanes: lanes 0..1 the first block's d, 2..3 the
-// second's (the lanes of 16 codes each that _mm512_permutexvar_ps picks per 64 codes).
+// q8_0 / q4_0 activations of one token as row_tile reads them, per 64 codes (two 32-blocks): q and dx, then for each
+// int32 lane L (codes 4L .. 4L + 3) corr = −c · Σ q over its 4 codes (c = 128: q8_0's codes offset to unsigned by
+// 128; c = 8: q4_0's codes 0..15 stand for u − 8) and dl = its block's scale d_x.
+struct xb_row {
+  const int8_t* q;
+  const float* dx;
+  const int32_t* corr;
+  const float* dl;
+};
+
+// corr and dl (k / 4 each) of activation row x.
 template <dtype T>
-inline __m512 unit_scales(const char* blk) {
-  constexpr size_t B = block_bytes(T);
-  uint16_t h0, h1;
-  std::memcpy(&h0, blk, 2), std::memcpy(&h1, blk + B, 2);
-  return _mm512_mask_blend_ps(0x000C, _mm512_set1_ps(_cvtsh_ss(h0)), _mm512_set1_ps(_cvtsh_ss(h1)));
+inline void xb_prepare(const x_row& x, int k, int32_t* corr, float* dl) {
+  const __m512i c = _mm512_set1_epi8(char(T == dtype::q8_0 ? 128 : 8));
+  for (int un = 0; un < k / 64; un++) {
+    const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), c, _mm512_loadu_si512(x.q + 64 * un));
+    _mm512_storeu_si512(corr + 16 * un, _mm512_sub_epi32(_mm512_setzero_si512(), s));
+    _mm512_storeu_ps(dl + 16 * un, _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(x.dx[2 * un]), _mm512_set1_ps(x.dx[2 * un + 1])));
+  }
 }
 
-// q8_0 / q4_0, Σ acc[t] = row wr · x_t for NT tokens: per 64 codes one vpdpbusd (exact int32 sums of 4), scaled
-// by d_w · d_x per lane in f32.
-template <dtype T, int NT>
-void row_tile(const char* wr, int k, const x_row* xr, __m512* acc) {
+// Activation bytes a row tile may read per weight row and still find in L1 beside the rest of a decode step's
+// working set (q, corr and dl: 3 k per token). Past it the tile reads q and dx only (1 k per token): on Qwen3-0.6B
+// Q8_0, 8 sessions at k = 1024 (24 KiB) decoded 8 % slower with corr and dl than without, 4 sessions 8 % faster.
+constexpr size_t xb_l1_bytes = 16 << 10;
+
+// q8_0 / q4_0, Σ acc[t] = row wr · x_t for NT tokens: per 64 codes one vpdpbusd (exact int32 sums Σ w·q of 4),
+// scaled by d_w · d_x per lane in f32. Pre: of the unsigned codes (q8_0: w + 128) from corr, d_x from dl — fewer
+// instructions per token, 3 k bytes of activations per token; else (past xb_l1_bytes) of |w| and ±q, from q and dx.
+template <dtype T, int NT, bool Pre>
+void row_tile_t(const char* wr, int k, const xb_row* xr, __m512* acc) {
   constexpr size_t B = block_bytes(T);
-  const __m512i idx4 = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
   const __m512i idx8 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
   for (int un = 0; un < k / 64; un++) {
     const char* blk = wr + size_t(un) * 2 * B;
-    const __m512 sl = _mm512_permutexvar_ps(idx4, unit_scales<T>(blk));
+    uint16_t h0, h1;
+    std::memcpy(&h0, blk, 2), std::memcpy(&h1, blk + B, 2);
+    const __m512 sl = _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(_cvtsh_ss(h0)), _mm512_set1_ps(_cvtsh_ss(h1)));
     __m512i u = _mm512_inserti64x4(_mm512_castsi256_si512(qsimd::codes32<T>(blk, 0)), qsimd::codes32<T>(blk + B, 0), 1);
     __mmask64 neg = 0;
-    if constexpr (T == dtype::q8_0) neg = _mm512_movepi8_mask(u), u = _mm512_abs_epi8(u);  // |w| · (±q): exact
+    if constexpr (T == dtype::q8_0) {
+      if constexpr (Pre) u = _mm512_xor_si512(u, _mm512_set1_epi8(char(0x80)));  // w + 128
+      else neg = _mm512_movepi8_mask(u), u = _mm512_abs_epi8(u);                 // |w| · (±q)
+    }
     for (int t = 0; t < NT; t++) {
-      __m512i q = _mm512_loadu_si512(xr[t].q + 64 * un);
-      if constexpr (T == dtype::q8_0) q = _mm512_mask_sub_epi8(q, neg, _mm512_setzero_si512(), q);
-      __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, q);
-      if constexpr (T == dtype::q4_0) s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), q));  // exact Σ (u − 8)·q
-      const __m512 dl = _mm512_permutexvar_ps(idx8, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(xr[t].dx + 2 * un)))));
+      __m512i s;
+      __m512 dl;
+      if constexpr (Pre) {
+        s = _mm512_dpbusd_epi32(_mm512_loadu_si512(xr[t].corr + 16 * un), u, _mm512_loadu_si512(xr[t].q + 64 * un));
+        dl = _mm512_loadu_ps(xr[t].dl + 16 * un);
+      } else {
+        __m512i q = _mm512_loadu_si512(xr[t].q + 64 * un);
+        if constexpr (T == dtype::q8_0) q = _mm512_mask_sub_epi8(q, neg, _mm512_setzero_si512(), q);
+        s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, q);
+        if constexpr (T == dtype::q4_0) s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), q));
+        dl = _mm512_permutexvar_ps(idx8, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(xr[t].dx + 2 * un)))));
+      }
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(sl, dl), acc[t]);
     }
   }
+}
+
+template <dtype T, int NT>
+inline void row_tile(const char* wr, int k, const xb_row* xr, __m512* acc) {
+  if (size_t(NT) * size_t(k) * 3 <= xb_l1_bytes) row_tile_t<T, NT, true>(wr, k, xr, acc);
+  else row_tile_t<T, NT, false>(wr, k, xr, acc);
 }
 
 // k-quant chunk c of 64 values: the sub-blocks (a, b) in its bytes 0..31 and 32..63. q4_k / q5_k: (0, 2), (1, 3),
@@ -191,16 +226,20 @@ inline void x_kperm(char* xq, int nt, int k) {
 
 constexpr int tile_tokens = 8;  // tokens per pass over a weight row
 
+// The activation rows a tile of type T reads.
+template <dtype T>
+using tile_x = std::conditional_t<block_elems(T) == 256, x_row, xb_row>;
+
 // The tile of NT tokens of one row: ktile (k-quants) or row_tile (32-value blocks); Σ acc[t] = row · x_t.
 template <dtype T, int NT>
-inline void tile(const char* wr, int k, const x_row* xr, __m512* acc) {
+inline void tile(const char* wr, int k, const tile_x<T>* xr, __m512* acc) {
   if constexpr (block_elems(T) == 256) ktile<T, NT>(wr, k, xr, acc);
   else row_tile<T, NT>(wr, k, xr, acc);
 }
 
 // y[t * ldy] = row wr · x_t, t < NT.
 template <dtype T, int NT>
-inline void tile_store(const char* wr, int k, const x_row* xr, float* y, int ldy) {
+inline void tile_store(const char* wr, int k, const tile_x<T>* xr, float* y, int ldy) {
   __m512 acc[NT];
   tile<T, NT>(wr, k, xr, acc);
   for (int t = 0; t < NT; t++) y[size_t(t) * ldy] = _mm512_reduce_add_ps(acc[t]);
@@ -208,7 +247,7 @@ inline void tile_store(const char* wr, int k, const x_row* xr, float* y, int ldy
 
 // The last nt < tile_tokens tokens (NT: the largest tile still to try).
 template <dtype T, int NT>
-inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, float* y, int ldy) {
+inline void tail_tile(int nt, const char* wr, int k, const tile_x<T>* xr, float* y, int ldy) {
   if constexpr (NT > 0) {
     if (nt != NT) return tail_tile<T, NT - 1>(nt, wr, k, xr, y, ldy);
     tile_store<T, NT>(wr, k, xr, y, ldy);
@@ -219,7 +258,7 @@ inline void tail_tile(int nt, const char* wr, int k, const x_row* xr, float* y, 
 // sums reduced 16 at a time (hsum16), off the path of the next row; with more tokens per pass the per-row reduction
 // is hidden already (grouping them measured slower on q8_0).
 template <dtype T>
-inline void rows_one_token(const char* w, size_t rb, int r0, int r1, int k, const x_row* xr, float* y) {
+inline void rows_one_token(const char* w, size_t rb, int r0, int r1, int k, const tile_x<T>* xr, float* y) {
   for (int r = r0; r < r1; r += 16) {
     const int m = std::min(16, r1 - r);
     __m512 a[16];
@@ -231,17 +270,31 @@ inline void rows_one_token(const char* w, size_t rb, int r0, int r1, int k, cons
   }
 }
 
+// scratch: the chunk's activation rows (x_row_bytes(k) = 1.5 k bytes each), then for 32-value blocks their corr and
+// dl (k bytes each per token): 3.5 k bytes per token, within the 4 · 16 k that matmul_scratch_floats(k) holds.
+static_assert(quant_x_chunk * 7 <= matmul_tile_tokens_max * 4 * 2, "quant matmul scratch");
+
 template <dtype T>
 void matmul_t(const float* x, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
   char* xq = reinterpret_cast<char*>(scratch);
+  int32_t* corr = reinterpret_cast<int32_t*>(xq + (size_t(quant_x_chunk) * quant::x_row_bytes(k) + 63) / 64 * 64);
+  float* dl = reinterpret_cast<float*>(corr + size_t(quant_x_chunk) * (k / 4));
   const char* wc = static_cast<const char*>(w);
   const size_t rb = row_bytes(T, k);
-  x_row xr[quant_x_chunk];
+  tile_x<T> xr[quant_x_chunk];
   for (int t0 = 0; t0 < n; t0 += quant_x_chunk) {
     const int nt = std::min(quant_x_chunk, n - t0);
     qsimd::quantize_x_rows(x + size_t(t0) * k, nt, k, block_elems(T), xq);
     if constexpr (T == dtype::q4_k || T == dtype::q5_k) x_kperm(xq, nt, k);
-    for (int t = 0; t < nt; t++) xr[t] = quant::x_row_at(xq, k, t);
+    for (int t = 0; t < nt; t++) {
+      const x_row xt = quant::x_row_at(xq, k, t);
+      if constexpr (block_elems(T) == 256) {
+        xr[t] = xt;
+      } else {
+        xb_prepare<T>(xt, k, corr + size_t(t) * (k / 4), dl + size_t(t) * (k / 4));
+        xr[t] = {xt.q, xt.dx, corr + size_t(t) * (k / 4), dl + size_t(t) * (k / 4)};
+      }
+    }
     if (nt == 1) {
       rows_one_token<T>(wc, rb, r0, r1, k, xr, y + size_t(t0) * ldy);
       continue;
