@@ -25,7 +25,7 @@ inline __mmask16 tail_mask(int m) { return __mmask16((1u << m) - 1); }  // m in 
 
 // The 16 horizontal sums of a[0..15] as one vector (lane i: Σ a[i]), in 15 adds of shuffled pairs, where 16
 // reductions would take 4 dependent steps each: rows reduced together (a[] is clobbered). Lanes are paired as
-// _mm512_reduce_add_ps pairs them (j + 8, j + 4, j + 2, j + 1): each sum is bit-identical to its.
+// _mm512_reduce_add_ps pairs them (j + 8, j + 4, j + 2, j + 1), so each sum is bit-identical to that reduction's.
 inline __m512 hsum16(__m512* a) {
   for (int i = 0; i < 8; i++)  // a[i]: lanes 0..7 partial sums of a[i], 8..15 of a[i + 8]
     a[i] = _mm512_add_ps(_mm512_shuffle_f32x4(a[i], a[i + 8], 0x44), _mm512_shuffle_f32x4(a[i], a[i + 8], 0xEE));
