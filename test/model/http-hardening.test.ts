@@ -129,7 +129,7 @@ describe('long texts that fit the context bound (Qwen3 vocabulary, 40,960-token 
     ['1 MB of random letters (one piece)', `Array.from({ length: 2 ** 20 }, (_, i) => String.fromCharCode(97 + ((i * 2654435761) >>> 7) % 26)).join('')`, 10],
     ['2 MB of 中 (one piece)', `'中'.repeat(2 ** 20 / 1.5)`, 10],
   ];
-  it.each(cases)('%s: answered after exact tokenization while /health answers in under 100 ms', async (_name, text, maxTokens) => {
+  it.each(cases)('%s: answered after exact tokenization while /health answers in under 250 ms', async (_name, text, maxTokens) => {
     const { exited, out } = postFromChild(`${big.url}/v1/chat/completions`, `JSON.stringify({ messages: [{ role: 'user', content: ${text} }], max_tokens: ${maxTokens} })`);
     const blocks = loopBlocks();
     const health = await healthWhile(exited, big.url);
@@ -141,8 +141,9 @@ describe('long texts that fit the context bound (Qwen3 vocabulary, 40,960-token 
     // the server runs in this process: no stretch without a turn of its event loop burns 100 ms of its thread's CPU
     // (load-independent; 14,342 ms with the library's BPE on the event loop) …
     expect(cpuBlock).toBeLessThan(100);
-    // … and /health answers in time (wall clock: on a machine loaded beyond its cores this measures the load too)
-    expect(Math.max(...health)).toBeLessThan(100);
+    // … and /health answers in time (wall clock: on a machine loaded beyond its cores this measures the load too;
+    // a 2-core CI machine running other test files measured 131 ms once, where a blocked loop takes seconds)
+    expect(Math.max(...health)).toBeLessThan(250);
   });
 });
 
