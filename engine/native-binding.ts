@@ -58,6 +58,12 @@ export interface NativeBinding {
   quantMatmulRate(level: string, dtype: number, rows: number, k: number, n: number, reps: number, panels: true): { seconds: number; gbps: number } | null;
   /** Whether the AVX-512 level's block-quant matmul uses AVX512_VNNI (else it runs the AVX2 kernel). */
   avx512Vnni: boolean;
+  /**
+   * The next token of one logits row (engine/native/sampling.h), overwritten in place: mask (bitset or null) →
+   * greedy if temperature 0, else top-k → top-p → min-p → the draw at u in [0, 1). −1: no finite logit; −2: the
+   * mask allows none. level: a kernel level (default the best).
+   */
+  sampleRow(row: Float32Array, mask: Uint32Array | null, temperature: number, topK: number, topP: number, minP: number, u: number, level?: string): number;
   /** Best read rate in GB/s of `threads` threads over a fresh buffer of `mib` MiB in `reps` passes (off the event loop). */
   memoryReadRate(mib: number, threads: number, reps: number): Promise<number>;
 }

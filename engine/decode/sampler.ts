@@ -2,14 +2,13 @@
  * Next-token sampling over a full-vocabulary logits row. Order (as Hugging Face / vLLM): allowed-token mask →
  * repetition / presence / frequency penalties over the last `penaltyLastN` tokens → greedy if temperature 0,
  * else temperature → top-k → top-p → min-p → draw from the renormalised remainder with the sampler's PRNG.
- * No full sort of the vocabulary: top-k uses a k-heap; top-p alone buckets the weights and sorts only the boundary bucket.
+ * The passes over the whole row run natively (engine/native/sampling.cpp): no full sort of the vocabulary, a
+ * k-heap for top-k, weight buckets for top-p alone.
  */
 import { EngineArgumentError, EngineError } from '../errors.js';
-import { argmax } from './logit-math.js';
+import { nativeBinding } from '../native-binding.js';
 import { biasAndPenalise } from './penalties.js';
 import { Rng } from './rng.js';
-import { countAllowed, gatherAllowed, SPARSE_SHARE } from './sparse-mask.js';
-import { selectTop } from './top-k.js';
 
 export { logSoftmaxTopK } from './top-k.js';
 export { Rng } from './rng.js';
@@ -80,181 +79,31 @@ function checkParams(p: SamplingParams): void {
   }
 }
 
-/** Copies logits into `work`, sets disallowed tokens to −∞ and applies the penalties. */
-function prepare(logits: Float32Array, work: Float32Array, p: SamplingParams, recent: readonly number[], mask?: Uint32Array): void {
-  const V = logits.length;
-  work.set(logits);
-  if (mask) {
-    const words = Math.ceil(V / 32);
-    if (mask.length < words) throw new EngineArgumentError(`sampling: mask has ${mask.length} words, vocabulary of ${V} needs ${words}`);
-    let any = false;
-    for (let w = 0; w < words; w++) {
-      const bits = mask[w]!;
-      if (bits === 0xffffffff) {
-        any = true;
-        continue;
-      }
-      const base = w * 32;
-      const end = Math.min(32, V - base);
-      for (let b = 0; b < end; b++) {
-        if (bits & (1 << b)) any = true;
-        else work[base + b] = -Infinity;
-      }
-    }
-    if (!any) throw new NoAllowedTokenError('sampling: the allowed-token mask allows no token');
-  }
-  biasAndPenalise(work, (t) => (t < V ? t : -1), p, recent);
-}
-
-/** Vocabulary-sized work rows of one sampler: the prepared logits, their weights, the ids above the cut. */
-interface SampleScratch {
-  work: Float32Array;
-  weights: Float64Array;
-  ids: Int32Array;
-}
-
-const newScratch = (V: number): SampleScratch => ({ work: new Float32Array(V), weights: new Float64Array(V), ids: new Int32Array(V) });
+/** A vocabulary-sized work row per sampler: the logits, biased and penalised, then masked and weighted natively. */
+type SampleScratch = Float32Array;
 
 /**
  * Samples one token from `logits` (one row, vocabulary-sized) with `params`; appends it to `state.recent`.
+ * Bias and penalties apply here, to a copy; the whole-row passes (mask, argmax, exp, top-k/top-p/min-p) run
+ * natively (engine/native/sampling.cpp). Draws one number from `state.rng` unless greedy.
  * Throws NoAllowedTokenError if the mask allows nothing, EngineArgumentError for bad parameters.
  */
-export function sample(
-  logits: Float32Array,
-  params: SamplingParams,
-  state: SamplerState,
-  opts: SampleOptions = {},
-  scratch: SampleScratch = newScratch(logits.length),
-): number {
+export function sample(logits: Float32Array, params: SamplingParams, state: SamplerState, opts: SampleOptions = {}, scratch?: SampleScratch): number {
   checkParams(params);
-  let token: number;
-  const allowed = opts.mask ? countAllowed(opts.mask, logits.length) : logits.length;
-  if (opts.mask && allowed <= logits.length * SPARSE_SHARE) {
-    const { ids, vals, indexOf } = gatherAllowed(logits, opts.mask, allowed);
-    biasAndPenalise(vals, indexOf, params, state.recent);
-    const c = choose(vals, params, state.rng, scratch.weights, scratch.ids);
-    token = c < 0 ? -1 : ids[c]!;
-  } else {
-    prepare(logits, scratch.work, params, state.recent, opts.mask);
-    token = choose(scratch.work, params, state.rng, scratch.weights, scratch.ids);
-  }
+  const V = logits.length;
+  if (opts.mask && opts.mask.length < Math.ceil(V / 32)) throw new EngineArgumentError(`sampling: mask has ${opts.mask.length} words, vocabulary of ${V} needs ${Math.ceil(V / 32)}`);
+  const work = scratch?.length === V ? scratch : new Float32Array(V);
+  work.set(logits);
+  biasAndPenalise(work, (t) => (t < V ? t : -1), params, state.recent); // the mask, applied after, keeps masked tokens out
+  const t = params.temperature ?? 1;
+  const u = t > 0 ? state.rng.next() : 0;
+  const token = nativeBinding().sampleRow(work, opts.mask ?? null, t, params.topK ?? 0, params.topP ?? 1, params.minP ?? 0, u);
+  if (token === -2) throw new NoAllowedTokenError('sampling: the allowed-token mask allows no token');
   if (token < 0) throw new NoAllowedTokenError('sampling: no token has a finite logit');
   state.recent.push(token);
   const keep = params.penaltyLastN ?? 64;
   if (keep >= 0 && state.recent.length > 2 * keep + 1024) state.recent.splice(0, state.recent.length - keep);
   return token;
-}
-
-const NUCLEUS_BUCKETS = 2048;
-/** Buckets cover weights down to exp(−NUCLEUS_RANGE); lighter tokens share the last bucket. */
-const NUCLEUS_RANGE = 40;
-
-/**
- * Top-p over the candidates `ids[0..n)` (ascending, weights `w[id]` > 0) without sorting them: bucket by
- * (max − l)/T, take whole buckets from the top while the mass stays below p·Z, and sort only the boundary bucket.
- * Returns the nucleus (unordered but for the tail).
- */
-function nucleus(v: Float32Array, w: Float64Array, ids: Int32Array, n: number, z: number, max: number, t: number, topP: number): number[] {
-  const mass = new Float64Array(NUCLEUS_BUCKETS);
-  const bucket = new Uint16Array(n);
-  const scale = NUCLEUS_BUCKETS / NUCLEUS_RANGE;
-  for (let k = 0; k < n; k++) {
-    const i = ids[k]!;
-    const b = Math.min(NUCLEUS_BUCKETS - 1, Math.floor(((max - v[i]!) / t) * scale));
-    bucket[k] = b;
-    mass[b] += w[i]!;
-  }
-  const target = topP * z;
-  let cum = 0;
-  let edge = 0;
-  while (edge < NUCLEUS_BUCKETS - 1 && cum + mass[edge]! < target) cum += mass[edge++]!;
-  const out: number[] = [];
-  const tail: number[] = [];
-  for (let k = 0; k < n; k++) {
-    if (bucket[k]! < edge) out.push(ids[k]!);
-    else if (bucket[k] === edge) tail.push(ids[k]!);
-  }
-  tail.sort((a, b) => v[b]! - v[a]! || a - b);
-  for (const i of tail) {
-    if (cum >= target && out.length > 0) break;
-    out.push(i);
-    cum += w[i]!;
-  }
-  return out;
-}
-
-function choose(v: Float32Array, p: SamplingParams, rng: Rng, w: Float64Array, ids: Int32Array): number {
-  const t = p.temperature ?? 1;
-  const top = argmax(v);
-  if (!(v[top]! > -Infinity)) return -1; // no finite logit
-  if (t === 0) return top;
-  const V = v.length;
-  const topK = p.topK && p.topK > 0 ? Math.min(p.topK, V) : 0;
-  const topP = p.topP ?? 1;
-  const minP = p.minP ?? 0;
-  const max = v[top]!;
-
-  if (topK > 0) {
-    const cand = selectTop(v, topK);
-    let n = cand.ids.length;
-    const probs = Array.from(cand.vals, (x) => Math.exp((x - max) / t));
-    if (topP < 1) {
-      const total = probs.reduce((a, b) => a + b, 0); // top-p on the renormalised top-k distribution
-      let cum = 0;
-      let m = 0;
-      while (m < n) {
-        cum += probs[m++]!;
-        if (cum >= topP * total) break;
-      }
-      n = m;
-    }
-    if (minP > 0) {
-      let m = 1;
-      while (m < n && probs[m]! >= minP) m++; // probs[0] = 1 (the maximum)
-      n = m;
-    }
-    return draw(cand.ids, (i) => probs[i]!, n, rng);
-  }
-
-  // weights below e^-40 of the maximum's (which is 1) are dropped: all of them together weigh < 1e-12; the others'
-  // ids, ascending, go to `ids` (every later pass reads only them; sums run in the same order as over the whole row)
-  const cut = max - 40 * t;
-  let z = 0;
-  let n = 0;
-  for (let i = 0; i < V; i++) {
-    const x = v[i]!;
-    if (x > cut) {
-      const e = Math.exp((x - max) / t);
-      w[i] = e;
-      z += e;
-      ids[n++] = i;
-    }
-  }
-  if (topP < 1) {
-    let nu = nucleus(v, w, ids, n, z, max, t, topP);
-    if (minP > 0) nu = nu.filter((i) => w[i]! >= minP);
-    return draw(nu, (k) => w[nu[k]!]!, nu.length, rng);
-  }
-  if (minP > 0) {
-    z = 0;
-    for (let k = 0; k < n; k++) if (w[ids[k]!]! < minP) w[ids[k]!] = 0;
-    for (let k = 0; k < n; k++) z += w[ids[k]!]!;
-  }
-  let r = rng.next() * z;
-  for (let k = 0; k < n; k++) {
-    const i = ids[k]!;
-    if (w[i]! > 0 && (r -= w[i]!) < 0) return i;
-  }
-  return top;
-}
-
-/** Draws index k < n with probability ∝ weight(k); returns ids[k]. */
-function draw(ids: ArrayLike<number>, weight: (k: number) => number, n: number, rng: Rng): number {
-  let z = 0;
-  for (let k = 0; k < n; k++) z += weight(k);
-  let r = rng.next() * z;
-  for (let k = 0; k < n; k++) if ((r -= weight(k)) < 0) return ids[k]!;
-  return ids[0]!;
 }
 
 /** A seeded sampler for one sequence: parameters, its own PRNG and its recent-token window. */
@@ -271,9 +120,7 @@ export class Sampler {
   }
   /** Samples the next token and records it. */
   sample(logits: Float32Array, opts: SampleOptions = {}): number {
-    if (this.scratch?.work.length !== logits.length) {
-      this.scratch = newScratch(logits.length);
-    }
+    if (this.scratch?.length !== logits.length) this.scratch = new Float32Array(logits.length);
     return sample(logits, this.params, this.state, opts, this.scratch);
   }
 }

@@ -255,6 +255,26 @@ float exp_sum(float* x, int n, float sub) {
   return s;
 }
 
+float keep_sum(const float* x, int n, float cut, float* out) {
+  const __m256 c = _mm256_set1_ps(cut);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 4; j++) {
+      const __m256 v = _mm256_loadu_ps(x + i + 8 * j);
+      const __m256 w = _mm256_and_ps(v, _mm256_cmp_ps(v, c, _CMP_GE_OQ));
+      if (out) _mm256_storeu_ps(out + i + 8 * j, w);
+      acc[j] = _mm256_add_ps(acc[j], w);
+    }
+  float s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; i++) {
+    const float w = x[i] >= cut ? x[i] : 0.0f;
+    if (out) out[i] = w;
+    s += w;
+  }
+  return s;
+}
+
 float max(const float* x, int n) {
   __m256 m0 = _mm256_set1_ps(x[0]), m1 = m0;
   int i = 0;
@@ -334,7 +354,7 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
 }  // namespace
 
 const kernels* kernels_avx2() {
-  static const kernels k{"avx2", matmul_panel_rows, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, attn_pv, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  static const kernels k{"avx2", matmul_panel_rows, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, keep_sum, attn_pv, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   return &k;
 }
 

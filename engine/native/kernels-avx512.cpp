@@ -209,6 +209,22 @@ float exp_sum(float* x, int n, float sub) {
   return _mm512_reduce_add_ps(acc);
 }
 
+float keep_sum(const float* x, int n, float cut, float* out) {
+  const __m512 c = _mm512_set1_ps(cut);
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  const auto step = [&](int i, __mmask16 m, __m512& a) {
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    const __m512 w = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, c, _CMP_GE_OQ), v);  // tail lanes load 0: adding 0
+    if (out) _mm512_mask_storeu_ps(out + i, m, w);
+    a = _mm512_add_ps(a, w);
+  };
+  int i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 4; j++) step(i + 16 * j, 0xFFFF, acc[j]);
+  for (; i < n; i += 16) step(i, tail_mask(std::min(n - i, 16)), acc[0]);
+  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+}
+
 float max(const float* x, int n) {
   __m512 m = _mm512_set1_ps(x[0]);
   for (int i = 0; i < n; i += 16) m = _mm512_mask_max_ps(m, tail_mask(std::min(n - i, 16)), m, _mm512_maskz_loadu_ps(tail_mask(std::min(n - i, 16)), x + i));
@@ -273,7 +289,7 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
 }  // namespace
 
 const kernels* kernels_avx512() {
-  static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, attn_pv,
+  static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, keep_sum, attn_pv,
                          cpu_has_avx512_bf16() ? avx512::matmul_bf16 : nullptr, cpu_has_avx512_bf16() ? avx512::pack_bf16 : nullptr,
                          cpu_has_avx512_bf16() ? avx512::matmul_bf16_packed : nullptr, cpu_has_avx512_bf16() ? avx512::attn_pv_bf16 : nullptr,
                          cpu_has_avx512_vnni() ? avx512::quant_x16 : nullptr, cpu_has_avx512_vnni() ? avx512::quant_matmul_x16 : nullptr};

@@ -97,6 +97,16 @@ static float exp_sum(float* x, int n, float sub) {
   return s;
 }
 
+static float keep_sum(const float* x, int n, float cut, float* out) {
+  float s = 0;
+  for (int i = 0; i < n; i++) {
+    const float w = x[i] >= cut ? x[i] : 0.0f;
+    if (out) out[i] = w;
+    s += w;
+  }
+  return s;
+}
+
 static float max(const float* x, int n) {
   float m = x[0];
   for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
@@ -116,7 +126,7 @@ static void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dty
 }
 
 const kernels& kernels_portable() {
-  static const kernels k{"portable", 16, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, attn_pv, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  static const kernels k{"portable", 16, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, keep_sum, attn_pv, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
   return k;
 }
 

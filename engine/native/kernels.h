@@ -23,6 +23,7 @@ struct kernels {
   void (*silu_mul)(float* g, const float* u, int n);                          // g = silu(g) * u
   float (*exp_sum)(float* x, int n, float sub);                               // x = exp(x - sub); returns sum
   float (*max)(const float* x, int n);                                        // max of x[0, n), n >= 1 (no NaN)
+  float (*keep_sum)(const float* x, int n, float cut, float* out);            // Σ x ≥ cut; out (null or x): x ≥ cut ? x : 0
   // out[r * ldo + d] += sum_{i < n} p[r * ldp + i] * v[i * hd + d], r < rows, d < hd; v: [n][hd] in dtype vt
   void (*attn_pv)(const float* p, int rows, int ldp, int n, const void* v, dtype vt, int hd, float* out, int ldo);
   // Like matmul for bf16 weights and bf16 activations xb: [n][k], k % 32 == 0 (vdpbf16ps); nullptr on levels

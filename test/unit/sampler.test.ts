@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EngineArgumentError } from '../../engine/errors.js';
+import { nativeBinding } from '../../engine/native-binding.js';
 import { createSamplerState, logSoftmaxTopK, NoAllowedTokenError, Rng, sample, Sampler, type SamplingParams } from '../../engine/decode/sampler.js';
 
 const V = 151936;
@@ -140,7 +141,7 @@ describe('sampler', () => {
     expect(sample(l, { temperature: 0 }, createSamplerState(), { mask })).toBe(best);
   });
 
-  it('a sparse mask samples over its allowed ids only, drawing exactly what the dense pass draws', () => {
+  it('a mask draws exactly what the same row with −∞ at the masked ids draws', () => {
     const rng = new Rng(21);
     const l = new Float32Array(V).map(() => rng.next() * 10);
     const allowed = [...new Set(Array.from({ length: 700 }, () => Math.floor(rng.next() * V)))];
@@ -149,10 +150,10 @@ describe('sampler', () => {
     for (const params of [{ temperature: 1 }, { temperature: 0.7, topK: 20 }, { topP: 0.8 }, { minP: 0.1 }, { temperature: 1.3, topP: 0.9, minP: 0.02 }, { presencePenalty: 1, frequencyPenalty: 0.5 }, { repetitionPenalty: 1.3, logitBias: new Map([[allowed[0]!, 3], [allowed[1]!, -2]]) }] as SamplingParams[]) {
       const a = new Sampler({ ...params, seed: 9 });
       const b = new Sampler({ ...params, seed: 9 });
-      const sparse = Array.from({ length: 50 }, () => a.sample(l, { mask }));
-      const dense = Array.from({ length: 50 }, () => b.sample(masked));
-      expect(sparse).toEqual(dense);
-      for (const t of sparse) expect(allowed).toContain(t);
+      const withMask = Array.from({ length: 50 }, () => a.sample(l, { mask }));
+      const withInf = Array.from({ length: 50 }, () => b.sample(masked));
+      expect(withMask).toEqual(withInf);
+      for (const t of withMask) expect(allowed).toContain(t);
     }
   });
 
@@ -195,19 +196,92 @@ describe('sampler', () => {
     top.forEach((e, i) => expect(e.logprob).toBeCloseTo(brute[i]!.logprob, 9));
   });
 
+  it('draws by the inverse of the cumulative weights in id order, across the native blocks of 4,096', () => {
+    const row = (V: number, p: Map<number, number>) => {
+      const l = new Float32Array(V).fill(-Infinity);
+      for (const [i, x] of p) l[i] = Math.log(x);
+      return l;
+    };
+    const b = nativeBinding();
+    const cases: [number, Map<number, number>, [number, number][]][] = [
+      [4, new Map([[0, 0.1], [1, 0.2], [2, 0.3], [3, 0.4]]), [[0.05, 0], [0.15, 1], [0.45, 2], [0.95, 3], [0, 0]]],
+      [20000, new Map([[100, 0.25], [5000, 0.25], [9999, 0.5]]), [[0.2, 100], [0.3, 5000], [0.49, 5000], [0.51, 9999], [0.999, 9999]]],
+    ];
+    for (const [V, p, draws] of cases)
+      for (const level of b.kernelLevels)
+        for (const [u, want] of draws) expect([level, u, b.sampleRow(row(V, p), null, 1, 0, 1, 0, u, level)]).toEqual([level, u, want]);
+  });
+
+  it('never chooses a NaN logit', () => {
+    const l = new Float32Array(5000).fill(-5);
+    l[17] = NaN;
+    l[42] = 3;
+    l[4999] = NaN;
+    expect(sample(l, { temperature: 0 }, createSamplerState())).toBe(42);
+    for (const t of counts({ temperature: 2, seed: 3 }, l, 500).keys()) expect([17, 4999]).not.toContain(t);
+    expect(() => sample(new Float32Array([NaN, NaN]), {}, createSamplerState())).toThrow(NoAllowedTokenError);
+  });
+
+  it('top-p on a 151,936-token row keeps the sorted prefix reaching p (float64 reference)', () => {
+    const rng = new Rng(13);
+    const l = new Float32Array(V).map(() => rng.next() * 8);
+    for (const [t, p] of [[1, 0.9], [0.5, 0.5], [2, 0.99]] as const) {
+      const max = l.reduce((a, b) => Math.max(a, b), -Infinity);
+      const w = Array.from(l, (x) => Math.exp((x - max) / t));
+      const z = w.reduce((a, b) => a + b, 0);
+      const order = w.map((_, i) => i).sort((a, b) => w[b]! - w[a]! || a - b);
+      let cum = 0;
+      let n = 0;
+      while (cum < p * z) cum += w[order[n++]!]!;
+      const edge = w[order[n - 1]!]!;
+      const s = new Sampler({ temperature: t, topP: p, seed: 2 });
+      let atEdge = 0;
+      for (let i = 0; i < 400; i++) {
+        const tok = s.sample(l);
+        // inside the reference nucleus, or within float32 rounding of its weakest member
+        expect(w[tok]! >= edge || Math.abs(w[tok]! - edge) <= 1e-6 * edge).toBe(true);
+        if (w[tok]! < edge * (1 + 1e-6)) atEdge++;
+      }
+      expect(atEdge).toBeLessThan(5);
+    }
+  });
+
+  it('every kernel level draws what the portable level draws', () => {
+    const b = nativeBinding();
+    const rng = new Rng(31);
+    const rows = [new Float32Array(V).map(() => rng.next() * 10), new Float32Array(3000).map(() => (rng.next() - 0.5) * 40)];
+    const params: [number, number, number, number][] = [[0, 0, 1, 0], [1, 0, 1, 0], [0.7, 0, 0.9, 0], [0.8, 0, 1, 0.05], [0.7, 40, 0.8, 0], [1.2, 0, 0.95, 0.01]];
+    for (const level of b.kernelLevels.filter((x) => x !== 'portable')) {
+      let same = 0;
+      let total = 0;
+      for (const row of rows)
+        for (const [t, k, p, m] of params)
+          for (let i = 0; i < 40; i++) {
+            const u = rng.next();
+            same += Number(b.sampleRow(row.slice(), null, t, k, p, m, u, level) === b.sampleRow(row.slice(), null, t, k, p, m, u, 'portable'));
+            total++;
+          }
+      // exp differs from std::exp in the last bits: on a flat 151,936-token row the point u · Σw moves by ~1e-7 of
+      // the total, which crosses a token's boundary in about 1 % of draws (avx2: 2 of 480)
+      expect(same, `${level}: ${same} of ${total} draws as portable`).toBeGreaterThanOrEqual(Math.floor(total * 0.98));
+    }
+  });
+
   it('is fast on a 151,936-token vocabulary (no full sort)', () => {
     const rng = new Rng(8);
     const l = new Float32Array(V).map(() => rng.next() * 12);
     const s = new Sampler({ temperature: 0.6, topK: 20, topP: 0.95, minP: 0.01, repetitionPenalty: 1.05, seed: 1 });
     const s2 = new Sampler({ temperature: 0.8, topP: 0.9, seed: 1 });
+    const s3 = new Sampler({ temperature: 0.8, seed: 1 });
     s.sample(l);
     s2.sample(l);
     const t0 = performance.now();
     for (let i = 0; i < 50; i++) {
       s.sample(l);
       s2.sample(l);
+      s3.sample(l);
     }
-    const perSample = (performance.now() - t0) / 100;
-    expect(perSample).toBeLessThan(50); // ms; typically 1–5 ms on an idle core (a full sort of the vocabulary costs far more)
+    const perSample = (performance.now() - t0) / 150;
+    expect(perSample).toBeLessThan(3); // ms; about 0.1–0.4 ms on an idle core (the passes over the row are native)
   });
 });

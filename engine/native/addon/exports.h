@@ -10,6 +10,8 @@ void test_hooks_init(Napi::Env env, Napi::Object exports);
 Napi::Value delta_net_test_js(const Napi::CallbackInfo& info);
 // quantizeRows, dequantizeRows, avx512Vnni, quantMatmulRate (quant-hooks.cpp).
 void quant_hooks_init(Napi::Env env, Napi::Object exports);
+// sampleRow (sample-export.cpp): the next token of a prepared logits row.
+void sample_export_init(Napi::Env env, Napi::Object exports);
 // memoryReadRate (memory-probe.cpp).
 void memory_probe_init(Napi::Env env, Napi::Object exports);
 

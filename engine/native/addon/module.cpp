@@ -12,6 +12,7 @@ Napi::Object module_init(Napi::Env env, Napi::Object exports) {
   resident::slot_wrap::init(env, exports);   // Slot
   resident::test_hooks_init(env, exports);
   resident::memory_probe_init(env, exports);
+  resident::sample_export_init(env, exports);
   return exports;
 }
 
