@@ -68,11 +68,13 @@ inline int matmul_task_rows(const kernels& k, int n) {
   return n <= matmul_tile_tokens_max ? std::max(k.task_rows, row_tile_task_rows) : k.task_rows;
 }
 // Block-quant weights quantize each task's activations (kernels-quant-*.cpp): their tasks take at least this many
-// rows, twice as many past a row tile's tokens (quantizing is ~10 % of a 128-row task's time at k = 1024).
+// rows, twice as many past a row tile's tokens (quantizing is ~10 % of a 128-row task's time at k = 1024), three
+// times as many within them (decode: tasks claimed in ranges, claim_order::ranges, stay one stream per thread
+// however long, and measured faster at 384 rows than at 192).
 constexpr int quant_task_rows = 128;  // a multiple of every level's task_rows
 inline int matmul_task_rows(const kernels& k, int n, bool block_quant) {
   if (!block_quant) return matmul_task_rows(k, n);
-  return std::max(matmul_task_rows(k, n), n > matmul_tile_tokens_max ? 2 * quant_task_rows : quant_task_rows);
+  return std::max(matmul_task_rows(k, n), (n > matmul_tile_tokens_max ? 2 : 3) * quant_task_rows);
 }
 
 // The one switch from a run-time dtype to a kernel template: `return fn<T>(args...)` for t == T

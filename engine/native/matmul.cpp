@@ -61,7 +61,7 @@ void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
     matmul_rows(x + xo, xb ? xb + xo : nullptr, xq ? xq + size_t(t0) * x16_row_bytes(w.cols) : nullptr, tn, w, r0, r1,
                 y + size_t(t0) * w.rows, w.rows, thread_scratch_[size_t(thread)]);
   };
-  pool_->run(n_rc * n_tb, task);
+  pool_->run(n_rc * n_tb, task, stream_order(n));
 }
 
 void model::matmul_many(float* x, int n, const weight* const* w, float* const* y, int count) {
@@ -94,7 +94,7 @@ void model::matmul_many(float* x, int n, const weight* const* w, float* const* y
     matmul_rows(x + xo, xb ? xb + xo : nullptr, xq ? xq + size_t(t0) * x16_row_bytes(wi.cols) : nullptr, tn, wi, r0, r1,
                 y[i] + size_t(t0) * wi.rows, wi.rows, thread_scratch_[size_t(thread)]);
   };
-  pool_->run(first[count], task);
+  pool_->run(first[count], task, stream_order(n));
 }
 
 }  // namespace resident

@@ -23,6 +23,10 @@ namespace resident {
 // packs each weight panel once per call, so it takes every row at once (bf16 x is half the size).
 inline int matmul_token_block(bool bf16_dot) { return bf16_dot ? 1 << 30 : 64; }
 
+// How a matmul's tasks are claimed: up to a row tile's tokens (decode, batched decode) a weight is read once at
+// memory speed, best as one ordered stream per thread; prefill's tasks reuse weights from cache, interleaved.
+inline claim_order stream_order(int n_tokens) { return n_tokens <= matmul_tile_tokens_max ? claim_order::ranges : claim_order::interleaved; }
+
 // One sequence of a forward call: tokens [offset, offset + count) of the batch go to positions
 // [slot->length, slot->length + count) of `slot`.
 struct seq_entry {

@@ -203,7 +203,7 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
     const uint64_t bytes = uint64_t(r1 - r0) * (row_bytes(ew.gate.type, H) + row_bytes(ew.up.type, H));
     exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(bytes, std::memory_order_relaxed);
   };
-  pool_->run(nb * n_rc_mi, gate_up);
+  pool_->run(nb * n_rc_mi, gate_up, stream_order(most));
   const uint16_t* ggb = bf16_input(gg_, n * K, MI, bf16_experts);  // xgb's buffer: no longer needed
   const char* ggq = panels ? quant_input(gg_, n * K, MI, e0.down.type) : nullptr;  // xgq's buffer too
 
@@ -221,7 +221,7 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
     exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(uint64_t(r1 - r0) * row_bytes(w.type, MI),
                                                          std::memory_order_relaxed);
   };
-  pool_->run(nb * n_rc_h, down);
+  pool_->run(nb * n_rc_h, down, stream_order(most));
 
   auto combine = [&](int t, int) {
     float* y = out + size_t(t) * H;
