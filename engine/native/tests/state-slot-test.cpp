@@ -7,17 +7,9 @@
 #include <vector>
 
 #include "../state-slot.h"
+#include "check.h"
 
 using namespace resident;
-
-static int failures = 0;
-#define CHECK(c)                                                   \
-  do {                                                             \
-    if (!(c)) {                                                    \
-      std::printf("%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-      failures++;                                                  \
-    }                                                              \
-  } while (0)
 
 // n_layer layers, every `every`-th (from layer every - 1) attention, the others linear attention.
 static state_shape hybrid(int n_layer, int every, int n_kv_head, int head_dim, size_t rec_floats) {

@@ -12,17 +12,9 @@
 #include <vector>
 
 #include "../thread-pool.h"
+#include "check.h"
 
 using namespace resident;
-
-static int failures = 0;
-#define CHECK(c)                                                        \
-  do {                                                                  \
-    if (!(c)) {                                                         \
-      std::printf("%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-      failures++;                                                       \
-    }                                                                   \
-  } while (0)
 
 // One run of n tasks: each exactly once, on a valid thread; ranges: each thread's own tasks a prefix of its range, in order.
 static void check_run(thread_pool& pool, int n, claim_order order, bool uneven) {
