@@ -4,6 +4,7 @@ import { loadModelSpecFrom } from '../../engine/model/load-model.js';
 import { bf16DotAvailable, defaultThreads, loadEngine, memoryReadRate } from '../../engine/native.js';
 import { compareLogProbs, engineLogProbs, type AccuracyFigures } from '../bench/accuracy.js';
 import { decodeBytesPerToken, matrixValueBytes } from '../bench/decode-bytes.js';
+import { decodeLimitRounds } from '../bench/decode-limit.js';
 import { llamaBackend, llamaLogProbs } from '../bench/llama-backend.js';
 import { nativeFigures } from '../bench/native-rows.js';
 import { residentBackend } from '../bench/resident-backend.js';
@@ -128,6 +129,9 @@ export const command: Command = {
     const setup = `${weightsLabel} weights${engine.packedWeights ? ' (bf16 panels packed at load)' : ''}${engine.quantPanels ? ' (prefill through int16 panels)' : ''} (${engine.weightPages} pages), ${engine.activationMode} activations, kernels ${engine.kernels}`;
     log(`resident: ${spec.config.nLayers} layers, ${setup}, ${threads} threads`);
     const ours = await measure(residentBackend(engine), runs, o);
+    const valueBytes = weights === 'int8' ? 36 / 32 : matrixValueBytes(spec);
+    // the read rate beside each decode round (the machine's rate moves within a minute): the honest share of the limit
+    const limit = await decodeLimitRounds(engine, spec, { segments: 6, tokens: 16, prompt: o.prefill, probeMib: 512, threads, valueBytes });
     const probeSlot = engine.createSlot(1);
     const kvBytesPerPosition = probeSlot.bytesPerToken; // the KV layout the decode rows read
     const stateBytes = probeSlot.stateBytes; // one recurrent-state checkpoint (hybrids; 0 otherwise)
@@ -173,13 +177,14 @@ export const command: Command = {
     });
     {
       // memory-bound decode against the machine: bytes per token at the decode phase's mean depth
-      const valueBytes = weights === 'int8' ? 36 / 32 : matrixValueBytes(spec);
       const gb = decodeBytesPerToken(spec.config, valueBytes, kvBytesPerPosition, o.prefill + o.decode / 2) / 1e9;
       const best = anchors.length ? Math.max(...anchors.map((a) => a.decode)) : null;
       rows.push({ name: 'machine: memory read rate (probe)', unit: 'GB/s', ours: round(readRate), llamacpp: null, ratio: null });
       rows.push({ name: `decode ${o.decode}: weight + KV bytes per token`, unit: 'GB', ours: round(gb, 4), llamacpp: null, ratio: null });
       rows.push({ name: `decode ${o.decode}: bytes × tok/s`, unit: 'GB/s', ours: round(gb * ours.decode), llamacpp: best === null ? null : round(gb * best), ratio: best ? round(ours.decode / best, 3) : null });
       rows.push({ name: `decode ${o.decode}: limit at the probed rate`, unit: 'tok/s', ours: round(readRate / gb), llamacpp: null, ratio: null });
+      const [lo, hi] = limit.shareRange;
+      rows.push({ name: `decode: share of the limit, probed beside each of ${limit.rounds.length} rounds (median)`, unit: '%', ours: round(100 * limit.shareMedian, 1), llamacpp: null, ratio: null, oursRange: [round(100 * lo, 1), round(100 * hi, 1)] });
     }
     if (!Number.isNaN(ours.agentTurnSeconds)) {
       // seconds: lower is better, so the ratio is llama.cpp's time over ours

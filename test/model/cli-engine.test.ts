@@ -42,16 +42,17 @@ describe('resident bench', () => {
     const m = await ensureModel('tiny', 'f32', { gguf: true });
     const r = run('bench', '--model', m.dir, '--gguf', m.gguf!, '--prefill', '32', '--decode', '4', '--depth', '64', '--sessions', '3', '--threads', '2', '--fa', 'off', '--json');
     expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { machine: { threads: number }; rows: { name: string; unit: string; ours: number; llamacpp: number; ratio: number }[] };
+    const out = JSON.parse(r.stdout) as { machine: { threads: number }; rows: { name: string; unit: string; ours: number; llamacpp: number; ratio: number; oursRange?: [number, number] }[] };
     expect(out.machine.threads).toBe(2);
     expect(out.rows.map((x) => x.name)).toEqual([
       'prefill 32', 'decode 4', 'cold prefill 64', 'prefill 32 at depth 64', 'decode 4 at depth 64', 'decode 4 × 3 sessions (total)',
       'decode 4, repetitive context', 'machine: memory read rate (probe)', 'decode 4: weight + KV bytes per token', 'decode 4: bytes × tok/s',
-      'decode 4: limit at the probed rate', 'decode 4, repetitive context, n-gram speculation', 'speculation: accepted drafts per forward',
-      '3-session speed-up vs 1',
+      'decode 4: limit at the probed rate', 'decode: share of the limit, probed beside each of 6 rounds (median)',
+      'decode 4, repetitive context, n-gram speculation', 'speculation: accepted drafts per forward', '3-session speed-up vs 1',
     ]);
     const byName = new Map(out.rows.map((x) => [x.name, x]));
-    const oursOnly = ['machine: memory read rate (probe)', 'decode 4: weight + KV bytes per token', 'decode 4: limit at the probed rate', 'speculation: accepted drafts per forward'];
+    const share = 'decode: share of the limit, probed beside each of 6 rounds (median)';
+    const oursOnly = ['machine: memory read rate (probe)', 'decode 4: weight + KV bytes per token', 'decode 4: limit at the probed rate', share, 'speculation: accepted drafts per forward'];
     for (const x of out.rows) {
       if (oursOnly.includes(x.name)) continue;
       expect(x.unit).toBe(x.name.includes('speed-up') ? '×' : x.name.includes('bytes ×') ? 'GB/s' : 'tok/s');
@@ -67,6 +68,13 @@ describe('resident bench', () => {
     expect(gb).toBeGreaterThan(0);
     expect(byName.get('decode 4: bytes × tok/s')!.ratio).toBe(byName.get('decode 4')!.ratio);
     expect(byName.get('decode 4: limit at the probed rate')!.ours / (rate / gb)).toBeCloseTo(1, 1);
+    // the share measured with a probe beside each round: a percentage within its own range (a tiny model's weights
+    // stay in cache, so it may pass 100 %)
+    const s = byName.get(share)!;
+    expect(s.unit).toBe('%');
+    expect(s.ours).toBeGreaterThan(0);
+    expect(s.oursRange![0]).toBeLessThanOrEqual(s.ours);
+    expect(s.oursRange![1]).toBeGreaterThanOrEqual(s.ours);
   });
 });
 
