@@ -20,7 +20,7 @@ constexpr int nucleus_bisections = 14;  // top-p: the boundary's band of weights
 // Scratch kept between calls (sample_row runs on the JS thread; thread_local keeps any other caller apart).
 struct sample_scratch {
   std::vector<double> block_sums;
-  std::vector<int> keep, tail;
+  std::vector<int> band;  // top-p: the ids in the boundary's band of weights
   std::vector<std::pair<float, int>> top;  // (logit, id)
 };
 thread_local sample_scratch tls;
@@ -51,15 +51,15 @@ int argmax_clean(const kernels& k, float* v, int V) {
   return i;
 }
 
-// n ids drawn ∝ weight(j) (j < n): the first whose running sum passes u · Σ weights (float64, in list order).
-template <typename W>
-int draw_list(const int* ids, int n, W weight, double u) {
+// One of n candidates drawn ∝ weight(j): id(j) of the first whose running sum passes u · Σ weights (float64, in order).
+template <typename W, typename I>
+int draw_list(int n, W weight, I id, double u) {
   double z = 0;
   for (int j = 0; j < n; j++) z += weight(j);
   double r = u * z;
   for (int j = 0; j < n; j++)
-    if ((r -= weight(j)) < 0) return ids[j];
-  return ids[n - 1];  // rounding left r ≥ 0 past the end
+    if ((r -= weight(j)) < 0) return id(j);
+  return id(n - 1);  // rounding left r ≥ 0 past the end
 }
 
 // Top-k: the k best (logit, id) of v, best first (ties: lower id), −∞ skipped; then top-p on the renormalised k and
@@ -101,10 +101,7 @@ int sample_top_k(const float* v, int V, const sample_params& p, float max, doubl
     while (m < n && probs[m] >= p.min_p) m++;
     n = m;
   }
-  auto& ids = tls.keep;
-  ids.resize(n);
-  for (size_t j = 0; j < n; j++) ids[j] = top[j].second;
-  return draw_list(ids.data(), int(n), [&](int j) { return probs[size_t(j)]; }, u);
+  return draw_list(int(n), [&](int j) { return probs[size_t(j)]; }, [&](int j) { return top[size_t(j)].second; }, u);
 }
 
 inline uint32_t bits_of(float w) {
@@ -138,7 +135,7 @@ std::pair<float, int> nucleus_edge(const kernels& k, const float* w, int V, doub
     else hi = mid, above = m;
   }
   const float band_lo = as_float(lo), band_hi = as_float(hi);
-  auto& band = tls.tail;
+  auto& band = tls.band;
   band.resize(size_t(V));
   size_t n = 0;
   for (int i = 0; i < V; i++) {  // branch-free: which weights fall in the band is unpredictable
