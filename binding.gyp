@@ -30,6 +30,7 @@
         "engine/native/kernels-quant-avx2.cpp",
         "engine/native/kernels-quant-avx512.cpp",
         "engine/native/kernels-quant-panel.cpp",
+        "engine/native/kernels-quant-panel-avx2.cpp",
         "engine/native/kernels-quant-portable.cpp",
         "engine/native/quantize-gguf.cpp",
         "engine/native/matmul.cpp",

@@ -4,7 +4,7 @@
  * Kernels: one thread, a 2048 × 1024 weight (L2/L3-resident: compute rates, not DRAM) in each block type through
  * each level's matmul at n = 1, 8, 64 tokens (GMAC/s and weight GB/s, best of 5), beside the BF16 kernel at the same
  * shape (with bf16 activations where the level has vdpbf16ps; the JS call adds a little to the BF16 figures), and
- * where the CPU has AVX512_VNNI the prefill panels at n = 32, 64, 256.
+ * the prefill panels (where the level has them for the type) at n = 32, 64, 256.
  * Model (with --model, a Qwen3 folder, and --gguf, its GGUF from 'resident gguf --type …'): our engine on the
  * file's own block types (test/support/quantized-gguf.ts maps the names until the engine loads GGUF itself) and
  * llama.cpp (node-llama-cpp, flash attention off, same threads) on the same file: prefill, decode, batched decode;
@@ -54,7 +54,7 @@ if (!values['no-kernels']) {
         return `n=${n} ${((ROWS * K * n * reps) / r.seconds / 1e9).toFixed(1)} (${r.gbps.toFixed(1)})`;
       });
       console.log(`  ${level.padEnd(8)} ${name.padEnd(5)} ${cells.join('  ')}`);
-      if (b.quantMatmulRate(level, code, 64, 256, 32, 1, true) !== null) {  // prefill panels (AVX512_VNNI): activations widened once, not timed
+      if (b.quantMatmulRate(level, code, 64, 256, 32, 1, true) !== null) {  // prefill panels: activations quantized once, not timed
         const panels = [32, 64, 256].map((n) => {
           const reps = Math.max(2, Math.round(256 / n));
           const r = Array.from({ length: BEST_OF }, () => b.quantMatmulRate(level, code, ROWS, K, n, reps, true)!).reduce((a, c) => (c.seconds < a.seconds ? c : a));

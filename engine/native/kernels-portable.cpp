@@ -126,7 +126,7 @@ static void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dty
 }
 
 const kernels& kernels_portable() {
-  static const kernels k{"portable", 16, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, keep_sum, attn_pv, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+  static const kernels k{"portable", 16, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, keep_sum, attn_pv, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0};
   return k;
 }
 

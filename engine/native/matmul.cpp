@@ -29,7 +29,7 @@ const uint16_t* model::bf16_input(float* x, int n, int k, bool bf16_weight) {
 }
 
 const char* model::quant_input(const float* x, int n, int k, dtype wt) {
-  if (!xq_ || !is_block_quant(wt) || n < quant_panel_min_tokens) return nullptr;
+  if (!xq_ || !quant_panel_takes(*kern, wt) || n < quant_panel_min_tokens) return nullptr;
   constexpr int chunk = 8;  // tokens per pool task
   pool_->run((n + chunk - 1) / chunk, [&](int c, int) {
     const int t0 = c * chunk;
@@ -43,7 +43,7 @@ void model::matmul_rows(const float* x, const uint16_t* xb, const char* xq, int 
   // packed weights exist only where bf16_input gives xb (bf16 activations, matmul_bf16, k % 32 == 0)
   if (xb && w.packed) kern->matmul_bf16_packed(xb, n, w.cols, w.data, w.rows, r0, r1, y, ldy);
   else if (xb && w.type == dtype::bf16) kern->matmul_bf16(xb, n, w.cols, w.data, r0, r1, y, ldy, scratch);
-  else if (xq && is_block_quant(w.type) && n >= quant_panel_min_tokens) kern->quant_matmul_x16(xq, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
+  else if (xq && quant_panel_takes(*kern, w.type) && n >= quant_panel_min_tokens) kern->quant_matmul_x16(xq, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
   else kern->matmul(x, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
 }
 
@@ -66,12 +66,12 @@ void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
 
 void model::matmul_many(float* x, int n, const weight* const* w, float* const* y, int count) {
   bool any_bf16 = false, any_quant = false;  // the weights share x and its width
-  const weight* first_quant = nullptr;  // x16 rows are made for its block size, if every block-quant weight has it
+  const weight* first_quant = nullptr;  // x16 rows are made for its block size, if every panel weight has it
   bool one_block_size = true;
   for (int i = 0; i < count; i++) {
     const dtype t = w[i]->type;
     any_bf16 = any_bf16 || t == dtype::bf16, any_quant = any_quant || is_block_quant(t);
-    if (!is_block_quant(t)) continue;
+    if (!quant_panel_takes(*kern, t)) continue;
     if (!first_quant) first_quant = w[i];
     one_block_size = one_block_size && block_elems(t) == block_elems(first_quant->type);
   }

@@ -97,9 +97,10 @@ class weight_store {
   void add_matmul(weight* w) { matmul_.push_back(w); }            // e.g. a tied lm_head: a copy of the embedding
   void end_binding() { index_.clear(); }
   bool has(const std::string& name) const { return find(name) != nullptr; }
-  bool any_block_quant() const {  // whether a registered matmul weight is in a GGUF block type
+  template <typename Pred>
+  bool any_type(Pred pred) const {  // whether a registered matmul weight's type satisfies pred
     for (const weight* w : matmul_)
-      if (is_block_quant(w->type)) return true;
+      if (pred(w->type)) return true;
     return false;
   }
 

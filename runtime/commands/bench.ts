@@ -126,7 +126,7 @@ export const command: Command = {
     const readRate = await memoryReadRate(1024, threads); // before any model is loaded: the machine's limit
     const engine = await loadEngine(spec, { threads, maxBatchTokens: Math.max(512, o.prefill), weights, activations });
     const weightsLabel = weights === 'int8' ? `int8 (from ${spec.dtype})` : spec.format === 'gguf' ? `GGUF ${spec.matrixTypes!.join('+')}` : spec.dtype;
-    const setup = `${weightsLabel} weights${engine.packedWeights ? ' (bf16 panels packed at load)' : ''}${engine.quantPanels ? ' (prefill through int16 panels)' : ''} (${engine.weightPages} pages), ${engine.activationMode} activations, kernels ${engine.kernels}`;
+    const setup = `${weightsLabel} weights${engine.packedWeights ? ' (bf16 panels packed at load)' : ''}${engine.quantPanels ? ' (prefill through block-quant panels)' : ''} (${engine.weightPages} pages), ${engine.activationMode} activations, kernels ${engine.kernels}`;
     log(`resident: ${spec.config.nLayers} layers, ${setup}, ${threads} threads`);
     const ours = await measure(residentBackend(engine), runs, o);
     const valueBytes = weights === 'int8' ? 36 / 32 : matrixValueBytes(spec);

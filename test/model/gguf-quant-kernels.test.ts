@@ -2,13 +2,12 @@
  * GGUF block-type kernels (q8_0, q4_0, q4_K, q5_K, q6_K): every level's dequantization equals a float64 dequantizer
  * written from the format description; every level's matmul equals a float64 dot of those weights with the 8-bit
  * activation blocks the kernels use (blocks of the weight's block size: 32, or 256 for the k-quants; tight), stays near the dot with the f32 activations (the quantization error),
- * and agrees with portable; quantizeRows round-trips within each type's step size. Where the CPU has AVX512_VNNI, the
- * prefill panels (quant_matmul_x16) compute the same integers, within float rounding of the tile kernels.
+ * and agrees with portable; quantizeRows round-trips within each type's step size. The prefill panels
+ * (quant_matmul_x16: AVX-512 VNNI, AVX2) compute the same integers, within float rounding of the tile kernels.
  */
 import { describe, expect, it } from 'vitest';
 import { nativeBinding } from '../../engine/native.js';
 import { BLOCK, dequantize, QUANT_CODE, quantizeActivations, randomBlocks, type QuantType } from '../support/gguf-quant-reference.js';
-import { lacksLevel } from '../support/cpu-level.js';
 import { maxAbs, maxAbsDiff } from '../support/numeric.js';
 
 interface QuantBinding {
@@ -98,33 +97,43 @@ describe('matmul: every level against float64 references and portable', () => {
   });
 });
 
-describe('prefill panels (quant_x16 + quant_matmul_x16, AVX-512 VNNI): the same integers as the tile kernels', () => {
+describe('prefill panels (quant_x16 + quant_matmul_x16): the same integers as the tile kernels', () => {
   const X16 = 'x16' as const;
-  const panelLevels = levels.filter((l) => binding.kernelMatmul(l, new Float32Array(32), 1, 32, new Uint8Array(34), QUANT_CODE.q8_0, 0, 1, X16) !== null);
-  it('run on the avx512 level exactly where the CPU has AVX512_VNNI (null elsewhere)', () => {
-    expect(panelLevels).toEqual(quant.avx512Vnni && levels.includes('avx512') ? ['avx512'] : []);
+  // AVX-512 with VNNI: int16 panels for every block type; AVX2 (and AVX-512 without VNNI): byte panels for q4_0 and
+  // the k-quants (q8_0's signed codes stay on the tiles); portable: none
+  const panelTypes = (level: string): QuantType[] =>
+    level === 'avx512' && quant.avx512Vnni ? TYPES : level === 'avx2' || level === 'avx512' ? ['q4_0', 'q4_k', 'q5_k', 'q6_k'] : [];
+  it('run exactly on the types each level takes (null elsewhere)', () => {
+    for (const level of levels)
+      for (const t of TYPES) {
+        const E = BLOCK[t].elems;
+        const y = binding.kernelMatmul(level, new Float32Array(E), 1, E, new Uint8Array(BLOCK[t].bytes), QUANT_CODE[t], 0, 1, X16);
+        expect(y !== null, `${level} ${t}`).toBe(panelTypes(level).includes(t));
+      }
+    expect(panelTypes(levels[0]!).length, `the best level (${levels[0]}) has panels`).toBeGreaterThan(0);
   });
-  for (const t of TYPES)
-    it.skipIf(lacksLevel(panelLevels, 'avx512', 'block-quant prefill panels (AVX512_VNNI)'))(`${t} avx512`, () => {
-      const rows = 45, E = BLOCK[t].elems;  // 45 rows: a full 32-row panel and a partial one
-      for (const k of [E, 4 * E, 1024])
-        for (const n of [1, 5, 6, 7, 32, 40]) {  // whole 6-token passes and tails
-          const r = rng(n * 131 + k + QUANT_CODE[t]);
-          const x = Float32Array.from({ length: n * k }, () => r() * 2);
-          const wb = randomBlocks(t, rows, k, r);
-          const wv = dequantize(t, wb, rows * k);
-          for (const [r0, r1] of [[0, rows], [32, 45], [7, 40]] as const) {
-            const what = `${t} n=${n} k=${k} rows [${r0}, ${r1})`;
-            const y = binding.kernelMatmul('avx512', x, n, k, wb, QUANT_CODE[t], r0, r1, X16)!;
-            const exact = matmulRef(quantizeActivations(x, E), n, k, wv, rows, r0, r1);
-            expect(maxAbsDiff(y, exact) / maxAbs(exact), `${what}: vs 8-bit activations`).toBeLessThan(1e-5);
-            const tiles = binding.kernelMatmul('avx512', x, n, k, wb, QUANT_CODE[t], r0, r1);
-            expect(maxAbsDiff(y, tiles) / maxAbs(exact), `${what}: vs the tile kernel`).toBeLessThan(2e-6);
-            for (let tt = 0; tt < n; tt++)
-              for (let c = 0; c < rows; c++) if (c < r0 || c >= r1) expect(y[tt * rows + c], `${what}: column ${c} written`).toBe(0);
+  for (const level of levels)
+    for (const t of panelTypes(level))
+      it(`${t} ${level}`, () => {
+        const rows = 45, E = BLOCK[t].elems;  // 45 rows: whole panels (32 or 8 rows) and a partial one
+        for (const k of [E, 4 * E, 1024])
+          for (const n of [1, 3, 4, 5, 6, 7, 32, 40]) {  // whole passes (6 or 4 tokens) and tails
+            const r = rng(n * 131 + k + QUANT_CODE[t]);
+            const x = Float32Array.from({ length: n * k }, () => r() * 2);
+            const wb = randomBlocks(t, rows, k, r);
+            const wv = dequantize(t, wb, rows * k);
+            for (const [r0, r1] of [[0, rows], [32, 45], [7, 40]] as const) {
+              const what = `${t} ${level} n=${n} k=${k} rows [${r0}, ${r1})`;
+              const y = binding.kernelMatmul(level, x, n, k, wb, QUANT_CODE[t], r0, r1, X16)!;
+              const exact = matmulRef(quantizeActivations(x, E), n, k, wv, rows, r0, r1);
+              expect(maxAbsDiff(y, exact) / maxAbs(exact), `${what}: vs 8-bit activations`).toBeLessThan(1e-5);
+              const tiles = binding.kernelMatmul(level, x, n, k, wb, QUANT_CODE[t], r0, r1);
+              expect(maxAbsDiff(y, tiles) / maxAbs(exact), `${what}: vs the tile kernel`).toBeLessThan(2e-6);
+              for (let tt = 0; tt < n; tt++)
+                for (let c = 0; c < rows; c++) if (c < r0 || c >= r1) expect(y[tt * rows + c], `${what}: column ${c} written`).toBe(0);
+            }
           }
-        }
-    });
+      });
 });
 
 describe('quantizeRows round trip (reference dequantizer)', () => {

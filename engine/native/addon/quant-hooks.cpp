@@ -52,8 +52,8 @@ Napi::Value dequantize_rows(const Napi::CallbackInfo& info) {
   return y;
 }
 
-// quantMatmulRate(level, dtype, rows, k, n, reps, panels?) → {seconds, gbps} (null when panels and the level has no
-// quant_matmul_x16): one thread, the level's matmul — with panels, quant_x16 once then quant_matmul_x16 — over a
+// quantMatmulRate(level, dtype, rows, k, n, reps, panels?) → {seconds, gbps} (null when panels and the level's
+// panels do not take dtype): one thread, the level's matmul — with panels, quant_x16 once then quant_matmul_x16 — over a
 // random weight of rows × k in dtype (n tokens) repeated reps times; gbps counts weight bytes read per matmul.
 Napi::Value quant_matmul_rate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -66,7 +66,7 @@ Napi::Value quant_matmul_rate(const Napi::CallbackInfo& info) {
   if (!kern || rows < 1 || k < 1 || k % block_elems(t) != 0 || n < 1 || n > 4096 || reps < 1 || size_t(rows) * size_t(k) > (size_t(1) << 30))
     return error_throw(env, status::argument_error, "quantMatmulRate: bad level or sizes");
   const bool panels = info.Length() > 6 && info[6].ToBoolean().Value();
-  if (panels && !kern->quant_matmul_x16) return env.Null();
+  if (panels && !quant_panel_takes(*kern, t)) return env.Null();
   const size_t rb = row_bytes(t, k);
   char* w = static_cast<char*>(aligned_alloc_zero(size_t(rows) * rb));
   float* x = static_cast<float*>(aligned_alloc_zero(size_t(n) * size_t(k) * 4));

@@ -15,7 +15,7 @@ namespace {
 // mode?) runs one level's matmul synchronously and returns y: Float32Array [n][rows] (columns outside [r0, r1)
 // stay 0). mode true: x rounded to bf16 and the level's matmul_bf16 (bf16 weights; null where the level has none);
 // 'packed': pack_bf16 then matmul_bf16_packed, as with weights packed at load; 'x16': block-quant weights through
-// quant_x16 and quant_matmul_x16, the prefill panels (null where the level has none).
+// quant_x16 and quant_matmul_x16, the prefill panels (null where the level's panels do not take the type).
 Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 8 || !info[0].IsString() || !info[1].IsTypedArray() || !info[4].IsTypedArray())
@@ -35,7 +35,7 @@ Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   float* scratch = static_cast<float*>(aligned_alloc_zero(matmul_scratch_floats(k) * 4));  // 64-byte aligned, as in the engine
   const std::string mode = info.Length() > 8 && info[8].IsString() ? info[8].ToString().Utf8Value() : "";
   if (mode == "x16") {
-    if (!kern->quant_matmul_x16 || !is_block_quant(wt)) {
+    if (!quant_panel_takes(*kern, wt)) {
       aligned_free(scratch);
       return env.Null();
     }
