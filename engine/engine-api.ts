@@ -165,8 +165,9 @@ export interface Engine {
   readonly packedWeights: boolean;
   /**
    * True when block-quant (GGUF) weights run prefill through weight panels built once per matmul (the same integer
-   * sums as the tile kernels): 32-row int16 panels for every block type on AVX512_VNNI CPUs, 8-row byte panels for
-   * q4_0 and the k-quants on AVX2 (q8_0 stays on the tiles there). Off with RESIDENT_QUANT_PANEL=0 and on portable.
+   * sums as the tile kernels), codes as bytes: 32 rows for every block type through vpdpbusd on AVX512_VNNI CPUs,
+   * 8 rows for q4_0 and the k-quants through vpmaddubsw on AVX2 (q8_0 stays on the tiles there). Off with
+   * RESIDENT_QUANT_PANEL=0 and on portable.
    */
   readonly quantPanels: boolean;
   /**

@@ -46,7 +46,7 @@ export interface NativeBinding {
   /** Test hook: one level's matmul, y: [n][rows] = x: [n][k] · w[r0, r1)ᵀ, other columns 0. */
   kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number): Float32Array;
   /** x rounded to bf16 through the level's bf16 × bf16 matmul ('packed': on weights packed as at load); null where the level (or CPU) has none. */
-  kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, mode: true | 'packed' | 'x16'): Float32Array | null;
+  kernelMatmul(level: string, x: Float32Array, n: number, k: number, w: Uint8Array, dtype: number, r0: number, r1: number, mode: true | 'packed' | 'panel'): Float32Array | null;
   /** Test hook: the Gated DeltaNet block (engine/native/delta-net.h) on given arrays; see delta-net-hook.cpp for the fields. */
   deltaNetTest(args: Record<string, unknown>): { out: Float32Array; convState: Float32Array; state: Float32Array; seconds: number; cpuSeconds: number; allocations: number };
   /** Rows of x (k values each) quantized to GGUF block type `dtype` (DTYPE_CODE q8_0…q6_k); k a multiple of the block size. */

@@ -355,7 +355,7 @@ void attn_pv(const float* p, int rows, int ldp, int n, const void* v, dtype vt, 
 
 const kernels* kernels_avx2() {
   static const kernels k{"avx2", matmul_panel_rows, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, keep_sum, attn_pv, nullptr, nullptr, nullptr, nullptr,
-                         avx2::quant_x16, avx2::quant_matmul_x16, avx2::quant_panel_types};
+                         avx2::quant_panel_x, avx2::quant_matmul_panel, avx2::quant_panel_types};
   return &k;
 }
 

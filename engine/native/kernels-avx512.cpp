@@ -292,8 +292,8 @@ const kernels* kernels_avx512() {
   static const kernels k{"avx512", panel_cols, matmul, to_f32, from_f32, dot, axpy, scale, sum_sq, scale_mul, silu_mul, exp_sum, max, keep_sum, attn_pv,
                          cpu_has_avx512_bf16() ? avx512::matmul_bf16 : nullptr, cpu_has_avx512_bf16() ? avx512::pack_bf16 : nullptr,
                          cpu_has_avx512_bf16() ? avx512::matmul_bf16_packed : nullptr, cpu_has_avx512_bf16() ? avx512::attn_pv_bf16 : nullptr,
-                         // block-quant prefill: the int16 panels with VNNI, else the AVX2 level's
-                         cpu_has_avx512_vnni() ? avx512::quant_x16 : avx2::quant_x16, cpu_has_avx512_vnni() ? avx512::quant_matmul_x16 : avx2::quant_matmul_x16,
+                         // block-quant prefill: the AVX2 level's activation rows; vpdpbusd panels with VNNI, else the AVX2 level's
+                         avx2::quant_panel_x, cpu_has_avx512_vnni() ? avx512::quant_matmul_panel : avx2::quant_matmul_panel,
                          cpu_has_avx512_vnni() ? block_quant_types : avx2::quant_panel_types};
   return &k;
 }

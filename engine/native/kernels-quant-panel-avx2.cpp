@@ -1,4 +1,4 @@
-// Block-quant prefill on AVX2 (kernels::quant_matmul_x16 of the AVX2 level, and of AVX-512 without VNNI) for q4_0
+// Block-quant prefill on AVX2 (kernels::quant_matmul_panel of the AVX2 level, and of AVX-512 without VNNI) for q4_0
 // and the k-quants: llama.cpp's integers from 8-row panels of unsigned codes, built once per call and read by every
 // token. P[s][r] holds values 4s .. 4s + 3 of row r as 4 code bytes, so one vpmaddubsw multiplies a step of 8 rows
 // by a token's 4 broadcast activations (int8); the int16 pair sums add exactly over a run of R steps
@@ -31,27 +31,18 @@ constexpr int kernel_tokens = 4;   // per pass: 4 int16 runs, 4 int32 sums, 4 f3
 
 using qsimd::half_f16c;
 
-// Activation row t of this level (x16_row_bytes(k) apart): quant::x_row (q[k], dx per E-block, bs per 16 values),
-// then b32[k / 32] = Σ q over each 32 values.
-struct xa_row {
-  const int8_t* q;
-  const float* dx;
-  const int16_t* bs;
-  const int16_t* b32;
-};
-inline xa_row xa_at(const char* base, int k, int t) {
-  const char* p = base + size_t(t) * x16_row_bytes(k);
-  const quant::x_row r = quant::x_row_at(p, k, 0);
-  return {r.q, r.dx, r.bs, reinterpret_cast<const int16_t*>(p + quant::x_row_bytes(k))};
-}
+// Token t's activation row (quant::xp_row), panel_x_row_bytes(k) apart.
+static_assert(quant::xp_row_bytes(4096) <= panel_x_row_bytes(4096) && quant::xp_row_bytes(256) <= panel_x_row_bytes(256), "panel rows");
+using xa_row = quant::xp_row;
+inline xa_row xa_at(const char* base, int k, int t) { return quant::xp_row_at(base + size_t(t) * panel_x_row_bytes(k), k); }
 
 void quantize_x_target(const float* x, int n, int k, int E, void* out) {
   for (int t = 0; t < n; t++) {
-    char* p = static_cast<char*>(out) + size_t(t) * x16_row_bytes(k);
+    char* p = static_cast<char*>(out) + size_t(t) * panel_x_row_bytes(k);
     qsimd::quantize_x_rows(x + size_t(t) * k, 1, k, E, p);
-    const int16_t* bs = quant::x_row_at(p, k, 0).bs;
-    int16_t* b32 = reinterpret_cast<int16_t*>(p + quant::x_row_bytes(k));
-    for (int j = 0; j < k / 32; j++) b32[j] = int16_t(bs[2 * j] + bs[2 * j + 1]);
+    const quant::xp_row r = quant::xp_row_at(p, k);
+    int16_t* b32 = const_cast<int16_t*>(r.b32);
+    for (int j = 0; j < k / 32; j++) b32[j] = int16_t(r.bs[2 * j] + r.bs[2 * j + 1]);
   }
 }
 
@@ -247,8 +238,8 @@ void quant_matmul_target(const void* xq, int n, int k, const void* w, dtype wt, 
 
 namespace resident {
 // Declared in kernels.h without a target.
-void avx2::quant_x16(const float* x, int n, int k, int E, void* out) { quantize_x_target(x, n, k, E, out); }
-void avx2::quant_matmul_x16(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
+void avx2::quant_panel_x(const float* x, int n, int k, int E, void* out) { quantize_x_target(x, n, k, E, out); }
+void avx2::quant_matmul_panel(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
   quant_matmul_target(xq, n, k, w, wt, r0, r1, y, ldy, scratch);
 }
 }  // namespace resident

@@ -38,20 +38,21 @@ struct kernels {
   // scratch: attn_pv_bf16_scratch_floats(n, hd). nullptr where matmul_bf16 is.
   void (*attn_pv_bf16)(const uint16_t* p, int rows, int ldp, int n, const uint16_t* v, int hd, float* out, int ldo, void* scratch);
   // Block-quant prefill for the weight types in quant_panel_types (bit int(dtype)); nullptr / 0 on portable.
-  // quant_x16 writes rows x: [n][k] in the level's activation layout, x16_row_bytes(k) apart — the 8-bit blocks of E
-  // values of quantize_x_block (AVX-512 VNNI, kernels-quant-panel.cpp: widened to int16; AVX2,
-  // kernels-quant-panel-avx2.cpp: as bytes). quant_matmul_x16 is matmul on them (llama.cpp's integers, weight
-  // panels built once per call).
-  void (*quant_x16)(const float* x, int n, int k, int E, void* out);
-  void (*quant_matmul_x16)(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+  // quant_panel_x writes rows x: [n][k] as quant::xp_row, panel_x_row_bytes(k) apart — the 8-bit blocks of E values of
+  // quantize_x_block with their sums. quant_matmul_panel is matmul on them (llama.cpp's integers) through weight panels
+  // of unsigned codes built once per call: vpdpbusd on AVX-512 VNNI (kernels-quant-panel.cpp, every block type),
+  // vpmaddubsw on AVX2 and AVX-512 without VNNI (kernels-quant-panel-avx2.cpp, q4_0 and the k-quants).
+  void (*quant_panel_x)(const float* x, int n, int k, int E, void* out);
+  void (*quant_matmul_panel)(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
   unsigned quant_panel_types;
 };
-// Whether quant_matmul_x16 takes weights of type t on level k.
-inline bool quant_panel_takes(const kernels& k, dtype t) { return k.quant_matmul_x16 && (k.quant_panel_types >> int(t) & 1u); }
+// Whether quant_matmul_panel takes weights of type t on level k.
+inline bool quant_panel_takes(const kernels& k, dtype t) { return k.quant_matmul_panel && (k.quant_panel_types >> int(t) & 1u); }
 constexpr unsigned dtype_bit(dtype t) { return 1u << int(t); }
 constexpr unsigned block_quant_types = dtype_bit(dtype::q8_0) | dtype_bit(dtype::q4_0) | dtype_bit(dtype::q4_k) | dtype_bit(dtype::q5_k) | dtype_bit(dtype::q6_k);
-inline size_t x16_row_bytes(int k) { return (size_t(k) * 2 + size_t(k) / 32 * 6 + 63) / 64 * 64; }
-// Tokens from which block-quant matmuls take quant_matmul_x16 (a panel is built once per call, read by every token).
+// quant::xp_row_bytes(k) (its q, dx, sx, bs, b32), 64-byte aligned.
+constexpr size_t panel_x_row_bytes(int k) { return (size_t(k) + size_t(k) / 32 * 6 + size_t(k) / 16 * 6 + 63) / 64 * 64; }
+// Tokens from which block-quant matmuls take quant_matmul_panel (a panel is built once per call, read by every token).
 constexpr int quant_panel_min_tokens = 32;
 inline size_t attn_pv_bf16_scratch_floats(int n, int hd) { return size_t(n + 1) / 2 * size_t(hd) + 16; }
 constexpr int bf16_panel_rows = 32;  // rows per packed bf16 panel (pack_bf16)
@@ -125,12 +126,11 @@ void matmul_bf16(const uint16_t* xb, int n, int k, const void* w, int r0, int r1
 void matmul_bf16_packed(const uint16_t* xb, int n, int k, const void* wp, int rows, int r0, int r1, float* y, int ldy);
 void attn_pv_bf16(const uint16_t* p, int rows, int ldp, int n, const uint16_t* v, int hd, float* out, int ldo, void* scratch);
 void pack_bf16(const uint16_t* w, int rows, int k, int p0, int p1, void* wp);
-void quant_x16(const float* x, int n, int k, int E, void* out);  // where cpu_has_avx512_vnni()
-void quant_matmul_x16(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+void quant_matmul_panel(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);  // where cpu_has_avx512_vnni(), on avx2::quant_panel_x's rows
 }  // namespace avx512
 namespace avx2 {  // the block-quant prefill panels of the AVX2 level (q4_0 and the k-quants), declared without a target
-void quant_x16(const float* x, int n, int k, int E, void* out);
-void quant_matmul_x16(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
+void quant_panel_x(const float* x, int n, int k, int E, void* out);
+void quant_matmul_panel(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch);
 constexpr unsigned quant_panel_types = dtype_bit(dtype::q4_0) | dtype_bit(dtype::q4_k) | dtype_bit(dtype::q5_k) | dtype_bit(dtype::q6_k);
 }  // namespace avx2
 

@@ -33,7 +33,7 @@ const char* model::quant_input(const float* x, int n, int k, dtype wt) {
   constexpr int chunk = 8;  // tokens per pool task
   pool_->run((n + chunk - 1) / chunk, [&](int c, int) {
     const int t0 = c * chunk;
-    kern->quant_x16(x + size_t(t0) * k, std::min(chunk, n - t0), k, block_elems(wt), xq_ + size_t(t0) * x16_row_bytes(k));
+    kern->quant_panel_x(x + size_t(t0) * k, std::min(chunk, n - t0), k, block_elems(wt), xq_ + size_t(t0) * panel_x_row_bytes(k));
   });
   return xq_;
 }
@@ -43,7 +43,7 @@ void model::matmul_rows(const float* x, const uint16_t* xb, const char* xq, int 
   // packed weights exist only where bf16_input gives xb (bf16 activations, matmul_bf16, k % 32 == 0)
   if (xb && w.packed) kern->matmul_bf16_packed(xb, n, w.cols, w.data, w.rows, r0, r1, y, ldy);
   else if (xb && w.type == dtype::bf16) kern->matmul_bf16(xb, n, w.cols, w.data, r0, r1, y, ldy, scratch);
-  else if (xq && quant_panel_takes(*kern, w.type) && n >= quant_panel_min_tokens) kern->quant_matmul_x16(xq, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
+  else if (xq && quant_panel_takes(*kern, w.type) && n >= quant_panel_min_tokens) kern->quant_matmul_panel(xq, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
   else kern->matmul(x, n, w.cols, w.data, w.type, r0, r1, y, ldy, scratch);
 }
 
@@ -58,7 +58,7 @@ void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
     const int r0 = rc * row_chunk, r1 = std::min(w.rows, r0 + row_chunk);
     const int t0 = tb * token_block, tn = std::min(n - t0, token_block);
     const size_t xo = size_t(t0) * w.cols;
-    matmul_rows(x + xo, xb ? xb + xo : nullptr, xq ? xq + size_t(t0) * x16_row_bytes(w.cols) : nullptr, tn, w, r0, r1,
+    matmul_rows(x + xo, xb ? xb + xo : nullptr, xq ? xq + size_t(t0) * panel_x_row_bytes(w.cols) : nullptr, tn, w, r0, r1,
                 y + size_t(t0) * w.rows, w.rows, thread_scratch_[size_t(thread)]);
   };
   pool_->run(n_rc * n_tb, task, stream_order(n));
@@ -66,7 +66,7 @@ void model::matmul(float* x, int n, const weight& w, float* y, bool f32_input) {
 
 void model::matmul_many(float* x, int n, const weight* const* w, float* const* y, int count) {
   bool any_bf16 = false, any_quant = false;  // the weights share x and its width
-  const weight* first_quant = nullptr;  // x16 rows are made for its block size, if every panel weight has it
+  const weight* first_quant = nullptr;  // panel activation rows are made for its block size, if every panel weight has it
   bool one_block_size = true;
   for (int i = 0; i < count; i++) {
     const dtype t = w[i]->type;
@@ -91,7 +91,7 @@ void model::matmul_many(float* x, int n, const weight* const* w, float* const* y
     const int r0 = rc * row_chunk, r1 = std::min(wi.rows, r0 + row_chunk);
     const int t0 = tb * token_block, tn = std::min(n - t0, token_block);
     const size_t xo = size_t(t0) * wi.cols;
-    matmul_rows(x + xo, xb ? xb + xo : nullptr, xq ? xq + size_t(t0) * x16_row_bytes(wi.cols) : nullptr, tn, wi, r0, r1,
+    matmul_rows(x + xo, xb ? xb + xo : nullptr, xq ? xq + size_t(t0) * panel_x_row_bytes(wi.cols) : nullptr, tn, wi, r0, r1,
                 y[i] + size_t(t0) * wi.rows, wi.rows, thread_scratch_[size_t(thread)]);
   };
   pool_->run(first[count], task, stream_order(n));

@@ -122,7 +122,7 @@ void model::alloc_buffers(int threads) {
   const char* panel_env = getenv("RESIDENT_QUANT_PANEL");  // 0: block-quant prefill through the tile kernels
   if (weights_.any_type([&](dtype t) { return quant_panel_takes(*kern, t); }) && !(panel_env && *panel_env == '0')) {
     const size_t rows = std::max(T, size_t(moe_tokens_) * size_t(std::max(cfg.n_expert_used, 1)));
-    xq_ = reinterpret_cast<char*>(f(rows * x16_row_bytes(kmax) / 4));
+    xq_ = reinterpret_cast<char*>(f(rows * panel_x_row_bytes(kmax) / 4));
   }
   alloc_arch_buffers();
 }

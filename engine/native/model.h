@@ -73,7 +73,7 @@ class model {
   bool int8() const { return int8_; }
   bool bf16_activations() const { return bf16_act_; }
   bool packed_weights() const { return packed_; }  // bf16 panels packed at load (bf16_panel_rewrite)
-  bool quant_panels() const { return xq_ != nullptr; }  // block-quant prefill through kernels::quant_matmul_x16
+  bool quant_panels() const { return xq_ != nullptr; }  // block-quant prefill through kernels::quant_matmul_panel
   const char* weight_pages() const { return weight_pages_; }  // weight_store::matmul_pages, after the load's rewrites
 
   // Expert statistics, each [n_layer][n_expert] (rows of dense layers stay 0): `total` tokens routed
@@ -137,8 +137,8 @@ class model {
   // bf16 activations: x [n][k] as bf16 in xb_ when the level has matmul_bf16 (k % 32 == 0), else x rounded
   // to bf16 values in place and nullptr. Without bf16 activations or a bf16 weight: nullptr, x untouched.
   const uint16_t* bf16_input(float* x, int n, int k, bool bf16_weight);
-  // Block-quant prefill: x [n][k] as x16 rows in xq_ for weights of type wt (its block size) when the level has
-  // quant_matmul_x16 and n >= quant_panel_min_tokens; else nullptr.
+  // Block-quant prefill: x [n][k] as panel activation rows in xq_ for weights of type wt (its block size) when the
+  // level's quant_matmul_panel takes wt and n >= quant_panel_min_tokens; else nullptr.
   const char* quant_input(const float* x, int n, int k, dtype wt);
   // One task's rows [r0, r1) of y = x · wᵀ for n tokens; xb, xq: bf16_input's and quant_input's results for this x (or nullptr).
   void matmul_rows(const float* x, const uint16_t* xb, const char* xq, int n, const weight& w, int r0, int r1, float* y, int ldy,
@@ -160,7 +160,7 @@ class model {
   bool packed_ = false;
   const char* weight_pages_ = "";
   uint16_t* xb_ = nullptr;  // bf16 copy of a matmul's x: [max(max_tokens, MoE rows)][max k], with bf16 activations
-  char* xq_ = nullptr;      // x16 rows of a matmul's x: [max(max_tokens, MoE rows)][x16_row_bytes(max k)], with quant panels
+  char* xq_ = nullptr;      // panel activation rows of a matmul's x: [max(max_tokens, MoE rows)][panel_x_row_bytes(max k)]
   std::vector<float*> thread_scratch_;  // per thread: matmul scratch + attention tiles
   size_t matmul_scratch_ = 0;
 

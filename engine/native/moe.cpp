@@ -176,7 +176,7 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
   const mlp_weights& e0 = mw.experts.front();  // one dtype per projection for all experts of a model
   const bool bf16_experts = e0.gate.type == dtype::bf16;
   const uint16_t* xgb = bf16_input(xg_, n * K, H, bf16_experts);
-  // block-quant experts: x16 rows when the largest block (blocks_[0]) takes quant panels; smaller blocks read xg_
+  // block-quant experts: panel activation rows when the largest block (blocks_[0]) takes quant panels; smaller blocks read xg_
   const int most = nb ? blocks_[0].n : 1;
   const bool panels = most >= quant_panel_min_tokens && block_elems(e0.gate.type) == block_elems(e0.up.type);
   const char* xgq = panels ? quant_input(xg_, n * K, H, e0.gate.type) : nullptr;
@@ -195,7 +195,7 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
       const size_t first = size_t(bk.row0 + t0);
       float *g = gg_ + first * MI, *u = ug_ + first * MI;
       const uint16_t* xb = xgb ? xgb + first * H : nullptr;
-      const char* xq = xgq ? xgq + first * x16_row_bytes(H) : nullptr;
+      const char* xq = xgq ? xgq + first * panel_x_row_bytes(H) : nullptr;
       matmul_rows(xg_ + first * H, xb, xq, tn, ew.gate, r0, r1, g, MI, scratch);
       matmul_rows(xg_ + first * H, xb, xq, tn, ew.up, r0, r1, u, MI, scratch);
       for (int i = 0; i < tn; i++) kern->silu_mul(g + size_t(i) * MI + r0, u + size_t(i) * MI + r0, r1 - r0);
@@ -215,7 +215,7 @@ void model::moe_chunk(int layer, const moe_weights& mw, float* x, int n, float* 
     for (int t0 = 0; t0 < bk.n; t0 += token_block) {
       const int tn = std::min(token_block, bk.n - t0);
       const size_t first = size_t(bk.row0 + t0);
-      matmul_rows(gg_ + first * MI, ggb ? ggb + first * MI : nullptr, ggq ? ggq + first * x16_row_bytes(MI) : nullptr, tn, w, r0,
+      matmul_rows(gg_ + first * MI, ggb ? ggb + first * MI : nullptr, ggq ? ggq + first * panel_x_row_bytes(MI) : nullptr, tn, w, r0,
                   r1, xg_ + first * H, H, scratch);
     }
     exp_step_bytes_[stat0 + size_t(bk.expert)].fetch_add(uint64_t(r1 - r0) * row_bytes(w.type, MI),

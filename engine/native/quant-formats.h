@@ -97,7 +97,7 @@ RESIDENT_QUANT_INLINE void subblock_codes(const void* blk, int j, uint8_t* u) {
 
 // One row of x (k values, k % E == 0) as activation blocks: q[k], dx[k / E] (room for k / 32), sx[k / 16], and
 // bs[k / 16] = Σ q over each 16-group (exact, |bs| ≤ 2032; llama.cpp's q8_K bsums).
-inline size_t x_row_bytes(int k) { return size_t(k) + size_t(k) / 32 * 4 + size_t(k) / 16 * 4 + size_t(k) / 16 * 2; }
+constexpr size_t x_row_bytes(int k) { return size_t(k) + size_t(k) / 32 * 4 + size_t(k) / 16 * 4 + size_t(k) / 16 * 2; }
 struct x_row {
   const int8_t* q;
   const float* dx;
@@ -110,6 +110,20 @@ inline x_row x_row_at(const char* base, int k, int t) {
   return {reinterpret_cast<const int8_t*>(p), reinterpret_cast<const float*>(p + k), reinterpret_cast<const float*>(sx),
           reinterpret_cast<const int16_t*>(sx + k / 16 * 4)};
 }
+
+// An activation row of the prefill panels (kernels::quant_panel_x of the AVX2 and AVX-512 levels) at p: an x_row, then
+// b32[k / 32] = Σ q over each 32 values (exact, as bs).
+struct xp_row {
+  const int8_t* q;
+  const float* dx;
+  const int16_t* bs;
+  const int16_t* b32;
+};
+inline xp_row xp_row_at(const char* p, int k) {
+  const x_row r = x_row_at(p, k, 0);
+  return {r.q, r.dx, r.bs, reinterpret_cast<const int16_t*>(p + x_row_bytes(k))};
+}
+constexpr size_t xp_row_bytes(int k) { return x_row_bytes(k) + size_t(k) / 32 * 2; }
 
 // The activation scale of a block of E values with largest |x| amax and id = 127 / amax (0 for amax = 0), as
 // llama.cpp stores it (above); to_half / from_half: the f16 conversions (round to nearest even) of the level.

@@ -3,7 +3,7 @@
  * written from the format description; every level's matmul equals a float64 dot of those weights with the 8-bit
  * activation blocks the kernels use (blocks of the weight's block size: 32, or 256 for the k-quants; tight), stays near the dot with the f32 activations (the quantization error),
  * and agrees with portable; quantizeRows round-trips within each type's step size. The prefill panels
- * (quant_matmul_x16: AVX-512 VNNI, AVX2) compute the same integers, within float rounding of the tile kernels.
+ * (quant_matmul_panel: AVX-512 VNNI, AVX2) compute the same integers, within float rounding of the tile kernels.
  */
 import { describe, expect, it } from 'vitest';
 import { nativeBinding } from '../../engine/native.js';
@@ -97,8 +97,8 @@ describe('matmul: every level against float64 references and portable', () => {
   });
 });
 
-describe('prefill panels (quant_x16 + quant_matmul_x16): the same integers as the tile kernels', () => {
-  const X16 = 'x16' as const;
+describe('prefill panels (quant_panel_x + quant_matmul_panel): the same integers as the tile kernels', () => {
+  const PANEL = 'panel' as const;
   // AVX-512 with VNNI: int16 panels for every block type; AVX2 (and AVX-512 without VNNI): byte panels for q4_0 and
   // the k-quants (q8_0's signed codes stay on the tiles); portable: none
   const panelTypes = (level: string): QuantType[] =>
@@ -107,7 +107,7 @@ describe('prefill panels (quant_x16 + quant_matmul_x16): the same integers as th
     for (const level of levels)
       for (const t of TYPES) {
         const E = BLOCK[t].elems;
-        const y = binding.kernelMatmul(level, new Float32Array(E), 1, E, new Uint8Array(BLOCK[t].bytes), QUANT_CODE[t], 0, 1, X16);
+        const y = binding.kernelMatmul(level, new Float32Array(E), 1, E, new Uint8Array(BLOCK[t].bytes), QUANT_CODE[t], 0, 1, PANEL);
         expect(y !== null, `${level} ${t}`).toBe(panelTypes(level).includes(t));
       }
     expect(panelTypes(levels[0]!).length, `the best level (${levels[0]}) has panels`).toBeGreaterThan(0);
@@ -124,7 +124,7 @@ describe('prefill panels (quant_x16 + quant_matmul_x16): the same integers as th
             const wv = dequantize(t, wb, rows * k);
             for (const [r0, r1] of [[0, rows], [32, 45], [7, 40]] as const) {
               const what = `${t} ${level} n=${n} k=${k} rows [${r0}, ${r1})`;
-              const y = binding.kernelMatmul(level, x, n, k, wb, QUANT_CODE[t], r0, r1, X16)!;
+              const y = binding.kernelMatmul(level, x, n, k, wb, QUANT_CODE[t], r0, r1, PANEL)!;
               const exact = matmulRef(quantizeActivations(x, E), n, k, wv, rows, r0, r1);
               expect(maxAbsDiff(y, exact) / maxAbs(exact), `${what}: vs 8-bit activations`).toBeLessThan(1e-5);
               const tiles = binding.kernelMatmul(level, x, n, k, wb, QUANT_CODE[t], r0, r1);

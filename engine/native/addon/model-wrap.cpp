@@ -177,7 +177,7 @@ Napi::Value model_wrap::info(const Napi::CallbackInfo& info) {
   o.Set("bf16Activations", m->bf16_activations());
   o.Set("bf16Dot", m->bf16_activations() && m->kern->matmul_bf16 != nullptr);  // vdpbf16ps, not rounded f32
   o.Set("packedWeights", m->packed_weights());
-  o.Set("quantPanels", m->quant_panels());  // block-quant prefill through quant_matmul_x16
+  o.Set("quantPanels", m->quant_panels());  // block-quant prefill through quant_matmul_panel
   o.Set("weightPages", m->weight_pages());  // where the matmul weights are read: 2m-file, 2m-copy, 4k-file
   o.Set("maxTokens", m->max_tokens());
   o.Set("forwardCalls", double(m->forward_calls));

@@ -53,7 +53,7 @@ Napi::Value dequantize_rows(const Napi::CallbackInfo& info) {
 }
 
 // quantMatmulRate(level, dtype, rows, k, n, reps, panels?) → {seconds, gbps} (null when panels and the level's
-// panels do not take dtype): one thread, the level's matmul — with panels, quant_x16 once then quant_matmul_x16 — over a
+// panels do not take dtype): one thread, the level's matmul — with panels, quant_panel_x once then quant_matmul_panel — over a
 // random weight of rows × k in dtype (n tokens) repeated reps times; gbps counts weight bytes read per matmul.
 Napi::Value quant_matmul_rate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -80,10 +80,10 @@ Napi::Value quant_matmul_rate(const Napi::CallbackInfo& info) {
     quantize_row(row.data(), k, t, w + size_t(r) * rb);
   }
   for (size_t i = 0; i < size_t(n) * size_t(k); i++) x[i] = rnd();
-  std::vector<char> xq(panels ? size_t(n) * x16_row_bytes(k) : 0);
-  if (panels) kern->quant_x16(x, n, k, block_elems(t), xq.data());
+  std::vector<char> xq(panels ? size_t(n) * panel_x_row_bytes(k) : 0);
+  if (panels) kern->quant_panel_x(x, n, k, block_elems(t), xq.data());
   auto run = [&] {
-    if (panels) kern->quant_matmul_x16(xq.data(), n, k, w, t, 0, rows, y, rows, scratch);
+    if (panels) kern->quant_matmul_panel(xq.data(), n, k, w, t, 0, rows, y, rows, scratch);
     else kern->matmul(x, n, k, w, t, 0, rows, y, rows, scratch);
   };
   run();  // warm

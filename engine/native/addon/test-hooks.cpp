@@ -14,8 +14,8 @@ namespace {
 // kernelMatmul(level, x: Float32Array [n][k], n, k, w: Uint8Array [rows][k] in dtype (3: q8; 4-8: GGUF blocks), dtype, r0, r1,
 // mode?) runs one level's matmul synchronously and returns y: Float32Array [n][rows] (columns outside [r0, r1)
 // stay 0). mode true: x rounded to bf16 and the level's matmul_bf16 (bf16 weights; null where the level has none);
-// 'packed': pack_bf16 then matmul_bf16_packed, as with weights packed at load; 'x16': block-quant weights through
-// quant_x16 and quant_matmul_x16, the prefill panels (null where the level's panels do not take the type).
+// 'packed': pack_bf16 then matmul_bf16_packed, as with weights packed at load; 'panel': block-quant weights through
+// quant_panel_x and quant_matmul_panel, the prefill panels (null where the level's panels do not take the type).
 Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 8 || !info[0].IsString() || !info[1].IsTypedArray() || !info[4].IsTypedArray())
@@ -34,14 +34,14 @@ Napi::Value kernel_matmul(const Napi::CallbackInfo& info) {
   Napi::Float32Array y = Napi::Float32Array::New(env, size_t(n) * rows);
   float* scratch = static_cast<float*>(aligned_alloc_zero(matmul_scratch_floats(k) * 4));  // 64-byte aligned, as in the engine
   const std::string mode = info.Length() > 8 && info[8].IsString() ? info[8].ToString().Utf8Value() : "";
-  if (mode == "x16") {
+  if (mode == "panel") {
     if (!quant_panel_takes(*kern, wt)) {
       aligned_free(scratch);
       return env.Null();
     }
-    std::vector<char> xq(size_t(n) * x16_row_bytes(k));
-    kern->quant_x16(x.Data(), n, k, block_elems(wt), xq.data());
-    kern->quant_matmul_x16(xq.data(), n, k, w, wt, r0, r1, y.Data(), int(rows), scratch);
+    std::vector<char> xq(size_t(n) * panel_x_row_bytes(k));
+    kern->quant_panel_x(x.Data(), n, k, block_elems(wt), xq.data());
+    kern->quant_matmul_panel(xq.data(), n, k, w, wt, r0, r1, y.Data(), int(rows), scratch);
   } else if (info.Length() > 8 && info[8].ToBoolean().Value()) {
     if (!kern->matmul_bf16 || wt != dtype::bf16 || k % 32 != 0) {
       aligned_free(scratch);
