@@ -6,7 +6,7 @@
 // (vpmulld), the offsets are taken in the integers, and one f32 step per block scales the exact block sum:
 //   y = Σ_b dx_b · d_b · (Σ sc·u·q − [q6_k] Σ_g 32·sc_g·Σ_{i∈g} q − [q4_0] 8·Σ q − [q8_0] 128·Σ q)
 //       − [q4_k/q5_k] Σ_b dx_b · dmin_b · Σ_j m_j·Σ_{i∈j} q
-// — the same integers and f32 steps as the int16 panels these replace, at twice the values per instruction.
+// — the integers of the tile kernels, one f32 step per block.
 #if defined(__x86_64__)
 #include <immintrin.h>
 

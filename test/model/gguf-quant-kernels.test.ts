@@ -99,7 +99,7 @@ describe('matmul: every level against float64 references and portable', () => {
 
 describe('prefill panels (quant_panel_x + quant_matmul_panel): the same integers as the tile kernels', () => {
   const PANEL = 'panel' as const;
-  // AVX-512 with VNNI: int16 panels for every block type; AVX2 (and AVX-512 without VNNI): byte panels for q4_0 and
+  // AVX-512 with VNNI: vpdpbusd panels for every block type; AVX2 (and AVX-512 without VNNI): byte panels for q4_0 and
   // the k-quants (q8_0's signed codes stay on the tiles); portable: none
   const panelTypes = (level: string): QuantType[] =>
     level === 'avx512' && quant.avx512Vnni ? TYPES : level === 'avx2' || level === 'avx512' ? ['q4_0', 'q4_k', 'q5_k', 'q6_k'] : [];
