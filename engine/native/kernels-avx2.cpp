@@ -292,17 +292,21 @@ float max(const float* x, int n) {
   return m;
 }
 
-// R rows × 8·D dims block of P·V: accumulators stay in registers over all n positions; each position's 8·D values
-// of V are loaded once for the R rows. Every (row, dim) sums over i in order from 0 and is then added to out,
-// whatever R and D: the result does not depend on the blocking.
+constexpr int pv_prefetch_rows = 2;  // V rows (positions) prefetched ahead of the first dims block
+
+// R rows × 8·D dims [d0, d0 + 8·D) block of P·V over positions [i0, i1): the accumulators, acc[r][d] (lda apart),
+// stay in registers over the positions; each position's 8·D values of V are loaded once for the R rows.
 template <dtype T, int R, int D>
-inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int d0, float* out, int ldo) {
+inline void pv_block(const float* p, int ldp, int i0, int i1, const void* v, int hd, int d0, float* acc_mem, int lda) {
   __m256 acc[R][D];  // fully unrolled loops keep it in registers (else GCC stores it every iteration)
 #pragma GCC unroll 8
   for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-    for (int j = 0; j < D; j++) acc[r][j] = _mm256_setzero_ps();
-  for (int i = 0; i < n; i++) {
+    for (int j = 0; j < D; j++) acc[r][j] = _mm256_loadu_ps(acc_mem + size_t(r) * lda + 8 * j);
+  const size_t row = size_t(hd) * dtype_size(T);
+  for (int i = i0; i < i1; i++) {
+    if (d0 == 0)  // whole V rows ahead: a block reads one line of each row, a stride the hardware prefetchers miss
+      for (size_t o = 0; o < row; o += 64) _mm_prefetch(static_cast<const char*>(v) + (size_t(i) + pv_prefetch_rows) * row + o, _MM_HINT_T0);
     __m256 vv[D];
 #pragma GCC unroll 8
     for (int j = 0; j < D; j++) vv[j] = load8<T>(v, size_t(i) * hd + d0 + 8 * j);
@@ -316,19 +320,35 @@ inline void pv_block(const float* p, int ldp, int n, const void* v, int hd, int 
 #pragma GCC unroll 8
   for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-    for (int j = 0; j < D; j++) {
-      float* o = out + size_t(r) * ldo + d0 + 8 * j;
-      _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), acc[r][j]));
-    }
+    for (int j = 0; j < D; j++) _mm256_storeu_ps(acc_mem + size_t(r) * lda + 8 * j, acc[r][j]);
 }
 
-// Rows [0, R) over dims [0, hd16): blocks as wide as keep 8 independent accumulators (decode rows are few).
+constexpr int pv_chunk = 32;         // positions whose V rows every dims block reads while they are in L1
+constexpr int pv_slice_dims = 256;   // dims whose sums one pass keeps in acc
+
+// Rows [0, R) over dims [0, hd16): blocks as wide as keep 8 independent accumulators (decode rows are few), all
+// blocks of a dims slice over a chunk of positions before the next chunk (V streams from memory once, not once per
+// block). Every (row, dim) sums over i in order from 0 and is then added to out, whatever R, D and the chunks: the
+// result does not depend on the blocking.
 template <dtype T, int R>
 inline void pv_rows(const float* p, int ldp, int n, const void* v, int hd, int hd16, float* out, int ldo) {
   constexpr int D = R == 1 ? 8 : R == 2 ? 4 : 2;
-  int d0 = 0;
-  for (; d0 + 8 * D <= hd16; d0 += 8 * D) pv_block<T, R, D>(p, ldp, n, v, hd, d0, out, ldo);
-  for (; d0 < hd16; d0 += 16) pv_block<T, R, 2>(p, ldp, n, v, hd, d0, out, ldo);
+  alignas(32) float acc[R * pv_slice_dims];  // acc[r][d − s0]
+  for (int s0 = 0; s0 < hd16; s0 += pv_slice_dims) {
+    const int s1 = std::min(hd16, s0 + pv_slice_dims);
+    std::fill(acc, acc + R * pv_slice_dims, 0.0f);
+    for (int i0 = 0; i0 < n; i0 += pv_chunk) {
+      const int i1 = std::min(n, i0 + pv_chunk);
+      int d0 = s0;
+      for (; d0 + 8 * D <= s1; d0 += 8 * D) pv_block<T, R, D>(p, ldp, i0, i1, v, hd, d0, acc + (d0 - s0), pv_slice_dims);
+      for (; d0 < s1; d0 += 16) pv_block<T, R, 2>(p, ldp, i0, i1, v, hd, d0, acc + (d0 - s0), pv_slice_dims);
+    }
+    for (int r = 0; r < R; r++)
+      for (int d = s0; d < s1; d += 8) {
+        float* o = out + size_t(r) * ldo + d;
+        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_loadu_ps(acc + size_t(r) * pv_slice_dims + (d - s0))));
+      }
+  }
 }
 
 template <dtype T>
