@@ -24,7 +24,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "avx2-lanes.h"  // transpose8, compiled for this file's target
-#include "quant-simd.h"  // codes32, half_f16c
+#include "quant-simd.h"
+#include "quant-panel.h"
 
 namespace resident {
 namespace avx512 {
@@ -33,9 +34,7 @@ namespace {
 constexpr int panel_rows = 32;     // 2 zmm of 16 rows
 constexpr int kernel_tokens = 4;   // per pass: 8 unit sums, 8 block sums, 8 f32 sums in registers
 
-using qsimd::half_f16c;
-using xa_row = quant::xp_row;
-inline xa_row xa_at(const char* base, int k, int t) { return quant::xp_row_at(base + size_t(t) * panel_x_row_bytes(k), k); }
+using qpanel::xa_row;
 
 // Per type: steps (4 values) per scale unit, units and offset pairs per block (0: no scales / offsets).
 template <dtype T>
@@ -43,82 +42,9 @@ struct shape {
   static constexpr int E = block_elems(T);
   static constexpr bool scaled = T == dtype::q4_k || T == dtype::q5_k || T == dtype::q6_k;
   static constexpr int unit = T == dtype::q6_k ? 4 : 8;
-  static constexpr int units = scaled ? E / 4 / unit : 0;
-  static constexpr int pairs = T == dtype::q6_k ? 8 : T == dtype::q4_k || T == dtype::q5_k ? 4 : 0;
+  static constexpr int units = qpanel::scale_units<T>;
+  static constexpr int pairs = qpanel::offset_pairs<T>;
 };
-
-// One 32-row panel: P[k / 4][32] code lanes; per block b: S[b][unit][32] int32 scales, D[b][32] = d, DM[b][32] = dmin,
-// M[b][pair][32] int16 pairs (m_2p, m_2p+1) (q4_k / q5_k) or (32·sc_2p, 32·sc_2p+1) (q6_k).
-struct panel {
-  uint32_t* P;
-  int32_t* S;
-  float* D;
-  float* DM;
-  uint32_t* M;
-};
-
-template <dtype T>
-panel panel_at(float* scratch, int k) {
-  using sh = shape<T>;
-  const size_t nb = size_t(k / sh::E);
-  panel p;
-  p.P = reinterpret_cast<uint32_t*>(scratch);
-  p.S = reinterpret_cast<int32_t*>(p.P + size_t(k) / 4 * panel_rows);
-  p.D = reinterpret_cast<float*>(p.S + nb * sh::units * panel_rows);
-  p.DM = p.D + nb * panel_rows;
-  p.M = reinterpret_cast<uint32_t*>(p.DM + nb * panel_rows);
-  return p;
-}
-
-inline uint32_t pair16(int a, int b) { return uint32_t(uint16_t(int16_t(a))) | uint32_t(uint16_t(int16_t(b))) << 16; }
-
-// Rows [row0, row0 + nrows) of w into the panel (rows beyond nrows: zero codes and scales).
-template <dtype T>
-void panel_build(const void* w, int k, int row0, int nrows, const panel& p) {
-  using sh = shape<T>;
-  const size_t rb = row_bytes(T, k);
-  const char* wb = static_cast<const char*>(w);
-  for (int b = 0; b < k / sh::E; b++) {
-    for (int j0 = 0; j0 < panel_rows; j0 += 8)
-      for (int j = 0; j < sh::E / 32; j++) {  // 32 values of 8 rows: an 8 × 8 transpose of 4-byte lanes
-        __m256 r[8];
-        for (int i = 0; i < 8; i++) {
-          __m256i u = _mm256_setzero_si256();
-          if (j0 + i < nrows) u = qsimd::codes32<T>(wb + size_t(row0 + j0 + i) * rb + size_t(b) * block_bytes(T), j);
-          if constexpr (T == dtype::q8_0) u = _mm256_xor_si256(u, _mm256_set1_epi8(char(0x80)));  // w + 128
-          r[i] = _mm256_castsi256_ps(u);
-        }
-        transpose8(r);
-        for (int c = 0; c < 8; c++) _mm256_storeu_ps(reinterpret_cast<float*>(p.P + (size_t(b) * sh::E / 4 + 8 * j + c) * panel_rows + j0), r[c]);
-      }
-    for (int i = 0; i < panel_rows; i++) {
-      const char* blk = i < nrows ? wb + size_t(row0 + i) * rb + size_t(b) * block_bytes(T) : nullptr;
-      int32_t* S = p.S + size_t(b) * sh::units * panel_rows + i;
-      uint32_t* M = p.M + size_t(b) * sh::pairs * panel_rows + i;
-      float d = 0, dmin = 0;
-      if constexpr (T == dtype::q8_0 || T == dtype::q4_0) {
-        if (blk) d = half_f16c()(static_cast<const quant::block_q8_0*>(static_cast<const void*>(blk))->d);  // d: the first field of both
-      } else if constexpr (T == dtype::q6_k) {
-        const quant::block_q6_k* q = static_cast<const quant::block_q6_k*>(static_cast<const void*>(blk));
-        if (blk) d = half_f16c()(q->d);
-        for (int g = 0; g < 16; g++) S[g * panel_rows] = blk ? q->scales[g] : 0;
-        for (int c = 0; c < 8; c++) M[c * panel_rows] = blk ? pair16(32 * q->scales[2 * c], 32 * q->scales[2 * c + 1]) : 0;
-      } else {  // q4_k / q5_k: d, dmin and scales at the same offsets
-        const quant::block_q4_k* q = static_cast<const quant::block_q4_k*>(static_cast<const void*>(blk));
-        int m[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        if (blk) d = half_f16c()(q->d), dmin = half_f16c()(q->dmin);
-        for (int j = 0; j < 8; j++) {
-          int sc = 0;
-          if (blk) quant::k4_scale_min(q->scales, j, &sc, &m[j]);
-          S[j * panel_rows] = sc;
-        }
-        for (int c = 0; c < 4; c++) M[c * panel_rows] = pair16(m[2 * c], m[2 * c + 1]);
-      }
-      p.D[size_t(b) * panel_rows + i] = d;
-      p.DM[size_t(b) * panel_rows + i] = dmin;
-    }
-  }
-}
 
 inline __m512i bcast4(const void* p) {
   int32_t v;
@@ -129,7 +55,7 @@ inline __m512i load16i(const void* p) { return _mm512_loadu_si512(p); }
 
 // y[t][0, nrows) = x_t · panel rows for NT tokens.
 template <dtype T, int NT>
-void panel_kernel(const xa_row* xr, int k, const panel& p, float* y, int ldy, int nrows) {
+void panel_kernel(const xa_row* xr, int k, const qpanel::panel& p, float* y, int ldy, int nrows) {
   using sh = shape<T>;
   constexpr int steps = sh::E / 4;
   __m512 f[NT][2];
@@ -151,7 +77,7 @@ void panel_kernel(const xa_row* xr, int k, const panel& p, float* y, int ldy, in
         }
       }
       if constexpr (sh::scaled) {
-        const int32_t* S = p.S + (size_t(b) * sh::units + u0 / sh::unit) * panel_rows;
+        const uint32_t* S = p.S + (size_t(b) * sh::units + u0 / sh::unit) * panel_rows;
         const __m512i s0 = load16i(S), s1 = load16i(S + 16);
         for (int t = 0; t < NT; t++) {
           isum[t][0] = _mm512_add_epi32(isum[t][0], _mm512_mullo_epi32(a[t][0], s0));
@@ -202,32 +128,13 @@ void panel_kernel(const xa_row* xr, int k, const panel& p, float* y, int ldy, in
   }
 }
 
-template <dtype T, int NT>
-inline void panel_tail(int nt, const xa_row* xr, int k, const panel& p, float* y, int ldy, int nrows) {
-  if constexpr (NT > 0) {
-    if (nt != NT) return panel_tail<T, NT - 1>(nt, xr, k, p, y, ldy, nrows);
-    panel_kernel<T, NT>(xr, k, p, y, ldy, nrows);
-  }
-}
-
 template <dtype T>
 void matmul_t(const void* xq, int n, int k, const void* w, int r0, int r1, float* y, int ldy, float* scratch) {
-  const panel p = panel_at<T>(scratch, k);
-  const char* xb = static_cast<const char*>(xq);
-  xa_row xr[kernel_tokens];
-  for (int rb = r0; rb < r1; rb += panel_rows) {
-    const int nrows = std::min(panel_rows, r1 - rb);
-    panel_build<T>(w, k, rb, nrows, p);
-    int t = 0;
-    for (; t + kernel_tokens <= n; t += kernel_tokens) {
-      for (int i = 0; i < kernel_tokens; i++) xr[i] = xa_at(xb, k, t + i);
-      panel_kernel<T, kernel_tokens>(xr, k, p, y + size_t(t) * ldy + rb, ldy, nrows);
-    }
-    if (t < n) {
-      for (int i = 0; t + i < n; i++) xr[i] = xa_at(xb, k, t + i);
-      panel_tail<T, kernel_tokens - 1>(n - t, xr, k, p, y + size_t(t) * ldy + rb, ldy, nrows);
-    }
-  }
+  const qpanel::panel p = qpanel::panel_at<T, panel_rows>(scratch, k);
+  // S: each unit scale as int32, vpmulld's operand
+  qpanel::panel_matmul<panel_rows, kernel_tokens>(
+      xq, n, k, r0, r1, y, ldy, [&](int row0, int nrows) { qpanel::panel_build<T, panel_rows>(w, k, row0, nrows, p, [](int sc) { return uint32_t(sc); }); },
+      [&](auto nt, const xa_row* xr, float* yt, int nrows) { panel_kernel<T, decltype(nt)::value>(xr, k, p, yt, ldy, nrows); });
 }
 
 void quant_matmul_target(const void* xq, int n, int k, const void* w, dtype wt, int r0, int r1, float* y, int ldy, float* scratch) {
