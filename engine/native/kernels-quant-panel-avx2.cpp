@@ -35,9 +35,9 @@ void quantize_x_target(const float* x, int n, int k, int E, void* out) {
   for (int t = 0; t < n; t++) {
     char* p = static_cast<char*>(out) + size_t(t) * panel_x_row_bytes(k);
     qsimd::quantize_x_rows(x + size_t(t) * k, 1, k, E, p);
-    const quant::xp_row r = quant::xp_row_at(p, k);
-    int16_t* b32 = const_cast<int16_t*>(r.b32);
-    for (int j = 0; j < k / 32; j++) b32[j] = int16_t(r.bs[2 * j] + r.bs[2 * j + 1]);
+    const int16_t* bs = quant::x_row_at(p, k, 0).bs;
+    int16_t* b32 = reinterpret_cast<int16_t*>(p + quant::x_row_bytes(k));  // quant::xp_row's b32
+    for (int j = 0; j < k / 32; j++) b32[j] = int16_t(bs[2 * j] + bs[2 * j + 1]);
   }
 }
 

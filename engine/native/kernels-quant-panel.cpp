@@ -40,7 +40,6 @@ using qpanel::xa_row;
 template <dtype T>
 struct shape {
   static constexpr int E = block_elems(T);
-  static constexpr bool scaled = T == dtype::q4_k || T == dtype::q5_k || T == dtype::q6_k;
   static constexpr int unit = T == dtype::q6_k ? 4 : 8;
   static constexpr int units = qpanel::scale_units<T>;
   static constexpr int pairs = qpanel::offset_pairs<T>;
@@ -76,7 +75,7 @@ void panel_kernel(const xa_row* xr, int k, const qpanel::panel& p, float* y, int
           a[t][1] = _mm512_dpbusd_epi32(a[t][1], c1, xv);
         }
       }
-      if constexpr (sh::scaled) {
+      if constexpr (sh::units > 0) {
         const uint32_t* S = p.S + (size_t(b) * sh::units + u0 / sh::unit) * panel_rows;
         const __m512i s0 = load16i(S), s1 = load16i(S + 16);
         for (int t = 0; t < NT; t++) {
